@@ -1,0 +1,99 @@
+# maskgate - the one entry point: make, make run, make test, make bench.
+#
+#   make              build bin/maskgate.fcgi and bin/maskgate
+#   make SANITIZE=1   the same with ASan+UBSan, into build/san/bin
+#   make deps         install missing Debian and npm packages (no-op if present)
+#   make run          serve on http://127.0.0.1:$(MASKGATE_PORT) behind lighttpd
+#   make test         every unit and end-to-end test; last line "N passed, N failed"
+#   make bench        benchmarks, written to BENCHMARKS.md
+#   make fuzz         run the libFuzzer harnesses for FUZZ_SECONDS each
+
+CC ?= cc
+SANITIZE ?= 0
+FUZZ_SECONDS ?= 60
+CFLAGS ?= -O2 -g
+CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wformat=2 -Wno-unused-parameter \
+	-fstack-protector-strong -Icommon
+LDLIBS = -lfcgi -lcurl -ljson-c -lpcre2-8 -lsqlite3 -lcrypto -ljwt
+
+ifeq ($(SANITIZE),1)
+OUT := build/san
+BINDIR := build/san/bin
+CFLAGS += -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=address,undefined
+else
+OUT := build/rel
+BINDIR := bin
+endif
+
+COMMON_SRC := $(sort $(wildcard common/*.c))
+FCGI_SRC := $(sort $(wildcard fcgi/*.c))
+CLI_SRC := $(sort $(wildcard cli/*.c))
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+EMBED_IN := $(sort $(wildcard sql/*.sql rules/*.rules))
+
+LIB := $(OUT)/libmaskgate.a
+COMMON_OBJ := $(COMMON_SRC:%.c=$(OUT)/%.o) $(OUT)/embed.o
+FCGI_OBJ := $(FCGI_SRC:%.c=$(OUT)/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(OUT)/%.o)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(OUT)/tests/%)
+FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(OUT)/fuzz/%)
+HEADERS := $(wildcard common/*.h fcgi/*.h cli/*.h tests/unit/*.h)
+
+all: $(BINDIR)/maskgate.fcgi $(BINDIR)/maskgate
+
+$(OUT)/%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Ifcgi -Icli -c -o $@ $<
+
+$(OUT)/embed.c: scripts/embed.sh $(EMBED_IN)
+	@mkdir -p $(OUT)
+	sh scripts/embed.sh $@
+
+$(OUT)/embed.o: $(OUT)/embed.c common/embed.h
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(LIB): $(COMMON_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BINDIR)/maskgate.fcgi: $(FCGI_OBJ) $(LIB)
+	@mkdir -p $(BINDIR)
+	$(CC) $(LDFLAGS) -o $@ $(FCGI_OBJ) $(LIB) $(LDLIBS)
+
+$(BINDIR)/maskgate: $(CLI_OBJ) $(LIB)
+	@mkdir -p $(BINDIR)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(LDLIBS)
+
+$(OUT)/tests/%: tests/unit/%.c $(LIB) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+# fuzz harnesses built with a replay main for make test
+$(OUT)/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.c $(LIB) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< tests/fuzz/replay.c $(LIB) $(LDLIBS)
+
+unit: $(UNIT_BIN) $(FUZZ_REPLAY)
+
+deps:
+	@sh scripts/deps.sh
+
+run: deps all
+	@sh scripts/run.sh
+
+test: deps all unit
+	@MG_BINDIR=$(BINDIR) MG_OUT=$(OUT) sh tests/run.sh
+
+bench: deps all unit
+	@MG_BINDIR=$(BINDIR) MG_OUT=$(OUT) sh tests/bench/run.sh
+
+fuzz: deps
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/run.sh
+
+clean:
+	rm -rf build bin
+
+.PHONY: all unit deps run test bench fuzz clean
+.DELETE_ON_ERROR:

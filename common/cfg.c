@@ -1,0 +1,560 @@
+/*
+ * cfg.c - table-driven configuration loading and validation.
+ *
+ * maskgate never reads ANTHROPIC_BASE_URL, ANTHROPIC_API_KEY or proxy
+ * variables: on a developer machine they point at maskgate itself.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cfg.h"
+#include "crypto.h"
+#include "log.h"
+
+extern char **environ;
+
+enum cfg_type { T_STR, T_SECRET, T_DURATION, T_SIZE, T_INT, T_URL, T_HEXKEY, T_ENV, T_LOGLEVEL };
+
+struct cfg_var {
+	const char *name;
+	enum cfg_type type;
+	size_t offset;
+	const char *def;	/* NULL: unset unless given */
+	const char *hint;	/* how to fix a bad value */
+};
+
+#define OFF(f) offsetof(struct cfg, f)
+
+static const struct cfg_var cfg_vars[] = {
+	{ "MASKGATE_ENV", T_ENV, OFF(env), "development",
+	  "use development, staging or production" },
+	{ "MASKGATE_MASTER_KEY", T_SECRET, OFF(master_key), NULL,
+	  "generate one with `bin/maskgate keygen`" },
+	{ "MASKGATE_DB", T_STR, OFF(db_path), "/var/lib/maskgate/maskgate.db",
+	  "give the path of the SQLite database file" },
+	{ "MASKGATE_DATA_KEY", T_HEXKEY, OFF(data_key), NULL,
+	  "generate one with `bin/maskgate keygen --data`" },
+	{ "MASKGATE_UPSTREAM_URL", T_URL, OFF(upstream_url), "https://api.anthropic.com",
+	  "give an http:// or https:// URL without a trailing path" },
+	{ "MASKGATE_UPSTREAM_API_KEY", T_STR, OFF(upstream_api_key), NULL,
+	  "give the Anthropic API key maskgate sends upstream" },
+	{ "MASKGATE_UPSTREAM_CONNECT_TIMEOUT", T_DURATION, OFF(upstream_connect_timeout), "10s",
+	  "give a duration such as 10s" },
+	{ "MASKGATE_UPSTREAM_TIMEOUT", T_DURATION, OFF(upstream_timeout), "600s",
+	  "give a duration such as 600s" },
+	{ "MASKGATE_MAX_BODY", T_SIZE, OFF(max_body), "32M",
+	  "give a size such as 32M (bytes, K, M or G)" },
+	{ "MASKGATE_RULES", T_STR, OFF(rules_path), NULL,
+	  "give the path of an admin rules file" },
+	{ "MASKGATE_MODELS", T_STR, OFF(models_path), NULL,
+	  "give the path of a model table file" },
+	{ "MASKGATE_MODEL_ALLOWLIST", T_STR, OFF(model_allowlist), NULL,
+	  "give a comma-separated list of model names" },
+	{ "MASKGATE_MAP_TTL", T_DURATION, OFF(map_ttl), "7d",
+	  "give a duration such as 7d" },
+	{ "MASKGATE_BUSY_TIMEOUT_MS", T_INT, OFF(busy_timeout_ms), "5000",
+	  "give milliseconds, for example 5000" },
+	{ "MASKGATE_MAX_REQUESTS", T_INT, OFF(max_requests), "10000",
+	  "give the number of requests after which a worker is replaced" },
+	{ "MASKGATE_DRAIN_TIMEOUT", T_DURATION, OFF(drain_timeout), "30s",
+	  "give a duration such as 30s" },
+	{ "MASKGATE_WORKERS", T_INT, OFF(workers), "4",
+	  "give the number of pool workers, 1 to 256" },
+	{ "MASKGATE_LOG_LEVEL", T_LOGLEVEL, OFF(log_level), "info",
+	  "use debug, info, warn or error" },
+};
+
+static const char *const cfg_env_names[CFG_ENV__MAX] = {
+	"development", "staging", "production",
+};
+
+/* Sample keys seen in documentation and tutorials; never acceptable. */
+static const char *const cfg_samples[] = {
+	"sk-litellm-master-key", "sk-1234", "sk-12345", "sk-123456",
+	"sk-master-key", "sk-admin", "sk-test", "sk-changeme", "sk-secret",
+	"sk-your-master-key", "sk-my-master-key", "sk-maskgate",
+};
+
+const char *
+cfg_env_name(enum cfg_env env)
+{
+	return (unsigned)env < CFG_ENV__MAX ? cfg_env_names[env] : "?";
+}
+
+static void
+seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+const char *
+cfg_weak_secret(const char *key)
+{
+	const char *body;
+	int seen[256] = { 0 };
+	size_t i, distinct = 0, len, run = 1, maxrun = 1;
+
+	for (i = 0; i < MG_NELEM(cfg_samples); i++)
+		if (strcasecmp(key, cfg_samples[i]) == 0)
+			return "is a published sample key";
+	if (strncmp(key, "sk-", 3) != 0)
+		return "must start with sk-";
+	body = key + 3;
+	len = strlen(body);
+	if (len < 32)
+		return "is too short (need at least 32 characters after sk-)";
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)body[i];
+		if (c <= 0x20 || c >= 0x7f)
+			return "contains spaces or non-printable characters";
+		if (!seen[c]++)
+			distinct++;
+		if (i > 0 && body[i] == body[i - 1]) {
+			if (++run > maxrun)
+				maxrun = run;
+		} else {
+			run = 1;
+		}
+	}
+	if (distinct < 10 || maxrun > 6)
+		return "has too little entropy (use `bin/maskgate keygen`)";
+	for (i = 0; i < MG_NELEM(cfg_samples); i++)
+		if (strncasecmp(key, cfg_samples[i], strlen(cfg_samples[i])) == 0 &&
+		    strlen(cfg_samples[i]) > 8)
+			return "starts with a published sample key";
+	return NULL;
+}
+
+long
+cfg_parse_duration(const char *s)
+{
+	char *end;
+	long v, mult = 1;
+
+	if (s == NULL || !isdigit((unsigned char)s[0]))
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || v < 0)
+		return -1;
+	if (*end != '\0') {
+		switch (*end) {
+		case 's': mult = 1; break;
+		case 'm': mult = 60; break;
+		case 'h': mult = 3600; break;
+		case 'd': mult = 86400; break;
+		default: return -1;
+		}
+		if (end[1] != '\0')
+			return -1;
+	}
+	if (v > LONG_MAX / mult)
+		return -1;
+	return v * mult;
+}
+
+static int
+parse_size(const char *s, size_t *out)
+{
+	char *end;
+	unsigned long long v, mult = 1;
+
+	if (!isdigit((unsigned char)s[0]))
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0)
+		return -1;
+	if (*end != '\0') {
+		switch (toupper((unsigned char)*end)) {
+		case 'K': mult = 1024ULL; break;
+		case 'M': mult = 1024ULL * 1024; break;
+		case 'G': mult = 1024ULL * 1024 * 1024; break;
+		default: return -1;
+		}
+		if (end[1] != '\0')
+			return -1;
+	}
+	if (v == 0 || v > SIZE_MAX / mult)
+		return -1;
+	*out = (size_t)(v * mult);
+	return 0;
+}
+
+static int
+parse_long(const char *s, long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < 0)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* Reads a secret file: whole content minus one trailing newline. */
+static char *
+read_secret_file(const char *path, char *err, size_t errlen, const char *name)
+{
+	FILE *f = fopen(path, "r");
+	char *data = NULL;
+	size_t len = 0, cap = 0, n;
+	char chunk[1024];
+
+	if (f == NULL) {
+		seterr(err, errlen, "%s_FILE: cannot read %s: %s", name, path, strerror(errno));
+		return NULL;
+	}
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+		if (len + n + 1 > 1024 * 1024) {
+			seterr(err, errlen, "%s_FILE: %s is larger than 1 MiB", name, path);
+			goto fail;
+		}
+		if (len + n + 1 > cap) {
+			char *p;
+			cap = (len + n + 1) * 2;
+			p = realloc(data, cap);
+			if (p == NULL)
+				goto fail;
+			data = p;
+		}
+		memcpy(data + len, chunk, n);
+		len += n;
+	}
+	fclose(f);
+	if (data == NULL)
+		data = calloc(1, 1);
+	if (data == NULL)
+		return NULL;
+	while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
+		len--;
+	data[len] = '\0';
+	return data;
+fail:
+	fclose(f);
+	free(data);
+	return NULL;
+}
+
+/*
+ * Looks NAME up in the MASKGATE_CONFIG file. Returns a new string, or NULL
+ * when absent (*failed set on a parse or read error).
+ */
+static char *
+config_file_lookup(const char *name, char *err, size_t errlen, int *failed,
+    int *from_file)
+{
+	const char *path = getenv("MASKGATE_CONFIG");
+	char line[8192], *value = NULL, *file_value = NULL;
+	size_t namelen = strlen(name);
+	unsigned lineno = 0;
+	FILE *f;
+
+	*from_file = 0;
+	if (path == NULL || *path == '\0')
+		return NULL;
+	f = fopen(path, "r");
+	if (f == NULL) {
+		seterr(err, errlen, "MASKGATE_CONFIG: cannot read %s: %s", path, strerror(errno));
+		*failed = 1;
+		return NULL;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *p = line, *eq, *v, *end;
+		size_t klen;
+
+		lineno++;
+		while (isspace((unsigned char)*p))
+			p++;
+		if (*p == '#' || *p == '\0')
+			continue;
+		if (strncmp(p, "export ", 7) == 0)
+			p += 7;
+		eq = strchr(p, '=');
+		if (eq == NULL) {
+			seterr(err, errlen, "MASKGATE_CONFIG: %s line %u: expected NAME=VALUE", path, lineno);
+			*failed = 1;
+			break;
+		}
+		klen = (size_t)(eq - p);
+		v = eq + 1;
+		end = v + strlen(v);
+		while (end > v && isspace((unsigned char)end[-1]))
+			*--end = '\0';
+		if (end - v >= 2 && (v[0] == '"' || v[0] == '\'') && end[-1] == v[0]) {
+			end[-1] = '\0';
+			v++;
+		}
+		if (klen == namelen && strncmp(p, name, klen) == 0) {
+			free(value);
+			value = strdup(v);
+		} else if (klen == namelen + 5 && strncmp(p, name, namelen) == 0 &&
+		    strncmp(p + namelen, "_FILE", 5) == 0) {
+			free(file_value);
+			file_value = strdup(v);
+		}
+	}
+	fclose(f);
+	if (*failed) {
+		free(value);
+		free(file_value);
+		return NULL;
+	}
+	if (value != NULL && file_value != NULL) {
+		seterr(err, errlen, "%s: set both %s and %s_FILE in %s; keep one", name, name, name, path);
+		*failed = 1;
+		free(value);
+		free(file_value);
+		return NULL;
+	}
+	if (file_value != NULL) {
+		*from_file = 1;
+		return file_value;
+	}
+	return value;
+}
+
+char *
+cfg_lookup(const char *name, char *err, size_t errlen, int *failed)
+{
+	char filevar[128];
+	const char *v, *fv;
+	char *r;
+	int from_file;
+
+	*failed = 0;
+	snprintf(filevar, sizeof(filevar), "%s_FILE", name);
+	v = getenv(name);
+	fv = getenv(filevar);
+	if (v != NULL && fv != NULL) {
+		seterr(err, errlen, "%s: both %s and %s are set; keep one", name, name, filevar);
+		*failed = 1;
+		return NULL;
+	}
+	if (v != NULL)
+		return strdup(v);
+	if (fv != NULL) {
+		r = read_secret_file(fv, err, errlen, name);
+		if (r == NULL)
+			*failed = 1;
+		return r;
+	}
+	r = config_file_lookup(name, err, errlen, failed, &from_file);
+	if (r != NULL && from_file) {
+		char *path = r;
+		r = read_secret_file(path, err, errlen, name);
+		free(path);
+		if (r == NULL)
+			*failed = 1;
+	}
+	return r;
+}
+
+static enum mg_err
+cfg_set(struct cfg *c, const struct cfg_var *var, const char *v, char *err, size_t errlen)
+{
+	char *base = (char *)c;
+	long l;
+	int i;
+
+	switch (var->type) {
+	case T_STR:
+	case T_SECRET:
+		free(*(char **)(base + var->offset));
+		*(char **)(base + var->offset) = strdup(v);
+		if (*(char **)(base + var->offset) == NULL)
+			return MG_ENOMEM;
+		return MG_OK;
+	case T_URL:
+		if (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0)
+			break;
+		free(*(char **)(base + var->offset));
+		*(char **)(base + var->offset) = strdup(v);
+		if (*(char **)(base + var->offset) == NULL)
+			return MG_ENOMEM;
+		/* a trailing slash would double up with /v1/... */
+		{
+			char *u = *(char **)(base + var->offset);
+			size_t n = strlen(u);
+			while (n > 8 && u[n - 1] == '/')
+				u[--n] = '\0';
+		}
+		return MG_OK;
+	case T_DURATION:
+		l = cfg_parse_duration(v);
+		if (l < 0)
+			break;
+		*(long *)(base + var->offset) = l;
+		return MG_OK;
+	case T_SIZE:
+		if (parse_size(v, (size_t *)(base + var->offset)) != 0)
+			break;
+		return MG_OK;
+	case T_INT:
+		if (parse_long(v, &l) != 0)
+			break;
+		*(long *)(base + var->offset) = l;
+		return MG_OK;
+	case T_HEXKEY:
+		if (crypto_unhex(c->data_key, sizeof(c->data_key), v) != MG_OK)
+			break;
+		c->have_data_key = 1;
+		return MG_OK;
+	case T_ENV:
+		for (i = 0; i < CFG_ENV__MAX; i++)
+			if (strcmp(v, cfg_env_names[i]) == 0) {
+				c->env = (enum cfg_env)i;
+				return MG_OK;
+			}
+		break;
+	case T_LOGLEVEL:
+		i = log_level_parse(v);
+		if (i < 0)
+			break;
+		c->log_level = i;
+		return MG_OK;
+	}
+	if (var->type == T_HEXKEY)
+		seterr(err, errlen, "%s: must be exactly 64 hex characters; %s", var->name, var->hint);
+	else
+		seterr(err, errlen, "%s: invalid value; %s", var->name, var->hint);
+	return MG_EINVAL;
+}
+
+static int
+cfg_known(const char *name, size_t len)
+{
+	size_t i, n;
+
+	if (len == strlen("MASKGATE_CONFIG") && strncmp(name, "MASKGATE_CONFIG", len) == 0)
+		return 1;
+	for (i = 0; i < MG_NELEM(cfg_vars); i++) {
+		n = strlen(cfg_vars[i].name);
+		if ((len == n || (len == n + 5 && strncmp(name + n, "_FILE", 5) == 0)) &&
+		    strncmp(name, cfg_vars[i].name, n) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Warns once about MASKGATE_* variables nobody reads (usually typos). */
+static void
+cfg_warn_unknown(void)
+{
+	char **e;
+
+	for (e = environ; e != NULL && *e != NULL; e++) {
+		const char *eq = strchr(*e, '=');
+		if (strncmp(*e, "MASKGATE_", 9) != 0 || eq == NULL)
+			continue;
+		/* test and tool variables use a MASKGATE_T_ prefix */
+		if (strncmp(*e, "MASKGATE_T_", 11) == 0 || strncmp(*e, "MASKGATE_PORT=", 14) == 0)
+			continue;
+		if (!cfg_known(*e, (size_t)(eq - *e)))
+			log_warn("unknown setting %.*s ignored (typo?)", (int)(eq - *e), *e);
+	}
+}
+
+enum mg_err
+cfg_load(struct cfg *c, unsigned need, char *err, size_t errlen)
+{
+	enum mg_err rc;
+	const char *why;
+	size_t i;
+
+	memset(c, 0, sizeof(*c));
+	for (i = 0; i < MG_NELEM(cfg_vars); i++) {
+		const struct cfg_var *var = &cfg_vars[i];
+		int failed = 0;
+		char *v = cfg_lookup(var->name, err, errlen, &failed);
+
+		if (failed)
+			return MG_EINVAL;
+		if (v == NULL && var->def == NULL)
+			continue;
+		rc = cfg_set(c, var, v != NULL ? v : var->def, err, errlen);
+		if (v != NULL) {
+			explicit_bzero(v, strlen(v));
+			free(v);
+		}
+		if (rc != MG_OK)
+			return rc;
+	}
+	cfg_warn_unknown();
+	if (c->upstream_connect_timeout < 1 || c->upstream_timeout < 1) {
+		seterr(err, errlen, "MASKGATE_UPSTREAM_TIMEOUT: timeouts must be at least 1s");
+		return MG_EINVAL;
+	}
+	if (c->workers < 1 || c->workers > 256) {
+		seterr(err, errlen, "MASKGATE_WORKERS: must be between 1 and 256");
+		return MG_EINVAL;
+	}
+	if (c->busy_timeout_ms < 0 || c->busy_timeout_ms > 600000) {
+		seterr(err, errlen, "MASKGATE_BUSY_TIMEOUT_MS: must be between 0 and 600000");
+		return MG_EINVAL;
+	}
+	if (c->max_requests < 1) {
+		seterr(err, errlen, "MASKGATE_MAX_REQUESTS: must be at least 1");
+		return MG_EINVAL;
+	}
+	if (need & CFG_NEED_MASTER_KEY) {
+		if (c->master_key == NULL || c->master_key[0] == '\0') {
+			seterr(err, errlen, "MASKGATE_MASTER_KEY: not set; generate one with "
+			    "`bin/maskgate keygen` and set it (or MASKGATE_MASTER_KEY_FILE)");
+			return MG_EINVAL;
+		}
+		why = cfg_weak_secret(c->master_key);
+		if (why != NULL) {
+			seterr(err, errlen, "MASKGATE_MASTER_KEY: refused, the key %s; "
+			    "generate one with `bin/maskgate keygen`", why);
+			return MG_EINVAL;
+		}
+	}
+	if ((need & CFG_NEED_DATA_KEY) && !c->have_data_key) {
+		seterr(err, errlen, "MASKGATE_DATA_KEY: not set; generate one with "
+		    "`bin/maskgate keygen --data` and keep it apart from the database");
+		return MG_EINVAL;
+	}
+	if (c->env == CFG_ENV_PRODUCTION && c->upstream_api_key == NULL &&
+	    (need & CFG_NEED_MASTER_KEY)) {
+		seterr(err, errlen, "MASKGATE_UPSTREAM_API_KEY: required in production; "
+		    "set the Anthropic API key (or MASKGATE_UPSTREAM_API_KEY_FILE)");
+		return MG_EINVAL;
+	}
+	log_set_level((enum log_level)c->log_level);
+	return MG_OK;
+}
+
+void
+cfg_free(struct cfg *c)
+{
+	size_t i;
+
+	for (i = 0; i < MG_NELEM(cfg_vars); i++) {
+		char **p;
+		if (cfg_vars[i].type != T_STR && cfg_vars[i].type != T_SECRET &&
+		    cfg_vars[i].type != T_URL)
+			continue;
+		p = (char **)((char *)c + cfg_vars[i].offset);
+		if (*p != NULL) {
+			explicit_bzero(*p, strlen(*p));
+			free(*p);
+		}
+	}
+	explicit_bzero(c, sizeof(*c));
+}

@@ -1,0 +1,66 @@
+/*
+ * cfg.h - configuration from MASKGATE_* environment variables, NAME_FILE
+ * secrets and the env file named by MASKGATE_CONFIG.
+ *
+ * Precedence: NAME in the environment, then NAME_FILE in the environment,
+ * then NAME or NAME_FILE in the MASKGATE_CONFIG file, then the default.
+ * Setting both NAME and NAME_FILE at one level is an error.
+ */
+#ifndef MG_CFG_H
+#define MG_CFG_H
+
+#include <stddef.h>
+#include "mg.h"
+
+enum cfg_env { CFG_ENV_DEVELOPMENT, CFG_ENV_STAGING, CFG_ENV_PRODUCTION, CFG_ENV__MAX };
+
+struct cfg {
+	enum cfg_env env;
+	char *master_key;		/* MASKGATE_MASTER_KEY */
+	char *db_path;			/* MASKGATE_DB */
+	unsigned char data_key[32];	/* MASKGATE_DATA_KEY (hex) */
+	int have_data_key;
+	char *upstream_url;		/* MASKGATE_UPSTREAM_URL */
+	char *upstream_api_key;		/* MASKGATE_UPSTREAM_API_KEY */
+	long upstream_connect_timeout;	/* seconds */
+	long upstream_timeout;		/* seconds, whole transfer */
+	size_t max_body;		/* bytes */
+	char *rules_path;		/* MASKGATE_RULES: admin rules file */
+	char *models_path;		/* MASKGATE_MODELS: admin model table */
+	char *model_allowlist;		/* comma-separated; NULL = all */
+	long map_ttl;			/* seconds a mapping lives unused */
+	long busy_timeout_ms;		/* SQLite busy_timeout */
+	long max_requests;		/* per worker, then it is replaced */
+	long drain_timeout;		/* seconds to finish in-flight on SIGTERM */
+	long workers;			/* default pool size */
+	int log_level;
+};
+
+/* What a command needs beyond the defaults. */
+#define CFG_NEED_MASTER_KEY 0x1
+#define CFG_NEED_DATA_KEY 0x2
+
+/*
+ * Loads and validates the configuration from the process environment.
+ * On failure writes one line naming the variable and the fix into err.
+ * The struct owns its strings until cfg_free().
+ */
+enum mg_err cfg_load(struct cfg *c, unsigned need, char *err, size_t errlen);
+void cfg_free(struct cfg *c);
+
+/*
+ * Checks a master-key-like secret (also JWT secrets): "sk-" prefix, at least
+ * 32 characters after it, enough distinct characters, not a known sample.
+ * Returns NULL when acceptable, else a static reason.
+ */
+const char *cfg_weak_secret(const char *key);
+
+/* Parses "30s", "30m", "30h", "30d" or plain seconds; -1 when malformed. */
+long cfg_parse_duration(const char *s);
+
+/* Raw lookup with the same precedence as cfg_load; returns a new string. */
+char *cfg_lookup(const char *name, char *err, size_t errlen, int *failed);
+
+const char *cfg_env_name(enum cfg_env env);
+
+#endif

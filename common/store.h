@@ -1,0 +1,33 @@
+/*
+ * store.h - the SQLite store shared by all workers: mask mapping, keys,
+ * spend, audit. All SQL lives behind store_* functions.
+ */
+#ifndef MG_STORE_H
+#define MG_STORE_H
+
+#include <stddef.h>
+#include "mg.h"
+#include "cfg.h"
+
+struct store;
+
+/*
+ * Opens (creating with 0600 in a 0700 directory if needed) and migrates the
+ * database. Call after fork(): a connection is never shared across
+ * processes. Returns a new store, caller closes.
+ */
+enum mg_err store_open(const struct cfg *c, struct store **out, char *err, size_t errlen);
+void store_close(struct store *s);
+
+/* BEGIN IMMEDIATE / COMMIT / ROLLBACK. */
+enum mg_err store_begin(struct store *s);
+enum mg_err store_commit(struct store *s);
+void store_rollback(struct store *s);
+
+/* Readiness: the database answers and accepts a write. */
+enum mg_err store_check_writable(struct store *s, char *err, size_t errlen);
+
+/* Schema version after migrations. */
+int store_schema_version(struct store *s);
+
+#endif

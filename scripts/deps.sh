@@ -1,0 +1,31 @@
+#!/bin/sh
+# deps.sh - installs the Debian and npm packages maskgate needs; a fast
+# no-op when everything is present.
+set -eu
+PKGS="build-essential pkg-config libfcgi-dev libcurl4-openssl-dev libjson-c-dev
+libpcre2-dev libsqlite3-dev libssl-dev libjwt-dev sqlite3 curl python3
+lighttpd apache2 libapache2-mod-fcgid libapache2-mod-qos spawn-fcgi openssl
+nodejs npm"
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	# node and npm may come from outside Debian on some machines
+	if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+		missing=$(echo "$missing" | tr ' ' '\n' | grep -vx -e nodejs -e npm | tr '\n' ' ')
+	fi
+fi
+if [ -n "$(echo "$missing" | tr -d ' ')" ]; then
+	echo "deps: installing$missing"
+	SUDO=""
+	[ "$(id -u)" -eq 0 ] || SUDO=sudo
+	$SUDO apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
+fi
+# JavaScript test clients (the Anthropic SDK and the Claude Code CLI)
+if [ -f tests/clients/package.json ] && [ ! -d tests/clients/node_modules ]; then
+	echo "deps: npm install in tests/clients"
+	(cd tests/clients && npm install --no-audit --no-fund --loglevel=error)
+fi
