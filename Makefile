@@ -31,6 +31,7 @@ FCGI_SRC := $(sort $(wildcard fcgi/*.c))
 CLI_SRC := $(sort $(wildcard cli/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+BENCH_SRC := $(sort $(wildcard tests/bench/bench_*.c))
 EMBED_IN := $(sort $(wildcard sql/*.sql rules/*.rules))
 
 LIB := $(OUT)/libmaskgate.a
@@ -39,6 +40,7 @@ FCGI_OBJ := $(FCGI_SRC:%.c=$(OUT)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(OUT)/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(OUT)/tests/%)
 FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(OUT)/fuzz/%)
+BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(OUT)/bench/%)
 HEADERS := $(wildcard common/*.h fcgi/*.h cli/*.h tests/unit/*.h)
 
 all: $(BINDIR)/maskgate.fcgi $(BINDIR)/maskgate
@@ -75,7 +77,11 @@ $(OUT)/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.c $(LIB) $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< tests/fuzz/replay.c $(LIB) $(LDLIBS)
 
-unit: $(UNIT_BIN) $(FUZZ_REPLAY)
+$(OUT)/bench/%: tests/bench/%.c $(LIB) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+unit: $(UNIT_BIN) $(FUZZ_REPLAY) $(BENCH_BIN)
 
 deps:
 	@sh scripts/deps.sh

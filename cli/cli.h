@@ -1,0 +1,16 @@
+/*
+ * cli.h - subcommands of bin/maskgate. Each takes the arguments after the
+ * program name (argv[0] is the subcommand) and returns the exit status.
+ */
+#ifndef MG_CLI_H
+#define MG_CLI_H
+
+int cli_keygen(int argc, char **argv);
+int cli_doctor(int argc, char **argv);
+/* mask and unmask: argv[0] says which */
+int cli_mask(int argc, char **argv);
+int cli_stats(int argc, char **argv);
+int cli_purge(int argc, char **argv);
+int cli_rules(int argc, char **argv);
+
+#endif
