@@ -1,0 +1,99 @@
+/*
+ * route.c - the routing table. Unknown paths get 404, known paths with the
+ * wrong method 405, both in the Anthropic error envelope.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "route.h"
+#include "worker.h"
+
+#define M_GET 0x1
+#define M_HEAD 0x2
+#define M_POST 0x4
+
+enum route_auth { AUTH_NONE, AUTH_CALLER, AUTH_ADMIN };
+
+struct route {
+	const char *path;
+	unsigned methods;
+	enum route_auth auth;
+	void (*handler)(struct request *req, const struct principal *p);
+};
+
+static const struct route routes[] = {
+	{ "/", M_GET | M_HEAD, AUTH_NONE, h_root },
+	{ "/health/liveliness", M_GET | M_HEAD, AUTH_NONE, h_liveliness },
+	{ "/health/liveness", M_GET | M_HEAD, AUTH_NONE, h_liveliness },
+	{ "/health/readiness", M_GET | M_HEAD, AUTH_NONE, h_readiness },
+};
+
+static unsigned
+method_bit(const char *m)
+{
+	if (strcmp(m, "GET") == 0)
+		return M_GET;
+	if (strcmp(m, "HEAD") == 0)
+		return M_HEAD;
+	if (strcmp(m, "POST") == 0)
+		return M_POST;
+	return 0;
+}
+
+static void
+allow_header(struct request *req, unsigned methods)
+{
+	char allow[32];
+
+	snprintf(allow, sizeof(allow), "%s%s%s",
+	    methods & M_GET ? "GET, " : "", methods & M_HEAD ? "HEAD, " : "",
+	    methods & M_POST ? "POST, " : "");
+	allow[strlen(allow) - 2] = '\0';
+	http_add_header(req, "Allow", allow);
+}
+
+void
+route_dispatch(struct request *req)
+{
+	const struct route *r = NULL;
+	struct principal p;
+	const char *why = "";
+	size_t i;
+	enum mg_err rc;
+
+	for (i = 0; i < MG_NELEM(routes); i++)
+		if (strcmp(req->path, routes[i].path) == 0) {
+			r = &routes[i];
+			break;
+		}
+	if (r == NULL) {
+		http_error(req, 404, ET_NOT_FOUND, "no route for %s", req->path);
+		return;
+	}
+	if (!(method_bit(req->method) & r->methods)) {
+		allow_header(req, r->methods);
+		http_error(req, 405, ET_INVALID_REQUEST, "method %s not allowed here", req->method);
+		return;
+	}
+	if (r->auth == AUTH_NONE) {
+		r->handler(req, NULL);
+		return;
+	}
+	rc = keys_authenticate(req->worker->cfg, req->worker->store, req->arena,
+	    http_header(req, "x-api-key"), http_header(req, "authorization"), &p, &why);
+	if (rc == MG_ENOTFOUND) {
+		http_error(req, 401, ET_AUTHENTICATION, "%s", why);
+		return;
+	}
+	if (rc != MG_OK) {
+		http_error(req, 503, ET_API, "credential check failed: %s", mg_strerror(rc));
+		return;
+	}
+	req->tenant = p.tenant;
+	if (r->auth == AUTH_ADMIN && !p.admin) {
+		http_error(req, 403, ET_PERMISSION, "this route needs the master key or an admin key");
+		return;
+	}
+	r->handler(req, &p);
+}

@@ -1,0 +1,139 @@
+/*
+ * worker.c - per-process initialisation and the request loop.
+ *
+ * Everything that must not cross fork() (libcurl, the SQLite connection,
+ * PCRE2 match data) is created here, in the process that uses it.
+ */
+#include <curl/curl.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "http.h"
+#include "log.h"
+#include "route.h"
+#include "rules.h"
+#include "store.h"
+#include "worker.h"
+
+volatile sig_atomic_t worker_stop;
+
+/*
+ * SIGTERM: stop after the current request. The handler is installed without
+ * SA_RESTART and the request with FCGI_FAIL_ACCEPT_ON_INTR, so an idle
+ * worker blocked in accept() returns at once.
+ */
+static void
+on_term(int sig)
+{
+	(void)sig;
+	worker_stop = 1;
+}
+
+enum mg_err
+worker_init(struct worker *w, const struct cfg *c, char *err, size_t errlen)
+{
+	enum mg_err rc;
+
+	memset(w, 0, sizeof(*w));
+	w->cfg = c;
+	arena_init(&w->arena);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+		snprintf(err, errlen, "libcurl initialisation failed");
+		return MG_EIO;
+	}
+	rc = store_open(c, &w->store, err, errlen);
+	if (rc != MG_OK)
+		return rc;
+	rc = rules_load(c->rules_path, &w->rules, err, errlen);
+	if (rc != MG_OK)
+		return rc;
+	return MG_OK;
+}
+
+void
+worker_fini(struct worker *w)
+{
+	rules_free(w->rules);
+	store_close(w->store);
+	arena_free(&w->arena);
+	curl_global_cleanup();
+}
+
+/* Control characters in a logged path could forge log lines. */
+static const char *
+log_safe(struct arena *a, const char *s)
+{
+	char *out = arena_strndup(a, s, strnlen(s, 200));
+	char *p;
+
+	if (out == NULL)
+		return "-";
+	for (p = out; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p == 0x7f || *p == ' ')
+			*p = '?';
+	return out;
+}
+
+static void
+handle(struct worker *w, FCGX_Request *fcgx)
+{
+	struct request req;
+
+	http_request_init(&req, w, &w->arena, fcgx);
+	route_dispatch(&req);
+	if (!req.started)
+		http_error(&req, 500, ET_API, "handler produced no response");
+	http_flush(&req);
+	log_info("access rid=%s tenant=%s method=%s path=%s status=%d bytes=%zu "
+	    "upstream_ms=%ld own_ms=%ld%s", req.request_id, req.tenant,
+	    log_safe(&w->arena, req.method), log_safe(&w->arena, req.path), req.status,
+	    req.bytes_out, req.upstream_ms,
+	    (long)(http_now_ms() - req.t_start) - req.upstream_ms,
+	    req.client_gone ? " client_gone=1" : "");
+	w->served++;
+}
+
+int
+worker_serve_fcgi(struct worker *w, int listen_fd, long max_requests)
+{
+	struct sigaction sa;
+	FCGX_Request fcgx;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_term;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);	/* mod_fcgid's graceful stop */
+	if (FCGX_Init() != 0 || FCGX_InitRequest(&fcgx, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
+		log_error("FastCGI initialisation failed");
+		return 1;
+	}
+	while (!worker_stop) {
+		if (FCGX_Accept_r(&fcgx) < 0) {
+			if (errno == EINTR && !worker_stop)
+				continue;
+			break;
+		}
+		handle(w, &fcgx);
+		FCGX_Finish_r(&fcgx);
+		arena_reset(&w->arena);
+		if (max_requests > 0 && w->served >= max_requests) {
+			log_info("worker served %ld requests; exiting to be replaced", w->served);
+			break;
+		}
+	}
+	FCGX_Free(&fcgx, 1);
+	return 0;
+}
+
+int
+worker_serve_cgi(struct worker *w)
+{
+	handle(w, NULL);
+	fflush(stdout);
+	return 0;
+}
