@@ -1,0 +1,794 @@
+/*
+ * jwalk.c - strict JSON parsing and the request/response walks of the
+ * messages proxy. See jwalk.h for the contract.
+ *
+ * json-c 0.16 is lenient in ways a gateway cannot be: with
+ * JSON_TOKENER_STRICT it still accepts NaN, turns lone surrogate escapes
+ * into U+FFFD, lets overlong UTF-8 and encoded surrogates through, truncates
+ * object keys at \u0000 and clamps integers past 64 bits. So jwalk_parse()
+ * validates UTF-8 itself before parsing and scans the accepted text once
+ * more for what json-c would silently change.
+ */
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "jwalk.h"
+
+static void __attribute__((format(printf, 3, 4)))
+set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * Returns the offset of the first byte that is not well-formed UTF-8
+ * (RFC 3629: no overlong forms, no surrogates, nothing past U+10FFFF), or
+ * len when all of s is valid.
+ */
+static size_t
+utf8_invalid_at(const unsigned char *s, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned char c = s[i];
+		unsigned char lo = 0x80, hi = 0xbf;
+		size_t n, k;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf)
+			n = 1;
+		else if (c >= 0xe0 && c <= 0xef) {
+			n = 2;
+			if (c == 0xe0)
+				lo = 0xa0;
+			else if (c == 0xed)
+				hi = 0x9f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			n = 3;
+			if (c == 0xf0)
+				lo = 0x90;
+			else if (c == 0xf4)
+				hi = 0x8f;
+		} else
+			return i;
+		if (len - i <= n)
+			return i;
+		if (s[i + 1] < lo || s[i + 1] > hi)
+			return i;
+		for (k = 2; k <= n; k++)
+			if ((s[i + k] & 0xc0) != 0x80)
+				return i;
+		i += n + 1;
+	}
+	return len;
+}
+
+static int
+hex4(const char *s, unsigned *cp)
+{
+	unsigned v = 0;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		char c = s[i];
+		v <<= 4;
+		if (c >= '0' && c <= '9')
+			v |= (unsigned)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			v |= (unsigned)(c - 'a' + 10);
+		else if (c >= 'A' && c <= 'F')
+			v |= (unsigned)(c - 'A' + 10);
+		else
+			return -1;
+	}
+	*cp = v;
+	return 0;
+}
+
+/* Does the integer literal s[0..n) (no fraction, no exponent) fit json-c? */
+static int
+int_literal_exact(const char *s, size_t n)
+{
+	static const char i64min[] = "9223372036854775808";
+	static const char u64max[] = "18446744073709551615";
+	const char *lim = u64max;
+
+	if (n > 0 && s[0] == '-') {
+		s++;
+		n--;
+		lim = i64min;
+		if (n == 1 && s[0] == '0')
+			return 0;	/* -0 would come out as 0 */
+	}
+	if (n < strlen(lim))
+		return 1;
+	if (n > strlen(lim))
+		return 0;
+	return memcmp(s, lim, n) <= 0;
+}
+
+/*
+ * Second pass over text json-c has already accepted as one JSON value:
+ * rejects what json-c would change silently. Returns 0 or -1 with err set.
+ */
+static int
+lexical_check(const char *s, size_t len, char *err, size_t errlen)
+{
+	size_t i = 0, j;
+
+	while (i < len) {
+		char c = s[i];
+
+		if (c == '"') {
+			size_t start = i;
+			int has_nul = 0;
+
+			for (i++; i < len && s[i] != '"'; i++) {
+				unsigned cp, lo;
+
+				if (s[i] != '\\')
+					continue;
+				i++;
+				if (i >= len || s[i] != 'u')
+					continue;
+				if (len - i < 5 || hex4(s + i + 1, &cp) != 0)
+					break;	/* json-c rejected this already */
+				i += 4;
+				if (cp == 0)
+					has_nul = 1;
+				if (cp >= 0xdc00 && cp <= 0xdfff)
+					goto lone;
+				if (cp < 0xd800 || cp > 0xdbff)
+					continue;
+				if (len - i < 7 || s[i + 1] != '\\' || s[i + 2] != 'u' ||
+				    hex4(s + i + 3, &lo) != 0 || lo < 0xdc00 || lo > 0xdfff)
+					goto lone;
+				i += 6;
+				continue;
+lone:
+				set_err(err, errlen, "invalid UTF-16 surrogate escape at offset %zu",
+				    i - 5);
+				return -1;
+			}
+			i++;
+			if (has_nul) {
+				for (j = i; j < len && strchr(" \t\r\n", s[j]) != NULL; j++)
+					;
+				if (j < len && s[j] == ':') {
+					set_err(err, errlen,
+					    "object key with \\u0000 at offset %zu", start);
+					return -1;
+				}
+			}
+			continue;
+		}
+		if (c == '-' || (c >= '0' && c <= '9')) {
+			int integer = 1;
+
+			for (j = i; j < len && strchr("+-0123456789.eE", s[j]) != NULL; j++)
+				if (s[j] == '.' || s[j] == 'e' || s[j] == 'E')
+					integer = 0;
+			if (integer && !int_literal_exact(s + i, j - i)) {
+				set_err(err, errlen,
+				    "number at offset %zu cannot be forwarded exactly", i);
+				return -1;
+			}
+			i = j;
+			continue;
+		}
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) {
+			for (j = i; j < len && ((s[j] >= 'a' && s[j] <= 'z') ||
+			    (s[j] >= 'A' && s[j] <= 'Z')); j++)
+				;
+			if (!((j - i == 4 && memcmp(s + i, "true", 4) == 0) ||
+			    (j - i == 5 && memcmp(s + i, "false", 5) == 0) ||
+			    (j - i == 4 && memcmp(s + i, "null", 4) == 0))) {
+				set_err(err, errlen, "body is not valid JSON at offset %zu", i);
+				return -1;
+			}
+			i = j;
+			continue;
+		}
+		i++;
+	}
+	return 0;
+}
+
+/*
+ * Parses body strictly into a new tree that the caller owns (jwalk_free).
+ * All bad input is MG_EINVAL with a message for the client in err.
+ */
+enum mg_err
+jwalk_parse(const char *body, size_t len, struct json_object **root,
+    char *err, size_t errlen)
+{
+	struct json_tokener *tok = NULL;
+	struct json_object *obj = NULL;
+	enum json_tokener_error jerr;
+	enum mg_err rc = MG_EINVAL;
+	size_t bad, end;
+
+	*root = NULL;
+	set_err(err, errlen, "ok");
+	if (len == 0) {
+		set_err(err, errlen, "body is empty");
+		goto out;
+	}
+	if (len > INT32_MAX) {
+		rc = MG_ETOOBIG;
+		set_err(err, errlen, "body is too large");
+		goto out;
+	}
+	bad = utf8_invalid_at((const unsigned char *)body, len);
+	if (bad != len) {
+		set_err(err, errlen, "invalid UTF-8 at offset %zu", bad);
+		goto out;
+	}
+	tok = json_tokener_new_ex(JWALK_MAX_DEPTH);
+	if (tok == NULL) {
+		rc = MG_ENOMEM;
+		goto out;
+	}
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	obj = json_tokener_parse_ex(tok, body, (int)len);
+	jerr = json_tokener_get_error(tok);
+	end = json_tokener_get_parse_end(tok);
+	if (obj == NULL || jerr != json_tokener_success) {
+		if (jerr == json_tokener_error_depth)
+			set_err(err, errlen, "nesting deeper than %d", JWALK_MAX_DEPTH);
+		else if (jerr == json_tokener_continue)
+			set_err(err, errlen, "body is not valid JSON: it ends early");
+		else
+			set_err(err, errlen, "body is not valid JSON at offset %zu (%s)",
+			    end, json_tokener_error_desc(jerr));
+		goto out;
+	}
+	if (end != len) {
+		set_err(err, errlen, "body is not valid JSON at offset %zu (trailing data)", end);
+		goto out;
+	}
+	if (lexical_check(body, len, err, errlen) != 0)
+		goto out;
+	if (!json_object_is_type(obj, json_type_object)) {
+		set_err(err, errlen, "body must be a JSON object");
+		goto out;
+	}
+	*root = obj;
+	obj = NULL;
+	rc = MG_OK;
+out:
+	json_object_put(obj);
+	if (tok != NULL)
+		json_tokener_free(tok);
+	return rc;
+}
+
+/* Drops the caller's reference to a tree from jwalk_parse(). */
+void
+jwalk_free(struct json_object *root)
+{
+	json_object_put(root);
+}
+
+/* State of one walk; out is reused for every string. */
+struct walk {
+	struct arena *arena;
+	const struct jwalk_xform *xf;
+	struct buf out;
+	char *err;
+	size_t errlen;
+};
+
+#define WALK_FAIL(w, ...) (set_err((w)->err, (w)->errlen, __VA_ARGS__), MG_EINVAL)
+
+/* Replaces the string value of s, in place, with its transform. */
+static enum mg_err
+xform_string(struct walk *w, struct json_object *s)
+{
+	const char *in = json_object_get_string(s);
+	int inlen = json_object_get_string_len(s);
+	enum mg_err rc;
+
+	if (inlen <= 0)
+		return MG_OK;
+	buf_clear(&w->out);
+	rc = w->xf->fn(w->xf->ctx, in, (size_t)inlen, &w->out);
+	if (rc != MG_OK)
+		return rc;
+	if (w->out.len == (size_t)inlen && memcmp(w->out.data, in, w->out.len) == 0)
+		return MG_OK;
+	if (w->out.len > INT32_MAX)
+		return MG_ETOOBIG;
+	if (json_object_set_string_len(s, w->out.data != NULL ? w->out.data : "",
+	    (int)w->out.len) != 1)
+		return MG_ENOMEM;
+	return MG_OK;
+}
+
+static struct json_object *
+field(struct json_object *obj, const char *key)
+{
+	struct json_object *v = NULL;
+
+	if (!json_object_is_type(obj, json_type_object))
+		return NULL;
+	if (!json_object_object_get_ex(obj, key, &v))
+		return NULL;
+	return v;
+}
+
+static int
+is_string(struct json_object *v)
+{
+	return json_object_is_type(v, json_type_string);
+}
+
+static int
+streq(const char *a, const char *b)
+{
+	return a != NULL && strcmp(a, b) == 0;
+}
+
+/* Transforms every string value at any depth (object keys never). */
+static enum mg_err
+xform_all_strings(struct walk *w, struct json_object *v)
+{
+	enum mg_err rc = MG_OK;
+	size_t i, n;
+
+	switch (json_object_get_type(v)) {
+	case json_type_string:
+		return xform_string(w, v);
+	case json_type_array:
+		n = json_object_array_length(v);
+		for (i = 0; i < n && rc == MG_OK; i++)
+			rc = xform_all_strings(w, json_object_array_get_idx(v, i));
+		return rc;
+	case json_type_object: {
+		json_object_object_foreach(v, key, val) {
+			(void)key;
+			rc = xform_all_strings(w, val);
+			if (rc != MG_OK)
+				return rc;
+		}
+		return MG_OK;
+	}
+	default:
+		return MG_OK;
+	}
+}
+
+/*
+ * Keys whose values are structure, identifiers, opaque blobs or fetch
+ * targets, never text for the model: the generic walk leaves them (and
+ * everything under them) alone.
+ */
+static int
+structural_key(const char *key)
+{
+	static const char *const keys[] = {
+		"type", "id", "tool_use_id", "name", "signature", "data",
+		"media_type", "cache_control", "url", "file_id",
+		"encrypted_content", "encrypted_index", "server_name",
+	};
+	size_t i;
+
+	for (i = 0; i < MG_NELEM(keys); i++)
+		if (strcmp(key, keys[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Fail closed for shapes we do not know (new block types, citations):
+ * transforms every string value except under structural keys. Masking a
+ * string the model did not need masked costs a little precision; leaving
+ * one in clear would leak it.
+ */
+static enum mg_err
+xform_generic(struct walk *w, struct json_object *v)
+{
+	enum mg_err rc = MG_OK;
+	size_t i, n;
+
+	switch (json_object_get_type(v)) {
+	case json_type_string:
+		return xform_string(w, v);
+	case json_type_array:
+		n = json_object_array_length(v);
+		for (i = 0; i < n && rc == MG_OK; i++)
+			rc = xform_generic(w, json_object_array_get_idx(v, i));
+		return rc;
+	case json_type_object: {
+		json_object_object_foreach(v, key, val) {
+			if (structural_key(key))
+				continue;
+			rc = xform_generic(w, val);
+			if (rc != MG_OK)
+				return rc;
+		}
+		return MG_OK;
+	}
+	default:
+		return MG_OK;
+	}
+}
+
+/* Transforms every "description" string inside a JSON schema. */
+static enum mg_err
+xform_schema_descriptions(struct walk *w, struct json_object *v)
+{
+	enum mg_err rc = MG_OK;
+	size_t i, n;
+
+	switch (json_object_get_type(v)) {
+	case json_type_array:
+		n = json_object_array_length(v);
+		for (i = 0; i < n && rc == MG_OK; i++)
+			rc = xform_schema_descriptions(w, json_object_array_get_idx(v, i));
+		return rc;
+	case json_type_object: {
+		json_object_object_foreach(v, key, val) {
+			if (strcmp(key, "description") == 0 && is_string(val))
+				rc = xform_string(w, val);
+			else
+				rc = xform_schema_descriptions(w, val);
+			if (rc != MG_OK)
+				return rc;
+		}
+		return MG_OK;
+	}
+	default:
+		return MG_OK;
+	}
+}
+
+/* An optional string field: absent is fine, another type is a 400. */
+static enum mg_err
+mask_string_field(struct walk *w, struct json_object *obj, const char *key,
+    const char *path)
+{
+	struct json_object *v = field(obj, key);
+
+	if (v == NULL)
+		return MG_OK;
+	if (!is_string(v))
+		return WALK_FAIL(w, "%s.%s: expected a string", path, key);
+	return xform_string(w, v);
+}
+
+static enum mg_err mask_content(struct walk *w, struct json_object *v, const char *path);
+
+/* Masks one request content block; path names it in error messages. */
+static enum mg_err
+mask_block(struct walk *w, struct json_object *b, const char *path)
+{
+	struct json_object *t, *src, *v;
+	const char *type, *stype;
+	char sub[256];
+	enum mg_err rc;
+
+	if (!json_object_is_type(b, json_type_object))
+		return WALK_FAIL(w, "%s: expected a content block object", path);
+	t = field(b, "type");
+	type = is_string(t) ? json_object_get_string(t) : NULL;
+
+	if (streq(type, "text")) {
+		rc = mask_string_field(w, b, "text", path);
+		if (rc == MG_OK && (v = field(b, "citations")) != NULL)
+			rc = xform_generic(w, v);
+		return rc;
+	}
+	if (streq(type, "tool_use") || streq(type, "server_tool_use") ||
+	    streq(type, "mcp_tool_use")) {
+		v = field(b, "input");
+		return v != NULL ? xform_all_strings(w, v) : MG_OK;
+	}
+	if (streq(type, "tool_result") || streq(type, "mcp_tool_result")) {
+		v = field(b, "content");
+		if (v == NULL)
+			return MG_OK;
+		snprintf(sub, sizeof(sub), "%s.content", path);
+		return mask_content(w, v, sub);
+	}
+	if (streq(type, "thinking"))
+		return mask_string_field(w, b, "thinking", path);	/* never signature */
+	if (streq(type, "redacted_thinking") || streq(type, "image"))
+		return MG_OK;
+	if (streq(type, "document")) {
+		rc = mask_string_field(w, b, "title", path);
+		if (rc == MG_OK)
+			rc = mask_string_field(w, b, "context", path);
+		if (rc != MG_OK)
+			return rc;
+		src = field(b, "source");
+		if (src == NULL)
+			return MG_OK;
+		if (!json_object_is_type(src, json_type_object))
+			return WALK_FAIL(w, "%s.source: expected an object", path);
+		t = field(src, "type");
+		stype = is_string(t) ? json_object_get_string(t) : NULL;
+		snprintf(sub, sizeof(sub), "%s.source", path);
+		if (streq(stype, "text"))
+			return mask_string_field(w, src, "data", sub);
+		if (streq(stype, "content")) {
+			v = field(src, "content");
+			if (v == NULL)
+				return MG_OK;
+			snprintf(sub, sizeof(sub), "%s.source.content", path);
+			return mask_content(w, v, sub);
+		}
+		if (streq(stype, "base64") || streq(stype, "url") || streq(stype, "file"))
+			return MG_OK;
+		return xform_generic(w, src);
+	}
+	/* unknown block type: fail closed */
+	return xform_generic(w, b);
+}
+
+/* content: a string, or an array of content blocks. */
+static enum mg_err
+mask_content(struct walk *w, struct json_object *v, const char *path)
+{
+	char sub[256];
+	enum mg_err rc = MG_OK;
+	size_t i, n;
+
+	if (is_string(v))
+		return xform_string(w, v);
+	if (!json_object_is_type(v, json_type_array))
+		return WALK_FAIL(w, "%s: expected a string or an array of content blocks",
+		    path);
+	n = json_object_array_length(v);
+	for (i = 0; i < n && rc == MG_OK; i++) {
+		snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
+		rc = mask_block(w, json_object_array_get_idx(v, i), sub);
+	}
+	return rc;
+}
+
+/*
+ * Masks in place what the model reads: system, messages[].content (every
+ * role), tools[].description and descriptions inside tools[].input_schema.
+ * Every other top-level field stays exactly as it is.
+ */
+enum mg_err
+jwalk_mask_request(struct json_object *root, struct arena *a,
+    const struct jwalk_xform *xf, char *err, size_t errlen)
+{
+	struct walk w = { a, xf, { 0 }, err, errlen };
+	struct json_object *v, *m, *tool;
+	char path[64];
+	enum mg_err rc = MG_OK;
+	size_t i, n;
+
+	buf_init(&w.out, a);
+	if (!json_object_is_type(root, json_type_object))
+		return WALK_FAIL(&w, "body must be a JSON object");
+
+	if ((v = field(root, "system")) != NULL) {
+		rc = mask_content(&w, v, "system");
+		if (rc != MG_OK)
+			goto out;
+	}
+	if ((v = field(root, "messages")) != NULL) {
+		if (!json_object_is_type(v, json_type_array)) {
+			rc = WALK_FAIL(&w, "messages: expected an array");
+			goto out;
+		}
+		n = json_object_array_length(v);
+		for (i = 0; i < n; i++) {
+			m = json_object_array_get_idx(v, i);
+			if (!json_object_is_type(m, json_type_object)) {
+				rc = WALK_FAIL(&w, "messages[%zu]: expected an object", i);
+				goto out;
+			}
+			if (field(m, "content") == NULL)
+				continue;
+			snprintf(path, sizeof(path), "messages[%zu].content", i);
+			rc = mask_content(&w, field(m, "content"), path);
+			if (rc != MG_OK)
+				goto out;
+		}
+	}
+	if ((v = field(root, "tools")) != NULL) {
+		if (!json_object_is_type(v, json_type_array)) {
+			rc = WALK_FAIL(&w, "tools: expected an array");
+			goto out;
+		}
+		n = json_object_array_length(v);
+		for (i = 0; i < n; i++) {
+			tool = json_object_array_get_idx(v, i);
+			if (!json_object_is_type(tool, json_type_object)) {
+				rc = WALK_FAIL(&w, "tools[%zu]: expected an object", i);
+				goto out;
+			}
+			snprintf(path, sizeof(path), "tools[%zu]", i);
+			rc = mask_string_field(&w, tool, "description", path);
+			if (rc == MG_OK && field(tool, "input_schema") != NULL)
+				rc = xform_schema_descriptions(&w, field(tool, "input_schema"));
+			if (rc != MG_OK)
+				goto out;
+		}
+	}
+out:
+	return rc;
+}
+
+/*
+ * Unmasks in place where a non-streaming response carries model output.
+ * Unknown shapes are skipped: this path can only fail to restore, never leak.
+ */
+enum mg_err
+jwalk_unmask_response(struct json_object *root, struct arena *a,
+    const struct jwalk_xform *xf)
+{
+	struct walk w = { a, xf, { 0 }, NULL, 0 };
+	struct json_object *content, *b, *t, *v;
+	const char *type;
+	enum mg_err rc = MG_OK;
+	size_t i, n;
+
+	buf_init(&w.out, a);
+	content = field(root, "content");
+	if (!json_object_is_type(content, json_type_array))
+		return MG_OK;
+	n = json_object_array_length(content);
+	for (i = 0; i < n && rc == MG_OK; i++) {
+		b = json_object_array_get_idx(content, i);
+		t = field(b, "type");
+		type = is_string(t) ? json_object_get_string(t) : NULL;
+		if (streq(type, "text")) {
+			v = field(b, "text");
+			if (is_string(v))
+				rc = xform_string(&w, v);
+			if (rc == MG_OK && (v = field(b, "citations")) != NULL)
+				rc = xform_generic(&w, v);
+		} else if (streq(type, "tool_use") || streq(type, "server_tool_use") ||
+		    streq(type, "mcp_tool_use")) {
+			v = field(b, "input");
+			if (v != NULL)
+				rc = xform_all_strings(&w, v);
+		} else if (streq(type, "thinking")) {
+			v = field(b, "thinking");
+			if (is_string(v))
+				rc = xform_string(&w, v);
+		}
+	}
+	return rc;
+}
+
+/* Returns an arena copy of the deterministic serialisation, or NULL. */
+char *
+jwalk_serialize(struct json_object *root, struct arena *a, size_t *len)
+{
+	const char *s;
+	size_t n = 0;
+	char *copy;
+
+	s = json_object_to_json_string_length(root,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+	if (s == NULL)
+		return NULL;
+	copy = arena_strndup(a, s, n);
+	if (copy != NULL && len != NULL)
+		*len = n;
+	return copy;
+}
+
+static void
+usage_field(struct json_object *usage, const char *key, long *dst)
+{
+	struct json_object *v = field(usage, key);
+
+	if (json_object_is_type(v, json_type_int))
+		*dst = (long)json_object_get_int64(v);
+}
+
+/* Overwrites the fields of u that usage carries. */
+void
+jwalk_usage_merge(struct json_object *usage, struct jwalk_usage *u)
+{
+	if (!json_object_is_type(usage, json_type_object))
+		return;
+	usage_field(usage, "input_tokens", &u->input_tokens);
+	usage_field(usage, "output_tokens", &u->output_tokens);
+	usage_field(usage, "cache_creation_input_tokens", &u->cache_creation_input_tokens);
+	usage_field(usage, "cache_read_input_tokens", &u->cache_read_input_tokens);
+}
+
+void
+jwalk_response_usage(struct json_object *root, struct jwalk_usage *u)
+{
+	memset(u, 0, sizeof(*u));
+	jwalk_usage_merge(field(root, "usage"), u);
+}
+
+/* Borrowed from the tree. */
+const char *
+jwalk_get_model(struct json_object *root)
+{
+	struct json_object *v = field(root, "model");
+
+	return is_string(v) ? json_object_get_string(v) : NULL;
+}
+
+enum mg_err
+jwalk_set_model(struct json_object *root, const char *model)
+{
+	struct json_object *v = field(root, "model"), *n;
+
+	if (!json_object_is_type(root, json_type_object))
+		return MG_EINVAL;
+	if (is_string(v))
+		return json_object_set_string(v, model) == 1 ? MG_OK : MG_ENOMEM;
+	n = json_object_new_string(model);
+	if (n == NULL)
+		return MG_ENOMEM;
+	/* replaces an existing entry in place, so key order is kept */
+	if (json_object_object_add(root, "model", n) != 0) {
+		json_object_put(n);
+		return MG_ENOMEM;
+	}
+	return MG_OK;
+}
+
+enum mg_err
+jwalk_get_max_tokens(struct json_object *root, long *out)
+{
+	struct json_object *v = field(root, "max_tokens");
+
+	if (v == NULL)
+		return MG_ENOTFOUND;
+	if (!json_object_is_type(v, json_type_int))
+		return MG_EINVAL;
+	*out = (long)json_object_get_int64(v);
+	return MG_OK;
+}
+
+enum mg_err
+jwalk_set_max_tokens(struct json_object *root, long value)
+{
+	struct json_object *v = field(root, "max_tokens"), *n;
+
+	if (!json_object_is_type(root, json_type_object))
+		return MG_EINVAL;
+	if (json_object_is_type(v, json_type_int))
+		return json_object_set_int64(v, value) == 1 ? MG_OK : MG_ENOMEM;
+	n = json_object_new_int64(value);
+	if (n == NULL)
+		return MG_ENOMEM;
+	if (json_object_object_add(root, "max_tokens", n) != 0) {
+		json_object_put(n);
+		return MG_ENOMEM;
+	}
+	return MG_OK;
+}
+
+enum mg_err
+jwalk_get_stream(struct json_object *root, int *out)
+{
+	struct json_object *v = field(root, "stream");
+
+	*out = 0;
+	if (v == NULL)
+		return MG_OK;
+	if (!json_object_is_type(v, json_type_boolean))
+		return MG_EINVAL;
+	*out = json_object_get_boolean(v) ? 1 : 0;
+	return MG_OK;
+}

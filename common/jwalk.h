@@ -1,0 +1,127 @@
+/*
+ * jwalk.h - the JSON side of the messages proxy: strict parsing of client
+ * bodies, the walk that masks every free-text string of a Messages request,
+ * the walk that unmasks a non-streaming Messages response, deterministic
+ * serialisation, and the few field accessors the proxy needs (model,
+ * max_tokens, stream, usage).
+ *
+ * The walker never calls the masking engine itself: it takes the text
+ * transform as a callback (struct jwalk_xform), which the proxy wires to
+ * mask_text() or mask_unmask(..., json_escape = 0, ...).
+ *
+ * Trees are json-c objects. A tree returned by jwalk_parse() is owned by the
+ * caller and released with jwalk_free().
+ */
+#ifndef MG_JWALK_H
+#define MG_JWALK_H
+
+#include <stddef.h>
+#include "arena.h"
+#include "mg.h"
+
+struct json_object;
+
+/* Deepest nesting jwalk_parse() accepts (the top-level object counts as 1). */
+#define JWALK_MAX_DEPTH 64
+
+/*
+ * A text transform: appends the transformed in[0..len) to out. Any error it
+ * returns stops the walk and is returned unchanged (MG_EBLOCKED, MG_ESTORE,
+ * ...), so the caller can refuse the request (fail closed).
+ */
+struct jwalk_xform {
+	enum mg_err (*fn)(void *ctx, const char *in, size_t len, struct buf *out);
+	void *ctx;
+};
+
+/* Token counts from a Messages response or stream; absent fields stay 0. */
+struct jwalk_usage {
+	long input_tokens;
+	long output_tokens;
+	long cache_creation_input_tokens;
+	long cache_read_input_tokens;
+};
+
+/*
+ * Parses a client body strictly: valid JSON (no comments, no trailing
+ * garbage, no NaN), valid UTF-8 (no overlong forms, no encoded surrogates,
+ * nothing past U+10FFFF), no lone surrogate \u escapes, nesting at most
+ * JWALK_MAX_DEPTH, integers that json-c can carry exactly, and an object
+ * at the top level.
+ * On success *root is a new tree the caller frees with jwalk_free().
+ * On bad input returns MG_EINVAL and writes a one-line message for the
+ * client into err (e.g. "body is not valid JSON at offset 12"), *root NULL.
+ * MG_ENOMEM if json-c could not allocate.
+ */
+enum mg_err jwalk_parse(const char *body, size_t len, struct json_object **root,
+    char *err, size_t errlen);
+
+/* Releases a tree from jwalk_parse(); NULL is fine. */
+void jwalk_free(struct json_object *root);
+
+/*
+ * Masks, in place, every free-text string of a Messages (or count_tokens)
+ * request that the model reads; see jwalk.c for the exact list. Structural
+ * values and unknown top-level fields are left exactly as they were.
+ * Temporary buffers come from a (request lifetime).
+ * Returns MG_EINVAL with a message in err when a field the API types has the
+ * wrong JSON type (messages not an array, content a number, ...); any error
+ * of the transform is returned unchanged. On error the tree is partly masked
+ * and must not be forwarded.
+ */
+enum mg_err jwalk_mask_request(struct json_object *root, struct arena *a,
+    const struct jwalk_xform *xf, char *err, size_t errlen);
+
+/*
+ * Unmasks, in place, the places a non-streaming Messages response carries
+ * model output: content[] text.text (and its citations), tool_use.input
+ * string values at any depth, thinking.thinking. Everything else is left
+ * unchanged, and shapes it does not recognise are skipped, not errors.
+ * Temporary buffers come from a. Transform errors are returned unchanged.
+ */
+enum mg_err jwalk_unmask_response(struct json_object *root, struct arena *a,
+    const struct jwalk_xform *xf);
+
+/*
+ * Serialises a tree deterministically (json-c plain, no slash escaping; key
+ * order and the original spelling of non-integer numbers are kept), so the
+ * same input always gives byte-identical output. Returns a NUL-terminated
+ * copy owned by a and its length in *len, or NULL (out of memory).
+ */
+char *jwalk_serialize(struct json_object *root, struct arena *a, size_t *len);
+
+/*
+ * Reads the token counts of a usage object into u, overwriting only the
+ * fields present (message_delta carries cumulative counts). NULL or a
+ * non-object usage leaves u unchanged.
+ */
+void jwalk_usage_merge(struct json_object *usage, struct jwalk_usage *u);
+
+/* Zeroes u, then reads root.usage of a non-streaming Messages response. */
+void jwalk_response_usage(struct json_object *root, struct jwalk_usage *u);
+
+/*
+ * Returns root.model, borrowed from the tree (valid until it changes or is
+ * freed), or NULL when absent or not a string.
+ */
+const char *jwalk_get_model(struct json_object *root);
+
+/* Sets root.model to a copy of model, in place (key order kept). */
+enum mg_err jwalk_set_model(struct json_object *root, const char *model);
+
+/*
+ * Reads root.max_tokens into *out: MG_OK, MG_ENOTFOUND when absent, MG_EINVAL
+ * when not an integer.
+ */
+enum mg_err jwalk_get_max_tokens(struct json_object *root, long *out);
+
+/* Sets root.max_tokens, in place (key order kept). */
+enum mg_err jwalk_set_max_tokens(struct json_object *root, long value);
+
+/*
+ * Reads root.stream into *out (0 when absent): MG_OK, or MG_EINVAL when
+ * present but not a boolean.
+ */
+enum mg_err jwalk_get_stream(struct json_object *root, int *out);
+
+#endif
