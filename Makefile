@@ -32,7 +32,7 @@ CLI_SRC := $(sort $(wildcard cli/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 BENCH_SRC := $(sort $(wildcard tests/bench/bench_*.c))
-EMBED_IN := $(sort $(wildcard sql/*.sql rules/*.rules))
+EMBED_IN := $(sort $(wildcard sql/*.sql rules/*.rules)) data/models.conf
 
 LIB := $(OUT)/libmaskgate.a
 COMMON_OBJ := $(COMMON_SRC:%.c=$(OUT)/%.o) $(OUT)/embed.o

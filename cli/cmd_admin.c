@@ -174,9 +174,10 @@ cli_doctor(int argc, char **argv)
 		finding(&d, "error", "%s", err);
 		goto out;
 	}
+	why = cfg.master_key != NULL ? cfg_weak_secret(cfg.master_key) : NULL;
 	if (cfg.master_key == NULL)
 		finding(&d, "error", "%s", "MASKGATE_MASTER_KEY is not set (bin/maskgate keygen)");
-	else if ((why = cfg_weak_secret(cfg.master_key)) != NULL)
+	else if (why != NULL)
 		finding(&d, "error", "MASKGATE_MASTER_KEY is weak: the key %s", why);
 	else
 		finding(&d, "ok", "%s", "master key set and strong");

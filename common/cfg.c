@@ -221,7 +221,10 @@ read_secret_file(const char *path, char *err, size_t errlen, const char *name)
 		seterr(err, errlen, "%s_FILE: cannot read %s: %s", name, path, strerror(errno));
 		return NULL;
 	}
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+	for (;;) {
+		n = fread(chunk, 1, sizeof(chunk), f);
+		if (n == 0)
+			break;
 		if (len + n + 1 > 1024 * 1024) {
 			seterr(err, errlen, "%s_FILE: %s is larger than 1 MiB", name, path);
 			goto fail;

@@ -1,6 +1,6 @@
 /*
  * embed.h - files compiled into the binaries by scripts/embed.sh: the SQL
- * migrations (in order) and the default rules file, so that a single binary
+ * migrations (in order), the default rules file and model table, so that a single binary
  * can be copied onto a shared host.
  */
 #ifndef MG_EMBED_H
@@ -18,5 +18,7 @@ extern const struct embed_file embed_sql[];
 extern const size_t embed_sql_count;
 extern const struct embed_file embed_rules[];
 extern const size_t embed_rules_count;
+extern const struct embed_file embed_models[];
+extern const size_t embed_models_count;
 
 #endif

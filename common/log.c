@@ -9,7 +9,6 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "mg.h"
 
 static enum log_level log_threshold = LOG_INFO;
 static const char *const log_names[LOG__MAX] = { "debug", "info", "warn", "error" };
@@ -56,25 +55,4 @@ log_msg(enum log_level level, const char *fmt, ...)
 	/* a short write to stderr is not worth more than a retry */
 	if (write(STDERR_FILENO, line, (size_t)n) < 0)
 		return;
-}
-
-static const char *const mg_err_names[MG_ERR__MAX] = {
-	"ok", "out of memory", "invalid input", "too big", "store error",
-	"store busy", "rules error", "blocked", "upstream error", "timeout",
-	"i/o error", "not found",
-};
-
-const char *
-mg_strerror(enum mg_err rc)
-{
-	if ((unsigned)rc >= MG_ERR__MAX)
-		return "unknown error";
-	return mg_err_names[rc];
-}
-
-void
-mg_assert_fail(const char *expr, const char *file, int line)
-{
-	log_error("assertion failed: %s (%s:%d)", expr, file, line);
-	abort();
 }

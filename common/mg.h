@@ -28,6 +28,9 @@ enum mg_err {
 /* Short human name of an error code, for logs. */
 const char *mg_strerror(enum mg_err rc);
 
+/* Milliseconds on the monotonic clock. */
+double mg_now_ms(void);
+
 /* Invariant check that survives NDEBUG: logs and aborts. */
 #define MG_ASSERT(cond) \
 	do { if (!(cond)) mg_assert_fail(#cond, __FILE__, __LINE__); } while (0)

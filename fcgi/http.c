@@ -51,15 +51,6 @@ status_text(int status)
 	}
 }
 
-double
-http_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
-
 void
 http_request_init(struct request *req, struct worker *w, struct arena *a,
     FCGX_Request *fcgx)
@@ -71,7 +62,7 @@ http_request_init(struct request *req, struct worker *w, struct arena *a,
 	req->worker = w;
 	req->arena = a;
 	req->fcgx = fcgx;
-	req->t_start = http_now_ms();
+	req->t_start = mg_now_ms();
 	buf_init(&req->headers, a);
 	if (crypto_random(rnd, sizeof(rnd)) != MG_OK)
 		memset(rnd, 0, sizeof(rnd));

@@ -93,7 +93,4 @@ void http_error(struct request *req, int status, enum http_etype type,
 /* The envelope as a string in the request arena (for SSE error events). */
 const char *http_error_json(struct request *req, enum http_etype type, const char *message);
 
-/* Milliseconds since an arbitrary epoch (CLOCK_MONOTONIC). */
-double http_now_ms(void);
-
 #endif

@@ -17,16 +17,20 @@ enum route_auth { AUTH_NONE, AUTH_CALLER, AUTH_ADMIN };
 
 struct route {
 	const char *path;
+	int prefix;		/* also matches path + "/..." */
 	unsigned methods;
 	enum route_auth auth;
 	void (*handler)(struct request *req, const struct principal *p);
 };
 
 static const struct route routes[] = {
-	{ "/", M_GET | M_HEAD, AUTH_NONE, h_root },
-	{ "/health/liveliness", M_GET | M_HEAD, AUTH_NONE, h_liveliness },
-	{ "/health/liveness", M_GET | M_HEAD, AUTH_NONE, h_liveliness },
-	{ "/health/readiness", M_GET | M_HEAD, AUTH_NONE, h_readiness },
+	{ "/", 0, M_GET | M_HEAD, AUTH_NONE, h_root },
+	{ "/health/liveliness", 0, M_GET | M_HEAD, AUTH_NONE, h_liveliness },
+	{ "/health/liveness", 0, M_GET | M_HEAD, AUTH_NONE, h_liveliness },
+	{ "/health/readiness", 0, M_GET | M_HEAD, AUTH_NONE, h_readiness },
+	{ "/v1/messages", 0, M_POST, AUTH_CALLER, h_messages },
+	{ "/v1/messages/count_tokens", 0, M_POST, AUTH_CALLER, h_messages },
+	{ "/v1/models", 1, M_GET, AUTH_CALLER, h_models },
 };
 
 static unsigned
@@ -62,11 +66,13 @@ route_dispatch(struct request *req)
 	size_t i;
 	enum mg_err rc;
 
-	for (i = 0; i < MG_NELEM(routes); i++)
-		if (strcmp(req->path, routes[i].path) == 0) {
+	for (i = 0; i < MG_NELEM(routes) && r == NULL; i++) {
+		size_t n = strlen(routes[i].path);
+		if (strcmp(req->path, routes[i].path) == 0 ||
+		    (routes[i].prefix && strncmp(req->path, routes[i].path, n) == 0 &&
+		    req->path[n] == '/'))
 			r = &routes[i];
-			break;
-		}
+	}
 	if (r == NULL) {
 		http_error(req, 404, ET_NOT_FOUND, "no route for %s", req->path);
 		return;

@@ -15,5 +15,7 @@ void route_dispatch(struct request *req);
 void h_root(struct request *req, const struct principal *p);
 void h_liveliness(struct request *req, const struct principal *p);
 void h_readiness(struct request *req, const struct principal *p);
+void h_messages(struct request *req, const struct principal *p);
+void h_models(struct request *req, const struct principal *p);
 
 #endif

@@ -13,9 +13,11 @@
 
 #include "http.h"
 #include "log.h"
+#include "models.h"
 #include "route.h"
 #include "rules.h"
 #include "store.h"
+#include "upstream.h"
 #include "worker.h"
 
 volatile sig_atomic_t worker_stop;
@@ -50,12 +52,14 @@ worker_init(struct worker *w, const struct cfg *c, char *err, size_t errlen)
 	rc = rules_load(c->rules_path, &w->rules, err, errlen);
 	if (rc != MG_OK)
 		return rc;
-	return MG_OK;
+	return models_load(c->models_path, c->model_allowlist, &w->models, err, errlen);
 }
 
 void
 worker_fini(struct worker *w)
 {
+	up_cleanup();
+	models_free(w->models);
 	rules_free(w->rules);
 	store_close(w->store);
 	arena_free(&w->arena);
@@ -91,7 +95,7 @@ handle(struct worker *w, FCGX_Request *fcgx)
 	    "upstream_ms=%ld own_ms=%ld%s", req.request_id, req.tenant,
 	    log_safe(&w->arena, req.method), log_safe(&w->arena, req.path), req.status,
 	    req.bytes_out, req.upstream_ms,
-	    (long)(http_now_ms() - req.t_start) - req.upstream_ms,
+	    (long)(mg_now_ms() - req.t_start) - req.upstream_ms,
 	    req.client_gone ? " client_gone=1" : "");
 	w->served++;
 }

@@ -15,6 +15,7 @@ struct worker {
 	const struct cfg *cfg;
 	struct store *store;
 	struct rules *rules;
+	struct models *models;
 	struct arena arena;
 	long served;
 };

@@ -1,0 +1,39 @@
+/*
+ * mg.c - error names, the invariant check and the clock shared by all
+ * modules.
+ */
+#include <stdlib.h>
+#include <time.h>
+
+#include "log.h"
+#include "mg.h"
+
+static const char *const mg_err_names[MG_ERR__MAX] = {
+	"ok", "out of memory", "invalid input", "too big", "store error",
+	"store busy", "rules error", "blocked", "upstream error", "timeout",
+	"i/o error", "not found",
+};
+
+const char *
+mg_strerror(enum mg_err rc)
+{
+	if ((unsigned)rc >= MG_ERR__MAX)
+		return "unknown error";
+	return mg_err_names[rc];
+}
+
+void
+mg_assert_fail(const char *expr, const char *file, int line)
+{
+	log_error("assertion failed: %s (%s:%d)", expr, file, line);
+	abort();
+}
+
+double
+mg_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}

@@ -1,0 +1,517 @@
+/*
+ * h_proxy.c - /v1/messages, /v1/messages/count_tokens and /v1/models:
+ * mask the request, forward it with libcurl, restore the response (JSON or
+ * SSE, event by event) and pass everything else through unchanged.
+ *
+ * Fail closed: if masking fails for any reason the request is refused with
+ * 503 and nothing is sent upstream.
+ */
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include <json-c/json.h>
+
+#include "crypto.h"
+#include "jwalk.h"
+#include "log.h"
+#include "mask.h"
+#include "models.h"
+#include "route.h"
+#include "sse.h"
+#include "upstream.h"
+#include "worker.h"
+
+#define PROXY_MAX_RESPONSE (64u * 1024 * 1024)
+#define HOP_HEADER "x-maskgate-hop"
+
+struct proxy {
+	struct request *req;
+	struct mask_session *ms;	/* NULL: nothing to unmask (models) */
+	int unmask_json;		/* restore a Messages JSON response */
+	const char *content_type;
+	struct buf body;		/* buffered non-streaming response */
+	struct sse *sse;		/* set once a 200 event stream starts */
+	enum mg_err body_error;
+	struct curl_slist *headers;
+	struct up_call *call;
+};
+
+/* Client headers that never go upstream: hop-by-hop, credentials, ours. */
+static const char *const drop_request_headers[] = {
+	"host", "connection", "keep-alive", "proxy-connection", "te", "trailer",
+	"transfer-encoding", "upgrade", "content-length", "expect", "accept-encoding",
+	"x-api-key", "authorization", "proxy-authorization", "cookie", "proxy",
+	"x-maskgate-key", HOP_HEADER, "x-forwarded-for", "x-forwarded-host",
+	"x-forwarded-proto", "x-real-ip", "forwarded", "via",
+};
+
+/* Upstream headers the web server or we ourselves set. */
+static const char *const drop_response_headers[] = {
+	"connection", "keep-alive", "transfer-encoding", "content-length",
+	"content-encoding", "upgrade", "trailer", "status", "set-cookie",
+};
+
+/* Query parameters the Anthropic API defines; others are not forwarded. */
+static const char *const query_params[] = { "beta", "limit", "before_id", "after_id" };
+
+static int
+listed(const char *const *list, size_t n, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcasecmp(list[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+/* This instance's loop mark: stable per data key, meaningless outside. */
+static void
+hop_mark(const struct cfg *c, char out[33])
+{
+	unsigned char h[CRYPTO_HASH_LEN];
+
+	crypto_hmac_sha256(c->data_key, sizeof(c->data_key), "maskgate hop v1", 15, h);
+	crypto_hex(out, h, 16);
+}
+
+static void
+add_request_header(void *ctx, const char *name, const char *value)
+{
+	struct proxy *px = ctx;
+	struct curl_slist *n;
+	char *line;
+
+	if (listed(drop_request_headers, MG_NELEM(drop_request_headers), name))
+		return;
+	line = arena_printf(px->req->arena, "%s: %s", name, value);
+	if (line == NULL)
+		return;
+	n = curl_slist_append(px->headers, line);
+	if (n != NULL)
+		px->headers = n;
+}
+
+static enum mg_err
+append_header(struct proxy *px, const char *line)
+{
+	struct curl_slist *n = curl_slist_append(px->headers, line);
+
+	if (n == NULL)
+		return MG_ENOMEM;
+	px->headers = n;
+	return MG_OK;
+}
+
+/* Keeps only the query parameters the API defines. */
+static const char *
+filter_query(struct request *req)
+{
+	struct buf out;
+	const char *p = req->query;
+
+	buf_init(&out, req->arena);
+	while (*p != '\0') {
+		const char *amp = strchr(p, '&'), *eq;
+		size_t len = amp != NULL ? (size_t)(amp - p) : strlen(p);
+		char name[32];
+		size_t nlen;
+
+		eq = memchr(p, '=', len);
+		nlen = eq != NULL ? (size_t)(eq - p) : len;
+		if (nlen < sizeof(name)) {
+			memcpy(name, p, nlen);
+			name[nlen] = '\0';
+			if (listed(query_params, MG_NELEM(query_params), name)) {
+				buf_appendc(&out, out.len == 0 ? '?' : '&');
+				buf_append(&out, p, len);
+			}
+		}
+		p += len + (amp != NULL);
+	}
+	return out.data != NULL ? out.data : "";
+}
+
+static enum mg_err
+on_header(void *ctx, const char *name, const char *value)
+{
+	struct proxy *px = ctx;
+
+	if (strcmp(name, "content-type") == 0) {
+		px->content_type = arena_strdup(px->req->arena, value);
+		return MG_OK;
+	}
+	if (strcmp(name, "request-id") == 0) {
+		px->req->upstream_request_id = arena_strdup(px->req->arena, value);
+		return MG_OK;
+	}
+	if (listed(drop_response_headers, MG_NELEM(drop_response_headers), name))
+		return MG_OK;
+	if (!px->req->started)
+		http_add_header(px->req, name, value);
+	return MG_OK;
+}
+
+static enum mg_err
+sse_emit(void *ctx, const char *bytes, size_t len)
+{
+	struct request *req = ctx;
+	enum mg_err rc = http_write(req, bytes, len);
+
+	return rc == MG_OK ? http_flush(req) : rc;
+}
+
+static enum mg_err
+unmask_cb(void *ctx, const char *in, size_t len, int json_escape, struct buf *out)
+{
+	return mask_unmask(ctx, in, len, json_escape, out);
+}
+
+static size_t
+holdback_cb(void *ctx, const char *in, size_t len)
+{
+	return mask_holdback(ctx, in, len);
+}
+
+static enum mg_err
+mask_cb(void *ctx, const char *in, size_t len, struct buf *out)
+{
+	return mask_text(ctx, in, len, out);
+}
+
+static enum mg_err
+unmask_plain_cb(void *ctx, const char *in, size_t len, struct buf *out)
+{
+	return mask_unmask(ctx, in, len, 0, out);
+}
+
+static enum mg_err
+on_body(void *ctx, const char *data, size_t len)
+{
+	struct proxy *px = ctx;
+	struct request *req = px->req;
+
+	if (px->sse == NULL && !req->started && px->ms != NULL && px->body.len == 0 &&
+	    px->call->status == 200 && px->content_type != NULL &&
+	    strncasecmp(px->content_type, "text/event-stream", 17) == 0) {
+		struct sse_unmasker um = { unmask_cb, holdback_cb, px->ms };
+		px->sse = sse_new(req->arena, &um, sse_emit, req);
+		if (px->sse == NULL)
+			return MG_ENOMEM;
+		http_add_header(req, "Cache-Control", "no-cache");
+		http_add_header(req, "X-Accel-Buffering", "no");
+		http_start(req, 200, px->content_type);
+		http_flush(req);
+	}
+	if (px->sse != NULL)
+		return sse_feed(px->sse, data, len);
+	if (px->body.len + len > PROXY_MAX_RESPONSE) {
+		px->body_error = MG_ETOOBIG;
+		return MG_ETOOBIG;
+	}
+	return buf_append(&px->body, data, len);
+}
+
+/*
+ * The web server closes or aborts the FastCGI connection when its client
+ * goes away; nothing else arrives on it after the request body.
+ */
+static int
+client_gone(void *ctx)
+{
+	struct proxy *px = ctx;
+	struct pollfd pfd;
+
+	if (px->req->client_gone)
+		return 1;
+	if (px->req->fcgx == NULL)
+		return 0;
+	pfd.fd = px->req->fcgx->ipcFd;
+	pfd.events = POLLIN | POLLRDHUP;
+	pfd.revents = 0;
+	if (poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLIN | POLLRDHUP | POLLHUP | POLLERR))) {
+		px->req->client_gone = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/* Applies alias, allow-list and the max_tokens clamp. 0 when refused. */
+static int
+apply_model_policy(struct request *req, struct json_object *root)
+{
+	const struct models *mt = req->worker->models;
+	const char *asked = jwalk_get_model(root), *target;
+	const struct model *md;
+	long max_tokens;
+
+	if (asked == NULL) {
+		http_error(req, 400, ET_INVALID_REQUEST, "model: field required (a string)");
+		return 0;
+	}
+	asked = arena_strdup(req->arena, asked);
+	target = models_alias(mt, asked);
+	if (target == NULL)
+		target = asked;
+	if (!models_allowed(mt, asked) && !models_allowed(mt, target)) {
+		http_error(req, 403, ET_PERMISSION, "model %s is not allowed on this gateway", asked);
+		return 0;
+	}
+	if (target != asked && jwalk_set_model(root, target) != MG_OK) {
+		http_error(req, 500, ET_API, "out of memory");
+		return 0;
+	}
+	md = models_find(mt, target);
+	if (md != NULL && jwalk_get_max_tokens(root, &max_tokens) == MG_OK &&
+	    max_tokens > md->max_output) {
+		struct json_object *thinking, *budget;
+		jwalk_set_max_tokens(root, md->max_output);
+		/* the API requires budget_tokens < max_tokens */
+		if (json_object_object_get_ex(root, "thinking", &thinking) &&
+		    json_object_object_get_ex(thinking, "budget_tokens", &budget) &&
+		    json_object_is_type(budget, json_type_int) &&
+		    json_object_get_int64(budget) >= md->max_output)
+			json_object_set_int64(budget, md->max_output - 1);
+		log_info("rid=%s max_tokens %ld clamped to %ld for %s", req->request_id,
+		    max_tokens, md->max_output, target);
+	}
+	return 1;
+}
+
+static int
+is_json_content_type(const char *ct)
+{
+	return ct == NULL || *ct == '\0' || strncasecmp(ct, "application/json", 16) == 0;
+}
+
+static void
+send_buffered(struct proxy *px)
+{
+	struct request *req = px->req;
+	long status = req->status;
+	struct json_object *root = NULL;
+	const char *ct = px->content_type != NULL ? px->content_type : "application/json";
+	char err[256];
+
+	if (px->unmask_json && status >= 200 && status < 300) {
+		struct jwalk_xform xf = { unmask_plain_cb, px->ms };
+		size_t len;
+		char *out;
+		enum mg_err rc;
+
+		if (jwalk_parse(px->body.data != NULL ? px->body.data : "", px->body.len, &root,
+		    err, sizeof(err)) != MG_OK) {
+			http_error(req, 502, ET_API, "upstream sent a response that is not JSON");
+			return;
+		}
+		rc = jwalk_unmask_response(root, req->arena, &xf);
+		out = rc == MG_OK ? jwalk_serialize(root, req->arena, &len) : NULL;
+		jwalk_free(root);
+		if (out == NULL) {
+			http_error(req, 503, ET_API, "restoring the response failed (%s)",
+			    mg_strerror(rc == MG_OK ? MG_ENOMEM : rc));
+			return;
+		}
+		http_start(req, (int)status, ct);
+		http_write(req, out, len);
+		return;
+	}
+	/* errors and non-Messages bodies go back exactly as received */
+	http_start(req, (int)status, ct);
+	http_write(req, px->body.data, px->body.len);
+}
+
+/* Forwards the (already masked) body and writes the response. */
+static void
+forward(struct proxy *px, const char *method, const char *body, size_t body_len)
+{
+	struct request *req = px->req;
+	const struct cfg *c = req->worker->cfg;
+	struct up_call call;
+	char mark[33], *line;
+	enum mg_err rc;
+	double t0;
+
+	memset(&call, 0, sizeof(call));
+	px->call = &call;
+	http_each_header(req, add_request_header, px);
+	hop_mark(c, mark);
+	line = arena_printf(req->arena, "%s: %s", HOP_HEADER, mark);
+	if (line == NULL || append_header(px, line) != MG_OK || append_header(px, "Expect:") != MG_OK)
+		goto oom;
+	if (c->upstream_api_key != NULL) {
+		line = arena_printf(req->arena, "x-api-key: %s", c->upstream_api_key);
+		if (line == NULL || append_header(px, line) != MG_OK)
+			goto oom;
+	}
+	call.method = method;
+	call.url = arena_printf(req->arena, "%s%s%s", c->upstream_url, req->path, filter_query(req));
+	if (call.url == NULL)
+		goto oom;
+	call.headers = px->headers;
+	call.body = body;
+	call.body_len = body_len;
+	call.on_header = on_header;
+	call.on_body = on_body;
+	call.client_gone = client_gone;
+	call.ctx = px;
+
+	t0 = mg_now_ms();
+	rc = up_perform(c, &call);
+	req->upstream_ms = (long)(mg_now_ms() - t0);
+	req->status = (int)call.status;
+	curl_slist_free_all(px->headers);
+	px->headers = NULL;
+
+	if (px->sse != NULL) {
+		/* on a broken stream sse_finish sends the client an error event */
+		if (rc == MG_OK || rc == MG_EUPSTREAM || rc == MG_ETIMEOUT)
+			sse_finish(px->sse);
+		if (rc != MG_OK)
+			log_warn("rid=%s stream ended early: %s%s%s", req->request_id,
+			    mg_strerror(rc), call.error[0] ? ": " : "", call.error);
+		req->status = 200;
+		return;
+	}
+	switch (rc) {
+	case MG_OK:
+		send_buffered(px);
+		return;
+	case MG_ETIMEOUT:
+		http_error(req, 504, ET_TIMEOUT, "upstream timed out");
+		return;
+	case MG_EUPSTREAM:
+		log_warn("rid=%s upstream failed: %s", req->request_id, call.error);
+		http_error(req, 502, ET_API, "upstream unreachable or broke the connection");
+		return;
+	case MG_ETOOBIG:
+		http_error(req, 502, ET_API, "upstream response too large");
+		return;
+	case MG_EIO:
+		log_info("rid=%s client went away; upstream transfer aborted", req->request_id);
+		req->status = 499;
+		return;
+	default:
+		http_error(req, 503, ET_API, "restoring the response failed (%s)", mg_strerror(rc));
+		return;
+	}
+oom:
+	curl_slist_free_all(px->headers);
+	px->headers = NULL;
+	http_error(req, 500, ET_API, "out of memory");
+}
+
+/* Refuses a request that carries this instance's own loop mark. */
+static int
+loop_detected(struct request *req)
+{
+	const char *hop = http_header(req, HOP_HEADER);
+	char mark[33];
+
+	if (hop == NULL)
+		return 0;
+	hop_mark(req->worker->cfg, mark);
+	if (strcmp(hop, mark) != 0)
+		return 0;
+	http_error(req, 508, ET_INVALID_REQUEST, "request loop: this request came from this "
+	    "maskgate itself; MASKGATE_UPSTREAM_URL points at maskgate instead of the Anthropic API");
+	return 1;
+}
+
+static void
+init_proxy(struct proxy *px, struct request *req)
+{
+	memset(px, 0, sizeof(*px));
+	px->req = req;
+	buf_init(&px->body, req->arena);
+}
+
+void
+h_messages(struct request *req, const struct principal *p)
+{
+	struct worker *w = req->worker;
+	struct json_object *root = NULL;
+	struct jwalk_xform xf;
+	struct proxy px;
+	char err[256];
+	char *body;
+	size_t body_len;
+	enum mg_err rc;
+
+	init_proxy(&px, req);
+	if (loop_detected(req))
+		return;
+	if (!is_json_content_type(http_header(req, "content-type"))) {
+		http_error(req, 400, ET_INVALID_REQUEST, "content-type must be application/json");
+		return;
+	}
+	rc = http_read_body(req, w->cfg->max_body);
+	if (rc == MG_ETOOBIG) {
+		http_error(req, 413, ET_REQUEST_TOO_LARGE, "request body is larger than %zu bytes",
+		    w->cfg->max_body);
+		return;
+	}
+	if (rc != MG_OK) {
+		http_error(req, 400, ET_INVALID_REQUEST, "could not read the request body");
+		return;
+	}
+	if (req->body_len == 0) {
+		http_error(req, 400, ET_INVALID_REQUEST, "request body is empty; expected JSON");
+		return;
+	}
+	if (jwalk_parse(req->body, req->body_len, &root, err, sizeof(err)) != MG_OK) {
+		http_error(req, 400, ET_INVALID_REQUEST, "%s", err);
+		return;
+	}
+	if (!apply_model_policy(req, root))
+		goto out;
+	px.ms = mask_session_new(req->arena, w->rules, w->store, p->tenant);
+	if (px.ms == NULL) {
+		http_error(req, 503, ET_API, "masking unavailable; request not forwarded");
+		goto out;
+	}
+	xf.fn = mask_cb;
+	xf.ctx = px.ms;
+	rc = jwalk_mask_request(root, req->arena, &xf, err, sizeof(err));
+	if (rc == MG_EINVAL) {
+		http_error(req, 400, ET_INVALID_REQUEST, "%s", err);
+		goto out;
+	}
+	if (rc == MG_EBLOCKED) {
+		http_error(req, 400, ET_INVALID_REQUEST, "request contains a %s, which this gateway "
+		    "refuses to forward; remove it and retry", mask_blocked_type(px.ms));
+		goto out;
+	}
+	if (rc != MG_OK) {
+		log_error("rid=%s masking failed (%s); request refused", req->request_id,
+		    mg_strerror(rc));
+		http_error(req, 503, ET_API, "masking failed (%s); request not forwarded",
+		    mg_strerror(rc));
+		goto out;
+	}
+	body = jwalk_serialize(root, req->arena, &body_len);
+	if (body == NULL) {
+		http_error(req, 500, ET_API, "out of memory");
+		goto out;
+	}
+	jwalk_free(root);
+	root = NULL;
+	px.unmask_json = strcmp(req->path, "/v1/messages") == 0;
+	forward(&px, "POST", body, body_len);
+out:
+	jwalk_free(root);
+}
+
+void
+h_models(struct request *req, const struct principal *p)
+{
+	struct proxy px;
+
+	(void)p;
+	init_proxy(&px, req);
+	if (loop_detected(req))
+		return;
+	forward(&px, "GET", NULL, 0);
+}

@@ -1,0 +1,87 @@
+"""Runs the end-to-end tests: every tests/e2e/test_*.py module.
+
+A module's `test_*(srv, mock)` functions run once against each web server
+in its SERVERS list (default: all three set-ups) with one shared recording
+mock upstream; `standalone_*(mock)` functions run once and start what they
+need. Output is TAP; the last line is "N passed, N failed".
+Set MG_E2E_FILTER=substring to run a subset.
+"""
+import importlib
+import os
+import sys
+import time
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
+passed = failed = 0
+
+
+def report(ok, name, detail=""):
+    global passed, failed
+    n = passed + failed + 1
+    if ok:
+        passed += 1
+        print("ok %d - %s" % (n, name), flush=True)
+    else:
+        failed += 1
+        print("not ok %d - %s" % (n, name), flush=True)
+        for line in detail.rstrip().splitlines():
+            print("#   " + line, flush=True)
+
+
+def run_one(name, fn, *args):
+    flt = os.environ.get("MG_E2E_FILTER")
+    if flt and flt not in name:
+        return
+    t0 = time.time()
+    try:
+        fn(*args)
+        report(True, "%s (%.1fs)" % (name, time.time() - t0))
+    except Exception:  # noqa: BLE001 - every failure is reported, run continues
+        report(False, name, traceback.format_exc())
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    mods = sorted(f[:-3] for f in os.listdir(here) if f.startswith("test_") and f.endswith(".py"))
+    mock = harness.Mock()
+    for modname in mods:
+        mod = importlib.import_module(modname)
+        flt = os.environ.get("MG_E2E_FILTER")
+        if flt and flt not in modname and not any(flt in a for a in dir(mod)):
+            continue
+        for name in sorted(a for a in dir(mod) if a.startswith("standalone_")):
+            mock.reset()
+            run_one("%s:%s" % (modname, name), getattr(mod, name), mock)
+        tests = sorted(a for a in dir(mod) if a.startswith("test_"))
+        if not tests:
+            continue
+        for kind in getattr(mod, "SERVERS", list(harness.SERVERS)):
+            mock.reset()
+            try:
+                srv = harness.SERVERS[kind](mock, **getattr(mod, "ENV", {})).start()
+            except Exception:  # noqa: BLE001
+                report(False, "%s: start %s" % (modname, kind), traceback.format_exc())
+                continue
+            try:
+                for name in tests:
+                    mock.reset()
+                    run_one("%s:%s[%s]" % (modname, name, kind), getattr(mod, name), srv, mock)
+            finally:
+                srv.stop()
+                log = srv.read_log()
+                for bad in ("AddressSanitizer", "runtime error:", "LeakSanitizer"):
+                    if bad in log:
+                        report(False, "%s[%s]: sanitizer report in server log" % (modname, kind),
+                               log[log.index(bad) - 200:][:4000])
+                        break
+    mock.close()
+    harness.stop_all()
+    print("%d passed, %d failed" % (passed, failed), flush=True)
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
