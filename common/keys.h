@@ -18,7 +18,19 @@ struct principal {
 	const char *tenant;	/* masking scope; never a raw key */
 	const char *key_hash;	/* hex SHA-256 of the credential, for logs */
 	int admin;		/* may call management endpoints */
+	int byok;		/* the caller's own Anthropic credential goes upstream */
+	void *key;		/* virtual key record, owned by keys.c (NULL otherwise) */
 };
+
+/* Why keys_admit() refused a request, for the Anthropic error envelope. */
+struct keys_refusal {
+	int status;		/* 401, 403 or 429 (503 when the store failed) */
+	long retry_after;	/* seconds, for 429; 0 = no header */
+	char message[256];
+};
+
+/* A request admitted by keys_admit(); released by keys_settle(). */
+struct keys_ticket;
 
 /* The tenant every master-key request uses. */
 #define KEYS_MASTER_TENANT "master"
@@ -31,5 +43,29 @@ struct principal {
 enum mg_err keys_authenticate(const struct cfg *c, struct store *s, struct arena *a,
     const char *x_api_key, const char *authorization, struct principal *out,
     const char **why);
+
+/*
+ * Checks, before anything goes upstream, everything the caller's key
+ * limits: model allow-list, expiry, budget, rpm/tpm, parallel requests.
+ * MG_OK with *ticket set (arena memory) when admitted; MG_EINVAL with r
+ * filled when refused; any other error means the store failed (503).
+ */
+enum mg_err keys_admit(struct store *s, struct arena *a, const struct principal *p,
+    const char *model, struct keys_ticket **ticket, struct keys_refusal *r);
+
+/* Spend and outcome of one admitted request. */
+struct keys_outcome {
+	const char *model;
+	long input_tokens, output_tokens, cache_write_tokens, cache_read_tokens;
+	double cost;		/* USD */
+	int status;		/* HTTP status sent to the client */
+	long duration_ms;
+};
+
+/*
+ * Records spend and a spend-log row and frees the parallel-request slot.
+ * Called exactly once for every admitted ticket, whatever the outcome.
+ */
+void keys_settle(struct store *s, struct keys_ticket *t, const struct keys_outcome *o);
 
 #endif

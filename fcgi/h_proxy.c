@@ -36,6 +36,8 @@ struct proxy {
 	enum mg_err body_error;
 	struct curl_slist *headers;
 	struct up_call *call;
+	const struct principal *principal;
+	struct jwalk_usage usage;	/* from the response, for spend */
 };
 
 /* Client headers that never go upstream: hop-by-hop, credentials, ours. */
@@ -83,8 +85,10 @@ add_request_header(void *ctx, const char *name, const char *value)
 	struct proxy *px = ctx;
 	struct curl_slist *n;
 	char *line;
+	int byok_credential = px->principal != NULL && px->principal->byok &&
+	    (strcmp(name, "x-api-key") == 0 || strcmp(name, "authorization") == 0);
 
-	if (listed(drop_request_headers, MG_NELEM(drop_request_headers), name))
+	if (!byok_credential && listed(drop_request_headers, MG_NELEM(drop_request_headers), name))
 		return;
 	line = arena_printf(px->req->arena, "%s: %s", name, value);
 	if (line == NULL)
@@ -306,6 +310,7 @@ send_buffered(struct proxy *px)
 			http_error(req, 502, ET_API, "upstream sent a response that is not JSON");
 			return;
 		}
+		jwalk_response_usage(root, &px->usage);
 		rc = jwalk_unmask_response(root, req->arena, &xf);
 		out = rc == MG_OK ? jwalk_serialize(root, req->arena, &len) : NULL;
 		jwalk_free(root);
@@ -341,7 +346,7 @@ forward(struct proxy *px, const char *method, const char *body, size_t body_len)
 	line = arena_printf(req->arena, "%s: %s", HOP_HEADER, mark);
 	if (line == NULL || append_header(px, line) != MG_OK || append_header(px, "Expect:") != MG_OK)
 		goto oom;
-	if (c->upstream_api_key != NULL) {
+	if (c->upstream_api_key != NULL && (px->principal == NULL || !px->principal->byok)) {
 		line = arena_printf(req->arena, "x-api-key: %s", c->upstream_api_key);
 		if (line == NULL || append_header(px, line) != MG_OK)
 			goto oom;
@@ -369,6 +374,7 @@ forward(struct proxy *px, const char *method, const char *body, size_t body_len)
 		/* on a broken stream sse_finish sends the client an error event */
 		if (rc == MG_OK || rc == MG_EUPSTREAM || rc == MG_ETIMEOUT)
 			sse_finish(px->sse);
+		px->usage = *sse_usage(px->sse);
 		if (rc != MG_OK)
 			log_warn("rid=%s stream ended early: %s%s%s", req->request_id,
 			    mg_strerror(rc), call.error[0] ? ": " : "", call.error);
@@ -421,11 +427,61 @@ loop_detected(struct request *req)
 }
 
 static void
-init_proxy(struct proxy *px, struct request *req)
+init_proxy(struct proxy *px, struct request *req, const struct principal *p)
 {
 	memset(px, 0, sizeof(*px));
 	px->req = req;
+	px->principal = p;
 	buf_init(&px->body, req->arena);
+}
+
+/* Key limits before anything goes upstream; 0 when refused (answered). */
+static int
+admit(struct request *req, const struct principal *p, const char *model,
+    struct keys_ticket **ticket)
+{
+	struct keys_refusal r;
+	enum mg_err rc = keys_admit(req->worker->store, req->arena, p, model, ticket, &r);
+	char retry[32];
+
+	if (rc == MG_OK)
+		return 1;
+	*ticket = NULL;
+	if (rc != MG_EINVAL) {
+		http_error(req, 503, ET_API, "key store unavailable (%s); request not forwarded",
+		    mg_strerror(rc));
+		return 0;
+	}
+	if (r.retry_after > 0) {
+		snprintf(retry, sizeof(retry), "%ld", r.retry_after);
+		http_add_header(req, "retry-after", retry);
+	}
+	http_error(req, r.status, r.status == 401 ? ET_AUTHENTICATION :
+	    r.status == 403 ? ET_PERMISSION : r.status == 429 ? ET_RATE_LIMIT : ET_API,
+	    "%s", r.message);
+	return 0;
+}
+
+/* Spend, spend log and the parallel slot, once per admitted request. */
+static void
+settle(struct request *req, struct keys_ticket *ticket, const char *model,
+    const struct jwalk_usage *u, int count_spend)
+{
+	struct keys_outcome o;
+
+	memset(&o, 0, sizeof(o));
+	o.model = model;
+	if (count_spend) {
+		o.input_tokens = u->input_tokens;
+		o.output_tokens = u->output_tokens;
+		o.cache_write_tokens = u->cache_creation_input_tokens;
+		o.cache_read_tokens = u->cache_read_input_tokens;
+		o.cost = models_cost(models_find(req->worker->models, model), o.input_tokens,
+		    o.output_tokens, o.cache_write_tokens, o.cache_read_tokens);
+	}
+	o.status = req->status;
+	o.duration_ms = (long)(mg_now_ms() - req->t_start);
+	keys_settle(req->worker->store, ticket, &o);
 }
 
 void
@@ -433,14 +489,16 @@ h_messages(struct request *req, const struct principal *p)
 {
 	struct worker *w = req->worker;
 	struct json_object *root = NULL;
+	struct keys_ticket *ticket = NULL;
 	struct jwalk_xform xf;
 	struct proxy px;
+	const char *model;
 	char err[256];
 	char *body;
 	size_t body_len;
 	enum mg_err rc;
 
-	init_proxy(&px, req);
+	init_proxy(&px, req, p);
 	if (loop_detected(req))
 		return;
 	if (!is_json_content_type(http_header(req, "content-type"))) {
@@ -466,6 +524,9 @@ h_messages(struct request *req, const struct principal *p)
 		return;
 	}
 	if (!apply_model_policy(req, root))
+		goto out;
+	model = arena_strdup(req->arena, jwalk_get_model(root));
+	if (model == NULL || !admit(req, p, model, &ticket))
 		goto out;
 	px.ms = mask_session_new(req->arena, w->rules, w->store, p->tenant);
 	if (px.ms == NULL) {
@@ -502,6 +563,11 @@ h_messages(struct request *req, const struct principal *p)
 	forward(&px, "POST", body, body_len);
 out:
 	jwalk_free(root);
+	if (ticket != NULL) {
+		if (!req->started)
+			req->status = 503;	/* refused after admission */
+		settle(req, ticket, model, &px.usage, px.unmask_json);
+	}
 }
 
 void
@@ -509,8 +575,7 @@ h_models(struct request *req, const struct principal *p)
 {
 	struct proxy px;
 
-	(void)p;
-	init_proxy(&px, req);
+	init_proxy(&px, req, p);
 	if (loop_detected(req))
 		return;
 	forward(&px, "GET", NULL, 0);
