@@ -293,6 +293,17 @@ struct walk {
 	size_t errlen;
 };
 
+/* Names a place in the body for error messages; long paths are cut. */
+static void __attribute__((format(printf, 3, 4)))
+pathf(char *dst, size_t n, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(dst, n, fmt, ap);
+	va_end(ap);
+}
+
 #define WALK_FAIL(w, ...) (set_err((w)->err, (w)->errlen, __VA_ARGS__), MG_EINVAL)
 
 /* Replaces the string value of s, in place, with its transform. */
@@ -502,7 +513,7 @@ mask_block(struct walk *w, struct json_object *b, const char *path)
 		v = field(b, "content");
 		if (v == NULL)
 			return MG_OK;
-		snprintf(sub, sizeof(sub), "%s.content", path);
+		pathf(sub, sizeof(sub), "%s.content", path);
 		return mask_content(w, v, sub);
 	}
 	if (streq(type, "thinking"))
@@ -522,14 +533,14 @@ mask_block(struct walk *w, struct json_object *b, const char *path)
 			return WALK_FAIL(w, "%s.source: expected an object", path);
 		t = field(src, "type");
 		stype = is_string(t) ? json_object_get_string(t) : NULL;
-		snprintf(sub, sizeof(sub), "%s.source", path);
+		pathf(sub, sizeof(sub), "%s.source", path);
 		if (streq(stype, "text"))
 			return mask_string_field(w, src, "data", sub);
 		if (streq(stype, "content")) {
 			v = field(src, "content");
 			if (v == NULL)
 				return MG_OK;
-			snprintf(sub, sizeof(sub), "%s.source.content", path);
+			pathf(sub, sizeof(sub), "%s.source.content", path);
 			return mask_content(w, v, sub);
 		}
 		if (streq(stype, "base64") || streq(stype, "url") || streq(stype, "file"))
@@ -555,7 +566,7 @@ mask_content(struct walk *w, struct json_object *v, const char *path)
 		    path);
 	n = json_object_array_length(v);
 	for (i = 0; i < n && rc == MG_OK; i++) {
-		snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
+		pathf(sub, sizeof(sub), "%s[%zu]", path, i);
 		rc = mask_block(w, json_object_array_get_idx(v, i), sub);
 	}
 	return rc;
@@ -599,7 +610,7 @@ jwalk_mask_request(struct json_object *root, struct arena *a,
 			}
 			if (field(m, "content") == NULL)
 				continue;
-			snprintf(path, sizeof(path), "messages[%zu].content", i);
+			pathf(path, sizeof(path), "messages[%zu].content", i);
 			rc = mask_content(&w, field(m, "content"), path);
 			if (rc != MG_OK)
 				goto out;
@@ -617,7 +628,7 @@ jwalk_mask_request(struct json_object *root, struct arena *a,
 				rc = WALK_FAIL(&w, "tools[%zu]: expected an object", i);
 				goto out;
 			}
-			snprintf(path, sizeof(path), "tools[%zu]", i);
+			pathf(path, sizeof(path), "tools[%zu]", i);
 			rc = mask_string_field(&w, tool, "description", path);
 			if (rc == MG_OK && field(tool, "input_schema") != NULL)
 				rc = xform_schema_descriptions(&w, field(tool, "input_schema"));

@@ -389,6 +389,8 @@ rewrite_delta(struct sse *r, struct json_object *ev, long index,
 			return fail(r, rc, "could not restore streamed text");
 	}
 	b->kind = kind;
+	if (json_object_get_string_len(fv) == 0 && b->pending.len == 0)
+		return pass_raw(r);	/* e.g. the first, empty input_json_delta */
 	if (buf_append(&b->pending, json_object_get_string(fv),
 	    (size_t)json_object_get_string_len(fv)) != MG_OK)
 		return fail(r, MG_ENOMEM, "out of memory");
