@@ -184,3 +184,109 @@ def standalone_doctor(mock):
     p = subprocess.run([CLI, "doctor", "--offline"], env=e, capture_output=True, text=True)
     assert "accessible by group or others" in p.stdout, p.stdout
     assert "equals ANTHROPIC_BASE_URL" in p.stdout and p.returncode == 1, p.stdout
+
+
+# ---------------------------------------------------------------- modes and lifecycle
+
+def standalone_cgi_mode(mock):
+    """Plain CGI: one request per process, environment and stdin."""
+    d = tmpdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MASKGATE_", "HTTP_"))}
+    env.update(maskgate_env(d, mock.url))
+    env.update({"GATEWAY_INTERFACE": "CGI/1.1", "REQUEST_METHOD": "GET",
+                "REQUEST_URI": "/health/readiness", "SERVER_PROTOCOL": "HTTP/1.1"})
+    p = subprocess.run([FCGI], env=env, input=b"", capture_output=True, timeout=30)
+    assert p.stdout.startswith(b"Status: 200"), p.stdout[:300] + p.stderr[-500:]
+    body = json.dumps({"model": "claude-sonnet-4-5", "max_tokens": 10,
+                       "messages": [{"role": "user", "content": "stop i-0a1b2c3d4e5f67890"}]}).encode()
+    env.update({"REQUEST_METHOD": "POST", "REQUEST_URI": "/v1/messages",
+                "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(body)),
+                "HTTP_X_API_KEY": env["MASKGATE_MASTER_KEY"]})
+    p = subprocess.run([FCGI], env=env, input=body, capture_output=True, timeout=30)
+    assert p.stdout.startswith(b"Status: 200"), p.stdout[:300] + p.stderr[-500:]
+    assert b"i-0a1b2c3d4e5f67890" in p.stdout, "reply not restored"
+    assert b"i-0a1b2c3d4e5f67890" not in mock.all_bytes()
+    # a misconfigured CGI still answers in the envelope
+    bad = dict(env)
+    del bad["MASKGATE_MASTER_KEY"]
+    p = subprocess.run([FCGI], env=bad, input=body, capture_output=True, timeout=30)
+    assert p.stdout.startswith(b"Status: 503") and b'"type":"error"' in p.stdout, p.stdout
+    assert b"MASKGATE_MASTER_KEY" in p.stderr
+
+
+def standalone_pool_drains_on_sigterm(mock):
+    import threading
+    import harness
+    from harness import Reply, message_reply
+    srv = harness.LighttpdPool(mock).start()
+    try:
+        mock.script.append(message_reply("slow answer"))
+        mock.script[0].delay = 2.0
+        result = {}
+
+        def slow():
+            result["r"] = curl(srv.url + "/v1/messages", method="POST", headers=auth(srv.master),
+                               data={"model": "claude-sonnet-4-5", "max_tokens": 5,
+                                     "messages": [{"role": "user", "content": "hi"}]})
+        t = threading.Thread(target=slow)
+        t.start()
+        time.sleep(0.7)
+        srv.pool.send_signal(signal.SIGTERM)
+        t.join(20)
+        assert result["r"][0] == 200, result
+        assert json.loads(result["r"][2])["content"][0]["text"] == "slow answer"
+        assert srv.pool.wait(timeout=15) == 0
+        assert not os.path.exists(os.path.join(srv.dir, "pool.sock"))
+        assert "pool: stopped" in srv.read_log()
+    finally:
+        srv.stop()
+    del Reply
+
+
+def standalone_pool_replaces_retired_workers(mock):
+    import harness
+    srv = harness.LighttpdPool(mock, MASKGATE_MAX_REQUESTS="3").start()
+    try:
+        seen = set()
+        for _ in range(10):
+            s, _, _ = curl(srv.url + "/health/readiness")
+            assert s == 200
+            seen.update(srv.worker_pids())
+        assert len(seen) >= 3, seen
+        assert "exiting to be replaced" in srv.read_log()
+        sock = os.path.join(srv.dir, "pool.sock")
+        assert oct(os.stat(sock).st_mode & 0o777) == "0o660"
+    finally:
+        srv.stop()
+
+
+def standalone_make_run(mock):
+    import harness
+    d = tmpdir()
+    port = harness.free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MASKGATE_")}
+    env.update({"MG_RUN_DIR": os.path.join(d, "var"), "MASKGATE_PORT": str(port),
+                "MASKGATE_UPSTREAM_URL": mock.url, "MG_BINDIR": harness.BINDIR})
+    log = os.path.join(d, "run.log")
+    p = harness.spawn(["sh", os.path.join(harness.ROOT, "scripts", "run.sh")], env=env, log=log)
+    url = "http://127.0.0.1:%d" % port
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        try:
+            if curl(url + "/health/readiness", timeout=3)[0] == 200:
+                break
+        except RuntimeError:
+            time.sleep(0.2)
+    with open(os.path.join(d, "var", "master.key")) as f:
+        key = f.read().strip()
+    assert oct(os.stat(os.path.join(d, "var", "master.key")).st_mode & 0o777) == "0o600"
+    assert oct(os.stat(os.path.join(d, "var")).st_mode & 0o777) == "0o700"
+    out = open(log).read()
+    assert "ANTHROPIC_BASE_URL=http://127.0.0.1:%d" % port in out and key in out, out
+    s, _, b = curl(url + "/v1/models", headers={"x-api-key": key})
+    assert s == 200, b
+    os.killpg(p.pid, signal.SIGINT)
+    assert p.wait(timeout=15) is not None
+    time.sleep(0.5)
+    left = subprocess.run(["pgrep", "-f", os.path.join(d, "var")], capture_output=True, text=True)
+    assert left.stdout.strip() == "", "processes left behind: " + left.stdout
