@@ -217,7 +217,7 @@ def standalone_cgi_mode(mock):
 def standalone_pool_drains_on_sigterm(mock):
     import threading
     import harness
-    from harness import Reply, message_reply
+    from harness import message_reply
     srv = harness.LighttpdPool(mock).start()
     try:
         mock.script.append(message_reply("slow answer"))
@@ -240,7 +240,6 @@ def standalone_pool_drains_on_sigterm(mock):
         assert "pool: stopped" in srv.read_log()
     finally:
         srv.stop()
-    del Reply
 
 
 def standalone_pool_replaces_retired_workers(mock):
