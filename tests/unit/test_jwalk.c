@@ -1,0 +1,436 @@
+/*
+ * test_jwalk.c - strict parsing, the request mask walk, the response unmask
+ * walk, deterministic serialisation and the field accessors, with a small
+ * table-based transform instead of the masking engine.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "th.h"
+#include "arena.h"
+#include "jwalk.h"
+
+/* ---- test transforms: plain substring tables ---- */
+
+struct pair {
+	const char *from, *to;
+};
+
+static const struct pair mask_table[] = {
+	{ "i-0abc", "AWS_EC2_001" },
+	{ "123456789012", "AWS_ACCOUNT_001" },
+};
+
+static const struct pair unmask_table[] = {
+	{ "AWS_EC2_001", "i-0abc" },
+	{ "AWS_Q_2", "q\"uo\\te" },
+};
+
+static int calls;
+
+static enum mg_err
+replace(const struct pair *t, size_t n, const char *in, size_t len, struct buf *out)
+{
+	size_t i = 0, k;
+
+	calls++;
+	while (i < len) {
+		for (k = 0; k < n; k++) {
+			size_t fl = strlen(t[k].from);
+			if (len - i >= fl && memcmp(in + i, t[k].from, fl) == 0)
+				break;
+		}
+		if (k < n) {
+			if (buf_appends(out, t[k].to) != MG_OK)
+				return MG_ENOMEM;
+			i += strlen(t[k].from);
+		} else {
+			if (buf_appendc(out, in[i]) != MG_OK)
+				return MG_ENOMEM;
+			i++;
+		}
+	}
+	return MG_OK;
+}
+
+static enum mg_err
+t_mask(void *ctx, const char *in, size_t len, struct buf *out)
+{
+	(void)ctx;
+	return replace(mask_table, MG_NELEM(mask_table), in, len, out);
+}
+
+static enum mg_err
+t_unmask(void *ctx, const char *in, size_t len, struct buf *out)
+{
+	(void)ctx;
+	return replace(unmask_table, MG_NELEM(unmask_table), in, len, out);
+}
+
+static enum mg_err
+t_blocked(void *ctx, const char *in, size_t len, struct buf *out)
+{
+	(void)ctx;
+	if (memmem(in, len, "BLOCKME", 7) != NULL)
+		return MG_EBLOCKED;
+	return buf_append(out, in, len);
+}
+
+static const struct jwalk_xform xmask = { t_mask, NULL };
+static const struct jwalk_xform xunmask = { t_unmask, NULL };
+static const struct jwalk_xform xblocked = { t_blocked, NULL };
+
+/* Parses, masks and serialises body; returns an arena string or NULL. */
+static const char *
+masked(struct arena *a, const char *body, enum mg_err *rcp, char *err, size_t errlen)
+{
+	struct json_object *root = NULL;
+	enum mg_err rc;
+	char *s = NULL;
+
+	rc = jwalk_parse(body, strlen(body), &root, err, errlen);
+	if (rc == MG_OK)
+		rc = jwalk_mask_request(root, a, &xmask, err, errlen);
+	if (rc == MG_OK)
+		s = jwalk_serialize(root, a, NULL);
+	jwalk_free(root);
+	if (rcp != NULL)
+		*rcp = rc;
+	return s;
+}
+
+static void
+parse_expect(const char *body, size_t len, enum mg_err want, const char *msg_part,
+    const char *name)
+{
+	struct json_object *root = NULL;
+	char err[200] = "";
+	enum mg_err rc;
+
+	rc = jwalk_parse(body, len, &root, err, sizeof(err));
+	TH_OK(rc == want && (msg_part == NULL || strstr(err, msg_part) != NULL) &&
+	    (rc == MG_OK) == (root != NULL), "parse: %s (rc %d, \"%s\")", name, rc, err);
+	jwalk_free(root);
+}
+
+#define PARSE(body, want, part, name) parse_expect(body, sizeof(body) - 1, want, part, name)
+
+static void
+test_parse(void)
+{
+	PARSE("{\"a\":1}", MG_OK, NULL, "small object");
+	PARSE(" \n{\"a\":[1,{\"b\":null}]}\n ", MG_OK, NULL, "surrounding whitespace");
+	PARSE("", MG_EINVAL, "body is empty", "empty body");
+	PARSE("{\"a\":}", MG_EINVAL, "not valid JSON at offset 5", "syntax error with offset");
+	PARSE("{\"a\":1", MG_EINVAL, "ends early", "truncated");
+	PARSE("{\"a\":1} x", MG_EINVAL, "not valid JSON", "trailing garbage");
+	PARSE("{\"a\":1}\0", MG_EINVAL, "trailing", "trailing NUL byte");
+	PARSE("{\"a\":1}{}", MG_EINVAL, "not valid JSON", "two documents");
+	PARSE("[1,2]", MG_EINVAL, "must be a JSON object", "top-level array");
+	PARSE("\"s\"", MG_EINVAL, "must be a JSON object", "top-level string");
+	PARSE("{\"a\":'x'}", MG_EINVAL, "not valid JSON", "single quotes");
+	PARSE("{\"a\":1,}", MG_EINVAL, "not valid JSON", "trailing comma");
+	PARSE("{\"a\":01}", MG_EINVAL, "not valid JSON", "leading zero");
+	PARSE("{\"a\":NaN}", MG_EINVAL, "not valid JSON", "NaN");
+	PARSE("{\"a\":Infinity}", MG_EINVAL, "not valid JSON", "Infinity");
+	PARSE("{\"a\":1}/*c*/", MG_EINVAL, "not valid JSON", "comment");
+	PARSE("{\"a\":\"\xff\"}", MG_EINVAL, "invalid UTF-8 at offset 6", "byte 0xff");
+	PARSE("{\"a\":\"\xc0\xaf\"}", MG_EINVAL, "invalid UTF-8", "overlong 2-byte");
+	PARSE("{\"a\":\"\xe0\x80\xaf\"}", MG_EINVAL, "invalid UTF-8", "overlong 3-byte");
+	PARSE("{\"a\":\"\xf0\x80\x80\xaf\"}", MG_EINVAL, "invalid UTF-8", "overlong 4-byte");
+	PARSE("{\"a\":\"\xed\xa0\x80\"}", MG_EINVAL, "invalid UTF-8", "UTF-8 encoded surrogate");
+	PARSE("{\"a\":\"\xf4\x90\x80\x80\"}", MG_EINVAL, "invalid UTF-8", "past U+10FFFF");
+	PARSE("{\"a\":\"\xe2\x82\"}", MG_EINVAL, "invalid UTF-8", "truncated sequence");
+	PARSE("{\"a\":\"\xe2\x82\xac \xf0\x9f\x98\x80\"}", MG_OK, NULL, "valid multibyte UTF-8");
+	PARSE("{\"a\":\"\\ud800\"}", MG_EINVAL, "surrogate escape at offset 6", "lone high surrogate");
+	PARSE("{\"a\":\"\\udc00\"}", MG_EINVAL, "surrogate", "lone low surrogate");
+	PARSE("{\"a\":\"\\ud800\\u0041\"}", MG_EINVAL, "surrogate", "high surrogate + non-low");
+	PARSE("{\"a\":\"\\ud83d\\ude00 \\\\ud800\"}", MG_OK, NULL, "valid pair; escaped backslash");
+	PARSE("{\"a\\u0000b\":1}", MG_EINVAL, "\\u0000", "key with NUL");
+	PARSE("{\"a\":\"x\\u0000y\"}", MG_OK, NULL, "value with NUL");
+	PARSE("{\"a\":123456789012345678901234}", MG_EINVAL, "cannot be forwarded exactly", "int past uint64");
+	PARSE("{\"a\":-9223372036854775809}", MG_EINVAL, "exactly", "int below int64");
+	PARSE("{\"a\":-0}", MG_EINVAL, "exactly", "-0");
+	PARSE("{\"a\":[18446744073709551615,-9223372036854775808]}", MG_OK, NULL, "64-bit limits");
+
+	{
+		char body[400];
+		int d;
+		for (d = 60; d <= 66; d++) {
+			size_t n = 0;
+			int k;
+			n += (size_t)snprintf(body + n, sizeof(body) - n, "{\"a\":");
+			for (k = 1; k < d; k++)
+				body[n++] = '[';
+			for (k = 1; k < d; k++)
+				body[n++] = ']';
+			body[n++] = '}';
+			if (d == 64)
+				parse_expect(body, n, MG_OK, NULL, "nesting 64 accepted");
+			if (d == 65)
+				parse_expect(body, n, MG_EINVAL, "nesting deeper than 64", "nesting 65 refused");
+		}
+	}
+}
+
+static void
+test_roundtrip(struct arena *a)
+{
+	static const char body[] = "{\"z\":1,\"a\":0.7,\"m\":1e3,\"b\":12345678901234567890,"
+	    "\"c\":-9223372036854775808,\"d\":1.50,\"e\":-0.0,\"f\":1E400,\"g\":2.5e-7,"
+	    "\"h\":[true,false,null],\"i\":\"/path\\u00e9\\n\\\"q\\\"\",\"j\":{}}";
+	static const char want[] = "{\"z\":1,\"a\":0.7,\"m\":1e3,\"b\":12345678901234567890,"
+	    "\"c\":-9223372036854775808,\"d\":1.50,\"e\":-0.0,\"f\":1E400,\"g\":2.5e-7,"
+	    "\"h\":[true,false,null],\"i\":\"/path\xc3\xa9\\n\\\"q\\\"\",\"j\":{}}";
+	struct json_object *root = NULL, *again = NULL;
+	const char *s1, *s2, *s3 = NULL;
+	size_t len = 0;
+
+	jwalk_parse(body, sizeof(body) - 1, &root, NULL, 0);
+	s1 = jwalk_serialize(root, a, &len);
+	TH_STREQ(s1, want, "numbers, key order and strings round trip");
+	TH_OK(s1 != NULL && len == strlen(s1), "serialize returns the length");
+	s2 = jwalk_serialize(root, a, NULL);
+	TH_STREQ(s1, s2, "serialising twice is byte-identical");
+	if (s1 != NULL && jwalk_parse(s1, strlen(s1), &again, NULL, 0) == MG_OK)
+		s3 = jwalk_serialize(again, a, NULL);
+	TH_STREQ(s1, s3, "parse(serialise(x)) serialises the same");
+	jwalk_free(root);
+	jwalk_free(again);
+}
+
+/* A Claude-Code-shaped request touching every masked and unmasked place. */
+static const char req[] =
+    "{\"model\":\"claude-i-0abc\",\"max_tokens\":64000,\"stream\":true,"
+    "\"system\":[{\"type\":\"text\",\"text\":\"acct 123456789012\",\"cache_control\":{\"type\":\"ephemeral\",\"i-0abc\":\"i-0abc\"}}],"
+    "\"messages\":["
+    "{\"role\":\"user\",\"content\":\"plain i-0abc\"},"
+    "{\"role\":\"system\",\"content\":[{\"type\":\"text\",\"text\":\"sys i-0abc\"}]},"
+    "{\"role\":\"assistant\",\"content\":["
+    "{\"type\":\"thinking\",\"thinking\":\"think i-0abc\",\"signature\":\"sig-i-0abc\"},"
+    "{\"type\":\"redacted_thinking\",\"data\":\"i-0abc\"},"
+    "{\"type\":\"text\",\"text\":\"said i-0abc\",\"citations\":[{\"type\":\"char_location\",\"cited_text\":\"i-0abc\",\"document_index\":0}]},"
+    "{\"type\":\"tool_use\",\"id\":\"toolu_i-0abc\",\"name\":\"Bash\",\"input\":{\"command\":\"aws ec2 describe-instances --instance-ids i-0abc\",\"i-0abc\":[\"i-0abc\",1.50,{\"deep\":\"x i-0abc\"}],\"n\":null}}]},"
+    "{\"role\":\"user\",\"content\":["
+    "{\"type\":\"tool_result\",\"tool_use_id\":\"toolu_i-0abc\",\"content\":\"out i-0abc\"},"
+    "{\"type\":\"tool_result\",\"tool_use_id\":\"t2\",\"is_error\":false,\"content\":[{\"type\":\"text\",\"text\":\"blk i-0abc\"},{\"type\":\"image\",\"source\":{\"type\":\"base64\",\"media_type\":\"image/png\",\"data\":\"i-0abc\"}}]},"
+    "{\"type\":\"image\",\"source\":{\"type\":\"url\",\"url\":\"https://x/i-0abc.png\"}},"
+    "{\"type\":\"document\",\"title\":\"t i-0abc\",\"context\":\"c i-0abc\",\"source\":{\"type\":\"text\",\"media_type\":\"text/plain\",\"data\":\"doc i-0abc\"}},"
+    "{\"type\":\"document\",\"source\":{\"type\":\"content\",\"content\":[{\"type\":\"text\",\"text\":\"dc i-0abc\"}]}},"
+    "{\"type\":\"document\",\"source\":{\"type\":\"base64\",\"media_type\":\"application/pdf\",\"data\":\"i-0abc\"}},"
+    "{\"type\":\"future_block\",\"id\":\"i-0abc\",\"name\":\"i-0abc\",\"body\":\"fb i-0abc\",\"nested\":{\"type\":\"i-0abc\",\"note\":[\"i-0abc\"]},\"encrypted_content\":\"i-0abc\"}"
+    "]}],"
+    "\"tools\":[{\"name\":\"Bash_i-0abc\",\"description\":\"Run i-0abc\",\"input_schema\":{\"type\":\"object\","
+    "\"properties\":{\"command\":{\"type\":\"string\",\"description\":\"cmd i-0abc\",\"enum\":[\"i-0abc\"]},"
+    "\"description\":{\"type\":\"string\",\"description\":\"prop i-0abc\"}},\"required\":[\"i-0abc\"]}}],"
+    "\"metadata\":{\"user_id\":\"i-0abc\"},\"context_management\":{\"x\":[1e3,\"i-0abc\"]},\"unknown_top\":\"i-0abc\"}";
+
+static const char req_masked[] =
+    "{\"model\":\"claude-i-0abc\",\"max_tokens\":64000,\"stream\":true,"
+    "\"system\":[{\"type\":\"text\",\"text\":\"acct AWS_ACCOUNT_001\",\"cache_control\":{\"type\":\"ephemeral\",\"i-0abc\":\"i-0abc\"}}],"
+    "\"messages\":["
+    "{\"role\":\"user\",\"content\":\"plain AWS_EC2_001\"},"
+    "{\"role\":\"system\",\"content\":[{\"type\":\"text\",\"text\":\"sys AWS_EC2_001\"}]},"
+    "{\"role\":\"assistant\",\"content\":["
+    "{\"type\":\"thinking\",\"thinking\":\"think AWS_EC2_001\",\"signature\":\"sig-i-0abc\"},"
+    "{\"type\":\"redacted_thinking\",\"data\":\"i-0abc\"},"
+    "{\"type\":\"text\",\"text\":\"said AWS_EC2_001\",\"citations\":[{\"type\":\"char_location\",\"cited_text\":\"AWS_EC2_001\",\"document_index\":0}]},"
+    "{\"type\":\"tool_use\",\"id\":\"toolu_i-0abc\",\"name\":\"Bash\",\"input\":{\"command\":\"aws ec2 describe-instances --instance-ids AWS_EC2_001\",\"i-0abc\":[\"AWS_EC2_001\",1.50,{\"deep\":\"x AWS_EC2_001\"}],\"n\":null}}]},"
+    "{\"role\":\"user\",\"content\":["
+    "{\"type\":\"tool_result\",\"tool_use_id\":\"toolu_i-0abc\",\"content\":\"out AWS_EC2_001\"},"
+    "{\"type\":\"tool_result\",\"tool_use_id\":\"t2\",\"is_error\":false,\"content\":[{\"type\":\"text\",\"text\":\"blk AWS_EC2_001\"},{\"type\":\"image\",\"source\":{\"type\":\"base64\",\"media_type\":\"image/png\",\"data\":\"i-0abc\"}}]},"
+    "{\"type\":\"image\",\"source\":{\"type\":\"url\",\"url\":\"https://x/i-0abc.png\"}},"
+    "{\"type\":\"document\",\"title\":\"t AWS_EC2_001\",\"context\":\"c AWS_EC2_001\",\"source\":{\"type\":\"text\",\"media_type\":\"text/plain\",\"data\":\"doc AWS_EC2_001\"}},"
+    "{\"type\":\"document\",\"source\":{\"type\":\"content\",\"content\":[{\"type\":\"text\",\"text\":\"dc AWS_EC2_001\"}]}},"
+    "{\"type\":\"document\",\"source\":{\"type\":\"base64\",\"media_type\":\"application/pdf\",\"data\":\"i-0abc\"}},"
+    "{\"type\":\"future_block\",\"id\":\"i-0abc\",\"name\":\"i-0abc\",\"body\":\"fb AWS_EC2_001\",\"nested\":{\"type\":\"i-0abc\",\"note\":[\"AWS_EC2_001\"]},\"encrypted_content\":\"i-0abc\"}"
+    "]}],"
+    "\"tools\":[{\"name\":\"Bash_i-0abc\",\"description\":\"Run AWS_EC2_001\",\"input_schema\":{\"type\":\"object\","
+    "\"properties\":{\"command\":{\"type\":\"string\",\"description\":\"cmd AWS_EC2_001\",\"enum\":[\"i-0abc\"]},"
+    "\"description\":{\"type\":\"string\",\"description\":\"prop AWS_EC2_001\"}},\"required\":[\"i-0abc\"]}}],"
+    "\"metadata\":{\"user_id\":\"i-0abc\"},\"context_management\":{\"x\":[1e3,\"i-0abc\"]},\"unknown_top\":\"i-0abc\"}";
+
+static void
+test_mask_request(struct arena *a)
+{
+	char err[200];
+	enum mg_err rc;
+	const char *s, *s2;
+
+	s = masked(a, req, &rc, err, sizeof(err));
+	TH_OK(rc == MG_OK, "Claude-Code-shaped request masks (rc %d %s)", rc, rc ? err : "");
+	TH_STREQ(s, req_masked, "every free-text place masked, structure and unknown fields untouched");
+	if (s != NULL && strcmp(s, req_masked) != 0)
+		printf("# got:  %s\n# want: %s\n", s, req_masked);
+	s2 = masked(a, req, &rc, err, sizeof(err));
+	TH_STREQ(s, s2, "masking the same body twice gives byte-identical output");
+	s2 = masked(a, req_masked, &rc, err, sizeof(err));
+	TH_STREQ(s2, req_masked, "masking masked output changes nothing");
+
+	s = masked(a, "{\"system\":\"sys i-0abc\",\"messages\":[]}", &rc, err, sizeof(err));
+	TH_STREQ(s, "{\"system\":\"sys AWS_EC2_001\",\"messages\":[]}", "system as a string");
+	s = masked(a, "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\",\"tool_use_id\":\"x\"}]}]}",
+	    &rc, err, sizeof(err));
+	TH_OK(rc == MG_OK, "tool_result without content is fine");
+	s = masked(a, "{\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"no type i-0abc\"}]}]}",
+	    &rc, err, sizeof(err));
+	TH_STREQ(s, "{\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"no type AWS_EC2_001\"}]}]}",
+	    "block without a type: fail closed, masked");
+}
+
+static void
+wrong_type(struct arena *a, const char *body, const char *part, const char *name)
+{
+	char err[200] = "";
+	enum mg_err rc;
+
+	masked(a, body, &rc, err, sizeof(err));
+	TH_OK(rc == MG_EINVAL && strstr(err, part) != NULL, "wrong type: %s (\"%s\")", name, err);
+}
+
+static void
+test_wrong_types(struct arena *a)
+{
+	struct json_object *root = NULL;
+	char err[200] = "";
+	enum mg_err rc;
+
+	wrong_type(a, "{\"messages\":{}}", "messages: expected an array", "messages object");
+	wrong_type(a, "{\"messages\":[1]}", "messages[0]: expected an object", "message a number");
+	wrong_type(a, "{\"messages\":[{\"role\":\"user\",\"content\":5}]}",
+	    "messages[0].content: expected a string or an array", "content a number");
+	wrong_type(a, "{\"messages\":[{\"role\":\"user\",\"content\":[\"x\"]}]}",
+	    "messages[0].content[0]: expected a content block", "block a string");
+	wrong_type(a, "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":1}]}]}",
+	    "messages[0].content[0].text: expected a string", "text a number");
+	wrong_type(a, "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\",\"content\":{}}]}]}",
+	    "messages[0].content[0].content: expected", "tool_result content an object");
+	wrong_type(a, "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"thinking\",\"thinking\":[]}]}]}",
+	    "thinking: expected a string", "thinking an array");
+	wrong_type(a, "{\"system\":7}", "system: expected", "system a number");
+	wrong_type(a, "{\"tools\":\"x\"}", "tools: expected an array", "tools a string");
+	wrong_type(a, "{\"tools\":[{\"name\":\"a\",\"description\":3}]}",
+	    "tools[0].description: expected a string", "description a number");
+	wrong_type(a, "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"document\",\"source\":\"x\"}]}]}",
+	    "source: expected an object", "document source a string");
+
+	{
+		static const char nulls[] = "{\"system\":null,\"messages\":[{\"role\":\"user\",\"content\":null}],\"tools\":null}";
+		const char *s = masked(a, nulls, &rc, err, sizeof(err));
+		TH_STREQ(s, nulls, "null system, content, tools: nothing to mask, left as is");
+	}
+	static const char blocked[] = "{\"messages\":[{\"role\":\"user\",\"content\":\"ok BLOCKME\"}]}";
+	jwalk_parse(blocked, strlen(blocked), &root, NULL, 0);
+	rc = jwalk_mask_request(root, a, &xblocked, err, sizeof(err));
+	TH_OK(rc == MG_EBLOCKED, "transform error is returned unchanged");
+	jwalk_free(root);
+}
+
+static void
+test_unmask_response(struct arena *a)
+{
+	static const char resp[] = "{\"id\":\"msg_AWS_EC2_001\",\"type\":\"message\",\"role\":\"assistant\","
+	    "\"model\":\"claude-sonnet-4-5\",\"content\":["
+	    "{\"type\":\"thinking\",\"thinking\":\"t AWS_EC2_001\",\"signature\":\"AWS_EC2_001\"},"
+	    "{\"type\":\"text\",\"text\":\"see AWS_EC2_001 and AWS_Q_2\"},"
+	    "{\"type\":\"tool_use\",\"id\":\"toolu_AWS_EC2_001\",\"name\":\"AWS_EC2_001\",\"input\":{\"command\":\"echo AWS_Q_2\",\"AWS_EC2_001\":[\"AWS_EC2_001\",3]}},"
+	    "{\"type\":\"redacted_thinking\",\"data\":\"AWS_EC2_001\"}],"
+	    "\"stop_reason\":\"tool_use\",\"stop_sequence\":null,"
+	    "\"usage\":{\"input_tokens\":100,\"cache_creation_input_tokens\":20,\"cache_read_input_tokens\":30,\"output_tokens\":7}}";
+	static const char want[] = "{\"id\":\"msg_AWS_EC2_001\",\"type\":\"message\",\"role\":\"assistant\","
+	    "\"model\":\"claude-sonnet-4-5\",\"content\":["
+	    "{\"type\":\"thinking\",\"thinking\":\"t i-0abc\",\"signature\":\"AWS_EC2_001\"},"
+	    "{\"type\":\"text\",\"text\":\"see i-0abc and q\\\"uo\\\\te\"},"
+	    "{\"type\":\"tool_use\",\"id\":\"toolu_AWS_EC2_001\",\"name\":\"AWS_EC2_001\",\"input\":{\"command\":\"echo q\\\"uo\\\\te\",\"AWS_EC2_001\":[\"i-0abc\",3]}},"
+	    "{\"type\":\"redacted_thinking\",\"data\":\"AWS_EC2_001\"}],"
+	    "\"stop_reason\":\"tool_use\",\"stop_sequence\":null,"
+	    "\"usage\":{\"input_tokens\":100,\"cache_creation_input_tokens\":20,\"cache_read_input_tokens\":30,\"output_tokens\":7}}";
+	struct json_object *root = NULL, *input, *cmd, *content;
+	struct jwalk_usage u;
+	enum mg_err rc;
+	const char *s;
+
+	jwalk_parse(resp, sizeof(resp) - 1, &root, NULL, 0);
+	rc = jwalk_unmask_response(root, a, &xunmask);
+	s = jwalk_serialize(root, a, NULL);
+	TH_OK(rc == MG_OK, "response unmask OK");
+	TH_STREQ(s, want, "text, thinking and tool_use input restored; ids, names, signature untouched");
+	content = json_object_object_get(root, "content");
+	input = json_object_object_get(json_object_array_get_idx(content, 2), "input");
+	cmd = json_object_object_get(input, "command");
+	TH_STREQ(json_object_get_string(cmd), "echo q\"uo\\te", "tool input value is the real string");
+	jwalk_response_usage(root, &u);
+	TH_OK(u.input_tokens == 100 && u.output_tokens == 7 && u.cache_creation_input_tokens == 20 &&
+	    u.cache_read_input_tokens == 30, "usage read from the response");
+	jwalk_free(root);
+
+	{
+		static const char e[] = "{\"type\":\"error\",\"error\":{\"type\":\"x\",\"message\":\"AWS_EC2_001\"}}";
+		jwalk_parse(e, strlen(e), &root, NULL, 0);
+	}
+	TH_OK(root != NULL && jwalk_unmask_response(root, a, &xunmask) == MG_OK,
+	    "response without content is left alone");
+	jwalk_response_usage(root, &u);
+	TH_OK(u.input_tokens == 0 && u.output_tokens == 0, "no usage: zeroes");
+	jwalk_free(root);
+}
+
+static void
+test_accessors(struct arena *a)
+{
+	static const char body[] = "{\"model\":\"claude-a\",\"max_tokens\":64000,\"stream\":true,\"x\":1}";
+	struct json_object *root = NULL;
+	long mt = 0;
+	int st = -1;
+
+	jwalk_parse(body, sizeof(body) - 1, &root, NULL, 0);
+	TH_STREQ(jwalk_get_model(root), "claude-a", "get model");
+	TH_OK(jwalk_get_max_tokens(root, &mt) == MG_OK && mt == 64000, "get max_tokens");
+	TH_OK(jwalk_get_stream(root, &st) == MG_OK && st == 1, "get stream");
+	TH_OK(jwalk_set_model(root, "claude-b") == MG_OK && jwalk_set_max_tokens(root, 8192) == MG_OK,
+	    "set model and max_tokens");
+	TH_STREQ(jwalk_serialize(root, a, NULL),
+	    "{\"model\":\"claude-b\",\"max_tokens\":8192,\"stream\":true,\"x\":1}",
+	    "set keeps key order");
+	jwalk_free(root);
+
+	{
+		static const char w[] = "{\"model\":3,\"max_tokens\":\"x\",\"stream\":\"yes\"}";
+		jwalk_parse(w, strlen(w), &root, NULL, 0);
+	}
+	TH_OK(jwalk_get_model(root) == NULL, "model not a string: NULL");
+	TH_OK(jwalk_get_max_tokens(root, &mt) == MG_EINVAL, "max_tokens not an integer: MG_EINVAL");
+	TH_OK(jwalk_get_stream(root, &st) == MG_EINVAL, "stream not a bool: MG_EINVAL");
+	TH_OK(jwalk_set_model(root, "m") == MG_OK && jwalk_set_max_tokens(root, 5) == MG_OK,
+	    "set over wrong types");
+	TH_STREQ(jwalk_serialize(root, a, NULL), "{\"model\":\"m\",\"max_tokens\":5,\"stream\":\"yes\"}",
+	    "set over wrong types keeps key order");
+	jwalk_free(root);
+
+	jwalk_parse("{}", 2, &root, NULL, 0);
+	TH_OK(jwalk_get_max_tokens(root, &mt) == MG_ENOTFOUND, "max_tokens absent: MG_ENOTFOUND");
+	TH_OK(jwalk_get_stream(root, &st) == MG_OK && st == 0, "stream absent: 0");
+	TH_OK(jwalk_set_max_tokens(root, 10) == MG_OK && jwalk_set_model(root, "m") == MG_OK,
+	    "set on absent fields adds them");
+	TH_STREQ(jwalk_serialize(root, a, NULL), "{\"max_tokens\":10,\"model\":\"m\"}", "added at the end");
+	jwalk_free(root);
+}
+
+int
+main(void)
+{
+	struct arena a;
+
+	arena_init(&a);
+	test_parse();
+	test_roundtrip(&a);
+	test_mask_request(&a);
+	test_wrong_types(&a);
+	test_unmask_response(&a);
+	test_accessors(&a);
+	arena_free(&a);
+	return th_done();
+}
