@@ -1,0 +1,149 @@
+/*
+ * bench_loadgen.c - closed-loop HTTP load generator for `make bench`.
+ *
+ *   bench_loadgen URL BODYFILE CONCURRENCY REQUESTS [HEADER...]
+ *
+ * CONCURRENCY threads each send REQUESTS/CONCURRENCY POSTs of BODYFILE over
+ * a kept-alive libcurl connection and record the latency of each, and the
+ * time to first byte. Prints one JSON line: p50/p99 latency and TTFB in
+ * milliseconds, requests per second and the error count.
+ */
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mg.h"
+
+struct job {
+	const char *url;
+	const char *body;
+	long body_len;
+	struct curl_slist *headers;
+	int count;
+	double *lat;
+	double *ttfb;
+	int errors;
+};
+
+static size_t
+discard(char *p, size_t size, size_t n, void *ud)
+{
+	(void)p;
+	(void)ud;
+	return size * n;
+}
+
+static void *
+run(void *arg)
+{
+	struct job *j = arg;
+	CURL *h = curl_easy_init();
+	int i;
+
+	curl_easy_setopt(h, CURLOPT_URL, j->url);
+	curl_easy_setopt(h, CURLOPT_PROXY, "");
+	curl_easy_setopt(h, CURLOPT_POSTFIELDS, j->body);
+	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, j->body_len);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, j->headers);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
+	for (i = 0; i < j->count; i++) {
+		double t0 = mg_now_ms(), start = 0;
+		long code = 0;
+		if (curl_easy_perform(h) != CURLE_OK)
+			j->errors++;
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+		if (code != 200)
+			j->errors++;
+		curl_easy_getinfo(h, CURLINFO_STARTTRANSFER_TIME, &start);
+		j->lat[i] = mg_now_ms() - t0;
+		j->ttfb[i] = start * 1000.0;
+	}
+	curl_easy_cleanup(h);
+	return NULL;
+}
+
+static int
+cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double
+pct(double *v, int n, double p)
+{
+	int i = (int)(p * (n - 1) + 0.5);
+
+	return v[i];
+}
+
+int
+main(int argc, char **argv)
+{
+	struct curl_slist *headers = NULL;
+	struct job *jobs;
+	pthread_t *th;
+	double *lat, *ttfb, t0, secs;
+	char *body;
+	long len;
+	int conc, total, per, i, errors = 0;
+	FILE *f;
+
+	if (argc < 5) {
+		fprintf(stderr, "usage: bench_loadgen URL BODYFILE CONCURRENCY REQUESTS [HEADER...]\n");
+		return 2;
+	}
+	conc = (int)strtol(argv[3], NULL, 10);
+	total = (int)strtol(argv[4], NULL, 10);
+	if (conc < 1 || total < conc)
+		return 2;
+	per = total / conc;
+	f = fopen(argv[2], "rb");
+	if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0)
+		return 1;
+	rewind(f);
+	body = malloc((size_t)len + 1);
+	if (body == NULL || fread(body, 1, (size_t)len, f) != (size_t)len)
+		return 1;
+	fclose(f);
+	for (i = 5; i < argc; i++)
+		headers = curl_slist_append(headers, argv[i]);
+	headers = curl_slist_append(headers, "Expect:");
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	jobs = calloc((size_t)conc, sizeof(*jobs));
+	th = calloc((size_t)conc, sizeof(*th));
+	lat = calloc((size_t)(per * conc), sizeof(double));
+	ttfb = calloc((size_t)(per * conc), sizeof(double));
+	if (jobs == NULL || th == NULL || lat == NULL || ttfb == NULL)
+		return 1;
+	t0 = mg_now_ms();
+	for (i = 0; i < conc; i++) {
+		jobs[i] = (struct job){ argv[1], body, len, headers, per, lat + i * per,
+		    ttfb + i * per, 0 };
+		pthread_create(&th[i], NULL, run, &jobs[i]);
+	}
+	for (i = 0; i < conc; i++) {
+		pthread_join(th[i], NULL);
+		errors += jobs[i].errors;
+	}
+	secs = (mg_now_ms() - t0) / 1000.0;
+	qsort(lat, (size_t)(per * conc), sizeof(double), cmp);
+	qsort(ttfb, (size_t)(per * conc), sizeof(double), cmp);
+	printf("{\"n\":%d,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"ttfb_p50_ms\":%.3f,"
+	    "\"ttfb_p99_ms\":%.3f,\"rps\":%.1f,\"errors\":%d}\n", per * conc,
+	    pct(lat, per * conc, 0.50), pct(lat, per * conc, 0.99),
+	    pct(ttfb, per * conc, 0.50), pct(ttfb, per * conc, 0.99),
+	    (per * conc) / secs, errors);
+	curl_slist_free_all(headers);
+	curl_global_cleanup();
+	free(body);
+	free(jobs);
+	free(th);
+	free(lat);
+	free(ttfb);
+	return errors != 0;
+}

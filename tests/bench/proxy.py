@@ -1,0 +1,126 @@
+"""Proxy benchmark for `make bench`: added latency and throughput of
+maskgate behind lighttpd, against the same fast mock upstream reached
+directly and through lighttpd's plain mod_proxy, in one run.
+
+Prints markdown table rows: | measurement | value | ratio to baseline |.
+"""
+import json
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
+import harness  # noqa: E402
+from body import claude_code_body  # noqa: E402
+
+OUT = os.environ.get("MG_OUT", "build/rel")
+LOADGEN = os.path.join(harness.ROOT, OUT, "bench", "bench_loadgen")
+UPSTREAM = os.path.join(harness.ROOT, OUT, "bench", "bench_upstream")
+N1 = int(os.environ.get("MG_BENCH_N1", "400"))
+N16 = int(os.environ.get("MG_BENCH_N16", "3200"))
+
+
+class Upstream:
+    def __init__(self):
+        self.port = harness.free_port()
+        self.url = "http://127.0.0.1:%d" % self.port
+        harness.spawn([UPSTREAM, str(self.port)])
+        time.sleep(0.3)
+
+
+class ModProxy(harness.Server):
+    kind = "mod_proxy"
+
+    def start(self, upstream_port):
+        conf = os.path.join(self.dir, "lighttpd.conf")
+        with open(conf, "w") as f:
+            f.write("""server.modules = ("mod_proxy")
+server.bind = "127.0.0.1"
+server.port = %d
+server.document-root = "%s"
+server.errorlog = "%s/lighttpd-error.log"
+server.stream-response-body = 2
+proxy.server = ( "" => (( "host" => "127.0.0.1", "port" => %d )) )
+""" % (self.port, self.dir, self.dir, upstream_port))
+        self.procs.append(harness.spawn(["lighttpd", "-D", "-f", conf]))
+        time.sleep(0.5)
+        return self
+
+
+class Gateway(harness.Lighttpd):
+    kind = "maskgate"
+
+    def backend(self):
+        return super().backend().replace('"max-procs" => 2', '"max-procs" => 16')
+
+
+def load(url, body, conc, n, key=None):
+    hdrs = ["content-type: application/json", "anthropic-version: 2023-06-01"]
+    if key:
+        hdrs.append("x-api-key: " + key)
+    p = subprocess.run([LOADGEN, url, body, str(conc), str(n)] + hdrs,
+                       capture_output=True, text=True, timeout=600)
+    if p.returncode != 0:
+        raise RuntimeError("loadgen failed: " + p.stdout + p.stderr)
+    return json.loads(p.stdout)
+
+
+def main():
+    tmp = harness.tmpdir("mg-bench-")
+    body = os.path.join(tmp, "body.json")
+    sbody = os.path.join(tmp, "stream.json")
+    req = claude_code_body()
+    with open(body, "w") as f:
+        json.dump(dict(req, stream=False), f)
+    with open(sbody, "w") as f:
+        json.dump(dict(req, stream=True), f)
+    size_kb = os.path.getsize(body) / 1024
+    up = Upstream()
+    mp = ModProxy(up).start(up.port)
+    gw = Gateway(up, MASKGATE_LOG_LEVEL="warn").start()
+    rows = []
+    try:
+        # warm up: connections, the mapping store (known values afterwards)
+        load(gw.url + "/v1/messages", body, 2, 20, gw.master)
+        for conc, n in ((1, N1), (16, N16)):
+            d = load(up.url + "/v1/messages", body, conc, n)
+            p = load(mp.url + "/v1/messages", body, conc, n)
+            g = load(gw.url + "/v1/messages", body, conc, n, gw.master)
+            for q in ("p50_ms", "p99_ms"):
+                rows.append(("%.0f KB request, %d client%s, %s: direct / mod_proxy / maskgate"
+                             % (size_kb, conc, "s" if conc > 1 else "", q[:3]),
+                             "%.2f / %.2f / %.2f ms" % (d[q], p[q], g[q]),
+                             "maskgate adds %.2f ms (%.2fx mod_proxy's %.2f ms)"
+                             % (g[q] - d[q], (g[q] - d[q]) / max(p[q] - d[q], 0.001), p[q] - d[q])))
+            rows.append(("%d clients, requests/s: direct / mod_proxy / maskgate" % conc,
+                         "%.0f / %.0f / %.0f" % (d["rps"], p["rps"], g["rps"]),
+                         "maskgate %.2fx of mod_proxy" % (g["rps"] / p["rps"])))
+        d = load(up.url + "/v1/messages", sbody, 1, N1)
+        p = load(mp.url + "/v1/messages", sbody, 1, N1)
+        g = load(gw.url + "/v1/messages", sbody, 1, N1, gw.master)
+        rows.append(("streaming time to first byte p50: direct / mod_proxy / maskgate",
+                     "%.2f / %.2f / %.2f ms" % (d["ttfb_p50_ms"], p["ttfb_p50_ms"], g["ttfb_p50_ms"]),
+                     "maskgate adds %.2f ms" % (g["ttfb_p50_ms"] - d["ttfb_p50_ms"])))
+        rows.append(("streaming whole response p50: direct / mod_proxy / maskgate",
+                     "%.2f / %.2f / %.2f ms" % (d["p50_ms"], p["p50_ms"], g["p50_ms"]),
+                     "maskgate adds %.2f ms" % (g["p50_ms"] - d["p50_ms"])))
+        rss = []
+        for pid in gw.worker_pids():
+            with open("/proc/%d/status" % pid) as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        rss.append(int(line.split()[1]))
+        if rss:
+            rows.append(("worker RSS after load (%d workers)" % len(rss),
+                         "median %d KB, max %d KB" % (sorted(rss)[len(rss) // 2], max(rss)), "-"))
+    finally:
+        gw.stop()
+        mp.stop()
+        harness.stop_all()
+    for r in rows:
+        print("| %s | %s | %s |" % r)
+
+
+if __name__ == "__main__":
+    main()
