@@ -683,6 +683,16 @@ jwalk_unmask_response(struct json_object *root, struct arena *a,
 	return rc;
 }
 
+/* Public form of the fail-closed walk; temporary buffers from a. */
+enum mg_err
+jwalk_xform_generic(struct json_object *v, struct arena *a, const struct jwalk_xform *xf)
+{
+	struct walk w = { a, xf, { 0 }, NULL, 0 };
+
+	buf_init(&w.out, a);
+	return xform_generic(&w, v);
+}
+
 /* Returns an arena copy of the deterministic serialisation, or NULL. */
 char *
 jwalk_serialize(struct json_object *root, struct arena *a, size_t *len)

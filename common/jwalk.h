@@ -83,6 +83,15 @@ enum mg_err jwalk_unmask_response(struct json_object *root, struct arena *a,
     const struct jwalk_xform *xf);
 
 /*
+ * Transforms, in place, every string value under v except those under
+ * structural keys (type, id, tool_use_id, name, signature, data, media_type,
+ * cache_control, url, file_id, encrypted_content, ...): the fail-closed walk
+ * used for block types and objects the walker does not know, e.g. citations.
+ */
+enum mg_err jwalk_xform_generic(struct json_object *v, struct arena *a,
+    const struct jwalk_xform *xf);
+
+/*
  * Serialises a tree deterministically (json-c plain, no slash escaping; key
  * order and the original spelling of non-integer numbers are kept), so the
  * same input always gives byte-identical output. Returns a NUL-terminated

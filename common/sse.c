@@ -411,6 +411,47 @@ rewrite_delta(struct sse *r, struct json_object *ev, long index,
 	return rc;
 }
 
+/* jwalk_xform adaptor: the unmasker on decoded strings. */
+static enum mg_err
+unmask_plain(void *ctx, const char *in, size_t len, struct buf *out)
+{
+	const struct sse_unmasker *um = ctx;
+
+	return um->unmask(um->ctx, in, len, 0, out);
+}
+
+/*
+ * citations_delta: a whole citation in one event, quoting documents the
+ * client sent (masked), so its text is restored in full, no holdback. The
+ * event passes byte for byte when there is nothing to restore.
+ */
+static enum mg_err
+rewrite_citation(struct sse *r, struct json_object *ev, struct json_object *delta)
+{
+	struct jwalk_xform xf = { unmask_plain, (void *)r->um };
+	const char *before;
+	size_t blen = 0;
+	char *copy;
+	enum mg_err rc;
+
+	before = json_object_to_json_string_length(ev, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE, &blen);
+	copy = before != NULL ? arena_strndup(r->arena, before, blen) : NULL;
+	if (copy == NULL)
+		return fail(r, MG_ENOMEM, "out of memory");
+	rc = jwalk_xform_generic(jfield(delta, "citation"), r->arena, &xf);
+	if (rc != MG_OK)
+		return fail(r, rc, "could not restore streamed text");
+	before = json_object_to_json_string_length(ev, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE, &blen);
+	if (before != NULL && memcmp(copy, before, blen) == 0)
+		return pass_raw(r);
+	rc = emit_json_event(r, r->has_name ? r->name.data : NULL, r->name.len, ev);
+	if (rc != MG_OK && r->failed == MG_OK)
+		return fail(r, rc, "could not restore streamed text");
+	return rc;
+}
+
 /* Handles one complete event (r->raw, r->name, r->data). */
 static enum mg_err
 dispatch(struct sse *r)
@@ -452,8 +493,11 @@ dispatch(struct sse *r)
 			if (strcmp(jstring(delta, "type") ? jstring(delta, "type") : "",
 			    sse_deltas[k].type) == 0)
 				kind = (enum sse_delta)k;
-		if (kind == SSE_DELTA_NONE)
-			rc = pass_raw(r);	/* signature_delta, citations_delta, ... */
+		if (kind == SSE_DELTA_NONE &&
+		    strcmp(jstring(delta, "type") ? jstring(delta, "type") : "", "citations_delta") == 0)
+			rc = rewrite_citation(r, ev, delta);
+		else if (kind == SSE_DELTA_NONE)
+			rc = pass_raw(r);	/* signature_delta, unknown deltas */
 		else
 			rc = rewrite_delta(r, ev, index, delta, kind);
 	} else if (strcmp(type, "content_block_stop") == 0 ||

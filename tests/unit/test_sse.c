@@ -328,6 +328,19 @@ test_thinking_and_passthrough(struct arena *a)
 }
 
 static void
+test_citations(struct arena *a)
+{
+	struct sink s = { .fail_after = -1 };
+#define CITE_PLAIN "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"citations_delta\",\"citation\":{\"type\":\"char_location\",\"cited_text\":\"nothing here\",\"document_index\":0}}}\n\n"
+
+	run(a, START BSTART(0, "text") "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"citations_delta\",\"citation\":{\"type\":\"char_location\",\"cited_text\":\"id AWS_X_1\",\"document_index\":0,\"document_title\":\"AWS_EC_7\"}}}\n\n"
+	    CITE_PLAIN BSTOP(0) MDELTA STOP, &s, NULL);
+	TH_OK(strstr(s.out.data, "\"cited_text\":\"id one\",\"document_index\":0,\"document_title\":\"i-0abc7\"") != NULL,
+	    "citations_delta: cited text restored in full");
+	TH_OK(strstr(s.out.data, CITE_PLAIN) != NULL, "citations_delta with nothing to restore: byte for byte");
+}
+
+static void
 test_usage(struct arena *a)
 {
 	struct sink s = { .fail_after = -1 };
@@ -532,6 +545,7 @@ main(void)
 	test_prefix_confusion(&a);
 	test_input_json(&a);
 	test_thinking_and_passthrough(&a);
+	test_citations(&a);
 	test_usage(&a);
 	test_all_split_points(&a);
 	test_crlf(&a);
