@@ -48,4 +48,13 @@ size_t mask_holdback(const struct mask_session *m, const char *text, size_t len)
 /* After MG_EBLOCKED: the placeholder type of the block rule that matched. */
 const char *mask_blocked_type(const struct mask_session *m);
 
+/*
+ * For metrics: calls fn once per placeholder type this session touched,
+ * with how many spans it masked, placeholders it restored and values it
+ * saw for the first time in this request (new to the session's lookup).
+ */
+void mask_session_foreach_type(const struct mask_session *m,
+    void (*fn)(void *arg, const char *type, unsigned long masked, unsigned long restored,
+    unsigned long minted), void *arg);
+
 #endif

@@ -1,0 +1,542 @@
+/*
+ * mask.c - the masking engine: rules find the spans, the store gives each
+ * (tenant, type, value) its stable number, and placeholders AWS_<TYPE>_<N>
+ * replace the values; unmasking turns placeholders back into values.
+ *
+ * A session caches both directions in its arena, so that within a request
+ * each distinct value or placeholder costs at most one store lookup (new
+ * values: one lookup plus their share of one allocation transaction per
+ * mask_text call).
+ */
+#include <ctype.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "mask.h"
+#include "rules.h"
+#include "store.h"
+#include "store_map.h"
+
+struct centry {			/* value -> number */
+	const char *value;	/* arena copy */
+	size_t len;
+	uint64_t hash;
+	unsigned rule;
+	unsigned long num;	/* 0: not known yet */
+	size_t item;		/* index into the pending batch */
+	int used;
+	int pending;
+};
+
+struct rentry {			/* (rule, number) -> value */
+	unsigned rule;
+	unsigned long num;
+	const char *value;	/* NULL: unknown or expired for this tenant */
+	size_t len;
+	int used;
+};
+
+struct mask_counts {
+	unsigned long masked;
+	unsigned long restored;
+	unsigned long minted;
+};
+
+struct mask_session {
+	struct arena *arena;
+	const struct rules *rules;
+	struct store *store;
+	const char *tenant;
+	struct centry *vtab;
+	size_t vcap, vcount;
+	struct rentry *rtab;
+	size_t rcap, rcount;
+	struct mask_counts *counts;	/* per rule index */
+	size_t nslots;
+	const char *blocked;
+};
+
+static int
+is_word(int c)
+{
+	return isalnum((unsigned char)c) || c == '_';
+}
+
+static uint64_t
+hash_bytes(unsigned rule, const char *s, size_t n)
+{
+	uint64_t h = 1469598103934665603ULL ^ rule;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		h ^= (unsigned char)s[i];
+		h *= 1099511628211ULL;
+	}
+	return h ^ (h >> 29);
+}
+
+static uint64_t
+hash_num(unsigned rule, unsigned long num)
+{
+	uint64_t h = ((uint64_t)rule << 40) ^ num;
+
+	h *= 0x9e3779b97f4a7c15ULL;
+	return h ^ (h >> 31);
+}
+
+struct mask_session *
+mask_session_new(struct arena *a, const struct rules *r, struct store *s, const char *tenant)
+{
+	struct mask_session *m;
+
+	if (a == NULL || r == NULL || s == NULL || tenant == NULL || tenant[0] == '\0')
+		return NULL;
+	m = arena_alloc(a, sizeof(*m));
+	if (m == NULL)
+		return NULL;
+	m->arena = a;
+	m->rules = r;
+	m->store = s;
+	m->tenant = arena_strdup(a, tenant);
+	m->nslots = rules_slots(r);
+	m->counts = arena_alloc(a, (m->nslots + 1) * sizeof(*m->counts));
+	m->vcap = 64;
+	m->vtab = arena_alloc(a, m->vcap * sizeof(*m->vtab));
+	m->rcap = 64;
+	m->rtab = arena_alloc(a, m->rcap * sizeof(*m->rtab));
+	if (m->tenant == NULL || m->counts == NULL || m->vtab == NULL || m->rtab == NULL)
+		return NULL;
+	return m;
+}
+
+/* ---- caches (open addressing, grown at half load) --------------------- */
+
+static struct centry *
+vfind(struct mask_session *m, unsigned rule, const char *v, size_t n, uint64_t h)
+{
+	size_t i = (size_t)h & (m->vcap - 1);
+
+	for (;; i = (i + 1) & (m->vcap - 1)) {
+		struct centry *e = &m->vtab[i];
+		if (!e->used || (e->hash == h && e->rule == rule && e->len == n &&
+		    memcmp(e->value, v, n) == 0))
+			return e;
+	}
+}
+
+static enum mg_err
+vgrow(struct mask_session *m)
+{
+	struct centry *old = m->vtab;
+	size_t oldcap = m->vcap, i;
+
+	m->vtab = arena_alloc(m->arena, oldcap * 2 * sizeof(*m->vtab));
+	if (m->vtab == NULL) {
+		m->vtab = old;
+		return MG_ENOMEM;
+	}
+	m->vcap = oldcap * 2;
+	for (i = 0; i < oldcap; i++)
+		if (old[i].used)
+			*vfind(m, old[i].rule, old[i].value, old[i].len, old[i].hash) = old[i];
+	return MG_OK;
+}
+
+/* The cache entry for (rule, value), created (num 0) if missing. */
+static struct centry *
+vget(struct mask_session *m, unsigned rule, const char *v, size_t n)
+{
+	uint64_t h = hash_bytes(rule, v, n);
+	struct centry *e;
+
+	if ((m->vcount + 1) * 2 > m->vcap && vgrow(m) != MG_OK)
+		return NULL;
+	e = vfind(m, rule, v, n, h);
+	if (!e->used) {
+		e->value = arena_strndup(m->arena, v, n);
+		if (e->value == NULL)
+			return NULL;
+		e->len = n;
+		e->hash = h;
+		e->rule = rule;
+		e->used = 1;
+		m->vcount++;
+	}
+	return e;
+}
+
+static struct rentry *
+rfind(struct mask_session *m, unsigned rule, unsigned long num)
+{
+	size_t i = (size_t)hash_num(rule, num) & (m->rcap - 1);
+
+	for (;; i = (i + 1) & (m->rcap - 1)) {
+		struct rentry *e = &m->rtab[i];
+		if (!e->used || (e->rule == rule && e->num == num))
+			return e;
+	}
+}
+
+static enum mg_err
+rput(struct mask_session *m, unsigned rule, unsigned long num, const char *v, size_t n)
+{
+	struct rentry *e;
+
+	if ((m->rcount + 1) * 2 > m->rcap) {
+		struct rentry *old = m->rtab;
+		size_t oldcap = m->rcap, i;
+		m->rtab = arena_alloc(m->arena, oldcap * 2 * sizeof(*m->rtab));
+		if (m->rtab == NULL) {
+			m->rtab = old;
+			return MG_ENOMEM;
+		}
+		m->rcap = oldcap * 2;
+		for (i = 0; i < oldcap; i++)
+			if (old[i].used)
+				*rfind(m, old[i].rule, old[i].num) = old[i];
+	}
+	e = rfind(m, rule, num);
+	if (!e->used)
+		m->rcount++;
+	e->used = 1;
+	e->rule = rule;
+	e->num = num;
+	e->value = v;
+	e->len = n;
+	return MG_OK;
+}
+
+/* ---- masking ---------------------------------------------------------- */
+
+/* Looks up, then allocates, the numbers of all pending entries. */
+static enum mg_err
+resolve_pending(struct mask_session *m, struct centry **pend, size_t npend)
+{
+	struct store_map_item *items;
+	time_t now = time(NULL);
+	enum mg_err rc;
+	size_t i;
+
+	items = arena_alloc(m->arena, npend * sizeof(*items));
+	if (items == NULL)
+		return MG_ENOMEM;
+	for (i = 0; i < npend; i++) {
+		struct centry *e = pend[i];
+		items[i].type = rules_type(m->rules, e->rule);
+		items[i].value = e->value;
+		items[i].len = e->len;
+		items[i].num = 0;
+		store_map_hash(m->store, m->tenant, items[i].type, e->value, e->len, items[i].hash);
+	}
+	rc = store_map_lookup(m->store, m->tenant, items, npend, now);
+	if (rc == MG_OK) {
+		for (i = 0; i < npend; i++)
+			if (items[i].num == 0)
+				m->counts[pend[i]->rule].minted++;
+		rc = store_map_assign(m->store, m->tenant, items, npend, now);
+	}
+	for (i = 0; i < npend; i++) {
+		struct centry *e = pend[i];
+		e->pending = 0;
+		if (rc != MG_OK || items[i].num == 0)
+			continue;
+		e->num = items[i].num;
+		if (rput(m, e->rule, e->num, e->value, e->len) != MG_OK)
+			return MG_ENOMEM;
+	}
+	if (rc != MG_OK)
+		log_error("mask: store failed for tenant %s: %s", m->tenant, mg_strerror(rc));
+	return rc;
+}
+
+enum mg_err
+mask_text(struct mask_session *m, const char *in, size_t len, struct buf *out)
+{
+	struct rules_match *ms;
+	struct centry **ent, **pend;
+	size_t n, i, npend = 0, copied = 0;
+	enum mg_err rc;
+
+	if (m == NULL || (in == NULL && len > 0))
+		return MG_EINVAL;
+	rc = rules_scan(m->rules, m->arena, in, len, &ms, &n);
+	if (rc != MG_OK)
+		return rc;
+	if (n == 0)
+		return buf_append(out, in, len);
+	/* refuse before anything is minted for a request that will not go out */
+	for (i = 0; i < n; i++) {
+		if (ms[i].action == RULES_BLOCK) {
+			m->blocked = rules_type(m->rules, ms[i].rule);
+			log_warn("mask: tenant %s: blocked by rule %s", m->tenant,
+			    rules_name(m->rules, ms[i].rule));
+			return MG_EBLOCKED;
+		}
+	}
+	ent = arena_alloc(m->arena, n * sizeof(*ent));
+	pend = arena_alloc(m->arena, n * sizeof(*pend));
+	if (ent == NULL || pend == NULL)
+		return MG_ENOMEM;
+	for (i = 0; i < n; i++) {
+		struct centry *e;
+		if (ms[i].action != RULES_MASK)
+			continue;
+		e = vget(m, ms[i].rule, in + ms[i].start, ms[i].end - ms[i].start);
+		if (e == NULL)
+			return MG_ENOMEM;
+		if (e->num == 0 && !e->pending) {
+			e->pending = 1;
+			pend[npend++] = e;
+		}
+		ent[i] = e;
+	}
+	if (npend > 0) {
+		rc = resolve_pending(m, pend, npend);
+		if (rc != MG_OK)
+			return rc;
+	}
+	for (i = 0; i < n; i++) {
+		char ph[96];
+		size_t phlen;
+		if (ms[i].action != RULES_MASK)
+			continue;
+		MG_ASSERT(ent[i]->num != 0);
+		phlen = rules_placeholder_format(m->rules, ms[i].rule, ent[i]->num, ph, sizeof(ph));
+		if (phlen == 0)
+			return MG_ERULES;
+		if (buf_append(out, in + copied, ms[i].start - copied) != MG_OK ||
+		    buf_append(out, ph, phlen) != MG_OK)
+			return MG_ENOMEM;
+		copied = ms[i].end;
+		m->counts[ms[i].rule].masked++;
+	}
+	return buf_append(out, in + copied, len - copied);
+}
+
+/* ---- unmasking -------------------------------------------------------- */
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Number of backslashes directly before in[pos]. */
+static size_t
+backslashes_before(const char *in, size_t pos)
+{
+	size_t k = 0;
+
+	while (pos > k && in[pos - k - 1] == '\\')
+		k++;
+	return k;
+}
+
+/*
+ * In JSON string text, does an escape sequence end right before pos? Sets
+ * *cp to the character it stands for.
+ */
+static int
+escape_before(const char *in, size_t pos, int *cp)
+{
+	if (pos >= 2 && strchr("nrtbf", in[pos - 1]) != NULL && in[pos - 2] == '\\' &&
+	    backslashes_before(in, pos - 1) % 2 == 1) {
+		*cp = '\n';
+		return 1;
+	}
+	if (pos >= 6 && in[pos - 6] == '\\' && in[pos - 5] == 'u' &&
+	    backslashes_before(in, pos - 5) % 2 == 1) {
+		int i, v = 0;
+		for (i = 4; i >= 1; i--) {
+			int h = hexval(in[pos - (size_t)i]);
+			if (h < 0)
+				return 0;
+			v = v * 16 + h;
+		}
+		*cp = v;
+		return 1;
+	}
+	return 0;
+}
+
+/* Token boundary before pos (start of text counts: see mask_holdback). */
+static int
+left_boundary(const char *in, size_t pos, int json)
+{
+	int cp;
+
+	if (pos == 0 || !is_word(in[pos - 1]))
+		return 1;
+	if (json && escape_before(in, pos, &cp))
+		return cp > 127 || !is_word(cp);
+	return 0;
+}
+
+/* Token boundary at end (the placeholder's word run already stopped). */
+static int
+right_boundary(const char *in, size_t len, size_t end, int json)
+{
+	int i, v = 0;
+
+	if (!json || end + 6 > len || in[end] != '\\' || in[end + 1] != 'u')
+		return 1;
+	for (i = 2; i < 6; i++) {
+		int h = hexval(in[end + (size_t)i]);
+		if (h < 0)
+			return 1;
+		v = v * 16 + h;
+	}
+	return v > 127 || !is_word(v);
+}
+
+/* The value of placeholder (rule, num) for this tenant, or NULL. */
+static enum mg_err
+lookup_value(struct mask_session *m, unsigned rule, unsigned long num, const char **v,
+    size_t *n)
+{
+	struct rentry *e = rfind(m, rule, num);
+	struct buf val;
+	enum mg_err rc;
+
+	if (e->used) {
+		*v = e->value;
+		*n = e->len;
+		return MG_OK;
+	}
+	buf_init(&val, m->arena);
+	rc = store_map_resolve(m->store, m->tenant, rules_type(m->rules, rule), num, time(NULL),
+	    &val);
+	if (rc == MG_ENOTFOUND) {
+		*v = NULL;
+		*n = 0;
+		return rput(m, rule, num, NULL, 0);
+	}
+	if (rc != MG_OK)
+		return rc;
+	if (val.data == NULL) {
+		val.data = arena_strdup(m->arena, "");
+		if (val.data == NULL)
+			return MG_ENOMEM;
+	}
+	*v = val.data;
+	*n = val.len;
+	return rput(m, rule, num, val.data, val.len);
+}
+
+enum mg_err
+mask_unmask(struct mask_session *m, const char *in, size_t len, int json_escape,
+    struct buf *out)
+{
+	size_t p = 0, copied = 0;
+	enum mg_err rc;
+
+	if (m == NULL || (in == NULL && len > 0))
+		return MG_EINVAL;
+	while (p + 4 <= len) {
+		const char *hit = memmem(in + p, len - p, "AWS_", 4);
+		size_t pos, end;
+		unsigned rule;
+		unsigned long num;
+		const char *v;
+		size_t vlen;
+
+		if (hit == NULL)
+			break;
+		pos = (size_t)(hit - in);
+		if (!left_boundary(in, pos, json_escape) ||
+		    !rules_placeholder_at(m->rules, in, len, pos, &rule, &num, &end) ||
+		    !right_boundary(in, len, end, json_escape)) {
+			p = pos + 1;
+			continue;
+		}
+		rc = lookup_value(m, rule, num, &v, &vlen);
+		if (rc != MG_OK) {
+			log_error("mask: unmask failed for tenant %s: %s", m->tenant, mg_strerror(rc));
+			return rc;
+		}
+		p = end;
+		if (v == NULL)
+			continue;	/* unknown to this tenant or expired: leave as is */
+		if (buf_append(out, in + copied, pos - copied) != MG_OK)
+			return MG_ENOMEM;
+		rc = json_escape ? buf_append_json_escaped(out, v, vlen) : buf_append(out, v, vlen);
+		if (rc != MG_OK)
+			return rc;
+		copied = end;
+		m->counts[rule].restored++;
+	}
+	return buf_append(out, in + copied, len - copied);
+}
+
+/*
+ * What a stream must keep back: the earliest tail that is (a prefix of) a
+ * placeholder after a token boundary, since more text may complete or
+ * extend it; otherwise the last character if it is a word character, so
+ * that the next call sees what stands before a placeholder at its start,
+ * and any unfinished JSON escape. With that, mask_unmask may treat the
+ * start of its text as a token boundary.
+ */
+size_t
+mask_holdback(const struct mask_session *m, const char *text, size_t len)
+{
+	size_t maxlen, s, k;
+
+	if (m == NULL || len == 0)
+		return 0;
+	maxlen = rules_placeholder_maxlead(m->rules) + 19;
+	for (s = len > maxlen ? len - maxlen : 0; s < len; s++) {
+		if (text[s] != 'A')
+			continue;
+		if (!left_boundary(text, s, 1))
+			continue;
+		if (rules_placeholder_prefix(m->rules, text + s, len - s))
+			return len - s;
+	}
+	/* unfinished escape: "\u" plus up to three hex digits, or a lone "\" */
+	for (k = 0; k <= 3 && k + 2 <= len; k++) {
+		size_t u = len - k - 1, j;
+		if (text[u] != 'u' || text[u - 1] != '\\' || backslashes_before(text, u) % 2 == 0)
+			continue;
+		for (j = u + 1; j < len && hexval(text[j]) >= 0; j++)
+			;
+		if (j == len)
+			return k + 2;
+	}
+	if (text[len - 1] == '\\' && backslashes_before(text, len) % 2 == 1)
+		return 1;
+	if (is_word(text[len - 1])) {
+		int cp;
+		if (escape_before(text, len, &cp))
+			return 0;	/* "\n" ends the text: a boundary */
+		return 1;
+	}
+	return 0;
+}
+
+const char *
+mask_blocked_type(const struct mask_session *m)
+{
+	return m != NULL ? m->blocked : NULL;
+}
+
+void
+mask_session_foreach_type(const struct mask_session *m,
+    void (*fn)(void *arg, const char *type, unsigned long masked, unsigned long restored,
+    unsigned long minted), void *arg)
+{
+	size_t i;
+
+	for (i = 0; m != NULL && i < m->nslots; i++) {
+		const struct mask_counts *c = &m->counts[i];
+		if (c->masked || c->restored || c->minted)
+			fn(arg, rules_type(m->rules, (unsigned)i), c->masked, c->restored, c->minted);
+	}
+}

@@ -1,0 +1,71 @@
+/*
+ * store_map.h - the mask mapping in the shared store: per tenant and type a
+ * monotonic counter, and per value its placeholder number, keyed hash,
+ * sealed value and first/last use. All mapping SQL lives in store_map.c.
+ */
+#ifndef MG_STORE_MAP_H
+#define MG_STORE_MAP_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include <time.h>
+#include "arena.h"
+#include "crypto.h"
+#include "mg.h"
+
+struct store;
+
+/* One value to map; num is 0 until the store assigned or found it. */
+struct store_map_item {
+	const char *type;
+	const char *value;
+	size_t len;
+	unsigned char hash[CRYPTO_HASH_LEN];	/* store_map_hash() */
+	unsigned long num;
+};
+
+/* The keyed lookup hash of (tenant, type, value). */
+void store_map_hash(const struct store *s, const char *tenant, const char *type,
+    const char *value, size_t len, unsigned char out[CRYPTO_HASH_LEN]);
+
+/*
+ * Fills num for every item with num == 0 that has a live mapping, reading
+ * without the write lock; refreshes last_seen of mappings not touched for
+ * an hour (so lookups do not write on every request).
+ */
+enum mg_err store_map_lookup(struct store *s, const char *tenant, struct store_map_item *items,
+    size_t n, time_t now);
+
+/*
+ * Assigns a number to every item still at num == 0, in one BEGIN IMMEDIATE
+ * transaction: a value another worker mapped meanwhile gets that worker's
+ * number; a new or expired value gets the next number of its counter.
+ */
+enum mg_err store_map_assign(struct store *s, const char *tenant, struct store_map_item *items,
+    size_t n, time_t now);
+
+/*
+ * The original value of placeholder (type, num) for tenant, appended to
+ * out. MG_ENOTFOUND when unknown or expired.
+ */
+enum mg_err store_map_resolve(struct store *s, const char *tenant, const char *type,
+    unsigned long num, time_t now, struct buf *out);
+
+/* Deletes mappings idle for longer than the TTL; *deleted gets the count. */
+enum mg_err store_map_purge(struct store *s, time_t now, long *deleted);
+
+/* Per tenant and type: live and expired mappings, next number. No values. */
+struct store_map_stat {
+	const char *tenant;
+	const char *type;
+	long live;
+	long expired;
+	long next;
+};
+enum mg_err store_map_stats(struct store *s, time_t now,
+    void (*fn)(void *arg, const struct store_map_stat *st), void *arg);
+
+/* Seconds after which a lookup refreshes last_seen. */
+#define STORE_MAP_TOUCH_INTERVAL 3600
+
+#endif
