@@ -477,29 +477,24 @@ mask_unmask(struct mask_session *m, const char *in, size_t len, int json_escape,
 }
 
 /*
- * What a stream must keep back: the earliest tail that is (a prefix of) a
- * placeholder after a token boundary, since more text may complete or
- * extend it; otherwise the last character if it is a word character, so
- * that the next call sees what stands before a placeholder at its start,
- * and any unfinished JSON escape. With that, mask_unmask may treat the
- * start of its text as a token boundary.
+ * What a stream must keep back: an unfinished JSON escape, or else the
+ * whole word run ([A-Za-z0-9_]) the text ends with (stopping at an escape
+ * such as "\n", which is a boundary). A placeholder can only start at the
+ * start of a word run, and a run still growing may become or stop being
+ * one, so the next call must see the run whole; then the start of every
+ * text mask_unmask gets is a true token boundary. Runs longer than any
+ * placeholder are cut to the last RUN_KEEP bytes: such a run is no
+ * placeholder, and it keeps the delay bounded.
  */
+#define RUN_KEEP 1024
+
 size_t
 mask_holdback(const struct mask_session *m, const char *text, size_t len)
 {
-	size_t maxlen, s, k;
+	size_t r, k;
 
 	if (m == NULL || len == 0)
 		return 0;
-	maxlen = rules_placeholder_maxlead(m->rules) + 19;
-	for (s = len > maxlen ? len - maxlen : 0; s < len; s++) {
-		if (text[s] != 'A')
-			continue;
-		if (!left_boundary(text, s, 1))
-			continue;
-		if (rules_placeholder_prefix(m->rules, text + s, len - s))
-			return len - s;
-	}
 	/* unfinished escape: "\u" plus up to three hex digits, or a lone "\" */
 	for (k = 0; k <= 3 && k + 2 <= len; k++) {
 		size_t u = len - k - 1, j;
@@ -512,13 +507,14 @@ mask_holdback(const struct mask_session *m, const char *text, size_t len)
 	}
 	if (text[len - 1] == '\\' && backslashes_before(text, len) % 2 == 1)
 		return 1;
-	if (is_word(text[len - 1])) {
+	r = len;
+	while (r > 0 && is_word(text[r - 1])) {
 		int cp;
-		if (escape_before(text, len, &cp))
-			return 0;	/* "\n" ends the text: a boundary */
-		return 1;
+		if (escape_before(text, r, &cp))
+			break;
+		r--;
 	}
-	return 0;
+	return len - r > RUN_KEEP ? RUN_KEEP : len - r;
 }
 
 const char *
