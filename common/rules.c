@@ -76,11 +76,21 @@ struct rule {
 };
 
 struct lead {
+	uint32_t qval;		/* quick check of the first 4 bytes: */
+	uint32_t qmask;		/* (load32(text) & qmask) == qval */
 	unsigned char pat[RULES_MAX_LEAD];	/* lowercased when nocase */
 	unsigned char cls[RULES_MAX_LEAD];
 	size_t len;
 	unsigned rule;
 	int nocase;
+};
+
+/* what the scan loop touches for every candidate, kept small */
+struct lead_quick {
+	uint32_t qval;
+	uint32_t qmask;
+	uint32_t len;
+	uint32_t rule;
 };
 
 struct define {
@@ -105,6 +115,7 @@ struct rules {
 	uint64_t bigram_bits[65536 / 64];
 	uint32_t *bucket_start;	/* 65537 entries */
 	uint32_t *bucket;
+	struct lead_quick *quick;	/* hot copy of the leads, same indices */
 	unsigned *noleads;	/* enabled rules without a lead */
 	size_t nnoleads;
 	char *files[2];		/* names used in messages, owned */
@@ -687,7 +698,7 @@ expand_braces(const char *s, struct lead_list *out)
 static const char *
 parse_lead(const char *s, int nocase, struct lead *l)
 {
-	size_t n = 0;
+	size_t n = 0, i;
 
 	for (; *s != '\0'; s++) {
 		unsigned char c = (unsigned char)*s;
@@ -712,6 +723,20 @@ parse_lead(const char *s, int nocase, struct lead *l)
 		return "lead shorter than 2 characters";
 	l->len = n;
 	l->nocase = nocase;
+	l->qval = 0;
+	l->qmask = 0;
+	for (i = 0; i < n && i < 4; i++) {
+		unsigned char p = l->pat[i], m = 0xff;
+		if (l->cls[i] != LC_LIT)
+			continue;	/* classes are checked by lead_eq */
+		if (nocase && isalpha(p)) {
+			m = 0xdf;	/* folds ASCII letter case */
+			p &= 0xdf;
+		}
+		/* byte i of a little- or big-endian load, via memcpy order */
+		((unsigned char *)&l->qval)[i] = p;
+		((unsigned char *)&l->qmask)[i] = m;
+	}
 	return NULL;
 }
 
@@ -818,6 +843,17 @@ build_bigrams(struct rules *r)
 	if (r->bucket == NULL) {
 		free(count);
 		return -1;
+	}
+	r->quick = malloc((r->nlead + 1) * sizeof(*r->quick));
+	if (r->quick == NULL) {
+		free(count);
+		return -1;
+	}
+	for (i = 0; i < r->nlead; i++) {
+		r->quick[i].qval = r->lead[i].qval;
+		r->quick[i].qmask = r->lead[i].qmask;
+		r->quick[i].len = (uint32_t)r->lead[i].len;
+		r->quick[i].rule = r->lead[i].rule;
 	}
 	memset(count, 0, 65536 * sizeof(uint32_t));
 	for (i = 0; i < r->nlead; i++) {
@@ -982,6 +1018,7 @@ rules_free(struct rules *r)
 	free(r->lead);
 	free(r->bucket_start);
 	free(r->bucket);
+	free(r->quick);
 	free(r->files[0]);
 	free(r->files[1]);
 	pcre2_match_data_free(r->md);
@@ -1210,8 +1247,8 @@ lead_eq(const struct lead *l, const unsigned char *t)
 				return 0;
 			break;
 		default:
-			if (l->nocase)
-				c = (unsigned char)tolower(c);
+			if (l->nocase && c >= 'A' && c <= 'Z')
+				c |= 0x20;
 			if (c != l->pat[i])
 				return 0;
 		}
@@ -1366,10 +1403,20 @@ rules_scan(const struct rules *r, struct arena *a, const char *text, size_t len,
 		if (!((r->bigram_bits[bg >> 6] >> (bg & 63)) & 1))
 			continue;
 		for (k = r->bucket_start[bg]; k < r->bucket_start[bg + 1]; k++) {
-			const struct lead *l = &r->lead[r->bucket[k]];
-			if (i + l->len > len || !lead_eq(l, t + i))
+			const struct lead_quick *q = &r->quick[r->bucket[k]];
+			if (i + q->len > len)
 				continue;
-			rc = try_rule(r, l->rule, text, len, i, i, &next[l->rule], &v);
+			if (i + 4 <= len) {
+				uint32_t w;
+				memcpy(&w, t + i, 4);
+				if ((w & q->qmask) != q->qval)
+					continue;
+			}
+			if (q->len > 4 || q->qmask != 0xffffffffu) {
+				if (!lead_eq(&r->lead[r->bucket[k]], t + i))
+					continue;
+			}
+			rc = try_rule(r, q->rule, text, len, i, i, &next[q->rule], &v);
 			if (rc != MG_OK)
 				return rc;
 		}
