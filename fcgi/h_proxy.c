@@ -38,6 +38,7 @@ struct proxy {
 	struct up_call *call;
 	const struct principal *principal;
 	struct jwalk_usage usage;	/* from the response, for spend */
+	struct sse_unmasker um;		/* the rewriter keeps a pointer to it */
 };
 
 /* Client headers that never go upstream: hop-by-hop, credentials, ours. */
@@ -200,8 +201,10 @@ on_body(void *ctx, const char *data, size_t len)
 	if (px->sse == NULL && !req->started && px->ms != NULL && px->body.len == 0 &&
 	    px->call->status == 200 && px->content_type != NULL &&
 	    strncasecmp(px->content_type, "text/event-stream", 17) == 0) {
-		struct sse_unmasker um = { unmask_cb, holdback_cb, px->ms };
-		px->sse = sse_new(req->arena, &um, sse_emit, req);
+		px->um.unmask = unmask_cb;
+		px->um.holdback = holdback_cb;
+		px->um.ctx = px->ms;
+		px->sse = sse_new(req->arena, &px->um, sse_emit, req);
 		if (px->sse == NULL)
 			return MG_ENOMEM;
 		http_add_header(req, "Cache-Control", "no-cache");
@@ -492,7 +495,7 @@ h_messages(struct request *req, const struct principal *p)
 	struct keys_ticket *ticket = NULL;
 	struct jwalk_xform xf;
 	struct proxy px;
-	const char *model;
+	const char *model = NULL;
 	char err[256];
 	char *body;
 	size_t body_len;
