@@ -20,7 +20,8 @@
 
 extern char **environ;
 
-enum cfg_type { T_STR, T_SECRET, T_DURATION, T_SIZE, T_INT, T_URL, T_HEXKEY, T_ENV, T_LOGLEVEL };
+enum cfg_type { T_STR, T_SECRET, T_DURATION, T_SIZE, T_INT, T_URL, T_HEXKEY, T_ENV, T_LOGLEVEL,
+	T_BOOL };
 
 struct cfg_var {
 	const char *name;
@@ -69,6 +70,26 @@ static const struct cfg_var cfg_vars[] = {
 	  "give the number of pool workers, 1 to 256" },
 	{ "MASKGATE_LOG_LEVEL", T_LOGLEVEL, OFF(log_level), "info",
 	  "use debug, info, warn or error" },
+	{ "MASKGATE_JWT_SECRET", T_SECRET, OFF(jwt_secret), NULL,
+	  "give a random HS256 secret of at least 32 characters (`bin/maskgate keygen`)" },
+	{ "MASKGATE_JWT_PUBLIC_KEY", T_STR, OFF(jwt_public_key), NULL,
+	  "give the path of the identity provider's PEM public key" },
+	{ "MASKGATE_JWT_ALG", T_STR, OFF(jwt_alg), NULL,
+	  "use HS256, RS256 or ES256" },
+	{ "MASKGATE_JWT_ISSUER", T_STR, OFF(jwt_issuer), NULL,
+	  "give the expected iss claim" },
+	{ "MASKGATE_JWT_AUDIENCE", T_STR, OFF(jwt_audience), NULL,
+	  "give the expected aud claim" },
+	{ "MASKGATE_JWT_LEEWAY", T_DURATION, OFF(jwt_leeway), "60s",
+	  "give a duration such as 60s" },
+	{ "MASKGATE_BYOK", T_BOOL, OFF(byok), "off",
+	  "use on or off" },
+	{ "MASKGATE_MASTER_GRACE", T_DURATION, OFF(master_grace), "7d",
+	  "give a duration such as 7d" },
+	{ "MASKGATE_SPEND_HEADERS", T_BOOL, OFF(spend_headers), "off",
+	  "use on or off" },
+	{ "MASKGATE_METRICS_ALLOW", T_STR, OFF(metrics_allow), NULL,
+	  "give a comma-separated list of scraper IP addresses" },
 };
 
 static const char *const cfg_env_names[CFG_ENV__MAX] = {
@@ -136,6 +157,90 @@ cfg_weak_secret(const char *key)
 		    strlen(cfg_samples[i]) > 8)
 			return "starts with a published sample key";
 	return NULL;
+}
+
+static char *read_secret_file(const char *path, char *err, size_t errlen, const char *name);
+
+/* Published JWT secrets (jwt.io's default and friends). */
+static const char *const cfg_jwt_samples[] = {
+	"your-256-bit-secret", "secret", "changeme", "your-secret-key", "jwt-secret",
+};
+
+const char *
+cfg_weak_jwt_secret(const char *secret)
+{
+	int seen[256] = { 0 };
+	size_t i, distinct = 0, len = strlen(secret);
+
+	for (i = 0; i < MG_NELEM(cfg_jwt_samples); i++)
+		if (strcasecmp(secret, cfg_jwt_samples[i]) == 0 ||
+		    strncasecmp(secret, cfg_jwt_samples[i], strlen(cfg_jwt_samples[i])) == 0)
+			return "is or starts with a published sample secret";
+	if (strncmp(secret, "sk-", 3) == 0)
+		return cfg_weak_secret(secret);
+	if (len < 32)
+		return "is too short (need at least 32 characters)";
+	for (i = 0; i < len; i++)
+		if (!seen[(unsigned char)secret[i]]++)
+			distinct++;
+	if (distinct < 10)
+		return "has too little entropy (use `bin/maskgate keygen`)";
+	return NULL;
+}
+
+/* Reads MASKGATE_JWT_PUBLIC_KEY and checks the JWT settings agree. */
+static enum mg_err
+cfg_check_jwt(struct cfg *c, char *err, size_t errlen)
+{
+	const char *why;
+	char *alg;
+
+	if (c->jwt_secret != NULL && c->jwt_public_key != NULL) {
+		seterr(err, errlen, "MASKGATE_JWT_SECRET: set either it (HS256) or "
+		    "MASKGATE_JWT_PUBLIC_KEY (RS256/ES256), not both");
+		return MG_EINVAL;
+	}
+	if (c->jwt_secret == NULL && c->jwt_public_key == NULL) {
+		if (c->jwt_alg != NULL) {
+			seterr(err, errlen, "MASKGATE_JWT_ALG: set MASKGATE_JWT_SECRET or "
+			    "MASKGATE_JWT_PUBLIC_KEY too");
+			return MG_EINVAL;
+		}
+		return MG_OK;
+	}
+	if (c->jwt_alg == NULL) {
+		c->jwt_alg = strdup(c->jwt_secret != NULL ? "HS256" : "RS256");
+		if (c->jwt_alg == NULL)
+			return MG_ENOMEM;
+	}
+	alg = c->jwt_alg;
+	if (c->jwt_secret != NULL) {
+		if (strcmp(alg, "HS256") != 0) {
+			seterr(err, errlen, "MASKGATE_JWT_ALG: must be HS256 with MASKGATE_JWT_SECRET");
+			return MG_EINVAL;
+		}
+		why = cfg_weak_jwt_secret(c->jwt_secret);
+		if (why != NULL) {
+			seterr(err, errlen, "MASKGATE_JWT_SECRET: refused, the secret %s", why);
+			return MG_EINVAL;
+		}
+		return MG_OK;
+	}
+	if (strcmp(alg, "RS256") != 0 && strcmp(alg, "ES256") != 0) {
+		seterr(err, errlen, "MASKGATE_JWT_ALG: must be RS256 or ES256 with "
+		    "MASKGATE_JWT_PUBLIC_KEY");
+		return MG_EINVAL;
+	}
+	c->jwt_public_pem = read_secret_file(c->jwt_public_key, err, errlen,
+	    "MASKGATE_JWT_PUBLIC_KEY");
+	if (c->jwt_public_pem == NULL)
+		return MG_EINVAL;
+	if (strstr(c->jwt_public_pem, "-----BEGIN PUBLIC KEY-----") == NULL) {
+		seterr(err, errlen, "MASKGATE_JWT_PUBLIC_KEY: %s is not a PEM public key "
+		    "(-----BEGIN PUBLIC KEY-----)", c->jwt_public_key);
+		return MG_EINVAL;
+	}
+	return MG_OK;
 }
 
 long
@@ -426,6 +531,17 @@ cfg_set(struct cfg *c, const struct cfg_var *var, const char *v, char *err, size
 				return MG_OK;
 			}
 		break;
+	case T_BOOL:
+		if (strcmp(v, "on") == 0 || strcmp(v, "true") == 0 || strcmp(v, "1") == 0 ||
+		    strcmp(v, "yes") == 0)
+			l = 1;
+		else if (strcmp(v, "off") == 0 || strcmp(v, "false") == 0 ||
+		    strcmp(v, "0") == 0 || strcmp(v, "no") == 0 || *v == '\0')
+			l = 0;
+		else
+			break;
+		*(long *)(base + var->offset) = l;
+		return MG_OK;
 	case T_LOGLEVEL:
 		i = log_level_parse(v);
 		if (i < 0)
@@ -540,6 +656,9 @@ cfg_load(struct cfg *c, unsigned need, char *err, size_t errlen)
 		    "set the Anthropic API key (or MASKGATE_UPSTREAM_API_KEY_FILE)");
 		return MG_EINVAL;
 	}
+	rc = cfg_check_jwt(c, err, errlen);
+	if (rc != MG_OK)
+		return rc;
 	log_set_level((enum log_level)c->log_level);
 	return MG_OK;
 }
@@ -560,5 +679,6 @@ cfg_free(struct cfg *c)
 			free(*p);
 		}
 	}
+	free(c->jwt_public_pem);
 	explicit_bzero(c, sizeof(*c));
 }

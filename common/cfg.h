@@ -34,6 +34,17 @@ struct cfg {
 	long drain_timeout;		/* seconds to finish in-flight on SIGTERM */
 	long workers;			/* default pool size */
 	int log_level;
+	char *jwt_secret;		/* MASKGATE_JWT_SECRET: HS256 shared secret */
+	char *jwt_public_key;		/* MASKGATE_JWT_PUBLIC_KEY: PEM file path */
+	char *jwt_public_pem;		/* its content, read by cfg_load */
+	char *jwt_alg;			/* MASKGATE_JWT_ALG: HS256, RS256 or ES256 */
+	char *jwt_issuer;		/* MASKGATE_JWT_ISSUER: required iss, or NULL */
+	char *jwt_audience;		/* MASKGATE_JWT_AUDIENCE: required aud, or NULL */
+	long jwt_leeway;		/* seconds of clock skew for exp/nbf/iat */
+	long byok;			/* MASKGATE_BYOK: x-maskgate-key authenticates */
+	long master_grace;		/* seconds a rotated-out master key still works */
+	long spend_headers;		/* MASKGATE_SPEND_HEADERS: x-maskgate-key-spend */
+	char *metrics_allow;		/* MASKGATE_METRICS_ALLOW: scrape addresses */
 };
 
 /* What a command needs beyond the defaults. */
@@ -54,6 +65,12 @@ void cfg_free(struct cfg *c);
  * Returns NULL when acceptable, else a static reason.
  */
 const char *cfg_weak_secret(const char *key);
+
+/*
+ * The same rules for a JWT HMAC secret, without the sk- prefix: at least
+ * 32 characters, enough distinct ones, not a published sample.
+ */
+const char *cfg_weak_jwt_secret(const char *secret);
 
 /* Parses "30s", "30m", "30h", "30d" or plain seconds; -1 when malformed. */
 long cfg_parse_duration(const char *s);

@@ -10,6 +10,7 @@
 #include "mg.h"
 
 struct store;
+struct keys_ticket;
 
 enum principal_kind { PRINCIPAL_MASTER, PRINCIPAL_VIRTUAL, PRINCIPAL_JWT, PRINCIPAL__MAX };
 
@@ -20,7 +21,42 @@ struct principal {
 	int admin;		/* may call management endpoints */
 	int byok;		/* the caller's own Anthropic credential goes upstream */
 	void *key;		/* virtual key record, owned by keys.c (NULL otherwise) */
+	const struct cfg *cfg;	/* for limits that depend on configuration */
+	const char *user_id;	/* from the key or the JWT; may be NULL */
+	const char *team_id;
+	const char *key_alias;
+	const char *models_json;	/* JSON array allow-list; NULL or "[]" = all */
 };
+
+/*
+ * A virtual key as stored. Strings live in the arena they were loaded
+ * into; numeric limits are -1 when unset (no limit), times 0 when unset.
+ */
+struct keys_record {
+	char hash[2 * 32 + 1];	/* hex SHA-256 of the key */
+	const char *key_name;	/* "sk-...abcd": the last four characters only */
+	const char *key_alias, *user_id, *team_id;
+	const char *models;	/* JSON array */
+	const char *metadata;	/* JSON object */
+	const char *created_by;
+	double max_budget;	/* USD, -1 = none */
+	double spend;
+	long budget_duration;	/* seconds, -1 = none */
+	long budget_reset_at;
+	long rpm_limit, tpm_limit, max_parallel_requests;
+	long expires;		/* Unix seconds, 0 = never */
+	int blocked, admin;
+	long created_at, updated_at;
+};
+
+/* The masking tenant of a key record: team, else user, else key:<hash12>. */
+const char *keys_tenant(struct arena *a, const struct keys_record *k);
+
+/* Hash of a key given as "sk-..." or as its 64-hex hash; MG_EINVAL otherwise. */
+enum mg_err keys_hash_arg(const char *key_or_hash, char out[2 * 32 + 1]);
+
+/* The principal's spend so far (virtual keys), or -1 when it has none. */
+double keys_ticket_spend(const struct keys_ticket *t);
 
 /* Why keys_admit() refused a request, for the Anthropic error envelope. */
 struct keys_refusal {
@@ -29,8 +65,7 @@ struct keys_refusal {
 	char message[256];
 };
 
-/* A request admitted by keys_admit(); released by keys_settle(). */
-struct keys_ticket;
+/* A request admitted by keys_admit() (struct keys_ticket) is released by keys_settle(). */
 
 /* The tenant every master-key request uses. */
 #define KEYS_MASTER_TENANT "master"
@@ -43,6 +78,15 @@ struct keys_ticket;
 enum mg_err keys_authenticate(const struct cfg *c, struct store *s, struct arena *a,
     const char *x_api_key, const char *authorization, struct principal *out,
     const char **why);
+
+/*
+ * The same, honouring BYOK mode: when MASKGATE_BYOK is on and the request
+ * carries x-maskgate-key, that header authenticates the caller and the
+ * caller's own x-api-key/Authorization goes upstream (out->byok = 1).
+ */
+enum mg_err keys_authenticate_ex(const struct cfg *c, struct store *s, struct arena *a,
+    const char *x_api_key, const char *authorization, const char *x_maskgate_key,
+    struct principal *out, const char **why);
 
 /*
  * Checks, before anything goes upstream, everything the caller's key

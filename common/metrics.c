@@ -1,0 +1,257 @@
+/*
+ * metrics.c - Prometheus exposition of the counters in the store's metric
+ * table. Writes are one UPSERT per series inside one short transaction per
+ * request; rendering sorts histogram buckets by their numeric bound.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "metrics.h"
+#include "store.h"
+#include "store_keys.h"
+
+static const char *const reason_names[MR__MAX] = {
+	"auth", "blocked_key", "expired", "model", "budget", "rate", "parallel",
+	"fail_closed", "block_rule",
+};
+
+/* Upstream latency buckets, seconds. */
+static const double latency_buckets[] = { 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300 };
+
+struct family {
+	const char *name, *type, *help;
+};
+
+static const struct family families[] = {
+	{ "maskgate_requests_total", "counter", "Requests by route, status and tenant." },
+	{ "maskgate_upstream_latency_seconds", "histogram",
+	  "Time from sending upstream to the end of the upstream response." },
+	{ "maskgate_rejections_total", "counter", "Requests refused, by reason." },
+	{ "maskgate_tokens_input_total", "counter", "Input tokens per key alias and model." },
+	{ "maskgate_tokens_output_total", "counter", "Output tokens per key alias and model." },
+	{ "maskgate_tokens_cache_write_total", "counter", "Cache write tokens per key alias." },
+	{ "maskgate_tokens_cache_read_total", "counter", "Cache read tokens per key alias." },
+	{ "maskgate_spend_usd_total", "counter", "Spend in USD per key alias and model." },
+};
+
+void
+metrics_labels(char *out, size_t outlen, ...)
+{
+	va_list ap;
+	const char *name, *value, *p;
+	size_t n = 0;
+
+	out[0] = '\0';
+	va_start(ap, outlen);
+	while ((name = va_arg(ap, const char *)) != NULL) {
+		value = va_arg(ap, const char *);
+		if (value == NULL)
+			value = "";
+		if (n + strlen(name) + 4 >= outlen)
+			break;
+		n += (size_t)snprintf(out + n, outlen - n, "%s%s=\"", n > 0 ? "," : "", name);
+		for (p = value; *p != '\0' && n + 4 < outlen; p++) {
+			if (*p == '\\' || *p == '"') {
+				out[n++] = '\\';
+				out[n++] = *p;
+			} else if (*p == '\n') {
+				out[n++] = '\\';
+				out[n++] = 'n';
+			} else {
+				out[n++] = *p;
+			}
+		}
+		if (n + 2 >= outlen)
+			break;
+		out[n++] = '"';
+		out[n] = '\0';
+	}
+	va_end(ap);
+}
+
+void
+metrics_record_request(struct store *s, const char *route, int status,
+    const char *tenant, long upstream_ms, enum metrics_reason reason)
+{
+	char labels[512], code[16], le[32];
+	enum mg_err rc;
+	size_t i;
+
+	if (s == NULL)
+		return;
+	snprintf(code, sizeof(code), "%d", status);
+	rc = store_begin(s);
+	if (rc != MG_OK)
+		goto fail;
+	metrics_labels(labels, sizeof(labels), "route", route, "status", code,
+	    "tenant", tenant != NULL ? tenant : "-", (const char *)NULL);
+	rc = store_metric_add(s, "maskgate_requests_total", labels, 1);
+	if (rc == MG_OK && upstream_ms >= 0) {
+		double secs = (double)upstream_ms / 1000.0;
+		for (i = 0; i <= MG_NELEM(latency_buckets) && rc == MG_OK; i++) {
+			if (i < MG_NELEM(latency_buckets) && secs > latency_buckets[i])
+				continue;
+			if (i < MG_NELEM(latency_buckets))
+				snprintf(le, sizeof(le), "%g", latency_buckets[i]);
+			else
+				snprintf(le, sizeof(le), "+Inf");
+			metrics_labels(labels, sizeof(labels), "route", route, "le", le,
+			    (const char *)NULL);
+			rc = store_metric_add(s, "maskgate_upstream_latency_seconds_bucket", labels, 1);
+		}
+		metrics_labels(labels, sizeof(labels), "route", route, (const char *)NULL);
+		if (rc == MG_OK)
+			rc = store_metric_add(s, "maskgate_upstream_latency_seconds_sum", labels, secs);
+		if (rc == MG_OK)
+			rc = store_metric_add(s, "maskgate_upstream_latency_seconds_count", labels, 1);
+	}
+	if (rc == MG_OK && reason < MR__MAX) {
+		metrics_labels(labels, sizeof(labels), "reason", reason_names[reason],
+		    (const char *)NULL);
+		rc = store_metric_add(s, "maskgate_rejections_total", labels, 1);
+	}
+	if (rc == MG_OK)
+		rc = store_commit(s);
+	if (rc == MG_OK)
+		return;
+	store_rollback(s);
+fail:
+	log_warn("metrics: could not record a request (%s)", mg_strerror(rc));
+}
+
+void
+metrics_record_rejection(struct store *s, enum metrics_reason reason)
+{
+	char labels[128];
+
+	if (s == NULL || reason >= MR__MAX)
+		return;
+	metrics_labels(labels, sizeof(labels), "reason", reason_names[reason], (const char *)NULL);
+	if (store_metric_add(s, "maskgate_rejections_total", labels, 1) != MG_OK)
+		log_warn("metrics: could not record a rejection");
+}
+
+struct series {
+	char *name, *labels;
+	double value;
+};
+
+struct collect {
+	struct arena *arena;
+	struct series *v;
+	size_t n, cap;
+	enum mg_err rc;
+};
+
+static void
+collect_one(void *ctx, const char *name, const char *labels, double value)
+{
+	struct collect *c = ctx;
+
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 64;
+		struct series *v = arena_alloc(c->arena, cap * sizeof(*v));
+		if (v == NULL) {
+			c->rc = MG_ENOMEM;
+			return;
+		}
+		if (c->n > 0)
+			memcpy(v, c->v, c->n * sizeof(*v));
+		c->v = v;
+		c->cap = cap;
+	}
+	c->v[c->n].name = arena_strdup(c->arena, name);
+	c->v[c->n].labels = arena_strdup(c->arena, labels);
+	c->v[c->n].value = value;
+	if (c->v[c->n].name == NULL || c->v[c->n].labels == NULL)
+		c->rc = MG_ENOMEM;
+	else
+		c->n++;
+}
+
+/* The numeric le bound of a bucket's labels (+Inf last). */
+static double
+le_of(const char *labels, size_t *prefix)
+{
+	const char *p = strstr(labels, "le=\"");
+
+	if (p == NULL) {
+		*prefix = strlen(labels);
+		return 0;
+	}
+	*prefix = (size_t)(p - labels);
+	if (strncmp(p + 4, "+Inf", 4) == 0)
+		return INFINITY;
+	return strtod(p + 4, NULL);
+}
+
+static int
+series_cmp(const void *va, const void *vb)
+{
+	const struct series *a = va, *b = vb;
+	size_t pa, pb;
+	double la, lb;
+	int c = strcmp(a->name, b->name);
+
+	if (c != 0)
+		return c;
+	la = le_of(a->labels, &pa);
+	lb = le_of(b->labels, &pb);
+	c = strncmp(a->labels, b->labels, pa < pb ? pa : pb);
+	if (c != 0 || pa != pb)
+		return c != 0 ? c : (pa < pb ? -1 : 1);
+	return la < lb ? -1 : la > lb ? 1 : 0;
+}
+
+/* The family a series name belongs to (histogram suffixes stripped). */
+static const struct family *
+family_of(const char *name)
+{
+	size_t i, n;
+
+	for (i = 0; i < MG_NELEM(families); i++) {
+		n = strlen(families[i].name);
+		if (strncmp(name, families[i].name, n) == 0 &&
+		    (name[n] == '\0' || name[n] == '_'))
+			return &families[i];
+	}
+	return NULL;
+}
+
+enum mg_err
+metrics_render(struct store *s, struct buf *out)
+{
+	struct collect c = { out->arena, NULL, 0, 0, MG_OK };
+	const struct family *last = NULL, *f;
+	enum mg_err rc;
+	size_t i;
+
+	rc = store_metric_each(s, collect_one, &c);
+	if (rc != MG_OK)
+		return rc;
+	if (c.rc != MG_OK)
+		return c.rc;
+	if (c.n > 0)
+		qsort(c.v, c.n, sizeof(*c.v), series_cmp);
+	for (i = 0; i < MG_NELEM(families); i++) {
+		size_t j;
+		int any = 0;
+		for (j = 0; j < c.n; j++) {
+			f = family_of(c.v[j].name);
+			if (f != &families[i])
+				continue;
+			if (!any && f != last) {
+				buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help,
+				    f->name, f->type);
+				last = f;
+			}
+			any = 1;
+			buf_printf(out, "%s{%s} %.17g\n", c.v[j].name, c.v[j].labels, c.v[j].value);
+		}
+	}
+	return out->data != NULL || c.n == 0 ? MG_OK : MG_ENOMEM;
+}

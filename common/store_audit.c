@@ -1,0 +1,251 @@
+/*
+ * store_audit.c - the audit log, the spend log reader, master-key rotation
+ * records and the metrics counters shared by every worker process.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "store_int.h"
+#include "store_keys.h"
+
+static void
+bind_opt(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v != NULL)
+		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static enum mg_err
+step_done(sqlite3_stmt *st)
+{
+	int step = sqlite3_step(st);
+
+	sqlite3_finalize(st);
+	return step == SQLITE_DONE ? MG_OK : store_rc(step);
+}
+
+enum mg_err
+store_audit_add(struct store *s, const char *actor, const char *action,
+    const char *target, const char *outcome, const char *detail)
+{
+	sqlite3_stmt *st = store_prepare(s, "INSERT INTO audit_log(at, actor, action, target, "
+	    "outcome, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+
+	if (st == NULL)
+		return MG_ESTORE;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)time(NULL));
+	sqlite3_bind_text(st, 2, actor != NULL ? actor : "-", -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 3, action, -1, SQLITE_TRANSIENT);
+	bind_opt(st, 4, target);
+	sqlite3_bind_text(st, 5, outcome, -1, SQLITE_TRANSIENT);
+	bind_opt(st, 6, detail);
+	return step_done(st);
+}
+
+/* Adds column i of st to obj under name, as its SQLite type says. */
+static void
+add_col(struct json_object *obj, const char *name, sqlite3_stmt *st, int i)
+{
+	struct json_object *v = NULL;
+
+	switch (sqlite3_column_type(st, i)) {
+	case SQLITE_INTEGER:
+		v = json_object_new_int64(sqlite3_column_int64(st, i));
+		break;
+	case SQLITE_FLOAT:
+		v = json_object_new_double(sqlite3_column_double(st, i));
+		break;
+	case SQLITE_TEXT:
+		v = json_object_new_string((const char *)sqlite3_column_text(st, i));
+		break;
+	default:
+		break;
+	}
+	json_object_object_add(obj, name, v);
+}
+
+/* ISO 8601 UTC of Unix seconds. */
+static struct json_object *
+iso_time(long long secs)
+{
+	char out[32];
+	time_t t = (time_t)secs;
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, sizeof(out), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return json_object_new_string(out);
+}
+
+enum mg_err
+store_audit_list(struct store *s, long limit, const char *action, struct json_object **out)
+{
+	static const char *const cols[] = { "id", "at", "actor", "action", "target", "outcome",
+		"detail" };
+	sqlite3_stmt *st;
+	struct json_object *arr;
+	int step;
+	size_t i;
+
+	*out = NULL;
+	st = store_prepare(s, "SELECT id, at, actor, action, target, outcome, detail FROM "
+	    "audit_log WHERE (?2 IS NULL OR action = ?2) ORDER BY id DESC LIMIT ?1");
+	if (st == NULL)
+		return MG_ESTORE;
+	sqlite3_bind_int64(st, 1, limit);
+	bind_opt(st, 2, action);
+	arr = json_object_new_array();
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		struct json_object *row = json_object_new_object();
+		for (i = 0; i < MG_NELEM(cols); i++)
+			add_col(row, cols[i], st, (int)i);
+		json_object_object_add(row, "time", iso_time(sqlite3_column_int64(st, 1)));
+		json_object_array_add(arr, row);
+	}
+	sqlite3_finalize(st);
+	if (step != SQLITE_DONE) {
+		json_object_put(arr);
+		return store_rc(step);
+	}
+	*out = arr;
+	return MG_OK;
+}
+
+enum mg_err
+store_spend_list(struct store *s, const struct store_spend_filter *f, struct json_object **out)
+{
+	static const char *const cols[] = { "request_id", "startTime", "api_key", "key_alias",
+		"user", "team_id", "tenant", "model", "prompt_tokens", "completion_tokens",
+		"cache_creation_input_tokens", "cache_read_input_tokens", "spend", "status",
+		"duration_ms" };
+	sqlite3_stmt *st;
+	struct json_object *arr;
+	int step;
+	size_t i;
+
+	*out = NULL;
+	st = store_prepare(s, "SELECT request_id, at_ms, key_hash, key_alias, user_id, team_id, "
+	    "tenant, model, input_tokens, output_tokens, cache_write_tokens, cache_read_tokens, "
+	    "cost, status, duration_ms FROM spend_log WHERE (?1 IS NULL OR key_hash = ?1) AND "
+	    "(?2 IS NULL OR user_id = ?2) AND (?3 IS NULL OR team_id = ?3) AND "
+	    "(?4 = 0 OR at_ms >= ?4) AND (?5 = 0 OR at_ms < ?5) ORDER BY id DESC LIMIT ?6");
+	if (st == NULL)
+		return MG_ESTORE;
+	bind_opt(st, 1, f->key_hash);
+	bind_opt(st, 2, f->user_id);
+	bind_opt(st, 3, f->team_id);
+	sqlite3_bind_int64(st, 4, f->from_ms);
+	sqlite3_bind_int64(st, 5, f->to_ms);
+	sqlite3_bind_int64(st, 6, f->limit);
+	arr = json_object_new_array();
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		struct json_object *row = json_object_new_object();
+		long long at_ms = sqlite3_column_int64(st, 1);
+		long long dur = sqlite3_column_int64(st, 14);
+		for (i = 0; i < MG_NELEM(cols); i++)
+			if (i != 1)
+				add_col(row, cols[i], st, (int)i);
+		json_object_object_add(row, "startTime", iso_time(at_ms / 1000 - dur / 1000));
+		json_object_object_add(row, "endTime", iso_time(at_ms / 1000));
+		json_object_object_add(row, "total_tokens", json_object_new_int64(
+		    sqlite3_column_int64(st, 8) + sqlite3_column_int64(st, 9) +
+		    sqlite3_column_int64(st, 10) + sqlite3_column_int64(st, 11)));
+		json_object_array_add(arr, row);
+	}
+	sqlite3_finalize(st);
+	if (step != SQLITE_DONE) {
+		json_object_put(arr);
+		return store_rc(step);
+	}
+	*out = arr;
+	return MG_OK;
+}
+
+int
+store_master_state(struct store *s, const char *hash, long now)
+{
+	sqlite3_stmt *st = store_prepare(s, "SELECT expires_at FROM master_key WHERE hash = ?1");
+	int state = -1;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, hash, -1, SQLITE_TRANSIENT);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		state = sqlite3_column_type(st, 0) == SQLITE_NULL ||
+		    sqlite3_column_int64(st, 0) > now ? 1 : 0;
+	sqlite3_finalize(st);
+	return state;
+}
+
+enum mg_err
+store_master_rotate(struct store *s, const char *new_hash, const char *configured_hash,
+    long now, long grace_until, const char *actor)
+{
+	sqlite3_stmt *st;
+	enum mg_err rc;
+
+	/* the configured key enters the table so that its retirement is recorded */
+	if (configured_hash != NULL) {
+		st = store_prepare(s, "INSERT OR IGNORE INTO master_key(hash, is_primary, "
+		    "created_at, expires_at, created_by) VALUES (?1, 0, ?2, NULL, 'configuration')");
+		if (st == NULL)
+			return MG_ESTORE;
+		sqlite3_bind_text(st, 1, configured_hash, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 2, now);
+		rc = step_done(st);
+		if (rc != MG_OK)
+			return rc;
+	}
+	st = store_prepare(s, "UPDATE master_key SET is_primary = 0, expires_at = "
+	    "min(coalesce(expires_at, ?1), ?1) WHERE expires_at IS NULL OR expires_at > ?2");
+	if (st == NULL)
+		return MG_ESTORE;
+	sqlite3_bind_int64(st, 1, grace_until);
+	sqlite3_bind_int64(st, 2, now);
+	rc = step_done(st);
+	if (rc != MG_OK)
+		return rc;
+	st = store_prepare(s, "INSERT INTO master_key(hash, is_primary, created_at, expires_at, "
+	    "created_by) VALUES (?1, 1, ?2, NULL, ?3)");
+	if (st == NULL)
+		return MG_ESTORE;
+	sqlite3_bind_text(st, 1, new_hash, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, now);
+	sqlite3_bind_text(st, 3, actor, -1, SQLITE_TRANSIENT);
+	return step_done(st);
+}
+
+enum mg_err
+store_metric_add(struct store *s, const char *name, const char *labels, double delta)
+{
+	sqlite3_stmt *st = store_prepare(s, "INSERT INTO metric(name, labels, value) VALUES "
+	    "(?1, ?2, ?3) ON CONFLICT(name, labels) DO UPDATE SET value = value + ?3");
+
+	if (st == NULL)
+		return MG_ESTORE;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, labels, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_double(st, 3, delta);
+	return step_done(st);
+}
+
+enum mg_err
+store_metric_each(struct store *s,
+    void (*fn)(void *ctx, const char *name, const char *labels, double value), void *ctx)
+{
+	sqlite3_stmt *st = store_prepare(s, "SELECT name, labels, value FROM metric "
+	    "ORDER BY name, labels");
+	int step;
+
+	if (st == NULL)
+		return MG_ESTORE;
+	while ((step = sqlite3_step(st)) == SQLITE_ROW)
+		fn(ctx, (const char *)sqlite3_column_text(st, 0),
+		    (const char *)sqlite3_column_text(st, 1), sqlite3_column_double(st, 2));
+	sqlite3_finalize(st);
+	return step == SQLITE_DONE ? MG_OK : store_rc(step);
+}

@@ -1,0 +1,576 @@
+/*
+ * store_keys.c - virtual keys in SQLite: records, regeneration with grace,
+ * listing, and the admission and settlement transactions that enforce
+ * budgets, rpm/tpm and parallel-request limits across every worker.
+ *
+ * Every write that depends on a read runs under BEGIN IMMEDIATE, so two
+ * workers never both take the last slot or the last request of a minute.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "metrics.h"
+#include "store_int.h"
+#include "store_keys.h"
+
+#define KEY_COLUMNS "hash, key_name, key_alias, user_id, team_id, models, metadata, " \
+	"max_budget, budget_duration, budget_reset_at, spend, rpm_limit, tpm_limit, " \
+	"max_parallel_requests, expires, blocked, admin, created_at, updated_at, created_by"
+
+static const char *
+col_str(struct arena *a, sqlite3_stmt *st, int i)
+{
+	const unsigned char *v = sqlite3_column_text(st, i);
+
+	return v != NULL ? arena_strdup(a, (const char *)v) : NULL;
+}
+
+static long
+col_long(sqlite3_stmt *st, int i, long none)
+{
+	return sqlite3_column_type(st, i) == SQLITE_NULL ? none : (long)sqlite3_column_int64(st, i);
+}
+
+/* Fills k from a row selected with KEY_COLUMNS. */
+static void
+row_to_record(struct arena *a, sqlite3_stmt *st, struct keys_record *k)
+{
+	const unsigned char *h = sqlite3_column_text(st, 0);
+
+	memset(k, 0, sizeof(*k));
+	snprintf(k->hash, sizeof(k->hash), "%s", h != NULL ? (const char *)h : "");
+	k->key_name = col_str(a, st, 1);
+	k->key_alias = col_str(a, st, 2);
+	k->user_id = col_str(a, st, 3);
+	k->team_id = col_str(a, st, 4);
+	k->models = col_str(a, st, 5);
+	k->metadata = col_str(a, st, 6);
+	k->max_budget = sqlite3_column_type(st, 7) == SQLITE_NULL ? -1 :
+	    sqlite3_column_double(st, 7);
+	k->budget_duration = col_long(st, 8, -1);
+	k->budget_reset_at = col_long(st, 9, 0);
+	k->spend = sqlite3_column_double(st, 10);
+	k->rpm_limit = col_long(st, 11, -1);
+	k->tpm_limit = col_long(st, 12, -1);
+	k->max_parallel_requests = col_long(st, 13, -1);
+	k->expires = col_long(st, 14, 0);
+	k->blocked = (int)col_long(st, 15, 0);
+	k->admin = (int)col_long(st, 16, 0);
+	k->created_at = col_long(st, 17, 0);
+	k->updated_at = col_long(st, 18, 0);
+	k->created_by = col_str(a, st, 19);
+}
+
+static void
+bind_text_or_null(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v != NULL)
+		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static void
+bind_long_or_null(sqlite3_stmt *st, int i, long v, long none)
+{
+	if (v == none)
+		sqlite3_bind_null(st, i);
+	else
+		sqlite3_bind_int64(st, i, v);
+}
+
+/* Binds the 19 columns after hash, starting at parameter 2. */
+static void
+bind_record(sqlite3_stmt *st, const struct keys_record *k)
+{
+	sqlite3_bind_text(st, 1, k->hash, -1, SQLITE_TRANSIENT);
+	bind_text_or_null(st, 2, k->key_name != NULL ? k->key_name : "sk-...");
+	bind_text_or_null(st, 3, k->key_alias);
+	bind_text_or_null(st, 4, k->user_id);
+	bind_text_or_null(st, 5, k->team_id);
+	bind_text_or_null(st, 6, k->models != NULL ? k->models : "[]");
+	bind_text_or_null(st, 7, k->metadata != NULL ? k->metadata : "{}");
+	if (k->max_budget < 0)
+		sqlite3_bind_null(st, 8);
+	else
+		sqlite3_bind_double(st, 8, k->max_budget);
+	bind_long_or_null(st, 9, k->budget_duration, -1);
+	bind_long_or_null(st, 10, k->budget_reset_at, 0);
+	sqlite3_bind_double(st, 11, k->spend);
+	bind_long_or_null(st, 12, k->rpm_limit, -1);
+	bind_long_or_null(st, 13, k->tpm_limit, -1);
+	bind_long_or_null(st, 14, k->max_parallel_requests, -1);
+	bind_long_or_null(st, 15, k->expires, 0);
+	sqlite3_bind_int(st, 16, k->blocked != 0);
+	sqlite3_bind_int(st, 17, k->admin != 0);
+	sqlite3_bind_int64(st, 18, k->created_at);
+	sqlite3_bind_int64(st, 19, k->updated_at);
+	bind_text_or_null(st, 20, k->created_by);
+}
+
+enum mg_err
+store_keys_get(struct store *s, struct arena *a, const char *hash, long now,
+    struct keys_record *out)
+{
+	sqlite3_stmt *st;
+	enum mg_err rc = MG_ENOTFOUND;
+	int step;
+
+	st = store_prepare(s, "SELECT " KEY_COLUMNS " FROM vkey WHERE hash = ?1 UNION ALL "
+	    "SELECT " KEY_COLUMNS " FROM vkey WHERE hash = (SELECT hash FROM vkey_grace "
+	    "WHERE old_hash = ?1 AND grace_until > ?2) LIMIT 1");
+	if (st == NULL)
+		return MG_ESTORE;
+	sqlite3_bind_text(st, 1, hash, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, now);
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW) {
+		row_to_record(a, st, out);
+		rc = MG_OK;
+	} else if (step != SQLITE_DONE) {
+		rc = store_rc(step);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Runs one prepared write; returns the number of changed rows in *changes. */
+static enum mg_err
+run_write(struct store *s, sqlite3_stmt *st, int *changes)
+{
+	int step = sqlite3_step(st);
+	enum mg_err rc = step == SQLITE_DONE ? MG_OK : store_rc(step);
+
+	if (step == SQLITE_CONSTRAINT || (step & 0xff) == SQLITE_CONSTRAINT)
+		rc = MG_EINVAL;
+	if (changes != NULL)
+		*changes = sqlite3_changes(s->db);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+enum mg_err
+store_keys_insert(struct store *s, const struct keys_record *k)
+{
+	sqlite3_stmt *st = store_prepare(s, "INSERT INTO vkey(" KEY_COLUMNS ") VALUES "
+	    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
+	    "?19, ?20)");
+
+	if (st == NULL)
+		return MG_ESTORE;
+	bind_record(st, k);
+	return run_write(s, st, NULL);
+}
+
+enum mg_err
+store_keys_update(struct store *s, const struct keys_record *k)
+{
+	sqlite3_stmt *st = store_prepare(s, "UPDATE vkey SET key_name = ?2, key_alias = ?3, "
+	    "user_id = ?4, team_id = ?5, models = ?6, metadata = ?7, max_budget = ?8, "
+	    "budget_duration = ?9, budget_reset_at = ?10, spend = ?11, rpm_limit = ?12, "
+	    "tpm_limit = ?13, max_parallel_requests = ?14, expires = ?15, blocked = ?16, "
+	    "admin = ?17, created_at = ?18, updated_at = ?19, created_by = ?20 WHERE hash = ?1");
+	enum mg_err rc;
+	int changes = 0;
+
+	if (st == NULL)
+		return MG_ESTORE;
+	bind_record(st, k);
+	rc = run_write(s, st, &changes);
+	return rc == MG_OK && changes == 0 ? MG_ENOTFOUND : rc;
+}
+
+/* Runs sql with ?1 = a and ?2 = b (either may be NULL: unbound). */
+static enum mg_err
+exec2(struct store *s, const char *sql, const char *a, const char *b, int *changes)
+{
+	sqlite3_stmt *st = store_prepare(s, sql);
+
+	if (st == NULL)
+		return MG_ESTORE;
+	if (a != NULL)
+		sqlite3_bind_text(st, 1, a, -1, SQLITE_TRANSIENT);
+	if (b != NULL)
+		sqlite3_bind_text(st, 2, b, -1, SQLITE_TRANSIENT);
+	return run_write(s, st, changes);
+}
+
+enum mg_err
+store_keys_delete(struct store *s, const char *hash)
+{
+	enum mg_err rc;
+	int changes = 0;
+
+	rc = exec2(s, "DELETE FROM vkey_grace WHERE hash = ?1", hash, NULL, NULL);
+	if (rc == MG_OK)
+		rc = exec2(s, "DELETE FROM vkey_rate WHERE hash = ?1", hash, NULL, NULL);
+	if (rc == MG_OK)
+		rc = exec2(s, "DELETE FROM vkey_slot WHERE hash = ?1", hash, NULL, NULL);
+	if (rc == MG_OK)
+		rc = exec2(s, "DELETE FROM vkey WHERE hash = ?1", hash, NULL, &changes);
+	return rc == MG_OK && changes == 0 ? MG_ENOTFOUND : rc;
+}
+
+enum mg_err
+store_keys_rehash(struct store *s, const char *old_hash, const char *new_hash,
+    const char *new_name, long grace_until)
+{
+	sqlite3_stmt *st;
+	enum mg_err rc;
+	int changes = 0;
+
+	st = store_prepare(s, "UPDATE vkey SET hash = ?2, key_name = ?3, updated_at = ?4 "
+	    "WHERE hash = ?1");
+	if (st == NULL)
+		return MG_ESTORE;
+	sqlite3_bind_text(st, 1, old_hash, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, new_hash, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 3, new_name, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)time(NULL));
+	rc = run_write(s, st, &changes);
+	if (rc != MG_OK)
+		return rc;
+	if (changes == 0)
+		return MG_ENOTFOUND;
+	rc = exec2(s, "UPDATE vkey_rate SET hash = ?2 WHERE hash = ?1", old_hash, new_hash, NULL);
+	if (rc == MG_OK)
+		rc = exec2(s, "UPDATE vkey_slot SET hash = ?2 WHERE hash = ?1", old_hash, new_hash,
+		    NULL);
+	if (rc != MG_OK || grace_until <= 0)
+		return rc;
+	st = store_prepare(s, "INSERT OR REPLACE INTO vkey_grace(old_hash, hash, grace_until) "
+	    "VALUES (?1, ?2, ?3)");
+	if (st == NULL)
+		return MG_ESTORE;
+	sqlite3_bind_text(st, 1, old_hash, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, new_hash, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 3, grace_until);
+	return run_write(s, st, NULL);
+}
+
+enum mg_err
+store_keys_list(struct store *s, struct arena *a, const struct store_keys_filter *f,
+    struct keys_record **out, size_t *n, long *total)
+{
+	static const char where[] = " WHERE (?1 IS NULL OR user_id = ?1) AND "
+	    "(?2 IS NULL OR team_id = ?2) AND (?3 IS NULL OR key_alias = ?3)";
+	char sql[1024];
+	sqlite3_stmt *st;
+	size_t cap = (size_t)(f->limit > 0 ? f->limit : 1);
+	int step;
+
+	*out = NULL;
+	*n = 0;
+	*total = 0;
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM vkey%s", where);
+	st = store_prepare(s, sql);
+	if (st == NULL)
+		return MG_ESTORE;
+	bind_text_or_null(st, 1, f->user_id);
+	bind_text_or_null(st, 2, f->team_id);
+	bind_text_or_null(st, 3, f->key_alias);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		*total = (long)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+
+	snprintf(sql, sizeof(sql), "SELECT " KEY_COLUMNS " FROM vkey%s "
+	    "ORDER BY created_at, hash LIMIT ?4 OFFSET ?5", where);
+	st = store_prepare(s, sql);
+	if (st == NULL)
+		return MG_ESTORE;
+	bind_text_or_null(st, 1, f->user_id);
+	bind_text_or_null(st, 2, f->team_id);
+	bind_text_or_null(st, 3, f->key_alias);
+	sqlite3_bind_int64(st, 4, f->limit);
+	sqlite3_bind_int64(st, 5, f->offset);
+	*out = arena_alloc(a, cap * sizeof(**out));
+	if (*out == NULL) {
+		sqlite3_finalize(st);
+		return MG_ENOMEM;
+	}
+	while ((step = sqlite3_step(st)) == SQLITE_ROW && *n < cap)
+		row_to_record(a, st, &(*out)[(*n)++]);
+	sqlite3_finalize(st);
+	return step == SQLITE_ROW || step == SQLITE_DONE ? MG_OK : store_rc(step);
+}
+
+static void
+refuse(struct keys_refusal *r, int status, long retry_after, const char *msg)
+{
+	r->status = status;
+	r->retry_after = retry_after;
+	snprintf(r->message, sizeof(r->message), "%s", msg);
+}
+
+/* Counts live parallel slots, deleting those whose worker died. */
+static enum mg_err
+live_slots(struct store *s, const char *hash, long now, long slot_stale, long *count)
+{
+	sqlite3_stmt *st, *del;
+	enum mg_err rc = MG_OK;
+	int step;
+
+	*count = 0;
+	st = store_prepare(s, "DELETE FROM vkey_slot WHERE hash = ?1 AND started < ?2");
+	if (st == NULL)
+		return MG_ESTORE;
+	sqlite3_bind_text(st, 1, hash, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, now - slot_stale);
+	rc = run_write(s, st, NULL);
+	if (rc != MG_OK)
+		return rc;
+	st = store_prepare(s, "SELECT id, pid FROM vkey_slot WHERE hash = ?1");
+	del = store_prepare(s, "DELETE FROM vkey_slot WHERE id = ?1");
+	if (st == NULL || del == NULL) {
+		rc = MG_ESTORE;
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, hash, -1, SQLITE_TRANSIENT);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		pid_t pid = (pid_t)sqlite3_column_int64(st, 1);
+		/* EPERM means alive under another user (Apache's www-data) */
+		if (pid > 0 && kill(pid, 0) != 0 && errno == ESRCH) {
+			log_warn("keys: reclaimed the parallel slot of dead worker %ld", (long)pid);
+			sqlite3_bind_int64(del, 1, sqlite3_column_int64(st, 0));
+			sqlite3_step(del);
+			sqlite3_reset(del);
+			continue;
+		}
+		(*count)++;
+	}
+	if (step != SQLITE_DONE)
+		rc = store_rc(step);
+out:
+	sqlite3_finalize(st);
+	sqlite3_finalize(del);
+	return rc;
+}
+
+/* Budget reset, budget, rpm/tpm and parallel checks inside the transaction. */
+static enum mg_err
+admit_checks(struct store *s, struct keys_record *k, long now, long slot_stale, long *slot,
+    struct keys_refusal *r)
+{
+	sqlite3_stmt *st;
+	long window = now / 60, requests = 0, tokens = 0, live;
+	enum mg_err rc;
+
+	if (k->budget_duration > 0 && (k->budget_reset_at == 0 || now >= k->budget_reset_at)) {
+		long next = k->budget_reset_at > 0 ? k->budget_reset_at : now + k->budget_duration;
+		while (next <= now)
+			next += k->budget_duration;
+		if (k->budget_reset_at > 0)
+			k->spend = 0;
+		k->budget_reset_at = next;
+		st = store_prepare(s, "UPDATE vkey SET spend = ?2, budget_reset_at = ?3 "
+		    "WHERE hash = ?1");
+		if (st == NULL)
+			return MG_ESTORE;
+		sqlite3_bind_text(st, 1, k->hash, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_double(st, 2, k->spend);
+		sqlite3_bind_int64(st, 3, k->budget_reset_at);
+		rc = run_write(s, st, NULL);
+		if (rc != MG_OK)
+			return rc;
+	}
+	if (k->max_budget >= 0 && k->spend >= k->max_budget) {
+		char msg[160];
+		snprintf(msg, sizeof(msg), "budget exceeded: spend %.6f USD of max_budget %.6f USD",
+		    k->spend, k->max_budget);
+		refuse(r, 429, k->budget_duration > 0 ? k->budget_reset_at - now : 86400, msg);
+		return MG_EINVAL;
+	}
+	if (k->rpm_limit >= 0 || k->tpm_limit >= 0) {
+		st = store_prepare(s, "SELECT requests, tokens FROM vkey_rate WHERE hash = ?1 "
+		    "AND window = ?2");
+		if (st == NULL)
+			return MG_ESTORE;
+		sqlite3_bind_text(st, 1, k->hash, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 2, window);
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			requests = (long)sqlite3_column_int64(st, 0);
+			tokens = (long)sqlite3_column_int64(st, 1);
+		}
+		sqlite3_finalize(st);
+		if (k->rpm_limit >= 0 && requests >= k->rpm_limit) {
+			refuse(r, 429, 60 - now % 60, "rate limit: rpm_limit reached for this key");
+			return MG_EINVAL;
+		}
+		if (k->tpm_limit >= 0 && tokens >= k->tpm_limit) {
+			refuse(r, 429, 60 - now % 60, "rate limit: tpm_limit reached for this key");
+			return MG_EINVAL;
+		}
+	}
+	*slot = 0;
+	if (k->max_parallel_requests >= 0) {
+		rc = live_slots(s, k->hash, now, slot_stale, &live);
+		if (rc != MG_OK)
+			return rc;
+		if (live >= k->max_parallel_requests) {
+			refuse(r, 429, 1, "rate limit: max_parallel_requests reached for this key");
+			return MG_EINVAL;
+		}
+		st = store_prepare(s, "INSERT INTO vkey_slot(hash, pid, started) VALUES (?1, ?2, ?3)");
+		if (st == NULL)
+			return MG_ESTORE;
+		sqlite3_bind_text(st, 1, k->hash, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)getpid());
+		sqlite3_bind_int64(st, 3, now);
+		rc = run_write(s, st, NULL);
+		if (rc != MG_OK)
+			return rc;
+		*slot = (long)sqlite3_last_insert_rowid(s->db);
+	}
+	if (k->rpm_limit >= 0 || k->tpm_limit >= 0) {
+		st = store_prepare(s, "DELETE FROM vkey_rate WHERE hash = ?1 AND window < ?2");
+		if (st == NULL)
+			return MG_ESTORE;
+		sqlite3_bind_text(st, 1, k->hash, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 2, window);
+		rc = run_write(s, st, NULL);
+		if (rc != MG_OK)
+			return rc;
+		st = store_prepare(s, "INSERT INTO vkey_rate(hash, window, requests) VALUES "
+		    "(?1, ?2, 1) ON CONFLICT(hash, window) DO UPDATE SET requests = requests + 1");
+		if (st == NULL)
+			return MG_ESTORE;
+		sqlite3_bind_text(st, 1, k->hash, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 2, window);
+		rc = run_write(s, st, NULL);
+		if (rc != MG_OK)
+			return rc;
+	}
+	return MG_OK;
+}
+
+enum mg_err
+store_keys_admit(struct store *s, struct arena *a, const char *hash, long now,
+    long slot_stale, struct keys_record *k, long *slot, struct keys_refusal *r)
+{
+	enum mg_err rc;
+
+	*slot = 0;
+	rc = store_begin(s);
+	if (rc != MG_OK)
+		return rc;
+	rc = store_keys_get(s, a, hash, now, k);
+	if (rc == MG_ENOTFOUND) {
+		refuse(r, 401, 0, "invalid API key");
+		rc = MG_EINVAL;
+	}
+	if (rc == MG_OK)
+		rc = admit_checks(s, k, now, slot_stale, slot, r);
+	if (rc == MG_OK) {
+		rc = store_commit(s);
+		if (rc != MG_OK)
+			*slot = 0;
+	}
+	if (rc != MG_OK) {
+		/* a refusal changes nothing but the budget reset, which keeps */
+		if (rc == MG_EINVAL && store_commit(s) == MG_OK)
+			return MG_EINVAL;
+		store_rollback(s);
+	}
+	return rc;
+}
+
+enum mg_err
+store_keys_settle(struct store *s, const struct store_spend *sp)
+{
+	sqlite3_stmt *st;
+	struct timespec ts;
+	long now = (long)time(NULL);
+	long tokens = sp->input_tokens + sp->output_tokens + sp->cache_write_tokens +
+	    sp->cache_read_tokens;
+	char labels[512];
+	enum mg_err rc;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	rc = store_begin(s);
+	if (rc != MG_OK)
+		return rc;
+	if (sp->slot > 0) {
+		st = store_prepare(s, "DELETE FROM vkey_slot WHERE id = ?1");
+		if (st == NULL)
+			goto fail;
+		sqlite3_bind_int64(st, 1, sp->slot);
+		rc = run_write(s, st, NULL);
+		if (rc != MG_OK)
+			goto out;
+	}
+	if (sp->is_virtual) {
+		st = store_prepare(s, "UPDATE vkey SET spend = spend + ?2 WHERE hash = ?1");
+		if (st == NULL)
+			goto fail;
+		sqlite3_bind_text(st, 1, sp->key_hash, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_double(st, 2, sp->cost);
+		rc = run_write(s, st, NULL);
+		if (rc != MG_OK)
+			goto out;
+		st = store_prepare(s, "INSERT INTO vkey_rate(hash, window, tokens) VALUES "
+		    "(?1, ?2, ?3) ON CONFLICT(hash, window) DO UPDATE SET tokens = tokens + ?3");
+		if (st == NULL)
+			goto fail;
+		sqlite3_bind_text(st, 1, sp->key_hash, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 2, now / 60);
+		sqlite3_bind_int64(st, 3, tokens);
+		rc = run_write(s, st, NULL);
+		if (rc != MG_OK)
+			goto out;
+	}
+	st = store_prepare(s, "INSERT INTO spend_log(request_id, at_ms, key_hash, key_alias, "
+	    "user_id, team_id, tenant, model, input_tokens, output_tokens, cache_write_tokens, "
+	    "cache_read_tokens, cost, status, duration_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+	    "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)");
+	if (st == NULL)
+		goto fail;
+	bind_text_or_null(st, 1, sp->request_id);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+	sqlite3_bind_text(st, 3, sp->key_hash, -1, SQLITE_TRANSIENT);
+	bind_text_or_null(st, 4, sp->key_alias);
+	bind_text_or_null(st, 5, sp->user_id);
+	bind_text_or_null(st, 6, sp->team_id);
+	sqlite3_bind_text(st, 7, sp->tenant != NULL ? sp->tenant : "-", -1, SQLITE_TRANSIENT);
+	bind_text_or_null(st, 8, sp->model);
+	sqlite3_bind_int64(st, 9, sp->input_tokens);
+	sqlite3_bind_int64(st, 10, sp->output_tokens);
+	sqlite3_bind_int64(st, 11, sp->cache_write_tokens);
+	sqlite3_bind_int64(st, 12, sp->cache_read_tokens);
+	sqlite3_bind_double(st, 13, sp->cost);
+	sqlite3_bind_int(st, 14, sp->status);
+	sqlite3_bind_int64(st, 15, sp->duration_ms);
+	rc = run_write(s, st, NULL);
+	if (rc != MG_OK)
+		goto out;
+	/* per key alias (hash prefix when the key has none): never the key */
+	metrics_labels(labels, sizeof(labels), "key_alias",
+	    sp->key_alias != NULL ? sp->key_alias : sp->tenant != NULL ? sp->tenant : "-",
+	    "model", sp->model != NULL ? sp->model : "-", (const char *)NULL);
+	rc = store_metric_add(s, "maskgate_tokens_input_total", labels, (double)sp->input_tokens);
+	if (rc == MG_OK)
+		rc = store_metric_add(s, "maskgate_tokens_output_total", labels,
+		    (double)sp->output_tokens);
+	if (rc == MG_OK)
+		rc = store_metric_add(s, "maskgate_tokens_cache_write_total", labels,
+		    (double)sp->cache_write_tokens);
+	if (rc == MG_OK)
+		rc = store_metric_add(s, "maskgate_tokens_cache_read_total", labels,
+		    (double)sp->cache_read_tokens);
+	if (rc == MG_OK)
+		rc = store_metric_add(s, "maskgate_spend_usd_total", labels, sp->cost);
+	if (rc == MG_OK)
+		rc = store_commit(s);
+	goto out;
+fail:
+	rc = MG_ESTORE;
+out:
+	if (rc != MG_OK)
+		store_rollback(s);
+	return rc;
+}
