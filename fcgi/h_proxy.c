@@ -412,9 +412,12 @@ oom:
 	http_error(req, 500, ET_API, "out of memory");
 }
 
-/* Refuses a request that carries this instance's own loop mark. */
-static int
-loop_detected(struct request *req)
+/*
+ * Refuses a request that carries this instance's own loop mark. Runs before
+ * authentication: a looped request carries the upstream key, not a caller's.
+ */
+int
+proxy_loop_detected(struct request *req)
 {
 	const char *hop = http_header(req, HOP_HEADER);
 	char mark[33];
@@ -502,8 +505,6 @@ h_messages(struct request *req, const struct principal *p)
 	enum mg_err rc;
 
 	init_proxy(&px, req, p);
-	if (loop_detected(req))
-		return;
 	if (!is_json_content_type(http_header(req, "content-type"))) {
 		http_error(req, 400, ET_INVALID_REQUEST, "content-type must be application/json");
 		return;
@@ -579,7 +580,5 @@ h_models(struct request *req, const struct principal *p)
 	struct proxy px;
 
 	init_proxy(&px, req, p);
-	if (loop_detected(req))
-		return;
 	forward(&px, "GET", NULL, 0);
 }

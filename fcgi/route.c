@@ -86,6 +86,8 @@ route_dispatch(struct request *req)
 		r->handler(req, NULL);
 		return;
 	}
+	if (proxy_loop_detected(req))
+		return;
 	rc = keys_authenticate(req->worker->cfg, req->worker->store, req->arena,
 	    http_header(req, "x-api-key"), http_header(req, "authorization"), &p, &why);
 	if (rc == MG_ENOTFOUND) {

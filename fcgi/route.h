@@ -11,6 +11,9 @@
 /* Authenticates when the route needs it, then runs the handler. */
 void route_dispatch(struct request *req);
 
+/* 508 when the request came from this maskgate itself; 1 if answered. */
+int proxy_loop_detected(struct request *req);
+
 /* Handlers. p is NULL for routes open without a credential. */
 void h_root(struct request *req, const struct principal *p);
 void h_liveliness(struct request *req, const struct principal *p);

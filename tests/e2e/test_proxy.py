@@ -269,7 +269,7 @@ def test_nonstream_tool_use_and_thinking(srv, mock):
 
 
 def test_sse_arrives_event_by_event(srv, mock):
-    mock.script.append(Reply("sse", events=sse_text_events(["a", "b", "c", "d"]), delay=0.6))
+    mock.script.append(Reply("sse", events=sse_text_events(["a ", "b ", "c ", "d "]), delay=0.6))
     lines = curl_stream(srv.url + "/v1/messages", headers=auth(srv.master),
                         data={"model": "claude-sonnet-4-5", "max_tokens": 10, "stream": True,
                               "messages": [{"role": "user", "content": "hi"}]})
