@@ -84,7 +84,10 @@ read_stdin(struct buf *b)
 	char chunk[65536];
 	size_t n;
 
-	while ((n = fread(chunk, 1, sizeof(chunk), stdin)) > 0) {
+	for (;;) {
+		n = fread(chunk, 1, sizeof(chunk), stdin);
+		if (n == 0)
+			break;
 		if (b->len + n > CLI_MAX_INPUT || buf_append(b, chunk, n) != MG_OK)
 			return -1;
 	}

@@ -367,15 +367,21 @@ escape_before(const char *in, size_t pos, int *cp)
 	return 0;
 }
 
-/* Token boundary before pos (start of text counts: see mask_holdback). */
+/*
+ * Token boundary before pos (start of text counts: see mask_holdback). An
+ * escape like "\n" or "\u00e9" before a placeholder is a boundary in JSON
+ * string text and in plain text alike (code the model writes has them), so
+ * that both modes agree with the one mask_holdback.
+ */
 static int
 left_boundary(const char *in, size_t pos, int json)
 {
 	int cp;
 
+	(void)json;
 	if (pos == 0 || !is_word(in[pos - 1]))
 		return 1;
-	if (json && escape_before(in, pos, &cp))
+	if (escape_before(in, pos, &cp))
 		return cp > 127 || !is_word(cp);
 	return 0;
 }
@@ -495,19 +501,22 @@ mask_holdback(const struct mask_session *m, const char *text, size_t len)
 
 	if (m == NULL || len == 0)
 		return 0;
-	/* unfinished escape: "\u" plus up to three hex digits, or a lone "\" */
+	/* an unfinished escape ("\u" plus up to three hex digits, or a lone
+	 * "\") is held together with the word run before it */
+	r = len;
 	for (k = 0; k <= 3 && k + 2 <= len; k++) {
 		size_t u = len - k - 1, j;
 		if (text[u] != 'u' || text[u - 1] != '\\' || backslashes_before(text, u) % 2 == 0)
 			continue;
 		for (j = u + 1; j < len && hexval(text[j]) >= 0; j++)
 			;
-		if (j == len)
-			return k + 2;
+		if (j == len) {
+			r = u - 1;
+			break;
+		}
 	}
-	if (text[len - 1] == '\\' && backslashes_before(text, len) % 2 == 1)
-		return 1;
-	r = len;
+	if (r == len && text[len - 1] == '\\' && backslashes_before(text, len) % 2 == 1)
+		r = len - 1;
 	while (r > 0 && is_word(text[r - 1])) {
 		int cp;
 		if (escape_before(text, r, &cp))

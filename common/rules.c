@@ -972,7 +972,8 @@ compile_all(struct rules *r, struct diag *d)
 		diag(d, "rules", 0, "out of memory");
 		return;
 	}
-	qsort(r->allow, r->nallow, sizeof(char *), cmp_allow);
+	if (r->nallow > 0)
+		qsort(r->allow, r->nallow, sizeof(char *), cmp_allow);
 	for (i = 0; i < r->nallow; i++)
 		r->allowlen[i] = strlen(r->allow[i]);
 	r->md = pcre2_match_data_create((uint32_t)maxgroups, NULL);

@@ -350,8 +350,11 @@ store_map_stats(struct store *s, time_t now, void (*fn)(void *arg, const struct 
 		return MG_ESTORE;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)s->map_ttl);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)now);
-	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+	for (;;) {
 		struct store_map_stat x;
+		step = sqlite3_step(st);
+		if (step != SQLITE_ROW)
+			break;
 		x.tenant = (const char *)sqlite3_column_text(st, 0);
 		x.type = (const char *)sqlite3_column_text(st, 1);
 		x.next = (long)sqlite3_column_int64(st, 2);
