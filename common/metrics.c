@@ -47,7 +47,7 @@ metrics_labels(char *out, size_t outlen, ...)
 
 	out[0] = '\0';
 	va_start(ap, outlen);
-	while ((name = va_arg(ap, const char *)) != NULL) {
+	for (name = va_arg(ap, const char *); name != NULL; name = va_arg(ap, const char *)) {
 		value = va_arg(ap, const char *);
 		if (value == NULL)
 			value = "";

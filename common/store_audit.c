@@ -99,7 +99,7 @@ store_audit_list(struct store *s, long limit, const char *action, struct json_ob
 	sqlite3_bind_int64(st, 1, limit);
 	bind_opt(st, 2, action);
 	arr = json_object_new_array();
-	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+	for (step = sqlite3_step(st); step == SQLITE_ROW; step = sqlite3_step(st)) {
 		struct json_object *row = json_object_new_object();
 		for (i = 0; i < MG_NELEM(cols); i++)
 			add_col(row, cols[i], st, (int)i);
@@ -142,7 +142,7 @@ store_spend_list(struct store *s, const struct store_spend_filter *f, struct jso
 	sqlite3_bind_int64(st, 5, f->to_ms);
 	sqlite3_bind_int64(st, 6, f->limit);
 	arr = json_object_new_array();
-	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+	for (step = sqlite3_step(st); step == SQLITE_ROW; step = sqlite3_step(st)) {
 		struct json_object *row = json_object_new_object();
 		long long at_ms = sqlite3_column_int64(st, 1);
 		long long dur = sqlite3_column_int64(st, 14);
@@ -243,7 +243,7 @@ store_metric_each(struct store *s,
 
 	if (st == NULL)
 		return MG_ESTORE;
-	while ((step = sqlite3_step(st)) == SQLITE_ROW)
+	for (step = sqlite3_step(st); step == SQLITE_ROW; step = sqlite3_step(st))
 		fn(ctx, (const char *)sqlite3_column_text(st, 0),
 		    (const char *)sqlite3_column_text(st, 1), sqlite3_column_double(st, 2));
 	sqlite3_finalize(st);

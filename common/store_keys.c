@@ -294,7 +294,7 @@ store_keys_list(struct store *s, struct arena *a, const struct store_keys_filter
 		sqlite3_finalize(st);
 		return MG_ENOMEM;
 	}
-	while ((step = sqlite3_step(st)) == SQLITE_ROW && *n < cap)
+	for (step = sqlite3_step(st); step == SQLITE_ROW && *n < cap; step = sqlite3_step(st))
 		row_to_record(a, st, &(*out)[(*n)++]);
 	sqlite3_finalize(st);
 	return step == SQLITE_ROW || step == SQLITE_DONE ? MG_OK : store_rc(step);
@@ -332,7 +332,7 @@ live_slots(struct store *s, const char *hash, long now, long slot_stale, long *c
 		goto out;
 	}
 	sqlite3_bind_text(st, 1, hash, -1, SQLITE_TRANSIENT);
-	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+	for (step = sqlite3_step(st); step == SQLITE_ROW; step = sqlite3_step(st)) {
 		pid_t pid = (pid_t)sqlite3_column_int64(st, 1);
 		/* EPERM means alive under another user (Apache's www-data) */
 		if (pid > 0 && kill(pid, 0) != 0 && errno == ESRCH) {

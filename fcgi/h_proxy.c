@@ -450,8 +450,14 @@ admit(struct request *req, const struct principal *p, const char *model,
 	enum mg_err rc = keys_admit(req->worker->store, req->arena, p, model, ticket, &r);
 	char retry[32];
 
-	if (rc == MG_OK)
+	if (rc == MG_OK) {
+		/* only when the admin enabled it: callers then see their spend */
+		if (req->worker->cfg->spend_headers && keys_ticket_spend(*ticket) >= 0) {
+			snprintf(retry, sizeof(retry), "%.6f", keys_ticket_spend(*ticket));
+			http_add_header(req, "x-maskgate-key-spend", retry);
+		}
 		return 1;
+	}
 	*ticket = NULL;
 	if (rc != MG_EINVAL) {
 		http_error(req, 503, ET_API, "key store unavailable (%s); request not forwarded",

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "route.h"
 #include "worker.h"
 
@@ -31,6 +32,17 @@ static const struct route routes[] = {
 	{ "/v1/messages", 0, M_POST, AUTH_CALLER, h_messages },
 	{ "/v1/messages/count_tokens", 0, M_POST, AUTH_CALLER, h_messages },
 	{ "/v1/models", 1, M_GET, AUTH_CALLER, h_models },
+	{ "/key/generate", 0, M_POST, AUTH_ADMIN, h_keys },
+	{ "/key/info", 0, M_GET | M_POST, AUTH_CALLER, h_keys },
+	{ "/key/list", 0, M_GET, AUTH_ADMIN, h_keys },
+	{ "/key/update", 0, M_POST, AUTH_ADMIN, h_keys },
+	{ "/key/delete", 0, M_POST, AUTH_ADMIN, h_keys },
+	{ "/key/regenerate", 0, M_POST, AUTH_ADMIN, h_keys },
+	{ "/key/block", 0, M_POST, AUTH_ADMIN, h_keys },
+	{ "/key/unblock", 0, M_POST, AUTH_ADMIN, h_keys },
+	{ "/spend/logs", 0, M_GET, AUTH_ADMIN, h_spend_logs },
+	{ "/audit", 0, M_GET, AUTH_ADMIN, h_audit },
+	{ "/metrics", 0, M_GET, AUTH_NONE, h_metrics },	/* own check: admin or allow-list */
 };
 
 static unsigned
@@ -57,8 +69,9 @@ allow_header(struct request *req, unsigned methods)
 	http_add_header(req, "Allow", allow);
 }
 
-void
-route_dispatch(struct request *req)
+/* Routes and authenticates; *auth_failed set on a 401 from the credential check. */
+static const struct route *
+dispatch(struct request *req, int *auth_failed)
 {
 	const struct route *r = NULL;
 	struct principal p;
@@ -75,33 +88,57 @@ route_dispatch(struct request *req)
 	}
 	if (r == NULL) {
 		http_error(req, 404, ET_NOT_FOUND, "no route for %s", req->path);
-		return;
+		return NULL;
 	}
 	if (!(method_bit(req->method) & r->methods)) {
 		allow_header(req, r->methods);
 		http_error(req, 405, ET_INVALID_REQUEST, "method %s not allowed here", req->method);
-		return;
+		return r;
 	}
 	if (r->auth == AUTH_NONE) {
 		r->handler(req, NULL);
-		return;
+		return r;
 	}
 	if (proxy_loop_detected(req))
-		return;
-	rc = keys_authenticate(req->worker->cfg, req->worker->store, req->arena,
-	    http_header(req, "x-api-key"), http_header(req, "authorization"), &p, &why);
+		return r;
+	rc = keys_authenticate_ex(req->worker->cfg, req->worker->store, req->arena,
+	    http_header(req, "x-api-key"), http_header(req, "authorization"),
+	    http_header(req, "x-maskgate-key"), &p, &why);
 	if (rc == MG_ENOTFOUND) {
+		*auth_failed = 1;
 		http_error(req, 401, ET_AUTHENTICATION, "%s", why);
-		return;
+		return r;
 	}
 	if (rc != MG_OK) {
 		http_error(req, 503, ET_API, "credential check failed: %s", mg_strerror(rc));
-		return;
+		return r;
 	}
 	req->tenant = p.tenant;
 	if (r->auth == AUTH_ADMIN && !p.admin) {
 		http_error(req, 403, ET_PERMISSION, "this route needs the master key or an admin key");
-		return;
+		return r;
 	}
 	r->handler(req, &p);
+	return r;
+}
+
+/*
+ * Counts every request in the shared metrics: route (the table entry, never
+ * the raw path), status, tenant, upstream latency for proxied calls.
+ */
+void
+route_dispatch(struct request *req)
+{
+	int auth_failed = 0;
+	const struct route *r = dispatch(req, &auth_failed);
+	int proxied = r != NULL && (r->handler == h_messages || r->handler == h_models);
+	enum metrics_reason reason = MR__MAX;
+
+	if (auth_failed)
+		reason = MR_AUTH;
+	else if (proxied && req->status == 503)
+		reason = MR_FAIL_CLOSED;
+	metrics_record_request(req->worker->store, r != NULL ? r->path : "other",
+	    req->started ? req->status : 500, req->tenant,
+	    proxied && req->upstream_ms > 0 ? req->upstream_ms : -1, reason);
 }

@@ -8,6 +8,8 @@
 #include "http.h"
 #include "keys.h"
 
+struct json_object;
+
 /* Authenticates when the route needs it, then runs the handler. */
 void route_dispatch(struct request *req);
 
@@ -20,5 +22,15 @@ void h_liveliness(struct request *req, const struct principal *p);
 void h_readiness(struct request *req, const struct principal *p);
 void h_messages(struct request *req, const struct principal *p);
 void h_models(struct request *req, const struct principal *p);
+/* h_keys.c: /key/... management (LiteLLM-compatible) */
+void h_keys(struct request *req, const struct principal *p);
+/* The query string as a new JSON object of strings (caller puts), or NULL. */
+struct json_object *h_query_object(struct request *req);
+/* Who a principal is, for the audit log (never a key). */
+const char *h_actor(struct request *req, const struct principal *p);
+/* h_admin.c: spend log, audit log, Prometheus metrics */
+void h_spend_logs(struct request *req, const struct principal *p);
+void h_audit(struct request *req, const struct principal *p);
+void h_metrics(struct request *req, const struct principal *p);
 
 #endif

@@ -1,0 +1,207 @@
+/*
+ * h_keys.c - the LiteLLM-compatible key management endpoints: /key/generate,
+ * /key/info, /key/list, /key/update, /key/delete, /key/regenerate,
+ * /key/block, /key/unblock. The work is done by keys_mgmt(), shared with
+ * the CLI; this file only turns HTTP into its request object and back.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "keys_mgmt.h"
+#include "route.h"
+#include "worker.h"
+
+#define MGMT_MAX_BODY (1024 * 1024)
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower(c);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Percent-decodes in[0..len) ('+' is a space) into arena memory. */
+static char *
+url_decode(struct arena *a, const char *in, size_t len)
+{
+	char *out = arena_alloc(a, len + 1);
+	size_t i, n = 0;
+
+	if (out == NULL)
+		return NULL;
+	for (i = 0; i < len; i++) {
+		if (in[i] == '%' && i + 2 < len && hexval((unsigned char)in[i + 1]) >= 0 &&
+		    hexval((unsigned char)in[i + 2]) >= 0) {
+			out[n++] = (char)(hexval((unsigned char)in[i + 1]) * 16 +
+			    hexval((unsigned char)in[i + 2]));
+			i += 2;
+		} else {
+			out[n++] = in[i] == '+' ? ' ' : in[i];
+		}
+	}
+	out[n] = '\0';
+	return out;
+}
+
+struct json_object *
+h_query_object(struct request *req)
+{
+	struct json_object *o = json_object_new_object();
+	const char *p = req->query;
+
+	if (o == NULL)
+		return NULL;
+	while (*p != '\0') {
+		const char *amp = strchr(p, '&'), *eq;
+		size_t len = amp != NULL ? (size_t)(amp - p) : strlen(p);
+		char *name, *value;
+
+		eq = memchr(p, '=', len);
+		if (eq != NULL) {
+			name = url_decode(req->arena, p, (size_t)(eq - p));
+			value = url_decode(req->arena, eq + 1, len - (size_t)(eq - p) - 1);
+			if (name != NULL && value != NULL && *name != '\0')
+				json_object_object_add(o, name, json_object_new_string(value));
+		}
+		p += len + (amp != NULL);
+	}
+	return o;
+}
+
+const char *
+h_actor(struct request *req, const struct principal *p)
+{
+	switch (p->kind) {
+	case PRINCIPAL_MASTER:
+		return arena_printf(req->arena, "master:%.12s", p->key_hash);
+	case PRINCIPAL_VIRTUAL:
+		return arena_printf(req->arena, "key:%.12s%s%s", p->key_hash,
+		    p->key_alias != NULL ? " alias:" : "", p->key_alias != NULL ? p->key_alias : "");
+	case PRINCIPAL_JWT:
+		return arena_printf(req->arena, "jwt:%s", p->user_id != NULL ? p->user_id : "-");
+	default:
+		return "?";
+	}
+}
+
+/* The request object: query parameters for GET, the JSON body for POST. */
+static struct json_object *
+request_object(struct request *req, int *status, char *err, size_t errlen)
+{
+	struct json_object *o;
+	enum json_tokener_error jerr;
+	struct json_tokener *tok;
+
+	*status = 400;
+	if (strcmp(req->method, "GET") == 0)
+		return h_query_object(req);
+	if (http_read_body(req, MGMT_MAX_BODY) != MG_OK) {
+		snprintf(err, errlen, "could not read the request body (at most 1 MiB)");
+		return NULL;
+	}
+	if (req->body_len == 0) {
+		/* /key/info?key=... may come as POST without a body */
+		return h_query_object(req);
+	}
+	tok = json_tokener_new();
+	if (tok == NULL) {
+		*status = 500;
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	o = json_tokener_parse_ex(tok, req->body, (int)req->body_len);
+	jerr = json_tokener_get_error(tok);
+	if (o != NULL && jerr == json_tokener_success &&
+	    (size_t)json_tokener_get_parse_end(tok) < req->body_len) {
+		size_t i;
+		for (i = json_tokener_get_parse_end(tok); i < req->body_len; i++)
+			if (!isspace((unsigned char)req->body[i]))
+				jerr = json_tokener_error_parse_unexpected;
+	}
+	json_tokener_free(tok);
+	if (o == NULL || jerr != json_tokener_success) {
+		json_object_put(o);
+		snprintf(err, errlen, "request body is not valid JSON (%s)",
+		    json_tokener_error_desc(jerr != json_tokener_success ? jerr :
+		    json_tokener_error_parse_eof));
+		return NULL;
+	}
+	if (!json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		snprintf(err, errlen, "request body must be a JSON object");
+		return NULL;
+	}
+	return o;
+}
+
+static enum http_etype
+etype_of(int status)
+{
+	switch (status) {
+	case 400: return ET_INVALID_REQUEST;
+	case 403: return ET_PERMISSION;
+	case 404: return ET_NOT_FOUND;
+	default: return ET_API;
+	}
+}
+
+/* Non-admin callers may read their own key's info, nothing else. */
+static int
+own_key(struct json_object *req, const struct principal *p)
+{
+	struct json_object *v;
+	char hash[2 * 32 + 1];
+
+	if (p->kind != PRINCIPAL_VIRTUAL || p->key == NULL)
+		return 0;
+	if (!json_object_object_get_ex(req, "key", &v)) {
+		/* no key named: the caller's own */
+		json_object_object_add(req, "key", json_object_new_string(
+		    ((const struct keys_record *)p->key)->hash));
+		return 1;
+	}
+	if (!json_object_is_type(v, json_type_string) ||
+	    keys_hash_arg(json_object_get_string(v), hash) != MG_OK)
+		return 0;
+	return strcmp(hash, p->key_hash) == 0 ||
+	    strcmp(hash, ((const struct keys_record *)p->key)->hash) == 0;
+}
+
+void
+h_keys(struct request *req, const struct principal *p)
+{
+	enum keys_op op = keys_op_parse(req->path + strlen("/key/"));
+	struct json_object *in, *out = NULL;
+	char err[300];
+	int status;
+
+	in = request_object(req, &status, err, sizeof(err));
+	if (in == NULL) {
+		http_error(req, status, etype_of(status), "%s", err);
+		return;
+	}
+	if (!p->admin && !(op == KO_INFO && own_key(in, p))) {
+		json_object_put(in);
+		http_error(req, 403, ET_PERMISSION, "this route needs the master key or an admin key");
+		return;
+	}
+	if (op == KO_INFO && !json_object_object_get_ex(in, "key", NULL) &&
+	    p->kind == PRINCIPAL_VIRTUAL && p->key != NULL)
+		json_object_object_add(in, "key", json_object_new_string(
+		    ((const struct keys_record *)p->key)->hash));
+	status = keys_mgmt(req->worker->store, req->arena, op, h_actor(req, p), in, &out,
+	    err, sizeof(err));
+	json_object_put(in);
+	if (status != 200) {
+		http_error(req, status, etype_of(status), "%s", err);
+		return;
+	}
+	http_json(req, 200, arena_strdup(req->arena, json_object_to_json_string_ext(out,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)));
+	json_object_put(out);
+}
