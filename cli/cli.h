@@ -12,5 +12,8 @@ int cli_mask(int argc, char **argv);
 int cli_stats(int argc, char **argv);
 int cli_purge(int argc, char **argv);
 int cli_rules(int argc, char **argv);
+/* cmd_keys.c: virtual keys and master-key rotation */
+int cli_key(int argc, char **argv);
+int cli_master(int argc, char **argv);
 
 #endif

@@ -20,6 +20,8 @@ static const struct cli_cmd cli_cmds[] = {
 	{ "stats", cli_stats, "mapping counts per tenant and type (never values)" },
 	{ "purge", cli_purge, "delete expired mappings" },
 	{ "rules", cli_rules, "rules check FILE: validate a rules file" },
+	{ "key", cli_key, "virtual keys: create|list|info|update|block|unblock|delete|regenerate" },
+	{ "master", cli_master, "master rotate: new master key, old one valid for a grace period" },
 };
 
 static void
