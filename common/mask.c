@@ -38,6 +38,12 @@ struct rentry {			/* (rule, number) -> value */
 	int used;
 };
 
+struct kentry {			/* value -> cache entry, for recall */
+	const struct centry *e;
+	uint64_t hash;
+	int used;
+};
+
 struct mask_counts {
 	unsigned long masked;
 	unsigned long restored;
@@ -53,6 +59,8 @@ struct mask_session {
 	size_t vcap, vcount;
 	struct rentry *rtab;
 	size_t rcap, rcount;
+	struct kentry *ktab;
+	size_t kcap, kcount;
 	struct mask_counts *counts;	/* per rule index */
 	size_t nslots;
 	const char *blocked;
@@ -106,7 +114,10 @@ mask_session_new(struct arena *a, const struct rules *r, struct store *s, const 
 	m->vtab = arena_alloc(a, m->vcap * sizeof(*m->vtab));
 	m->rcap = 64;
 	m->rtab = arena_alloc(a, m->rcap * sizeof(*m->rtab));
-	if (m->tenant == NULL || m->counts == NULL || m->vtab == NULL || m->rtab == NULL)
+	m->kcap = 64;
+	m->ktab = arena_alloc(a, m->kcap * sizeof(*m->ktab));
+	if (m->tenant == NULL || m->counts == NULL || m->vtab == NULL || m->rtab == NULL ||
+	    m->ktab == NULL)
 		return NULL;
 	return m;
 }
@@ -208,7 +219,157 @@ rput(struct mask_session *m, unsigned rule, unsigned long num, const char *v, si
 	return MG_OK;
 }
 
+/*
+ * Recall: a value the rules found once in this request (with its context:
+ * a secret key after aws_secret_access_key, an account id after OwnerId, a
+ * bucket after s3://) is masked wherever else it stands as a whole token,
+ * even without context, so the same identifier never leaks in clear a few
+ * lines further down. Only values of 8+ bytes with a digit, '-', '.', '/'
+ * or '_' are recalled, so that a bucket called "feedback" does not mask
+ * the word everywhere.
+ */
+static int
+recallable(const char *v, size_t n)
+{
+	size_t i;
+
+	if (n < 8)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (isdigit((unsigned char)v[i]) || v[i] == '-' || v[i] == '.' || v[i] == '/' ||
+		    v[i] == '_')
+			return 1;
+	return 0;
+}
+
+static struct kentry *
+kfind(struct mask_session *m, const char *v, size_t n, uint64_t h)
+{
+	size_t i = (size_t)h & (m->kcap - 1);
+
+	for (;; i = (i + 1) & (m->kcap - 1)) {
+		struct kentry *k = &m->ktab[i];
+		if (!k->used || (k->hash == h && k->e->len == n && memcmp(k->e->value, v, n) == 0))
+			return k;
+	}
+}
+
+static enum mg_err
+kput(struct mask_session *m, const struct centry *e)
+{
+	uint64_t h;
+	struct kentry *k;
+
+	if (!recallable(e->value, e->len))
+		return MG_OK;
+	if ((m->kcount + 1) * 2 > m->kcap) {
+		struct kentry *old = m->ktab;
+		size_t oldcap = m->kcap, i;
+		m->ktab = arena_alloc(m->arena, oldcap * 2 * sizeof(*m->ktab));
+		if (m->ktab == NULL) {
+			m->ktab = old;
+			return MG_ENOMEM;
+		}
+		m->kcap = oldcap * 2;
+		for (i = 0; i < oldcap; i++)
+			if (old[i].used)
+				*kfind(m, old[i].e->value, old[i].e->len, old[i].hash) = old[i];
+	}
+	h = hash_bytes(0, e->value, e->len);
+	k = kfind(m, e->value, e->len, h);
+	if (!k->used) {
+		k->used = 1;
+		k->hash = h;
+		k->e = e;
+		m->kcount++;
+	}
+	return MG_OK;
+}
+
+static int
+is_token_sep(unsigned char c)
+{
+	return c <= ' ' || strchr("\"',;()[]{}<>|`\\", c) != NULL;
+}
+
+static const struct centry *
+krecall(struct mask_session *m, const char *v, size_t n)
+{
+	struct kentry *k;
+
+	if (n < 8)
+		return NULL;
+	k = kfind(m, v, n, hash_bytes(0, v, n));
+	return k->used ? k->e : NULL;
+}
+
+/* one span to replace on output */
+struct emit {
+	size_t start;
+	size_t end;
+	const struct centry *e;
+};
+
+/*
+ * Adds the recalled tokens of in[0..len) that lie outside the chosen spans
+ * to out (sorted, as the spans are).
+ */
+static enum mg_err
+recall_tokens(struct mask_session *m, const char *in, size_t len, const struct rules_match *ms,
+    size_t n, struct emit **out, size_t *nout, size_t *cap)
+{
+	size_t i = 0, k = 0;
+
+	while (i < len) {
+		size_t ts, te, vs, ve;
+		const struct centry *e;
+		const char *eq;
+
+		while (i < len && is_token_sep((unsigned char)in[i]))
+			i++;
+		ts = i;
+		while (i < len && !is_token_sep((unsigned char)in[i]))
+			i++;
+		te = i;
+		if (te - ts < 8)
+			continue;
+		while (k < n && ms[k].end <= ts)
+			k++;
+		if (k < n && ms[k].start < te)
+			continue;	/* a rule already decided this token */
+		vs = ts;
+		ve = te;
+		while (ve > vs && (in[ve - 1] == '.' || in[ve - 1] == ':'))
+			ve--;
+		e = krecall(m, in + vs, ve - vs);
+		if (e == NULL && (eq = memchr(in + vs, '=', ve - vs)) != NULL) {
+			vs = (size_t)(eq - in) + 1;	/* key=value */
+			e = krecall(m, in + vs, ve - vs);
+		}
+		if (e == NULL)
+			continue;
+		if (*nout == *cap) {
+			size_t ncap = *cap ? *cap * 2 : 16;
+			struct emit *g = arena_alloc(m->arena, ncap * sizeof(*g));
+			if (g == NULL)
+				return MG_ENOMEM;
+			if (*nout > 0)
+				memcpy(g, *out, *nout * sizeof(*g));
+			*out = g;
+			*cap = ncap;
+		}
+		(*out)[*nout].start = vs;
+		(*out)[*nout].end = ve;
+		(*out)[*nout].e = e;
+		(*nout)++;
+	}
+	return MG_OK;
+}
+
 /* ---- masking ---------------------------------------------------------- */
+
+static enum mg_err emit_masked(struct mask_session *m, const char *in, size_t len,
+    const struct rules_match *ms, size_t n, struct centry **ent, struct buf *out);
 
 /* Looks up, then allocates, the numbers of all pending entries. */
 static enum mg_err
@@ -256,7 +417,7 @@ mask_text(struct mask_session *m, const char *in, size_t len, struct buf *out)
 {
 	struct rules_match *ms;
 	struct centry **ent, **pend;
-	size_t n, i, npend = 0, copied = 0;
+	size_t n, i, npend = 0;
 	enum mg_err rc;
 
 	if (m == NULL || (in == NULL && len > 0))
@@ -264,7 +425,7 @@ mask_text(struct mask_session *m, const char *in, size_t len, struct buf *out)
 	rc = rules_scan(m->rules, m->arena, in, len, &ms, &n);
 	if (rc != MG_OK)
 		return rc;
-	if (n == 0)
+	if (n == 0 && m->kcount == 0)
 		return buf_append(out, in, len);
 	/* refuse before anything is minted for a request that will not go out */
 	for (i = 0; i < n; i++) {
@@ -275,8 +436,8 @@ mask_text(struct mask_session *m, const char *in, size_t len, struct buf *out)
 			return MG_EBLOCKED;
 		}
 	}
-	ent = arena_alloc(m->arena, n * sizeof(*ent));
-	pend = arena_alloc(m->arena, n * sizeof(*pend));
+	ent = arena_alloc(m->arena, (n + 1) * sizeof(*ent));
+	pend = arena_alloc(m->arena, (n + 1) * sizeof(*pend));
 	if (ent == NULL || pend == NULL)
 		return MG_ENOMEM;
 	for (i = 0; i < n; i++) {
@@ -298,19 +459,54 @@ mask_text(struct mask_session *m, const char *in, size_t len, struct buf *out)
 			return rc;
 	}
 	for (i = 0; i < n; i++) {
-		char ph[96];
-		size_t phlen;
 		if (ms[i].action != RULES_MASK)
 			continue;
 		MG_ASSERT(ent[i]->num != 0);
-		phlen = rules_placeholder_format(m->rules, ms[i].rule, ent[i]->num, ph, sizeof(ph));
+		if (kput(m, ent[i]) != MG_OK)
+			return MG_ENOMEM;
+	}
+	return emit_masked(m, in, len, ms, n, ent, out);
+}
+
+/* Writes in[0..len) with the chosen spans and recalled tokens replaced. */
+static enum mg_err
+emit_masked(struct mask_session *m, const char *in, size_t len, const struct rules_match *ms,
+    size_t n, struct centry **ent, struct buf *out)
+{
+	struct emit *extra = NULL;
+	size_t nextra = 0, cap = 0, i = 0, j = 0, copied = 0;
+	enum mg_err rc;
+
+	if (m->kcount > 0) {
+		rc = recall_tokens(m, in, len, ms, n, &extra, &nextra, &cap);
+		if (rc != MG_OK)
+			return rc;
+	}
+	for (;;) {
+		struct emit cur;
+		char ph[96];
+		size_t phlen;
+
+		while (i < n && ms[i].action != RULES_MASK)
+			i++;
+		if (i < n && (j >= nextra || ms[i].start < extra[j].start)) {
+			cur.start = ms[i].start;
+			cur.end = ms[i].end;
+			cur.e = ent[i];
+			i++;
+		} else if (j < nextra) {
+			cur = extra[j++];
+		} else {
+			break;
+		}
+		phlen = rules_placeholder_format(m->rules, cur.e->rule, cur.e->num, ph, sizeof(ph));
 		if (phlen == 0)
 			return MG_ERULES;
-		if (buf_append(out, in + copied, ms[i].start - copied) != MG_OK ||
+		if (buf_append(out, in + copied, cur.start - copied) != MG_OK ||
 		    buf_append(out, ph, phlen) != MG_OK)
 			return MG_ENOMEM;
-		copied = ms[i].end;
-		m->counts[ms[i].rule].masked++;
+		copied = cur.end;
+		m->counts[cur.e->rule].masked++;
 	}
 	return buf_append(out, in + copied, len - copied);
 }

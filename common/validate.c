@@ -10,6 +10,7 @@
  */
 #include <arpa/inet.h>
 #include <string.h>
+#include <strings.h>
 
 #include "validate.h"
 
@@ -26,17 +27,21 @@ is_b64(int c)
 	    c == '/' || c == '+';
 }
 
-/* The span is preceded by "version", "ver", "v" (a version string, not a host). */
+/*
+ * The span follows the word "version" (any case) or "v" on the same line,
+ * within a few bytes: "version 1.2.3.4", "version = \"1.2.3.4\"", "v1.2.3.4".
+ */
 static int
 after_version_word(const char *text, size_t start)
 {
-	static const char *const words[] = { "version ", "version: ", "version=", "Version ",
-		"Version: ", "VERSION ", "ver ", "release ", "Release " };
-	size_t i;
+	size_t from = start > 24 ? start - 24 : 0, i;
 
-	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
-		size_t n = strlen(words[i]);
-		if (start >= n && memcmp(text + start - n, words[i], n) == 0)
+	if (start > 0 && (text[start - 1] == 'v' || text[start - 1] == 'V'))
+		return 1;
+	for (i = start; i > from; i--) {
+		if (text[i - 1] == '\n')
+			return 0;
+		if (i + 6 <= start && strncasecmp(text + i - 1, "version", 7) == 0)
 			return 1;
 	}
 	return 0;

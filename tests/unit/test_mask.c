@@ -232,6 +232,32 @@ test_known_failures(struct store *s)
 	/* LiteLLM failed open: see test_fail_closed */
 }
 
+/* a value found once with context is masked everywhere in the request */
+static void
+test_recall(struct store *s)
+{
+	struct mask_session *m = mask_session_new(&A, R, s, "rc");
+	struct buf out;
+	const char *a = "aws_secret_access_key = Zp4Rk8Wn2Lx6Qt9Bv1Mc5Hj3Dg7Fs0Ae8Yu2Io6K\n"
+	    "so the key Zp4Rk8Wn2Lx6Qt9Bv1Mc5Hj3Dg7Fs0Ae8Yu2Io6K. leaked; s3://acme-web-assets-prod/x "
+	    "{\"id\": \"acme-web-assets-prod\"} s3://logs/y logs";
+	const char *b = "later string: acme-web-assets-prod,Zp4Rk8Wn2Lx6Qt9Bv1Mc5Hj3Dg7Fs0Ae8Yu2Io6K "
+	    "x=acme-web-assets-prod";
+
+	buf_init(&out, &A);
+	TH_OK(mask_text(m, a, strlen(a), &out) == MG_OK, "recall: mask");
+	TH_STREQ(out.data, "aws_secret_access_key = AWS_SECRET_KEY_001\nso the key AWS_SECRET_KEY_001. leaked; "
+	    "s3://AWS_S3_BUCKET_001/x {\"id\": \"AWS_S3_BUCKET_001\"} s3://AWS_S3_BUCKET_002/y logs",
+	    "recall: context-only values masked wherever they stand; short words are not recalled");
+	buf_init(&out, &A);
+	mask_text(m, b, strlen(b), &out);
+	TH_STREQ(out.data, "later string: AWS_S3_BUCKET_001,AWS_SECRET_KEY_001 x=AWS_S3_BUCKET_001",
+	    "recall: later strings of the same request too");
+	buf_init(&out, &A);
+	mask_unmask(m, "AWS_S3_BUCKET_001,AWS_SECRET_KEY_001", 36, 0, &out);
+	TH_STREQ(out.data, "acme-web-assets-prod,Zp4Rk8Wn2Lx6Qt9Bv1Mc5Hj3Dg7Fs0Ae8Yu2Io6K", "recall: round trip");
+}
+
 static void
 test_blocked(void)
 {
@@ -533,6 +559,7 @@ main(void)
 	test_expiry(s);
 	test_counter_over_999(s);
 	test_known_failures(s);
+	test_recall(s);
 	test_tamper(s);
 	test_round_trips(s);
 	test_holdback(s);
