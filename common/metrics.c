@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "mask.h"
 #include "metrics.h"
 #include "store.h"
 #include "store_keys.h"
@@ -30,7 +31,13 @@ static const struct family families[] = {
 	{ "maskgate_requests_total", "counter", "Requests by route, status and tenant." },
 	{ "maskgate_upstream_latency_seconds", "histogram",
 	  "Time from sending upstream to the end of the upstream response." },
+	{ "maskgate_upstream_ttfb_seconds", "histogram",
+	  "Time from sending upstream to the first byte of the upstream response." },
 	{ "maskgate_rejections_total", "counter", "Requests refused, by reason." },
+	{ "maskgate_masked_total", "counter", "Identifiers masked in requests, by type." },
+	{ "maskgate_placeholders_minted_total", "counter",
+	  "Values first seen by a request (looked up or minted), by type." },
+	{ "maskgate_restored_total", "counter", "Placeholders restored in responses, by type." },
 	{ "maskgate_tokens_input_total", "counter", "Input tokens per key alias and model." },
 	{ "maskgate_tokens_output_total", "counter", "Output tokens per key alias and model." },
 	{ "maskgate_tokens_cache_write_total", "counter", "Cache write tokens per key alias." },
@@ -73,46 +80,89 @@ metrics_labels(char *out, size_t outlen, ...)
 	va_end(ap);
 }
 
-void
-metrics_record_request(struct store *s, const char *route, int status,
-    const char *tenant, long upstream_ms, enum metrics_reason reason)
+/* Observes value (seconds) in histogram name{route}. */
+static enum mg_err
+observe(struct store *s, const char *name, const char *route, double secs)
 {
-	char labels[512], code[16], le[32];
-	enum mg_err rc;
+	char labels[512], le[32], metric[128];
+	enum mg_err rc = MG_OK;
 	size_t i;
+
+	for (i = 0; i <= MG_NELEM(latency_buckets) && rc == MG_OK; i++) {
+		if (i < MG_NELEM(latency_buckets) && secs > latency_buckets[i])
+			continue;
+		if (i < MG_NELEM(latency_buckets))
+			snprintf(le, sizeof(le), "%g", latency_buckets[i]);
+		else
+			snprintf(le, sizeof(le), "+Inf");
+		metrics_labels(labels, sizeof(labels), "route", route, "le", le, (const char *)NULL);
+		snprintf(metric, sizeof(metric), "%s_bucket", name);
+		rc = store_metric_add(s, metric, labels, 1);
+	}
+	metrics_labels(labels, sizeof(labels), "route", route, (const char *)NULL);
+	snprintf(metric, sizeof(metric), "%s_sum", name);
+	if (rc == MG_OK)
+		rc = store_metric_add(s, metric, labels, secs);
+	snprintf(metric, sizeof(metric), "%s_count", name);
+	if (rc == MG_OK)
+		rc = store_metric_add(s, metric, labels, 1);
+	return rc;
+}
+
+struct mask_counts {
+	struct store *s;
+	enum mg_err rc;
+};
+
+static void
+add_mask_counts(void *arg, const char *type, unsigned long masked, unsigned long restored,
+    unsigned long minted)
+{
+	struct mask_counts *mc = arg;
+	char labels[256];
+
+	metrics_labels(labels, sizeof(labels), "type", type, (const char *)NULL);
+	if (mc->rc == MG_OK && masked > 0)
+		mc->rc = store_metric_add(mc->s, "maskgate_masked_total", labels, (double)masked);
+	if (mc->rc == MG_OK && minted > 0)
+		mc->rc = store_metric_add(mc->s, "maskgate_placeholders_minted_total", labels,
+		    (double)minted);
+	if (mc->rc == MG_OK && restored > 0)
+		mc->rc = store_metric_add(mc->s, "maskgate_restored_total", labels, (double)restored);
+}
+
+void
+metrics_record_request(struct store *s, const struct metrics_request *m)
+{
+	struct mask_counts mc;
+	char labels[512], code[16];
+	enum mg_err rc;
 
 	if (s == NULL)
 		return;
-	snprintf(code, sizeof(code), "%d", status);
+	snprintf(code, sizeof(code), "%d", m->status);
 	rc = store_begin(s);
 	if (rc != MG_OK)
 		goto fail;
-	metrics_labels(labels, sizeof(labels), "route", route, "status", code,
-	    "tenant", tenant != NULL ? tenant : "-", (const char *)NULL);
+	metrics_labels(labels, sizeof(labels), "route", m->route, "status", code,
+	    "tenant", m->tenant != NULL ? m->tenant : "-", (const char *)NULL);
 	rc = store_metric_add(s, "maskgate_requests_total", labels, 1);
-	if (rc == MG_OK && upstream_ms >= 0) {
-		double secs = (double)upstream_ms / 1000.0;
-		for (i = 0; i <= MG_NELEM(latency_buckets) && rc == MG_OK; i++) {
-			if (i < MG_NELEM(latency_buckets) && secs > latency_buckets[i])
-				continue;
-			if (i < MG_NELEM(latency_buckets))
-				snprintf(le, sizeof(le), "%g", latency_buckets[i]);
-			else
-				snprintf(le, sizeof(le), "+Inf");
-			metrics_labels(labels, sizeof(labels), "route", route, "le", le,
-			    (const char *)NULL);
-			rc = store_metric_add(s, "maskgate_upstream_latency_seconds_bucket", labels, 1);
-		}
-		metrics_labels(labels, sizeof(labels), "route", route, (const char *)NULL);
-		if (rc == MG_OK)
-			rc = store_metric_add(s, "maskgate_upstream_latency_seconds_sum", labels, secs);
-		if (rc == MG_OK)
-			rc = store_metric_add(s, "maskgate_upstream_latency_seconds_count", labels, 1);
-	}
-	if (rc == MG_OK && reason < MR__MAX) {
-		metrics_labels(labels, sizeof(labels), "reason", reason_names[reason],
+	if (rc == MG_OK && m->upstream_ms >= 0)
+		rc = observe(s, "maskgate_upstream_latency_seconds", m->route,
+		    (double)m->upstream_ms / 1000.0);
+	if (rc == MG_OK && m->ttfb_ms >= 0)
+		rc = observe(s, "maskgate_upstream_ttfb_seconds", m->route,
+		    (double)m->ttfb_ms / 1000.0);
+	if (rc == MG_OK && m->reason < MR__MAX) {
+		metrics_labels(labels, sizeof(labels), "reason", reason_names[m->reason],
 		    (const char *)NULL);
 		rc = store_metric_add(s, "maskgate_rejections_total", labels, 1);
+	}
+	if (rc == MG_OK && m->mask != NULL) {
+		mc.s = s;
+		mc.rc = MG_OK;
+		mask_session_foreach_type(m->mask, add_mask_counts, &mc);
+		rc = mc.rc;
 	}
 	if (rc == MG_OK)
 		rc = store_commit(s);

@@ -23,13 +23,26 @@ enum metrics_reason {
 	MR_FAIL_CLOSED, MR_BLOCK_RULE, MR__MAX
 };
 
+struct mask_session;
+
+/* What one finished request contributes to the metrics. */
+struct metrics_request {
+	const char *route;	/* routing-table path, never the raw path */
+	int status;
+	const char *tenant;
+	long upstream_ms;	/* < 0: the upstream was not called */
+	long ttfb_ms;		/* < 0: no first byte */
+	enum metrics_reason reason;	/* MR__MAX: not a rejection */
+	const struct mask_session *mask;	/* NULL: nothing masked */
+};
+
 /*
- * One finished request: counts it by route, status and tenant and, when
- * upstream_ms >= 0, observes the upstream latency. reason is MR__MAX when
- * the request was not a rejection. Errors are logged, never fatal.
+ * Records one finished request in a single short transaction: counts by
+ * route, status and tenant, upstream latency and time-to-first-byte
+ * histograms, the rejection reason, and per placeholder type how many
+ * values were masked, minted and restored. Errors are logged, never fatal.
  */
-void metrics_record_request(struct store *s, const char *route, int status,
-    const char *tenant, long upstream_ms, enum metrics_reason reason);
+void metrics_record_request(struct store *s, const struct metrics_request *m);
 
 /* Counts a rejection on its own (admission refusals). */
 void metrics_record_rejection(struct store *s, enum metrics_reason reason);

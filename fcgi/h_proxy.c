@@ -17,6 +17,7 @@
 #include "jwalk.h"
 #include "log.h"
 #include "mask.h"
+#include "metrics.h"
 #include "models.h"
 #include "route.h"
 #include "sse.h"
@@ -369,6 +370,8 @@ forward(struct proxy *px, const char *method, const char *body, size_t body_len)
 	t0 = mg_now_ms();
 	rc = up_perform(c, &call);
 	req->upstream_ms = (long)(mg_now_ms() - t0);
+	if (call.ttfb_ms > 0)
+		req->upstream_ttfb_ms = (long)call.ttfb_ms;
 	req->status = (int)call.status;
 	curl_slist_free_all(px->headers);
 	px->headers = NULL;
@@ -543,6 +546,7 @@ h_messages(struct request *req, const struct principal *p)
 		http_error(req, 503, ET_API, "masking unavailable; request not forwarded");
 		goto out;
 	}
+	req->mask = px.ms;
 	xf.fn = mask_cb;
 	xf.ctx = px.ms;
 	rc = jwalk_mask_request(root, req->arena, &xf, err, sizeof(err));
@@ -551,6 +555,7 @@ h_messages(struct request *req, const struct principal *p)
 		goto out;
 	}
 	if (rc == MG_EBLOCKED) {
+		req->reject_reason = MR_BLOCK_RULE;
 		http_error(req, 400, ET_INVALID_REQUEST, "request contains a %s, which this gateway "
 		    "refuses to forward; remove it and retry", mask_blocked_type(px.ms));
 		goto out;

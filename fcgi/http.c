@@ -16,6 +16,7 @@
 #include "crypto.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 
 extern char **environ;
 
@@ -91,6 +92,10 @@ http_request_init(struct request *req, struct worker *w, struct arena *a,
 		req->query = "";
 	}
 	req->tenant = "-";
+	req->upstream_ms = -1;
+	req->upstream_ttfb_ms = -1;
+	req->route = "other";
+	req->reject_reason = MR__MAX;
 }
 
 const char *

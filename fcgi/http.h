@@ -12,6 +12,7 @@
 #include "mg.h"
 
 struct worker;
+struct mask_session;
 
 /* Anthropic error types used in the error envelope. */
 enum http_etype {
@@ -41,7 +42,11 @@ struct request {
 	/* filled by the handler for the access log */
 	const char *tenant;
 	const char *upstream_request_id;	/* sent as request-id if set */
-	long upstream_ms;
+	long upstream_ms;		/* -1 until the upstream was called */
+	long upstream_ttfb_ms;		/* -1 until the upstream answered */
+	const char *route;		/* routing-table path, for metrics */
+	int reject_reason;		/* enum metrics_reason; MR__MAX = none */
+	const struct mask_session *mask;	/* for per-type mask metrics */
 	double t_start;
 
 	/* response state */

@@ -122,23 +122,37 @@ dispatch(struct request *req, int *auth_failed)
 	return r;
 }
 
-/*
- * Counts every request in the shared metrics: route (the table entry, never
- * the raw path), status, tenant, upstream latency for proxied calls.
- */
 void
 route_dispatch(struct request *req)
 {
 	int auth_failed = 0;
 	const struct route *r = dispatch(req, &auth_failed);
-	int proxied = r != NULL && (r->handler == h_messages || r->handler == h_models);
-	enum metrics_reason reason = MR__MAX;
 
+	if (r != NULL)
+		req->route = r->path;
 	if (auth_failed)
-		reason = MR_AUTH;
-	else if (proxied && req->status == 503)
-		reason = MR_FAIL_CLOSED;
-	metrics_record_request(req->worker->store, r != NULL ? r->path : "other",
-	    req->started ? req->status : 500, req->tenant,
-	    proxied && req->upstream_ms > 0 ? req->upstream_ms : -1, reason);
+		req->reject_reason = MR_AUTH;
+	else if (req->upstream_ms < 0 && req->status == 503 && req->reject_reason == MR__MAX &&
+	    r != NULL && (r->handler == h_messages || r->handler == h_models))
+		req->reject_reason = MR_FAIL_CLOSED;
+}
+
+/*
+ * Counts the finished request in the shared metrics: route (the table
+ * entry, never the raw path), status, tenant, upstream timings, rejection
+ * reason and mask counts. Runs after the client has its whole response.
+ */
+void
+route_account(struct request *req)
+{
+	struct metrics_request m;
+
+	m.route = req->route;
+	m.status = req->started ? req->status : 500;
+	m.tenant = req->tenant;
+	m.upstream_ms = req->upstream_ms;
+	m.ttfb_ms = req->upstream_ttfb_ms;
+	m.reason = (enum metrics_reason)req->reject_reason;
+	m.mask = req->mask;
+	metrics_record_request(req->worker->store, &m);
 }

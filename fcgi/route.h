@@ -12,6 +12,8 @@ struct json_object;
 
 /* Authenticates when the route needs it, then runs the handler. */
 void route_dispatch(struct request *req);
+/* Records the finished request in the shared metrics. */
+void route_account(struct request *req);
 
 /* 508 when the request came from this maskgate itself; 1 if answered. */
 int proxy_loop_detected(struct request *req);

@@ -94,9 +94,12 @@ handle(struct worker *w, FCGX_Request *fcgx)
 	log_info("access rid=%s tenant=%s method=%s path=%s status=%d bytes=%zu "
 	    "upstream_ms=%ld own_ms=%ld%s", req.request_id, req.tenant,
 	    log_safe(&w->arena, req.method), log_safe(&w->arena, req.path), req.status,
-	    req.bytes_out, req.upstream_ms,
-	    (long)(mg_now_ms() - req.t_start) - req.upstream_ms,
+	    req.bytes_out, req.upstream_ms > 0 ? req.upstream_ms : 0,
+	    (long)(mg_now_ms() - req.t_start) - (req.upstream_ms > 0 ? req.upstream_ms : 0),
 	    req.client_gone ? " client_gone=1" : "");
+	if (fcgx != NULL)
+		FCGX_Finish_r(fcgx);	/* the client has its answer; now account */
+	route_account(&req);
 	w->served++;
 }
 
@@ -123,7 +126,6 @@ worker_serve_fcgi(struct worker *w, int listen_fd, long max_requests)
 			break;
 		}
 		handle(w, &fcgx);
-		FCGX_Finish_r(&fcgx);
 		arena_reset(&w->arena);
 		if (max_requests > 0 && w->served >= max_requests) {
 			log_info("worker served %ld requests; exiting to be replaced", w->served);
