@@ -155,15 +155,17 @@ vgrow(struct mask_session *m)
 	return MG_OK;
 }
 
-/* The cache entry for (rule, value), created (num 0) if missing. */
+/*
+ * The cache entry for (rule, value), created (num 0) if missing. The caller
+ * makes room first, so that entry pointers stay valid while it holds them.
+ */
 static struct centry *
 vget(struct mask_session *m, unsigned rule, const char *v, size_t n)
 {
 	uint64_t h = hash_bytes(rule, v, n);
 	struct centry *e;
 
-	if ((m->vcount + 1) * 2 > m->vcap && vgrow(m) != MG_OK)
-		return NULL;
+	MG_ASSERT((m->vcount + 1) * 2 <= m->vcap);	/* mask_text grew it */
 	e = vfind(m, rule, v, n, h);
 	if (!e->used) {
 		e->value = arena_strndup(m->arena, v, n);
@@ -440,6 +442,10 @@ mask_text(struct mask_session *m, const char *in, size_t len, struct buf *out)
 	pend = arena_alloc(m->arena, (n + 1) * sizeof(*pend));
 	if (ent == NULL || pend == NULL)
 		return MG_ENOMEM;
+	/* grow the cache up front: ent[] and pend[] point into it */
+	while ((m->vcount + n + 1) * 2 > m->vcap)
+		if (vgrow(m) != MG_OK)
+			return MG_ENOMEM;
 	for (i = 0; i < n; i++) {
 		struct centry *e;
 		if (ms[i].action != RULES_MASK)

@@ -232,6 +232,30 @@ test_known_failures(struct store *s)
 	/* LiteLLM failed open: see test_fail_closed */
 }
 
+/* many new values, each twice, in one call: the session cache grows mid-call */
+static void
+test_cache_growth(struct store *s)
+{
+	struct mask_session *m = mask_session_new(&A, R, s, "grow");
+	struct buf in, out, back;
+	int i, ok = 1;
+
+	buf_init(&in, &A);
+	buf_init(&out, &A);
+	buf_init(&back, &A);
+	for (i = 0; i < 300; i++)
+		buf_printf(&in, "i-%017x vpc-%08x i-%017x\n", 0xa0000 + i, 0xb000 + i, 0xa0000 + i);
+	TH_OK(mask_text(m, in.data, in.len, &out) == MG_OK, "300 new values, each twice, in one call");
+	for (i = 0; i < 300 && ok; i++) {
+		char want[80];
+		snprintf(want, sizeof(want), "AWS_EC2_%03d AWS_VPC_%03d AWS_EC2_%03d\n", i + 1, i + 1, i + 1);
+		ok = strstr(out.data, want) != NULL;
+	}
+	TH_OK(ok, "both occurrences share the placeholder, numbers in order");
+	TH_OK(mask_unmask(m, out.data, out.len, 0, &back) == MG_OK && back.len == in.len &&
+	    memcmp(back.data, in.data, in.len) == 0, "and restore");
+}
+
 /* a value found once with context is masked everywhere in the request */
 static void
 test_recall(struct store *s)
@@ -560,6 +584,7 @@ main(void)
 	test_counter_over_999(s);
 	test_known_failures(s);
 	test_recall(s);
+	test_cache_growth(s);
 	test_tamper(s);
 	test_round_trips(s);
 	test_holdback(s);
