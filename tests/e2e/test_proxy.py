@@ -385,3 +385,20 @@ def standalone_loop_guard(mock):
         assert "MASKGATE_UPSTREAM_URL" in json.loads(b)["error"]["message"]
     finally:
         srv.stop()
+
+
+def test_metrics_count_masking(srv, mock):
+    s, _, b = curl(srv.url + "/v1/messages", method="POST", headers=auth(srv.master), data=conversation())
+    assert s == 200, b
+    h2 = auth(srv.master)
+    s, _, b = curl(srv.url + "/v1/messages", method="POST", headers=h2,
+                   data={"model": "claude-sonnet-4-5", "max_tokens": 5, "messages": "nope"})
+    assert s == 400
+    s, _, m = curl(srv.url + "/metrics", headers={"x-api-key": srv.master})
+    text = m.decode()
+    assert s == 200, text[:300]
+    masked = [l for l in text.splitlines() if l.startswith("maskgate_masked_total{")]
+    restored = [l for l in text.splitlines() if l.startswith("maskgate_restored_total{")]
+    assert len(masked) >= 4 and restored, text[:2000]
+    assert "maskgate_upstream_ttfb_seconds_count" in text
+    assert INSTANCE not in text and srv.master not in text
