@@ -90,6 +90,16 @@ static const struct cfg_var cfg_vars[] = {
 	  "use on or off" },
 	{ "MASKGATE_METRICS_ALLOW", T_STR, OFF(metrics_allow), NULL,
 	  "give a comma-separated list of scraper IP addresses" },
+	{ "MASKGATE_CLAUDE_BIN", T_STR, OFF(claude_bin), "claude",
+	  "give the path of the Claude Code CLI (or a name on PATH)" },
+	{ "MASKGATE_CLAUDE_TOOLS", T_STR, OFF(claude_tools), NULL,
+	  "give a comma-separated list of Claude Code tool names, e.g. Read,Grep" },
+	{ "MASKGATE_CLAUDE_TIMEOUT", T_DURATION, OFF(claude_timeout), "300s",
+	  "give a duration such as 300s" },
+	{ "MASKGATE_CLAUDE_MAX_RUNS", T_INT, OFF(claude_max_runs), "2",
+	  "give the number of concurrent Claude Code runs, 0 to 64 (0 turns it off)" },
+	{ "MASKGATE_SELF_URL", T_URL, OFF(self_url), NULL,
+	  "give maskgate's own base URL as its web server serves it, e.g. https://host:8443" },
 };
 
 static const char *const cfg_env_names[CFG_ENV__MAX] = {
@@ -630,6 +640,14 @@ cfg_load(struct cfg *c, unsigned need, char *err, size_t errlen)
 	}
 	if (c->max_requests < 1) {
 		seterr(err, errlen, "MASKGATE_MAX_REQUESTS: must be at least 1");
+		return MG_EINVAL;
+	}
+	if (c->claude_timeout < 1 || c->claude_timeout > 86400) {
+		seterr(err, errlen, "MASKGATE_CLAUDE_TIMEOUT: must be between 1s and 1d");
+		return MG_EINVAL;
+	}
+	if (c->claude_max_runs < 0 || c->claude_max_runs > 64) {
+		seterr(err, errlen, "MASKGATE_CLAUDE_MAX_RUNS: must be between 0 and 64");
 		return MG_EINVAL;
 	}
 	if (need & CFG_NEED_MASTER_KEY) {

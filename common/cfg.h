@@ -45,6 +45,11 @@ struct cfg {
 	long master_grace;		/* seconds a rotated-out master key still works */
 	long spend_headers;		/* MASKGATE_SPEND_HEADERS: x-maskgate-key-spend */
 	char *metrics_allow;		/* MASKGATE_METRICS_ALLOW: scrape addresses */
+	char *claude_bin;		/* MASKGATE_CLAUDE_BIN: CLI for /v1/claude-code */
+	char *claude_tools;		/* MASKGATE_CLAUDE_TOOLS: allowed tools; NULL = none */
+	long claude_timeout;		/* MASKGATE_CLAUDE_TIMEOUT: seconds per run */
+	long claude_max_runs;		/* MASKGATE_CLAUDE_MAX_RUNS: concurrent runs, 0 = off */
+	char *self_url;			/* MASKGATE_SELF_URL: maskgate's own base URL */
 };
 
 /* What a command needs beyond the defaults. */
