@@ -47,7 +47,7 @@ expect(const char *text, const char *want)
 static void
 test_load(void)
 {
-	char err[512];
+	char err[512] = "";
 	struct rules *r = NULL;
 
 	TH_OK(rules_load(NULL, &R, err, sizeof(err)) == MG_OK, "default rules load: %s",
@@ -69,7 +69,7 @@ test_load(void)
 static void
 test_admin(void)
 {
-	char err[512];
+	char err[512] = "";
 	struct rules *r = NULL;
 	const char *good =
 	    "# admin rules\n"
@@ -118,7 +118,7 @@ test_admin(void)
 static void
 bad(const char *text, const char *want_in_err)
 {
-	char err[512];
+	char err[512] = "";
 	struct rules *r = NULL;
 	enum mg_err rc = rules_load_text(text, strlen(text), "bad.rules", &r, err, sizeof(err));
 
@@ -179,7 +179,7 @@ test_check_file(void)
 	TH_OK(rules_check_file(path, rep) == MG_EIO, "rules check on a missing file");
 	fclose(rep);
 	{
-		char err[512];
+		char err[512] = "";
 		struct rules *r = NULL;
 		TH_OK(rules_load(path, &r, err, sizeof(err)) == MG_ERULES &&
 		    strstr(err, "MASKGATE_RULES") != NULL, "missing admin file is a startup error: %s", err);
@@ -373,7 +373,7 @@ test_overlaps(void)
 	/* transitive overlap: A overlaps B, B overlaps C, A and C do not overlap:
 	 * both A and C are masked. Built with an admin rule set. */
 	{
-		char err[512];
+		char err[512] = "";
 		struct rules *r = NULL;
 		const char *t =
 		    "[ra]\ntype = RA\nlead = aa\npattern = aabb\npriority = 1\n"
