@@ -6,7 +6,10 @@
 #   make run          serve on http://127.0.0.1:$(MASKGATE_PORT) behind lighttpd
 #   make test         every unit and end-to-end test; last line "N passed, N failed"
 #   make bench        benchmarks, written to BENCHMARKS.md
-#   make fuzz         run the libFuzzer harnesses for FUZZ_SECONDS each
+#   make fuzz         run the libFuzzer harnesses for FUZZ_SECONDS each (clang),
+#                     table in tests/fuzz/last-run.md
+#   make valgrind     every unit test binary under valgrind; "N passed, N failed"
+#   make lint         cppcheck and clang-tidy over fcgi/ common/ cli/; "N passed, N failed"
 
 CC ?= cc
 SANITIZE ?= 0
@@ -98,8 +101,14 @@ bench: deps all unit
 fuzz: deps
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/run.sh
 
+# valgrind runs the plain (non-sanitized) unit binaries: ASan and valgrind
+# do not mix
+valgrind: deps
+	@$(MAKE) --no-print-directory SANITIZE=0 unit
+	@MG_OUT=build/rel sh tests/valgrind.sh
+
 clean:
 	rm -rf build bin
 
-.PHONY: all unit deps run test bench fuzz clean
+.PHONY: all unit deps run test bench fuzz valgrind lint clean
 .DELETE_ON_ERROR:
