@@ -32,6 +32,7 @@ static const struct route routes[] = {
 	{ "/v1/messages", 0, M_POST, AUTH_CALLER, h_messages },
 	{ "/v1/messages/count_tokens", 0, M_POST, AUTH_CALLER, h_messages },
 	{ "/v1/models", 1, M_GET, AUTH_CALLER, h_models },
+	{ "/v1/claude-code", 0, M_POST, AUTH_CALLER, h_claude_code },
 	{ "/key/generate", 0, M_POST, AUTH_ADMIN, h_keys },
 	{ "/key/info", 0, M_GET | M_POST, AUTH_CALLER, h_keys },
 	{ "/key/list", 0, M_GET, AUTH_ADMIN, h_keys },
