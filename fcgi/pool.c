@@ -107,6 +107,9 @@ pool_run(const struct cfg *c, const char *listen_spec, long workers)
 	started = calloc((size_t)workers, sizeof(*started));
 	if (pids == NULL || started == NULL) {
 		log_error("pool: out of memory");
+		free(pids);
+		free(started);
+		close(fd);
 		return 1;
 	}
 	memset(&sa, 0, sizeof(sa));
