@@ -613,8 +613,10 @@ cfg_load(struct cfg *c, unsigned need, char *err, size_t errlen)
 		int failed = 0;
 		char *v = cfg_lookup(var->name, err, errlen, &failed);
 
-		if (failed)
+		if (failed) {
+			free(v);	/* NULL today; keeps cfg_load leak-free whatever cfg_lookup returns */
 			return MG_EINVAL;
+		}
 		if (v == NULL && var->def == NULL)
 			continue;
 		rc = cfg_set(c, var, v != NULL ? v : var->def, err, errlen);
