@@ -132,6 +132,7 @@ vfind(struct mask_session *m, unsigned rule, const char *v, size_t n, uint64_t h
 	for (;; i = (i + 1) & (m->vcap - 1)) {
 		struct centry *e = &m->vtab[i];
 		if (!e->used || (e->hash == h && e->rule == rule && e->len == n &&
+		    /* NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker): v is NULL only for empty text, which has no matches */
 		    memcmp(e->value, v, n) == 0))
 			return e;
 	}
@@ -438,8 +439,9 @@ mask_text(struct mask_session *m, const char *in, size_t len, struct buf *out)
 			return MG_EBLOCKED;
 		}
 	}
-	ent = arena_alloc(m->arena, (n + 1) * sizeof(*ent));
-	pend = arena_alloc(m->arena, (n + 1) * sizeof(*pend));
+	/* arrays of entry pointers: sizeof(*ent) is meant */
+	ent = arena_alloc(m->arena, (n + 1) * sizeof(*ent));	/* NOLINT(bugprone-sizeof-expression) */
+	pend = arena_alloc(m->arena, (n + 1) * sizeof(*pend));	/* NOLINT(bugprone-sizeof-expression) */
 	if (ent == NULL || pend == NULL)
 		return MG_ENOMEM;
 	/* grow the cache up front: ent[] and pend[] point into it */

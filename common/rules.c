@@ -252,6 +252,7 @@ set_str(char **dst, const char *v, int append, const char *sep)
 		p = malloc(a + s + b + 1);
 		if (p != NULL) {
 			memcpy(p, *dst, a);
+			/* NOLINTNEXTLINE(bugprone-not-null-terminated-result): the next memcpy copies v's NUL */
 			memcpy(p + a, sep, s);
 			memcpy(p + a + s, v, b + 1);
 		}
@@ -422,6 +423,7 @@ parse_file(struct rules *r, const char *text, size_t len, const char *file, int 
 		memcpy(vbuf, val, vallen);
 		vbuf[vallen] = '\0';
 
+		/* NOLINTNEXTLINE(clang-analyzer-core.uninitialized.ArraySubscript): strncmp matched 6 bytes, so key[6] is in the string */
 		if (strncmp(key, "define", 6) == 0 && isspace((unsigned char)key[6])) {
 			char *name = key + 7;
 			size_t nl2 = strlen(name), j;

@@ -344,6 +344,7 @@ forward(struct proxy *px, const char *method, const char *body, size_t body_len)
 	double t0;
 
 	memset(&call, 0, sizeof(call));
+	/* cppcheck-suppress autoVariables ; read only by the curl callbacks inside up_perform() below */
 	px->call = &call;
 	http_each_header(req, add_request_header, px);
 	hop_mark(c, mark);
