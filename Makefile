@@ -107,6 +107,10 @@ valgrind: deps
 	@$(MAKE) --no-print-directory SANITIZE=0 unit
 	@MG_OUT=build/rel sh tests/valgrind.sh
 
+# cppcheck + clang-tidy (.clang-tidy) with the project's preprocessor flags
+lint: deps
+	@CFLAGS_LINT="-std=c11 -D_GNU_SOURCE -Icommon -Ifcgi -Icli" sh tests/lint.sh
+
 clean:
 	rm -rf build bin
 
