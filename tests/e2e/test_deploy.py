@@ -1,0 +1,288 @@
+"""The shipped deployment files, started as written: deploy/apache,
+deploy/lighttpd, deploy/cgi, deploy/systemd and deploy/docker.
+
+Each file is templated only for ports, paths and certificates (every
+substituted string must be present, so a changed file fails here rather
+than being tested in a stale form). Certificates are self-signed, made
+with openssl at test time.
+"""
+import http.client
+import json
+import os
+import pwd
+import re
+import shlex
+import ssl
+import subprocess
+import time
+
+import harness
+from harness import (APACHE_MODULES, BINDIR, FCGI, Reply, assert_envelope, auth, curl,
+                     free_port, spawn, sse_text_events, tmpdir)
+
+DEPLOY = os.path.join(harness.ROOT, "deploy")
+EC2 = "i-1234567890abcdef0"
+PLACEHOLDER = re.compile(r"AWS_[A-Z0-9_]+?_\d{3,}")
+
+
+# ---------------------------------------------------------------- helpers
+
+def template(relpath, subs):
+    """The shipped file with each (old, new) substituted; old must occur."""
+    with open(os.path.join(DEPLOY, relpath)) as f:
+        text = f.read()
+    for old, new in subs:
+        assert old in text, "%s no longer contains %r" % (relpath, old)
+        text = text.replace(old, new)
+    return text
+
+
+def make_cert(d):
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-keyout", key, "-out", cert, "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+                   check=True, capture_output=True, timeout=60)
+    os.chmod(key, 0o644)    # the test's web server may drop to www-data before reading
+    return cert, key
+
+
+def write_env_file(d, env):
+    path = os.path.join(d, "maskgate.env")
+    with open(path, "w") as f:
+        for k, v in env.items():
+            f.write("%s=%s\n" % (k, v))
+    os.chmod(path, 0o644)   # www-data reads it in the test; 0640 root:www-data in production
+    return path
+
+
+def https(port, path, cert, **kw):
+    extra = ["--cacert", cert] + kw.pop("extra", [])
+    return curl("https://127.0.0.1:%d%s" % (port, path), extra=extra, **kw)
+
+
+def wait_https(port, cert, log, timeout=20):
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        try:
+            s, _, _ = https(port, "/health/liveliness", cert, timeout=5)
+            if s == 200:
+                return
+            last = s
+        except Exception as e:  # noqa: BLE001 - keep polling
+            last = e
+        time.sleep(0.1)
+    with open(log, errors="replace") as f:
+        raise RuntimeError("server did not come up (%s): %s" % (last, f.read()[-3000:]))
+
+
+def stream_times(port, cert, key, body):
+    """SSE over HTTPS with curl -N: [(seconds, line)]."""
+    argv = ["curl", "-sS", "-N", "--max-time", "60", "--noproxy", "*", "--cacert", cert]
+    for k, v in auth(key).items():
+        argv += ["-H", "%s: %s" % (k, v)]
+    argv += ["--data-binary", "@-", "https://127.0.0.1:%d/v1/messages" % port]
+    t0 = time.time()
+    p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    p.stdin.write(json.dumps(body).encode())
+    p.stdin.close()
+    lines = [(time.time() - t0, line) for line in p.stdout]
+    p.wait()
+    return lines
+
+
+def check_common_https(port, cert, master, mock):
+    """HTTPS works, the allow-list refuses 127.0.0.2, masking happens, SSE is unbuffered."""
+    s, _, b = https(port, "/health/readiness", cert)
+    assert s == 200, (s, b)
+    # a client outside the allow-list (127.0.0.2; 127.0.0.1 is admitted)
+    s, _, b = https(port, "/health/liveliness", cert, extra=["--interface", "127.0.0.2"])
+    assert s == 403, ("allow-list", s, b[:300])
+    # a masked round trip over TLS
+    mock.default = _echo
+    s, _, b = https(port, "/v1/messages", cert, method="POST", headers=auth(master),
+                    data={"model": "claude-sonnet-4-5", "max_tokens": 50,
+                          "messages": [{"role": "user", "content": "Check %s" % EC2}]})
+    assert s == 200, (s, b[:500])
+    assert EC2 in json.loads(b)["content"][0]["text"]
+    assert EC2.encode() not in mock.all_bytes()
+    # SSE through the web server: events arrive as they are produced
+    mock.default = None
+    mock.script.append(Reply("sse", events=sse_text_events(["one ", "two ", "three ", "four"]),
+                             delay=0.6))
+    lines = stream_times(port, cert, master, {"model": "claude-sonnet-4-5", "max_tokens": 50,
+                                              "stream": True, "messages": [
+                                                  {"role": "user", "content": "count"}]})
+    deltas = [t for t, line in lines if b"text_delta" in line]
+    assert len(deltas) == 4, lines
+    # 0.6s between upstream events: a buffering server would deliver them together
+    assert deltas[-1] - deltas[0] > 1.2, ("buffered", deltas)
+    assert lines[-1][0] - deltas[0] > 1.0, ("buffered", [t for t, _ in lines])
+
+
+def _echo(rec):
+    body = rec.json()
+    ph = PLACEHOLDER.findall(json.dumps(body.get("messages", [])))
+    return harness.message_reply("Seen %s." % (ph[0] if ph else "nothing"))
+
+
+def _user_line():
+    if os.geteuid() == 0:
+        pwd.getpwnam("www-data")
+        return "User www-data\nGroup www-data\n"
+    return ""
+
+
+# ---------------------------------------------------------------- Apache
+
+# Debian's mod_qos calls PCRE1 (pcre_free) while this Apache links PCRE2;
+# the fix an admin adds to /etc/apache2/mods-available/qos.load (deploy/README.md)
+LIBPCRE1 = "/usr/lib/x86_64-linux-gnu/libpcre.so.3"
+
+
+def _apache_main(d, port, mods, body):
+    conf = os.path.join(d, "apache.conf")
+    with open(conf, "w") as f:
+        if "qos" in mods and os.path.exists(LIBPCRE1):
+            f.write("LoadFile %s\n" % LIBPCRE1)
+        f.write("\n".join("LoadModule %s_module %s/mod_%s.so" % (m, APACHE_MODULES, m)
+                          for m in mods))
+        f.write("""
+ServerName 127.0.0.1
+Listen 127.0.0.1:%(port)d
+%(user)sPidFile %(dir)s/apache.pid
+DefaultRuntimeDir %(dir)s
+Mutex file:%(dir)s default
+ErrorLog %(dir)s/apache-error.log
+LogLevel warn
+Define APACHE_LOG_DIR %(dir)s
+%(body)s
+""" % {"port": port, "user": _user_line(), "dir": d, "body": body})
+    return conf
+
+
+def standalone_apache_vhost(mock):
+    d = tmpdir("mg-dep-apache-")
+    port = free_port()
+    cert, key = make_cert(d)
+    env = harness.maskgate_env(d, mock.url)
+    envfile = write_env_file(d, env)
+    www = os.path.join(d, "www")
+    os.makedirs(www)
+    os.makedirs(os.path.join(d, "fcgid"), mode=0o777)
+    os.chmod(os.path.join(d, "fcgid"), 0o777)
+    vhost = template("apache/maskgate.conf", [
+        ("*:443", "*:%d" % port),
+        ("/etc/ssl/maskgate/cert.pem", cert), ("/etc/ssl/maskgate/key.pem", key),
+        ("/etc/maskgate/maskgate.env", envfile),
+        ("/usr/local/lib/maskgate/bin/maskgate.fcgi", FCGI),
+        ("/usr/local/lib/maskgate/bin", BINDIR),
+        ("/usr/local/lib/maskgate/www", www)])
+    with open(os.path.join(d, "vhost.conf"), "w") as f:
+        f.write(vhost)
+    mods = ["mpm_event", "authz_core", "authz_host", "alias", "fcgid", "ssl", "socache_shmcb",
+            "qos", "setenvif", "env", "headers", "unique_id"]
+    conf = _apache_main(d, port, mods, """FcgidIPCDir %(dir)s/fcgid
+FcgidProcessTableFile %(dir)s/fcgid/shm
+Include %(dir)s/vhost.conf
+""" % {"dir": d})
+    p = subprocess.run(["apache2", "-t", "-f", conf], capture_output=True, text=True)
+    assert p.returncode == 0, ("apache2 -t", p.stderr)
+    spawn(["apache2", "-f", conf, "-DFOREGROUND"], log=os.path.join(d, "stdout.log"))
+    wait_https(port, cert, os.path.join(d, "apache-error.log"))
+    master = env["MASKGATE_MASTER_KEY"]
+
+    check_common_https(port, cert, master, mock)
+    # Authorization: Bearer reaches maskgate (CGIPassAuth On)
+    s, _, b = https(port, "/v1/models", cert, headers={"authorization": "Bearer " + master})
+    assert s == 200, ("bearer", s, b[:300])
+    s, _, b = https(port, "/v1/models", cert, headers={"authorization": "Bearer sk-wrong"})
+    assert s == 401, s
+    assert_envelope(b, "authentication_error")
+    # a body over mod_fcgid's 128 KiB default gets through (FcgidMaxRequestLen)
+    mock.default = _echo
+    big = "x " * 150000 + "Check %s" % EC2
+    s, _, b = https(port, "/v1/messages", cert, method="POST", headers=auth(master),
+                    data={"model": "claude-sonnet-4-5", "max_tokens": 10,
+                          "messages": [{"role": "user", "content": big}]})
+    assert s == 200, ("big body", s, b[:300])
+
+    # the per-IP rate limit (mod_qos, 120 requests per 60 s): count on one
+    # kept-alive TLS connection until it refuses
+    ctx = ssl.create_default_context(cafile=cert)
+    conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=10)
+    statuses = []
+    for _ in range(140):
+        conn.request("GET", "/health/liveliness")
+        r = conn.getresponse()
+        r.read()
+        statuses.append(r.status)
+        if r.status != 200:
+            conn.close()
+            conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=10)
+    conn.close()
+    assert 429 in statuses, statuses
+    first = statuses.index(429)
+    assert 100 <= first <= 120, ("refused too early or late", first)
+    assert set(statuses[first:]) == {429}, statuses[first:]
+    # another address is not affected by 127.0.0.1's count (it is refused by
+    # the allow-list instead: 403, not 429)
+    s, _, _ = https(port, "/health/liveliness", cert, extra=["--interface", "127.0.0.2"])
+    assert s == 403, s
+
+
+# ---------------------------------------------------------------- lighttpd
+
+def standalone_lighttpd_conf(mock):
+    d = tmpdir("mg-dep-lighttpd-")
+    port, plain = free_port(), free_port()
+    cert, key = make_cert(d)
+    env = harness.maskgate_env(d, mock.url)
+    envfile = write_env_file(d, env)
+    www = os.path.join(d, "www")
+    os.makedirs(www)
+    snippet = template("lighttpd/maskgate.conf", [
+        ("0.0.0.0:443", "127.0.0.1:%d" % port),
+        ("/etc/ssl/maskgate/cert.pem", cert), ("/etc/ssl/maskgate/key.pem", key),
+        ("/etc/maskgate/maskgate.env", envfile),
+        ("/usr/local/lib/maskgate/bin/maskgate.fcgi", FCGI),
+        ("/run/lighttpd/maskgate.sock", os.path.join(d, "maskgate.sock"))])
+    with open(os.path.join(d, "50-maskgate.conf"), "w") as f:
+        f.write(snippet)
+    conf = os.path.join(d, "lighttpd.conf")
+    with open(conf, "w") as f:
+        # what Debian's /etc/lighttpd/lighttpd.conf provides, on test ports
+        f.write("""server.modules = ()
+server.bind = "127.0.0.1"
+server.port = %d
+server.document-root = "%s"
+server.errorlog = "%s/lighttpd-error.log"
+include "%s/50-maskgate.conf"
+""" % (plain, www, d, d))
+    p = subprocess.run(["lighttpd", "-tt", "-f", conf], capture_output=True, text=True)
+    assert p.returncode == 0, ("lighttpd -tt", p.stdout, p.stderr)
+    spawn(["lighttpd", "-D", "-f", conf], log=os.path.join(d, "stdout.log"))
+    wait_https(port, cert, os.path.join(d, "lighttpd-error.log"))
+    master = env["MASKGATE_MASTER_KEY"]
+
+    check_common_https(port, cert, master, mock)
+    s, _, b = https(port, "/v1/models", cert, headers={"authorization": "Bearer " + master})
+    assert s == 200, ("bearer", s, b[:300])
+    # rate limit: lighttpd has no per-IP limiter; maskgate's per-key rpm_limit refuses
+    s, _, b = https(port, "/key/generate", cert, method="POST", headers=auth(master),
+                    data={"rpm_limit": 3, "key_alias": "ratelimited"})
+    assert s == 200, (s, b)
+    vkey = json.loads(b)["key"]
+    mock.default = _echo
+    codes, hdrs = [], None
+    for _ in range(5):
+        s, h, b = https(port, "/v1/messages", cert, method="POST", headers=auth(vkey),
+                        data={"model": "claude-sonnet-4-5", "max_tokens": 5,
+                              "messages": [{"role": "user", "content": "hi"}]})
+        codes.append(s)
+        if s == 429:
+            hdrs, body = h, b
+    assert codes[:3] == [200, 200, 200] and codes[3:] == [429, 429], codes
+    assert_envelope(body, "rate_limit_error")
+    assert hdrs.get("retry-after"), hdrs
