@@ -292,7 +292,13 @@ kput(struct mask_session *m, const struct centry *e)
 static int
 is_token_sep(unsigned char c)
 {
-	return c <= ' ' || strchr("\"',;()[]{}<>|`\\", c) != NULL;
+	switch (c) {
+	case '"': case '\'': case ',': case ';': case '(': case ')': case '[': case ']':
+	case '{': case '}': case '<': case '>': case '|': case '`': case '\\':
+		return 1;
+	default:
+		return c <= ' ';
+	}
 }
 
 static const struct centry *

@@ -64,6 +64,11 @@ store_map_lookup(struct store *s, const char *tenant, struct store_map_item *ite
 	    "WHERE tenant = ?1 AND type = ?2 AND value_hash = ?3");
 	if (sel == NULL)
 		return MG_ESTORE;
+	/* one read transaction: one shared lock for the batch, not one per value */
+	if (n > 1 && sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+		sqlite3_finalize(sel);
+		return store_rc(sqlite3_errcode(s->db)) == MG_OK ? MG_ESTORE : store_rc(sqlite3_errcode(s->db));
+	}
 	for (i = 0; i < n && rc == MG_OK; i++) {
 		int step;
 		if (items[i].num != 0)
@@ -94,6 +99,8 @@ store_map_lookup(struct store *s, const char *tenant, struct store_map_item *ite
 		}
 	}
 	sqlite3_finalize(sel);
+	if (!sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
 	if (rc != MG_OK || nstale == 0)
 		goto out;
 	/* refreshing last_seen is bookkeeping: a failure here is not fatal */
