@@ -286,3 +286,78 @@ include "%s/50-maskgate.conf"
     assert codes[:3] == [200, 200, 200] and codes[3:] == [429, 429], codes
     assert_envelope(body, "rate_limit_error")
     assert hdrs.get("retry-after"), hdrs
+
+
+# ---------------------------------------------------------------- CGI (.htaccess)
+
+def standalone_cgi_htaccess(mock):
+    d = tmpdir("mg-dep-cgi-")
+    port = free_port()
+    env = harness.maskgate_env(d, mock.url)
+    envfile = write_env_file(d, env)
+    www = os.path.join(d, "www")
+    os.makedirs(www)
+    os.chmod(www, 0o755)
+    with open(os.path.join(www, ".htaccess"), "w") as f:
+        f.write(template("cgi/.htaccess", [("/home/USER/maskgate/maskgate.env", envfile)]))
+    with open(FCGI, "rb") as src, open(os.path.join(www, "maskgate.cgi"), "wb") as dst:
+        dst.write(src.read())
+    os.chmod(os.path.join(www, "maskgate.cgi"), 0o755)
+    with open(os.path.join(www, "leaked.env"), "w") as f:
+        f.write("MASKGATE_MASTER_KEY=should-never-be-served\n")
+    mods = ["mpm_event", "authz_core", "authz_host", "cgid", "rewrite", "env", "dir", "mime"]
+    conf = _apache_main(d, port, mods, """ScriptSock %(dir)s/cgid.sock
+TypesConfig /dev/null
+DocumentRoot %(www)s
+<Directory "%(www)s">
+    AllowOverride Options FileInfo AuthConfig Indexes
+    Require all granted
+</Directory>
+""" % {"dir": d, "www": www})
+    spawn(["apache2", "-f", conf, "-DFOREGROUND"], log=os.path.join(d, "stdout.log"))
+    url = "http://127.0.0.1:%d" % port
+    deadline = time.time() + 20
+    s = None
+    while time.time() < deadline:
+        try:
+            s, _, b = curl(url + "/health/liveliness", timeout=5)
+            if s == 200:
+                break
+        except Exception:  # noqa: BLE001
+            pass
+        time.sleep(0.1)
+    assert s == 200, (s, open(os.path.join(d, "apache-error.log")).read()[-2000:])
+    master = env["MASKGATE_MASTER_KEY"]
+    s, _, b = curl(url + "/health/readiness")
+    assert s == 200, (s, b)
+    # Authorization: Bearer reaches the CGI program
+    s, _, b = curl(url + "/v1/models", headers={"authorization": "Bearer " + master})
+    assert s == 200, ("bearer", s, b[:300])
+    s, _, b = curl(url + "/v1/models")
+    assert s == 401, s
+    # a masked round trip, one process per request
+    mock.default = _echo
+    s, _, b = curl(url + "/v1/messages?beta=true", method="POST", headers=auth(master),
+                   data={"model": "claude-sonnet-4-5", "max_tokens": 50,
+                         "messages": [{"role": "user", "content": "Check %s" % EC2}]})
+    assert s == 200, (s, b[:500])
+    assert EC2 in json.loads(b)["content"][0]["text"]
+    assert EC2.encode() not in mock.all_bytes()
+    # the mapping persisted between CGI processes: same placeholder twice
+    s, _, b = curl(url + "/v1/messages", method="POST", headers=auth(master),
+                   data={"model": "claude-sonnet-4-5", "max_tokens": 50,
+                         "messages": [{"role": "user", "content": "Again %s" % EC2}]})
+    seen = [PLACEHOLDER.findall(r.body.decode()) for r in mock.requests if r.method == "POST"]
+    assert seen[0] and seen[0] == seen[1], seen
+    # SSE is not buffered by mod_cgid either
+    mock.default = None
+    mock.script.append(Reply("sse", events=sse_text_events(["a ", "b ", "c ", "d"]), delay=0.6))
+    lines = harness.curl_stream(url + "/v1/messages", headers=auth(master),
+                                data={"model": "claude-sonnet-4-5", "max_tokens": 50,
+                                      "stream": True,
+                                      "messages": [{"role": "user", "content": "x"}]})
+    deltas = [t for t, line in lines if b"text_delta" in line]
+    assert len(deltas) == 4 and deltas[-1] - deltas[0] > 1.2, ("buffered", lines)
+    # a secret-looking file under the web root is never served
+    s, _, b = curl(url + "/leaked.env")
+    assert s == 403 and b"should-never" not in b, (s, b[:200])
