@@ -1323,14 +1323,13 @@ try_rule(const struct rules *r, unsigned ri, const char *text, size_t len, size_
 }
 
 /* Ordering for resolve(): leftmost, then longest, then highest priority. */
-static const struct rules *sort_rules;
-
 static int
-cmp_match(const void *pa, const void *pb)
+cmp_match(const void *pa, const void *pb, void *arg)
 {
+	const struct rules *r = arg;
 	const struct rules_match *a = pa, *b = pb;
 	size_t la = a->end - a->start, lb = b->end - b->start;
-	int prio_a = sort_rules->rule[a->rule].priority, prio_b = sort_rules->rule[b->rule].priority;
+	int prio_a = r->rule[a->rule].priority, prio_b = r->rule[b->rule].priority;
 
 	if (a->start != b->start)
 		return a->start < b->start ? -1 : 1;
@@ -1376,8 +1375,7 @@ resolve(const struct rules *r, struct mvec *v, const struct rules_match *ph, siz
 {
 	size_t i, out = 0, last_end = 0, k = 0;
 
-	sort_rules = r;
-	qsort(v->m, v->n, sizeof(*v->m), cmp_match);
+	qsort_r(v->m, v->n, sizeof(*v->m), cmp_match, (void *)r);
 	for (i = 0; i < v->n; i++) {
 		struct rules_match m = v->m[i];
 		while (k < nph && ph[k].end <= m.start)
