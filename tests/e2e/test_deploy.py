@@ -361,3 +361,138 @@ DocumentRoot %(www)s
     # a secret-looking file under the web root is never served
     s, _, b = curl(url + "/leaked.env")
     assert s == 403 and b"should-never" not in b, (s, b[:200])
+
+
+# ---------------------------------------------------------------- systemd
+
+def _unit_text(d):
+    return template("systemd/maskgate.service", [
+        ("/usr/local/lib/maskgate/bin/maskgate.fcgi", FCGI)])
+
+
+def standalone_systemd_unit_verify(mock):
+    analyze = subprocess.run(["sh", "-c", "command -v systemd-analyze"], capture_output=True,
+                             text=True).stdout.strip()
+    if not analyze:
+        print("# SKIP systemd-analyze verify: systemd-analyze is not installed "
+              "(Debian package systemd)", flush=True)
+        return
+    d = tmpdir("mg-dep-systemd-")
+    unit = os.path.join(d, "maskgate.service")
+    with open(unit, "w") as f:
+        f.write(_unit_text(d))
+    p = subprocess.run([analyze, "verify", unit], capture_output=True, text=True, timeout=60)
+    # verify only warns (exit 0) on many mistakes: any output is a failure
+    assert p.returncode == 0 and not (p.stdout + p.stderr).strip(), (p.stdout, p.stderr)
+    # and it does look: the same unit with a broken hardening value complains
+    with open(unit, "w") as f:
+        f.write(_unit_text(d).replace("NoNewPrivileges=yes", "NoNewPrivileges=maybe"))
+    p = subprocess.run([analyze, "verify", unit], capture_output=True, text=True, timeout=60)
+    assert "NoNewPrivileges" in p.stdout + p.stderr or "boolean" in p.stderr, p.stderr
+
+
+def _unit_service(text):
+    """Environment=, ExecStartPre= and ExecStart= of the [Service] section."""
+    env, pre, start = {}, [], None
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("Environment="):
+            k, v = line[len("Environment="):].split("=", 1)
+            env[k] = v
+        elif line.startswith("ExecStartPre="):
+            pre.append(shlex.split(line[len("ExecStartPre="):]))
+        elif line.startswith("ExecStart="):
+            start = shlex.split(line[len("ExecStart="):])
+    return env, pre, start
+
+
+def standalone_systemd_pool(mock):
+    """Runs the unit's own commands with its environment (paths templated)."""
+    d = tmpdir("mg-dep-pool-")
+    creds = os.path.join(d, "credentials")
+    os.makedirs(creds)
+    menv = harness.maskgate_env(d, mock.url)
+    for name, var in (("master_key", "MASKGATE_MASTER_KEY"), ("data_key", "MASKGATE_DATA_KEY"),
+                      ("upstream_api_key", "MASKGATE_UPSTREAM_API_KEY")):
+        with open(os.path.join(creds, name), "w") as f:
+            f.write(menv[var] + "\n")
+    envfile = os.path.join(d, "maskgate.env")
+    with open(envfile, "w") as f:
+        f.write("MASKGATE_UPSTREAM_URL=%s\nMASKGATE_LOG_LEVEL=info\n" % mock.url)
+    sock = os.path.join(d, "maskgate.sock")
+    text = template("systemd/maskgate.service", [
+        ("/usr/local/lib/maskgate/bin/maskgate.fcgi", FCGI),
+        ("%d/", creds + "/"),
+        ("/var/lib/maskgate/maskgate.db", os.path.join(d, "var", "maskgate.db")),
+        ("/run/maskgate/maskgate.sock", sock),
+        ("/etc/maskgate/maskgate.env", envfile)])
+    unit_env, pre, start = _unit_service(text)
+    assert start and "--listen" in start and "--workers" in start, start
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MASKGATE_", "ANTHROPIC_"))}
+    env.update(unit_env)
+    env["CREDENTIALS_DIRECTORY"] = creds
+    os.makedirs(os.path.join(d, "var"), mode=0o700)
+    for argv in pre:
+        p = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, ("ExecStartPre", argv, p.stdout, p.stderr)
+    pool = spawn(start, env=env, log=os.path.join(d, "pool.log"))
+    deadline = time.time() + 10
+    while not os.path.exists(sock) and time.time() < deadline:
+        time.sleep(0.05)
+    assert os.path.exists(sock), open(os.path.join(d, "pool.log")).read()
+    assert (os.stat(sock).st_mode & 0o777) == 0o660, oct(os.stat(sock).st_mode)
+    # a web server in front of the socket, as deploy/lighttpd's alternative
+    port = free_port()
+    conf = os.path.join(d, "lighttpd.conf")
+    with open(conf, "w") as f:
+        f.write("""server.modules = ("mod_fastcgi")
+server.bind = "127.0.0.1"
+server.port = %d
+server.document-root = "%s"
+server.errorlog = "%s/lighttpd-error.log"
+server.stream-response-body = 2
+fastcgi.server = ( "/" => (( "socket" => "%s", "check-local" => "disable" )) )
+""" % (port, d, d, sock))
+    spawn(["lighttpd", "-D", "-f", conf], log=os.path.join(d, "lighttpd.log"))
+    url = "http://127.0.0.1:%d" % port
+    master = menv["MASKGATE_MASTER_KEY"]
+
+    def round_trip():
+        deadline2 = time.time() + 15
+        s = None
+        while time.time() < deadline2:
+            try:
+                s, _, b = curl(url + "/v1/messages", method="POST", headers=auth(master),
+                               data={"model": "claude-sonnet-4-5", "max_tokens": 20,
+                                     "messages": [{"role": "user", "content": "Check %s" % EC2}]},
+                               timeout=10)
+                if s == 200:
+                    return json.loads(b)
+            except Exception:  # noqa: BLE001 - lighttpd still starting
+                pass
+            time.sleep(0.1)
+        raise AssertionError("no 200 from the pool (%s): %s" % (
+            s, open(os.path.join(d, "pool.log")).read()[-2000:]))
+
+    mock.default = _echo
+    out = round_trip()
+    assert EC2 in out["content"][0]["text"], out
+    assert EC2.encode() not in mock.all_bytes()
+
+    def workers():
+        r = subprocess.run(["pgrep", "-P", str(pool.pid)], capture_output=True, text=True)
+        return sorted(int(x) for x in r.stdout.split())
+    before = workers()
+    assert len(before) == int(start[start.index("--workers") + 1]), before
+    os.kill(before[0], 9)
+    deadline = time.time() + 10
+    after = workers()
+    while (before[0] in after or len(after) != len(before)) and time.time() < deadline:
+        time.sleep(0.1)
+        after = workers()
+    assert before[0] not in after and len(after) == len(before), (before, after)
+    out = round_trip()
+    assert EC2 in out["content"][0]["text"], out
+    # SIGTERM drains and exits cleanly, as systemctl stop does
+    os.kill(pool.pid, 15)   # KillMode=mixed: SIGTERM to the main process first
+    assert pool.wait(timeout=40) == 0, open(os.path.join(d, "pool.log")).read()[-2000:]
