@@ -780,8 +780,11 @@ add_leads(struct rules *r, unsigned ri, struct diag *d)
 	int rc = 0;
 
 	copy = xstrndup(ru->leads, strlen(ru->leads));
-	if (copy == NULL)
+	if (copy == NULL) {
+		/* a rule without its leads would never match: fail the load */
+		diag(d, ru->file, ru->lead_line, "out of memory");
 		return -1;
+	}
 	for (tok = strtok_r(copy, " \t", &save); tok != NULL; tok = strtok_r(NULL, " \t", &save)) {
 		if (expand_braces(tok, &list) != 0) {
 			diag(d, ru->file, ru->lead_line, "lead '%s': bad or too large {a,b} expansion", tok);
@@ -802,6 +805,7 @@ add_leads(struct rules *r, unsigned ri, struct diag *d)
 		l.rule = ri;
 		g = realloc(r->lead, (r->nlead + 1) * sizeof(*g));
 		if (g == NULL) {
+			diag(d, ru->file, ru->lead_line, "out of memory");
 			rc = -1;
 			break;
 		}
