@@ -1,5 +1,6 @@
 /*
- * crypto.c - OpenSSL-backed primitives. Nothing here is hand-rolled.
+ * crypto.c - OpenSSL-backed primitives. Nothing here is hand-rolled, except
+ * the RFC 2104 HMAC construction over OpenSSL's SHA-256 (see below).
  */
 #include <string.h>
 
@@ -19,20 +20,59 @@ crypto_random(void *out, size_t len)
 	return MG_OK;
 }
 
+/*
+ * SHA-256 and HMAC-SHA256 run on OpenSSL's low-level SHA256_* functions,
+ * which work on a stack context and cannot fail. OpenSSL 3's SHA256() and
+ * HMAC() one-shots fetch and allocate contexts: under memory pressure they
+ * fail, and these functions have no error to return (the HMAC used to
+ * abort the worker, the digest to leave out unset). The low-level API is
+ * deprecated in OpenSSL 3 but kept; hence the pragma.
+ */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 void
 crypto_sha256(const void *data, size_t len, unsigned char out[CRYPTO_HASH_LEN])
 {
-	SHA256(data, len, out);
+	SHA256_CTX ctx;
+
+	SHA256_Init(&ctx);
+	SHA256_Update(&ctx, data, len);
+	SHA256_Final(out, &ctx);
+	OPENSSL_cleanse(&ctx, sizeof(ctx));
 }
 
+/* RFC 2104: H((K ^ opad) || H((K ^ ipad) || data)), K padded to the block */
 void
 crypto_hmac_sha256(const unsigned char *key, size_t keylen, const void *data,
     size_t len, unsigned char out[CRYPTO_HASH_LEN])
 {
-	unsigned int outlen = CRYPTO_HASH_LEN;
+	unsigned char k[SHA256_CBLOCK], pad[SHA256_CBLOCK], inner[CRYPTO_HASH_LEN];
+	SHA256_CTX ctx;
+	size_t i;
 
-	MG_ASSERT(HMAC(EVP_sha256(), key, (int)keylen, data, len, out, &outlen) != NULL);
+	memset(k, 0, sizeof(k));
+	if (keylen > sizeof(k))
+		crypto_sha256(key, keylen, k);
+	else if (keylen > 0)
+		memcpy(k, key, keylen);
+	for (i = 0; i < sizeof(pad); i++)
+		pad[i] = k[i] ^ 0x36;
+	SHA256_Init(&ctx);
+	SHA256_Update(&ctx, pad, sizeof(pad));
+	SHA256_Update(&ctx, data, len);
+	SHA256_Final(inner, &ctx);
+	for (i = 0; i < sizeof(pad); i++)
+		pad[i] = k[i] ^ 0x5c;
+	SHA256_Init(&ctx);
+	SHA256_Update(&ctx, pad, sizeof(pad));
+	SHA256_Update(&ctx, inner, sizeof(inner));
+	SHA256_Final(out, &ctx);
+	OPENSSL_cleanse(k, sizeof(k));
+	OPENSSL_cleanse(pad, sizeof(pad));
+	OPENSSL_cleanse(inner, sizeof(inner));
+	OPENSSL_cleanse(&ctx, sizeof(ctx));
 }
+#pragma GCC diagnostic pop
 
 void
 crypto_hex(char *out, const unsigned char *in, size_t len)
