@@ -496,3 +496,117 @@ fastcgi.server = ( "/" => (( "socket" => "%s", "check-local" => "disable" )) )
     # SIGTERM drains and exits cleanly, as systemctl stop does
     os.kill(pool.pid, 15)   # KillMode=mixed: SIGTERM to the main process first
     assert pool.wait(timeout=40) == 0, open(os.path.join(d, "pool.log")).read()[-2000:]
+
+
+# ---------------------------------------------------------------- Docker
+
+def _dockerfile_instructions():
+    with open(os.path.join(DEPLOY, "docker", "Dockerfile")) as f:
+        text = f.read().replace("\\\n", " ")
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            word, _, rest = line.partition(" ")
+            out.append((word.upper(), rest.strip()))
+    return out
+
+
+def standalone_docker_files(mock):
+    """No Docker engine runs here: check what can be checked, then run the
+    image's own commands (compose's pool command, the web service's lighttpd
+    config) the way the containers would."""
+    import yaml
+    with open(os.path.join(DEPLOY, "docker", "compose.yaml")) as f:
+        compose = yaml.safe_load(f)
+    svc = compose["services"]["maskgate"]
+    web = compose["services"]["web"]
+    env = svc["environment"]
+    # Docker secrets: every *_FILE points at a secret the service mounts, each defined as a file
+    for name in svc["secrets"]:
+        assert name in compose["secrets"] and compose["secrets"][name]["file"].startswith("./secrets/")
+    file_vars = {k: v for k, v in env.items() if k.endswith("_FILE")}
+    assert set(file_vars) >= {"MASKGATE_MASTER_KEY_FILE", "MASKGATE_DATA_KEY_FILE"}, file_vars
+    for k, v in file_vars.items():
+        assert v.startswith("/run/secrets/") and v[len("/run/secrets/"):] in svc["secrets"], (k, v)
+    assert not any(k in env for k in ("MASKGATE_MASTER_KEY", "MASKGATE_DATA_KEY")), env
+    # the database lives on a named volume
+    dbdir = os.path.dirname(env["MASKGATE_DB"])
+    assert any(v.split(":")[1] == dbdir and v.split(":")[0] in compose["volumes"]
+               for v in svc["volumes"]), svc["volumes"]
+    # the pool command is the systemd unit's ExecStart and the image's CMD
+    _, _, unit_start = _unit_service(template("systemd/maskgate.service", []))
+    assert svc["command"] == unit_start, (svc["command"], unit_start)
+    instr = _dockerfile_instructions()
+    cmd = [json.loads(rest) for word, rest in instr if word == "CMD"][-1]
+    assert cmd == svc["command"], (cmd, svc["command"])
+    sock = svc["command"][svc["command"].index("--listen") + 1][len("unix:"):]
+    assert any(v.endswith(":" + os.path.dirname(sock)) for v in web["volumes"]), web["volumes"]
+    # the build runs make, like every test here; COPY sources exist
+    assert any(word == "RUN" and re.search(r"\bmake\b", rest) for word, rest in instr)
+    for word, rest in instr:
+        if word == "COPY" and not rest.startswith("--from"):
+            for src in rest.split()[:-1]:
+                assert os.path.exists(os.path.join(harness.ROOT, src)), src
+    # the runtime stage installs the package of every library the binary links
+    runtime = " ".join(rest for word, rest in instr[[w for w, _ in instr].index("FROM", 1):]
+                       if word == "RUN")
+    needed = subprocess.run(["sh", "-c", "readelf -d %s | sed -n 's/.*Shared library: \\[\\(.*\\)\\]/\\1/p'"
+                             % shlex.quote(FCGI)], capture_output=True, text=True).stdout.split()
+    assert "libfcgi.so.0" in needed, needed
+    for lib in needed:
+        if lib.startswith(("libc.so", "libm.so", "ld-linux")):
+            continue
+        path = subprocess.run(["sh", "-c", "ldconfig -p | awk '$1 == \"%s\" {print $NF; exit}'" % lib],
+                              capture_output=True, text=True).stdout.strip()
+        pkg = subprocess.run(["dpkg", "-S", os.path.realpath(path)], capture_output=True,
+                             text=True).stdout.split(":")[0]
+        assert pkg and re.search(r"\b%s\b" % re.escape(pkg), runtime), (lib, pkg)
+
+    # run the two services' commands as the containers would
+    d = tmpdir("mg-dep-docker-")
+    secrets_dir = os.path.join(d, "secrets")
+    os.makedirs(secrets_dir)
+    menv = harness.maskgate_env(d, mock.url)
+    values = {"master_key": menv["MASKGATE_MASTER_KEY"], "data_key": menv["MASKGATE_DATA_KEY"],
+              "upstream_api_key": menv["MASKGATE_UPSTREAM_API_KEY"]}
+    for name in svc["secrets"]:
+        with open(os.path.join(secrets_dir, name), "w") as f:
+            f.write(values[name] + "\n")
+    sockpath = os.path.join(d, "maskgate.sock")
+    penv = {k: v for k, v in os.environ.items() if not k.startswith(("MASKGATE_", "ANTHROPIC_"))}
+    for k, v in env.items():
+        penv[k] = str(v).replace("/run/secrets", secrets_dir)
+    penv["MASKGATE_DB"] = os.path.join(d, "var", "maskgate.db")
+    penv["MASKGATE_UPSTREAM_URL"] = mock.url
+    argv = [FCGI] + [a.replace("unix:" + sock, "unix:" + sockpath) for a in svc["command"][1:]]
+    spawn(argv, env=penv, log=os.path.join(d, "pool.log"))
+    port = free_port()
+    conf = os.path.join(d, "lighttpd.conf")
+    with open(conf, "w") as f:
+        f.write(template("docker/lighttpd.conf", [
+            ('"0.0.0.0"', '"127.0.0.1"'), ("8080", str(port)),
+            ("/dev/stderr", os.path.join(d, "lighttpd-error.log")),
+            ('"/tmp"', '"%s"' % d), (sock, sockpath)]))
+    deadline = time.time() + 10
+    while not os.path.exists(sockpath) and time.time() < deadline:
+        time.sleep(0.05)
+    spawn(["lighttpd", "-D", "-f", conf], log=os.path.join(d, "lighttpd.log"))
+    mock.default = _echo
+    url = "http://127.0.0.1:%d" % port
+    deadline = time.time() + 15
+    s = b = None
+    while time.time() < deadline:
+        try:
+            s, _, b = curl(url + "/v1/messages", method="POST", headers=auth(values["master_key"]),
+                           data={"model": "claude-sonnet-4-5", "max_tokens": 20,
+                                 "messages": [{"role": "user", "content": "Check %s" % EC2}]},
+                           timeout=10)
+            if s == 200:
+                break
+        except Exception:  # noqa: BLE001
+            pass
+        time.sleep(0.1)
+    assert s == 200, (s, b, open(os.path.join(d, "pool.log")).read()[-2000:])
+    assert EC2 in json.loads(b)["content"][0]["text"]
+    assert EC2.encode() not in mock.all_bytes()
