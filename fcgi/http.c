@@ -204,6 +204,16 @@ http_read_body(struct request *req, size_t max)
 	}
 	if (known && b.len != want)
 		return MG_EIO;
+	/*
+	 * Consume the web server's empty end-of-stdin record too: left unread,
+	 * it makes the connection readable and client_gone() would take that
+	 * for a client that went away (seen with large bodies).
+	 */
+	if (known && req->fcgx != NULL) {
+		char extra;
+		if (FCGX_GetStr(&extra, 1, req->fcgx->in) != 0)
+			return MG_EINVAL;	/* more than CONTENT_LENGTH */
+	}
 	req->body = b.data != NULL ? b.data : arena_strdup(req->arena, "");
 	req->body_len = b.len;
 	return req->body != NULL ? MG_OK : MG_ENOMEM;
