@@ -98,12 +98,15 @@ class Reply:
     kind: "json" (status, obj), "sse" (events: list of (name, obj|str) with
     `delay` seconds between events), "raw" (bytes as body), "hang"
     (sleep `delay` then close), "reset" (close the socket at once).
+    For "sse", `cut_after` stops after that many events; `cut_how` says how:
+    None (close), "reset" (TCP RST) or bytes (write them, then close).
     """
 
     def __init__(self, kind="json", status=200, obj=None, events=None, delay=0.0,
-                 headers=None, raw=b"", cut_after=None):
+                 headers=None, raw=b"", cut_after=None, cut_how=None):
         self.kind, self.status, self.obj, self.events = kind, status, obj, events
         self.delay, self.headers, self.raw, self.cut_after = delay, headers or {}, raw, cut_after
+        self.cut_how = cut_how
 
 
 def message_reply(text, model="claude-sonnet-4-5", usage=None, content=None):
@@ -210,6 +213,16 @@ class Mock:
             h.end_headers()
             for i, (name, obj) in enumerate(r.events):
                 if r.cut_after is not None and i >= r.cut_after:
+                    if r.cut_how == "reset":
+                        h.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                                b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                        h.connection.close()
+                    elif isinstance(r.cut_how, bytes):
+                        try:
+                            h.wfile.write(r.cut_how)
+                            h.wfile.flush()
+                        except OSError:
+                            pass
                     break
                 data = obj if isinstance(obj, str) else json.dumps(obj)
                 try:
@@ -373,6 +386,7 @@ fastcgi.server = ( "/" => %s )
 class LighttpdPool(Lighttpd):
     """lighttpd connecting to maskgate's own pre-fork pool (socket mode)."""
     kind = "lighttpd-pool"
+    workers = 2
 
     def backend(self):
         return """(( "socket" => "%s/pool.sock", "check-local" => "disable" ))""" % self.dir
@@ -381,7 +395,7 @@ class LighttpdPool(Lighttpd):
         env = dict(os.environ)
         env = {k: v for k, v in env.items() if not k.startswith("MASKGATE_")}
         env.update(self.env)
-        self.pool = spawn([FCGI, "--listen", "unix:%s/pool.sock" % self.dir, "--workers", "2"],
+        self.pool = spawn([FCGI, "--listen", "unix:%s/pool.sock" % self.dir, "--workers", str(self.workers)],
                           env=env, log=os.path.join(self.dir, "pool.log"))
         self.procs.append(self.pool)
         deadline = time.time() + 10
