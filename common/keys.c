@@ -12,6 +12,7 @@
 
 #include <json-c/json.h>
 
+#include "ccauth.h"
 #include "crypto.h"
 #include "keys.h"
 #include "log.h"
@@ -197,6 +198,9 @@ keys_authenticate_ex(const struct cfg *c, struct store *s, struct arena *a,
 	out->key_hash = hex;
 	out->byok = byok;
 	*why = "invalid API key";
+	/* the short-lived credential /v1/claude-code hands its own CLI run */
+	if (ccauth_is_token(token))
+		return ccauth_authenticate(c, s, a, token, out, why);
 	if (is_master(c, s, token, hex, now, why)) {
 		out->kind = PRINCIPAL_MASTER;
 		out->tenant = KEYS_MASTER_TENANT;
