@@ -396,6 +396,7 @@ config_file_lookup(const char *name, char *err, size_t errlen, int *failed,
 	while (fgets(line, sizeof(line), f) != NULL) {
 		char *p = line, *eq, *v, *end;
 		size_t klen;
+		int oom = 0;
 
 		lineno++;
 		while (isspace((unsigned char)*p))
@@ -422,10 +423,18 @@ config_file_lookup(const char *name, char *err, size_t errlen, int *failed,
 		if (klen == namelen && strncmp(p, name, klen) == 0) {
 			free(value);
 			value = strdup(v);
+			oom = value == NULL;
 		} else if (klen == namelen + 5 && strncmp(p, name, namelen) == 0 &&
 		    strncmp(p + namelen, "_FILE", 5) == 0) {
 			free(file_value);
 			file_value = strdup(v);
+			oom = file_value == NULL;
+		}
+		if (oom) {
+			/* a setting silently dropped would fall back to its default */
+			seterr(err, errlen, "MASKGATE_CONFIG: out of memory reading %s", path);
+			*failed = 1;
+			break;
 		}
 	}
 	fclose(f);
