@@ -574,8 +574,10 @@ expand_macros(struct rules *r, const char *pat, int depth, char *why, size_t why
 	char *out = malloc(cap);
 	const char *p = pat;
 
-	if (out == NULL)
+	if (out == NULL) {
+		snprintf(why, whylen, "out of memory");	/* the caller prints why */
 		return NULL;
+	}
 	while (*p != '\0') {
 		const char *open = strstr(p, "{{"), *close;
 		const char *add;
