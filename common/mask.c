@@ -527,6 +527,9 @@ emit_masked(struct mask_session *m, const char *in, size_t len, const struct rul
 
 /* ---- unmasking -------------------------------------------------------- */
 
+/* longest text mask_holdback keeps: runs this long are no placeholder */
+#define RUN_KEEP 1024
+
 static int
 hexval(int c)
 {
@@ -693,26 +696,29 @@ mask_unmask(struct mask_session *m, const char *in, size_t len, int json_escape,
 }
 
 /*
- * What a stream must keep back: an unfinished JSON escape, or else the
- * whole word run ([A-Za-z0-9_]) the text ends with (stopping at an escape
- * such as "\n", which is a boundary). A placeholder can only start at the
- * start of a word run, and a run still growing may become or stop being
- * one, so the next call must see the run whole; then the start of every
- * text mask_unmask gets is a true token boundary. Runs longer than any
- * placeholder are cut to the last RUN_KEEP bytes: such a run is no
- * placeholder, and it keeps the delay bounded.
+ * What a stream must keep back so that the next call, which starts where
+ * this text is cut, sees every placeholder whole and may treat its own
+ * start as a token boundary (mask_unmask does):
+ *  - an unfinished JSON escape ("\\", "\\u0", ...) with the word run
+ *    ([A-Za-z0-9_]) before it;
+ *  - else, if the trailing word run is (a prefix of) a placeholder, the
+ *    whole run: digits may still follow;
+ *  - else a few characters of the run: the cut may not fall where the next
+ *    text starts with 'A' (a placeholder could start there although a word
+ *    character stands before it), nor right after a complete placeholder
+ *    (this call would restore it although the token goes on).
+ * Usually that is one character, or none after a space or punctuation.
  */
-#define RUN_KEEP 1024
-
 size_t
 mask_holdback(const struct mask_session *m, const char *text, size_t len)
 {
-	size_t r, k;
+	size_t r, k, cut, end;
+	unsigned rule;
+	unsigned long num;
+	int partial = 0;
 
 	if (m == NULL || len == 0)
 		return 0;
-	/* an unfinished escape ("\u" plus up to three hex digits, or a lone
-	 * "\") is held together with the word run before it */
 	r = len;
 	for (k = 0; k <= 3 && k + 2 <= len; k++) {
 		size_t u = len - k - 1, j;
@@ -722,18 +728,33 @@ mask_holdback(const struct mask_session *m, const char *text, size_t len)
 			;
 		if (j == len) {
 			r = u - 1;
+			partial = 1;
 			break;
 		}
 	}
-	if (r == len && text[len - 1] == '\\' && backslashes_before(text, len) % 2 == 1)
+	if (!partial && text[len - 1] == '\\' && backslashes_before(text, len) % 2 == 1) {
 		r = len - 1;
+		partial = 1;
+	}
+	end = r;
 	while (r > 0 && is_word(text[r - 1])) {
 		int cp;
 		if (escape_before(text, r, &cp))
 			break;
 		r--;
 	}
-	return len - r > RUN_KEEP ? RUN_KEEP : len - r;
+	if (partial || r == len)
+		return len - r > RUN_KEEP ? RUN_KEEP : len - r;
+	if (rules_placeholder_prefix(m->rules, text + r, len - r))
+		return len - r;
+	for (cut = len - 1; cut > r; cut--) {
+		if (text[cut] == 'A')
+			continue;
+		if (rules_placeholder_at(m->rules, text, cut, r, &rule, &num, &end) && end == cut)
+			continue;
+		break;
+	}
+	return len - cut > RUN_KEEP ? RUN_KEEP : len - cut;
 }
 
 const char *
