@@ -19,6 +19,21 @@ LOADGEN = os.path.join(harness.ROOT, OUT, "bench", "bench_loadgen")
 UPSTREAM = os.path.join(harness.ROOT, OUT, "bench", "bench_upstream")
 N1 = int(os.environ.get("MG_BENCH_N1", "400"))
 N16 = int(os.environ.get("MG_BENCH_N16", "3200"))
+NSAT = int(os.environ.get("MG_BENCH_NSAT", "4000"))
+SAT_CLIENTS = 64
+
+
+def worker_rss(srv):
+    rss = []
+    for pid in srv.worker_pids():
+        try:
+            with open("/proc/%d/status" % pid) as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        rss.append(int(line.split()[1]))
+        except OSError:
+            pass
+    return sorted(rss)
 
 
 class Upstream:
@@ -83,6 +98,7 @@ def main():
     try:
         # warm up: connections, the mapping store (known values afterwards)
         load(gw.url + "/v1/messages", body, 2, 20, gw.master)
+        idle = worker_rss(gw)
         for conc, n in ((1, N1), (16, N16)):
             d = load(up.url + "/v1/messages", body, conc, n)
             p = load(mp.url + "/v1/messages", body, conc, n)
@@ -105,15 +121,20 @@ def main():
         rows.append(("streaming whole response p50: direct / mod_proxy / maskgate",
                      "%.2f / %.2f / %.2f ms" % (d["p50_ms"], p["p50_ms"], g["p50_ms"]),
                      "maskgate adds %.2f ms" % (g["p50_ms"] - d["p50_ms"])))
-        rss = []
-        for pid in gw.worker_pids():
-            with open("/proc/%d/status" % pid) as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        rss.append(int(line.split()[1]))
-        if rss:
-            rows.append(("worker RSS after load (%d workers)" % len(rss),
-                         "median %d KB, max %d KB" % (sorted(rss)[len(rss) // 2], max(rss)), "-"))
+        # saturation: more clients than workers, requests/s against mod_proxy
+        d = load(up.url + "/v1/messages", body, SAT_CLIENTS, NSAT)
+        p = load(mp.url + "/v1/messages", body, SAT_CLIENTS, NSAT)
+        g = load(gw.url + "/v1/messages", body, SAT_CLIENTS, NSAT, gw.master)
+        rows.append(("saturation (%d clients, %d workers), requests/s: direct / mod_proxy / maskgate"
+                     % (SAT_CLIENTS, len(gw.worker_pids())),
+                     "%.0f / %.0f / %.0f" % (d["rps"], p["rps"], g["rps"]),
+                     "maskgate %.2fx of mod_proxy" % (g["rps"] / p["rps"])))
+        rss = worker_rss(gw)
+        if rss and idle:
+            rows.append(("worker RSS idle (after warm-up) / after load (%d workers)" % len(rss),
+                         "median %d / %d KB, max %d / %d KB" % (idle[len(idle) // 2], rss[len(rss) // 2],
+                                                               max(idle), max(rss)),
+                         "load %.2fx of idle (median)" % (rss[len(rss) // 2] / idle[len(idle) // 2])))
     finally:
         gw.stop()
         mp.stop()

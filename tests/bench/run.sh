@@ -9,6 +9,7 @@ trap 'rm -f "$table"' EXIT
 	echo "| measurement | value | against the baseline |"
 	echo "|---|---|---|"
 	"$OUT/bench/bench_mask"
+	"$OUT/bench/bench_store"
 	python3 tests/bench/proxy.py
 } >"$table"
 cat "$table"
@@ -22,5 +23,11 @@ cat "$table"
 	echo "numbers vary between machines, the ratios much less."
 	echo
 	cat "$table"
+	if [ -f tests/fuzz/last-run.md ]; then
+		echo
+		echo "## Fuzzing (last \`make fuzz\` run)"
+		echo
+		cat tests/fuzz/last-run.md
+	fi
 } >BENCHMARKS.md
 echo "wrote BENCHMARKS.md"
