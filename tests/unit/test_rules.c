@@ -277,6 +277,14 @@ test_arns(void)
 	expect("arn:aws:codecommit:us-east-1:123456789012:repo", "CODECOMMIT=arn:aws:codecommit:us-east-1:123456789012:repo");
 	expect("arn:aws:es:us-east-1:123456789012:domain/search", "OPENSEARCH=arn:aws:es:us-east-1:123456789012:domain/search");
 	expect("arn:aws:rds:us-east-1:123456789012:db:prod-db", "ARN=arn:aws:rds:us-east-1:123456789012:db:prod-db");
+	expect("arn:aws:apigateway:us-east-1::/restapis/a1b2c3d4e5/stages/prod",
+	    "API_GATEWAY=arn:aws:apigateway:us-east-1::/restapis/a1b2c3d4e5/stages/prod");
+	expect("arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/prod/GET/pets",
+	    "API_GATEWAY=arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/prod/GET/pets");
+	expect("\"KeyId\": \"1234abcd-12ab-34cd-56ef-1234567890ab\"", "KMS_KEY=1234abcd-12ab-34cd-56ef-1234567890ab");
+	expect("aws kms decrypt --key-id mrk-1234abcd12ab34cd56ef1234567890ab", "KMS_KEY=mrk-1234abcd12ab34cd56ef1234567890ab");
+	expect("\"id\": \"1234abcd-12ab-34cd-56ef-1234567890ab\"", "");
+	expect("o-a1b2c3d4e5 ou-ab12-cdef3456 go-ahead ou-tside", "ORGANIZATION=o-a1b2c3d4e5;ORGANIZATION=ou-ab12-cdef3456");
 	expect("\"arn:aws:iam::123456789012:role/A\",", "IAM_ROLE=arn:aws:iam::123456789012:role/A");
 	expect("see arn:aws:iam::123456789012:role/A.", "IAM_ROLE=arn:aws:iam::123456789012:role/A");
 	expect("arn:aws:iam::aws:policy/ReadOnlyAccess", "");
