@@ -87,8 +87,10 @@ struct lead {
 
 /* what the scan loop touches for every candidate, kept small */
 struct lead_quick {
-	uint32_t qval;
+	uint32_t qval;		/* first 4 bytes, as in struct lead */
 	uint32_t qmask;
+	uint32_t tval;		/* last 4 bytes: tells apart leads sharing a */
+	uint32_t tmask;		/* prefix, such as arn:aws:iam:: and arn:aws:s3::: */
 	uint32_t len;
 	uint32_t rule;
 };
@@ -858,10 +860,25 @@ build_bigrams(struct rules *r)
 		return -1;
 	}
 	for (i = 0; i < r->nlead; i++) {
-		r->quick[i].qval = r->lead[i].qval;
-		r->quick[i].qmask = r->lead[i].qmask;
-		r->quick[i].len = (uint32_t)r->lead[i].len;
-		r->quick[i].rule = r->lead[i].rule;
+		const struct lead *l = &r->lead[i];
+		size_t j, off = l->len >= 4 ? l->len - 4 : 0;
+		r->quick[i].qval = l->qval;
+		r->quick[i].qmask = l->qmask;
+		r->quick[i].tval = 0;
+		r->quick[i].tmask = 0;
+		for (j = 0; j < 4 && off + j < l->len; j++) {
+			unsigned char p = l->pat[off + j], m = 0xff;
+			if (l->cls[off + j] != LC_LIT)
+				continue;
+			if (l->nocase && isalpha(p)) {
+				m = 0xdf;
+				p &= 0xdf;
+			}
+			((unsigned char *)&r->quick[i].tval)[j] = p;
+			((unsigned char *)&r->quick[i].tmask)[j] = m;
+		}
+		r->quick[i].len = (uint32_t)l->len;
+		r->quick[i].rule = l->rule;
 	}
 	memset(count, 0, 65536 * sizeof(uint32_t));
 	for (i = 0; i < r->nlead; i++) {
@@ -1424,6 +1441,11 @@ rules_scan(const struct rules *r, struct arena *a, const char *text, size_t len,
 				memcpy(&w, t + i, 4);
 				if ((w & q->qmask) != q->qval)
 					continue;
+				if (q->len > 4) {
+					memcpy(&w, t + i + q->len - 4, 4);
+					if ((w & q->tmask) != q->tval)
+						continue;
+				}
 			}
 			if (q->len > 4 || q->qmask != 0xffffffffu) {
 				if (!lead_eq(&r->lead[r->bucket[k]], t + i))
