@@ -544,9 +544,8 @@ parse_file(struct rules *r, const char *text, size_t len, const char *file, int 
 				cur->pattern_line = lineno;
 			set |= F_PATTERN;
 		} else if (strcmp(key, "validate") == 0) {
-			if (strcmp(vbuf, "none") == 0)
-				cur->validator = -1;
-			else if ((cur->validator = validate_lookup(vbuf)) < 0)
+			cur->validator = strcmp(vbuf, "none") == 0 ? -1 : validate_lookup(vbuf);
+			if (cur->validator < 0 && strcmp(vbuf, "none") != 0)
 				diag(d, file, lineno, "validate: no validator named '%s'", vbuf);
 			set |= F_VALIDATE;
 		} else if (strcmp(key, "enabled") == 0) {
