@@ -373,13 +373,14 @@ parse_file(struct rules *r, const char *text, size_t len, const char *file, int 
 			}
 			{
 				char **g = realloc(seen, (nseen + 1) * sizeof(*g));
-				if (g == NULL || (g[nseen] = xstrndup(line + 1, n - 2)) == NULL) {
-					if (g != NULL)
-						seen = g;
+				if (g != NULL) {
+					seen = g;
+					g[nseen] = xstrndup(line + 1, n - 2);
+				}
+				if (g == NULL || g[nseen] == NULL) {
 					diag(d, file, lineno, "out of memory");
 					break;
 				}
-				seen = g;
 				nseen++;
 			}
 			cur = find_rule(r, seen[nseen - 1]);
@@ -479,7 +480,9 @@ parse_file(struct rules *r, const char *text, size_t len, const char *file, int 
 			gl = realloc(r->allowlen, (r->nallow + 1) * sizeof(*gl));
 			if (gl != NULL)
 				r->allowlen = gl;
-			if (g == NULL || gl == NULL || (g[r->nallow] = xstrndup(vbuf, vallen)) == NULL) {
+			if (g != NULL && gl != NULL)
+				g[r->nallow] = xstrndup(vbuf, vallen);
+			if (g == NULL || gl == NULL || g[r->nallow] == NULL) {
 				diag(d, file, lineno, "out of memory");
 				break;
 			}
