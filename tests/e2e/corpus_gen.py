@@ -248,6 +248,23 @@ class Gen:
     def OPENSEARCH(self):
         return self._arn(self.r.choice(["es", "aoss"]), "domain/" + self.name(1)), self._arn_snip("ARN")
 
+    def API_GATEWAY(self):
+        r = self.region()
+        rid = self.s(LOW36, 10)
+        if self.r.random() < 0.5:
+            v = "arn:%s:apigateway:%s::/restapis/%s/stages/%s" % (self.part(r), r, rid, self.r.choice(ENVS))
+        else:
+            v = "arn:%s:execute-api:%s:%s:%s/*/POST/orders" % (self.part(r), r, self.pacct(), rid)
+        return v, self._arn_snip("ResourceArn")
+
+    def ORGANIZATION(self):
+        while True:
+            v = self.r.choice(["o-" + self.s(LOW36, 10),
+                               "ou-%s-%s" % (self.s(LOW36, 4), self.s(LOW36, 8))])
+            if any(c.isdigit() for c in v):
+                return v, self.pick('"OrganizationId": "{v}"', '"Id": "{v}"', "--parent-id {v}",
+                                    "OU {v} has 12 accounts")
+
     def ARN(self):
         svc, res = self.r.choice([("rds", "db:%s"), ("elasticache", "cluster:%s"),
                                   ("redshift", "cluster:%s"), ("ecr", "repository/%s"),

@@ -1,6 +1,6 @@
 """Leak-proof system test: a generated corpus of 10,080 realistic AWS
-identifiers and credentials (140 of each of the 72 types the default rules
-cover), planted in Claude-Code-shaped conversations, sent through maskgate
+identifiers and credentials (every type the default rules cover, the same
+count of each), planted in Claude-Code-shaped conversations, sent through maskgate
 behind lighttpd and Apache, every conversation once streaming and once not.
 
 The mock upstream echoes back everything it was given: the whole masked text
