@@ -27,8 +27,8 @@ derive_key(const struct cfg *c, unsigned char key[CRYPTO_HASH_LEN])
 
 	if (c == NULL || !c->have_data_key)
 		return 0;
-	crypto_hmac_sha256(c->data_key, sizeof(c->data_key), label, sizeof(label) - 1, key);
-	return 1;
+	return crypto_hmac_sha256(c->data_key, sizeof(c->data_key), label, sizeof(label) - 1,
+	    key) == MG_OK;
 }
 
 /* Appends the hex MAC of body (the token up to and including its last '_') to out. */
@@ -39,7 +39,8 @@ append_mac(const unsigned char key[CRYPTO_HASH_LEN], const char *body, size_t le
 	unsigned char mac[CRYPTO_HASH_LEN];
 	char hex[2 * CRYPTO_HASH_LEN + 1];
 
-	crypto_hmac_sha256(key, CRYPTO_HASH_LEN, body, len, mac);
+	if (crypto_hmac_sha256(key, CRYPTO_HASH_LEN, body, len, mac) != MG_OK)
+		return MG_ENOMEM;
 	crypto_hex(hex, mac, sizeof(mac));
 	return buf_append(out, hex, 2 * CRYPTO_HASH_LEN);
 }
@@ -152,8 +153,8 @@ ccauth_verify(const struct cfg *c, const char *token, struct arena *a,
 	if (mlen != 2 * CRYPTO_HASH_LEN ||
 	    crypto_unhex(given, sizeof(given), arena_strndup(a, machex, mlen)) != MG_OK)
 		return MG_ENOTFOUND;
-	crypto_hmac_sha256(key, sizeof(key), token, (size_t)(machex - token), mac);
-	if (!crypto_equal(mac, given, sizeof(mac)))
+	if (crypto_hmac_sha256(key, sizeof(key), token, (size_t)(machex - token), mac) != MG_OK ||
+	    !crypto_equal(mac, given, sizeof(mac)))
 		return MG_ENOTFOUND;
 	if (vlen != 1 || ver[0] != CCAUTH_VERSION[0] || !all_digits(exp, elen) ||
 	    klen != 1 || kind[0] < '0' || kind[0] >= '0' + PRINCIPAL__MAX ||

@@ -1,14 +1,12 @@
 /*
- * crypto.c - OpenSSL-backed primitives. Nothing here is hand-rolled, except
- * the RFC 2104 HMAC construction over OpenSSL's SHA-256 (see below).
+ * crypto.c - OpenSSL-backed primitives. Nothing here is hand-rolled.
  */
 #include <string.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/core_names.h>
 #include <openssl/rand.h>
-#include <openssl/sha.h>
 
 #include "crypto.h"
 
@@ -20,59 +18,61 @@ crypto_random(void *out, size_t len)
 	return MG_OK;
 }
 
-/*
- * SHA-256 and HMAC-SHA256 run on OpenSSL's low-level SHA256_* functions,
- * which work on a stack context and cannot fail. OpenSSL 3's SHA256() and
- * HMAC() one-shots fetch and allocate contexts: under memory pressure they
- * fail, and these functions have no error to return (the HMAC used to
- * abort the worker, the digest to leave out unset). The low-level API is
- * deprecated in OpenSSL 3 but kept; hence the pragma.
- */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-void
+enum mg_err
 crypto_sha256(const void *data, size_t len, unsigned char out[CRYPTO_HASH_LEN])
 {
-	SHA256_CTX ctx;
+	unsigned int outlen = CRYPTO_HASH_LEN;
 
-	SHA256_Init(&ctx);
-	SHA256_Update(&ctx, data, len);
-	SHA256_Final(out, &ctx);
-	OPENSSL_cleanse(&ctx, sizeof(ctx));
+	if (EVP_Digest(data, len, out, &outlen, EVP_sha256(), NULL) != 1)
+		return MG_ENOMEM;
+	return MG_OK;
 }
 
-/* RFC 2104: H((K ^ opad) || H((K ^ ipad) || data)), K padded to the block */
-void
+/*
+ * HMAC-SHA256 over the concatenation of parts, with OpenSSL's EVP_MAC, so
+ * callers hash several fields without building one buffer. The HMAC
+ * algorithm is fetched once per process (after fork in workers).
+ */
+enum mg_err
+crypto_hmac_sha256v(const unsigned char *key, size_t keylen,
+    const struct crypto_part *parts, size_t nparts, unsigned char out[CRYPTO_HASH_LEN])
+{
+	static EVP_MAC *hmac;
+	OSSL_PARAM params[2];
+	EVP_MAC_CTX *ctx = NULL;
+	enum mg_err rc = MG_ENOMEM;
+	size_t i, outlen = 0;
+
+	if (hmac == NULL)
+		hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	if (hmac == NULL)
+		return MG_ENOMEM;
+	ctx = EVP_MAC_CTX_new(hmac);
+	if (ctx == NULL)
+		return MG_ENOMEM;
+	params[0] = OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0);
+	params[1] = OSSL_PARAM_construct_end();
+	if (EVP_MAC_init(ctx, key, keylen, params) != 1)
+		goto out;
+	for (i = 0; i < nparts; i++)
+		if (EVP_MAC_update(ctx, parts[i].data, parts[i].len) != 1)
+			goto out;
+	if (EVP_MAC_final(ctx, out, &outlen, CRYPTO_HASH_LEN) != 1 || outlen != CRYPTO_HASH_LEN)
+		goto out;
+	rc = MG_OK;
+out:
+	EVP_MAC_CTX_free(ctx);
+	return rc;
+}
+
+enum mg_err
 crypto_hmac_sha256(const unsigned char *key, size_t keylen, const void *data,
     size_t len, unsigned char out[CRYPTO_HASH_LEN])
 {
-	unsigned char k[SHA256_CBLOCK], pad[SHA256_CBLOCK], inner[CRYPTO_HASH_LEN];
-	SHA256_CTX ctx;
-	size_t i;
+	struct crypto_part part = { data, len };
 
-	memset(k, 0, sizeof(k));
-	if (keylen > sizeof(k))
-		crypto_sha256(key, keylen, k);
-	else if (keylen > 0)
-		memcpy(k, key, keylen);
-	for (i = 0; i < sizeof(pad); i++)
-		pad[i] = k[i] ^ 0x36;
-	SHA256_Init(&ctx);
-	SHA256_Update(&ctx, pad, sizeof(pad));
-	SHA256_Update(&ctx, data, len);
-	SHA256_Final(inner, &ctx);
-	for (i = 0; i < sizeof(pad); i++)
-		pad[i] = k[i] ^ 0x5c;
-	SHA256_Init(&ctx);
-	SHA256_Update(&ctx, pad, sizeof(pad));
-	SHA256_Update(&ctx, inner, sizeof(inner));
-	SHA256_Final(out, &ctx);
-	OPENSSL_cleanse(k, sizeof(k));
-	OPENSSL_cleanse(pad, sizeof(pad));
-	OPENSSL_cleanse(inner, sizeof(inner));
-	OPENSSL_cleanse(&ctx, sizeof(ctx));
+	return crypto_hmac_sha256v(key, keylen, &part, 1, out);
 }
-#pragma GCC diagnostic pop
 
 void
 crypto_hex(char *out, const unsigned char *in, size_t len)
@@ -127,8 +127,8 @@ crypto_str_equal(const char *a, const char *b)
 	unsigned char ha[CRYPTO_HASH_LEN], hb[CRYPTO_HASH_LEN];
 
 	/* hashing first makes the comparison independent of both lengths */
-	crypto_sha256(a, strlen(a), ha);
-	crypto_sha256(b, strlen(b), hb);
+	if (crypto_sha256(a, strlen(a), ha) != MG_OK || crypto_sha256(b, strlen(b), hb) != MG_OK)
+		return 0;
 	return crypto_equal(ha, hb, sizeof(ha));
 }
 

@@ -17,16 +17,29 @@
 
 /* Fills out with bytes from the OS random source. */
 enum mg_err crypto_random(void *out, size_t len);
-void crypto_sha256(const void *data, size_t len, unsigned char out[CRYPTO_HASH_LEN]);
-void crypto_hmac_sha256(const unsigned char *key, size_t keylen,
+/* A byte string, one of several fed to crypto_hmac_sha256v(). */
+struct crypto_part {
+	const void *data;
+	size_t len;
+};
+
+/* These fail only when OpenSSL cannot allocate (MG_ENOMEM). */
+enum mg_err crypto_sha256(const void *data, size_t len, unsigned char out[CRYPTO_HASH_LEN]);
+enum mg_err crypto_hmac_sha256(const unsigned char *key, size_t keylen,
     const void *data, size_t len, unsigned char out[CRYPTO_HASH_LEN]);
+/* HMAC-SHA256 of the concatenation of parts[0..nparts). */
+enum mg_err crypto_hmac_sha256v(const unsigned char *key, size_t keylen,
+    const struct crypto_part *parts, size_t nparts, unsigned char out[CRYPTO_HASH_LEN]);
 /* Writes 2*len lowercase hex digits and a NUL into out. */
 void crypto_hex(char *out, const unsigned char *in, size_t len);
 /* Parses exactly 2*len hex digits; returns MG_EINVAL otherwise. */
 enum mg_err crypto_unhex(unsigned char *out, size_t len, const char *hex);
 /* Constant-time equality of two byte strings of equal length. */
 int crypto_equal(const void *a, const void *b, size_t len);
-/* Constant-time equality of two strings, time independent of content. */
+/*
+ * Constant-time equality of two strings, time independent of content;
+ * 0 (unequal) if hashing fails.
+ */
 int crypto_str_equal(const char *a, const char *b);
 
 /*

@@ -38,13 +38,15 @@ bearer_token(const char *authorization)
 	return *authorization != '\0' ? authorization : NULL;
 }
 
-static void
+static enum mg_err
 hash_hex(const char *token, char out[2 * CRYPTO_HASH_LEN + 1])
 {
 	unsigned char hash[CRYPTO_HASH_LEN];
 
-	crypto_sha256(token, strlen(token), hash);
+	if (crypto_sha256(token, strlen(token), hash) != MG_OK)
+		return MG_ENOMEM;
 	crypto_hex(out, hash, CRYPTO_HASH_LEN);
+	return MG_OK;
 }
 
 enum mg_err
@@ -55,10 +57,8 @@ keys_hash_arg(const char *key_or_hash, char out[2 * CRYPTO_HASH_LEN + 1])
 
 	if (key_or_hash == NULL || *key_or_hash == '\0')
 		return MG_EINVAL;
-	if (strncmp(key_or_hash, "sk-", 3) == 0) {
-		hash_hex(key_or_hash, out);
-		return MG_OK;
-	}
+	if (strncmp(key_or_hash, "sk-", 3) == 0)
+		return hash_hex(key_or_hash, out);
 	if (strlen(key_or_hash) != 2 * CRYPTO_HASH_LEN ||
 	    crypto_unhex(raw, sizeof(raw), key_or_hash) != MG_OK)
 		return MG_EINVAL;
@@ -192,9 +192,8 @@ keys_authenticate_ex(const struct cfg *c, struct store *s, struct arena *a,
 		return MG_ENOTFOUND;
 	}
 	hex = arena_alloc(a, 2 * CRYPTO_HASH_LEN + 1);
-	if (hex == NULL)
+	if (hex == NULL || hash_hex(token, hex) != MG_OK)
 		return MG_ENOMEM;
-	hash_hex(token, hex);
 	out->key_hash = hex;
 	out->byok = byok;
 	*why = "invalid API key";

@@ -55,7 +55,8 @@ new_key(char out[3 + HEXLEN], char hash[HEXLEN], char name[16])
 	memcpy(out, "sk-", 3);
 	crypto_hex(out + 3, rnd, sizeof(rnd));
 	explicit_bzero(rnd, sizeof(rnd));
-	crypto_sha256(out, strlen(out), h);
+	if (crypto_sha256(out, strlen(out), h) != MG_OK)
+		return MG_ENOMEM;
 	crypto_hex(hash, h, sizeof(h));
 	snprintf(name, 16, "sk-...%s", out + strlen(out) - 4);
 	return MG_OK;
@@ -645,7 +646,10 @@ keys_master_rotate(const struct cfg *c, struct store *s, const char *actor, long
 		return MG_EIO;
 	}
 	if (c->master_key != NULL) {
-		crypto_sha256(c->master_key, strlen(c->master_key), h);
+		if (crypto_sha256(c->master_key, strlen(c->master_key), h) != MG_OK) {
+			snprintf(err, errlen, "out of memory");
+			return MG_ENOMEM;
+		}
 		crypto_hex(confhash, h, sizeof(h));
 	}
 	rc = store_begin(s);

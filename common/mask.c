@@ -398,7 +398,10 @@ resolve_pending(struct mask_session *m, struct centry **pend, size_t npend)
 		items[i].value = e->value;
 		items[i].len = e->len;
 		items[i].num = 0;
-		store_map_hash(m->store, m->tenant, items[i].type, e->value, e->len, items[i].hash);
+		rc = store_map_hash(m->store, m->tenant, items[i].type, e->value, e->len,
+		    items[i].hash);
+		if (rc != MG_OK)
+			return rc;
 	}
 	rc = store_map_lookup(m->store, m->tenant, items, npend, now);
 	if (rc == MG_OK) {

@@ -14,24 +14,16 @@
 #include "store_int.h"
 #include "store_map.h"
 
-void
+enum mg_err
 store_map_hash(const struct store *s, const char *tenant, const char *type, const char *value,
     size_t len, unsigned char out[CRYPTO_HASH_LEN])
 {
-	size_t tl = strlen(tenant), yl = strlen(type);
-	unsigned char stackbuf[512], *msg = stackbuf;
-	size_t n = tl + 1 + yl + 1 + len;
+	/* NUL separators keep ("ab","c") and ("a","bc") apart */
+	struct crypto_part parts[3] = {
+		{ tenant, strlen(tenant) + 1 }, { type, strlen(type) + 1 }, { value, len },
+	};
 
-	if (n > sizeof(stackbuf)) {
-		msg = malloc(n);
-		MG_ASSERT(msg != NULL);
-	}
-	memcpy(msg, tenant, tl + 1);
-	memcpy(msg + tl + 1, type, yl + 1);
-	memcpy(msg + tl + 1 + yl + 1, value, len);
-	crypto_hmac_sha256(s->hmac_key, sizeof(s->hmac_key), msg, n, out);
-	if (msg != stackbuf)
-		free(msg);
+	return crypto_hmac_sha256v(s->hmac_key, sizeof(s->hmac_key), parts, 3, out);
 }
 
 /* aad binding a sealed value to its row: "tenant\0type\0num" */

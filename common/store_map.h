@@ -24,8 +24,8 @@ struct store_map_item {
 	unsigned long num;
 };
 
-/* The keyed lookup hash of (tenant, type, value). */
-void store_map_hash(const struct store *s, const char *tenant, const char *type,
+/* The keyed lookup hash of (tenant, type, value); MG_ENOMEM if OpenSSL fails. */
+enum mg_err store_map_hash(const struct store *s, const char *tenant, const char *type,
     const char *value, size_t len, unsigned char out[CRYPTO_HASH_LEN]);
 
 /*

@@ -71,13 +71,19 @@ listed(const char *const *list, size_t n, const char *name)
 	return 0;
 }
 
-/* This instance's loop mark: stable per data key, meaningless outside. */
+/*
+ * This instance's loop mark: stable per data key, meaningless outside.
+ * If it cannot be computed the mark is empty, which never matches.
+ */
 static void
 hop_mark(const struct cfg *c, char out[33])
 {
 	unsigned char h[CRYPTO_HASH_LEN];
 
-	crypto_hmac_sha256(c->data_key, sizeof(c->data_key), "maskgate hop v1", 15, h);
+	if (crypto_hmac_sha256(c->data_key, sizeof(c->data_key), "maskgate hop v1", 15, h) != MG_OK) {
+		out[0] = '\0';
+		return;
+	}
 	crypto_hex(out, h, 16);
 }
 
@@ -348,6 +354,8 @@ forward(struct proxy *px, const char *method, const char *body, size_t body_len)
 	px->call = &call;
 	http_each_header(req, add_request_header, px);
 	hop_mark(c, mark);
+	if (mark[0] == '\0')
+		goto oom;
 	line = arena_printf(req->arena, "%s: %s", HOP_HEADER, mark);
 	if (line == NULL || append_header(px, line) != MG_OK || append_header(px, "Expect:") != MG_OK)
 		goto oom;
@@ -429,7 +437,7 @@ proxy_loop_detected(struct request *req)
 	if (hop == NULL)
 		return 0;
 	hop_mark(req->worker->cfg, mark);
-	if (strcmp(hop, mark) != 0)
+	if (mark[0] == '\0' || strcmp(hop, mark) != 0)
 		return 0;
 	http_error(req, 508, ET_INVALID_REQUEST, "request loop: this request came from this "
 	    "maskgate itself; MASKGATE_UPSTREAM_URL points at maskgate instead of the Anthropic API");

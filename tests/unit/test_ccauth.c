@@ -34,8 +34,8 @@ resign(const struct cfg *c, const char *body, struct arena *a)
 	unsigned char key[32], mac[32];
 	char hex[65];
 
-	crypto_hmac_sha256(c->data_key, 32, label, sizeof(label) - 1, key);
-	crypto_hmac_sha256(key, 32, body, strlen(body), mac);
+	MG_ASSERT(crypto_hmac_sha256(c->data_key, 32, label, sizeof(label) - 1, key) == MG_OK);
+	MG_ASSERT(crypto_hmac_sha256(key, 32, body, strlen(body), mac) == MG_OK);
 	crypto_hex(hex, mac, 32);
 	return arena_printf(a, "%s%s", body, hex);
 }
