@@ -55,7 +55,7 @@ enum mg_err rules_check_file(const char *path, FILE *report);
 
 /*
  * Finds the spans to mask in text[0..len): every rule's matches, resolved
- * to a non-overlapping set (see resolve() in rules.c), with placeholders
+ * to a non-overlapping set (see resolve() in rules_scan.c), with placeholders
  * already in the text left alone. The array lives in a; *n is its length.
  */
 enum mg_err rules_scan(const struct rules *r, struct arena *a, const char *text, size_t len,

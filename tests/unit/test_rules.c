@@ -9,6 +9,8 @@
 
 #include "th.h"
 #include "../../common/rules.c"
+#include "../../common/rules_compile.c"
+#include "../../common/rules_scan.c"
 
 static struct rules *R;
 static struct arena A;

@@ -1,0 +1,384 @@
+/*
+ * rules_scan.c - finding the spans to mask, and the placeholders already in
+ * a text.
+ *
+ * Scanning is one pass over the text with a bigram filter on the first two
+ * bytes of every lead; only where a lead really occurs does its rule's
+ * regex run, starting at most `back` bytes before it and never starting
+ * after it (PCRE2 offset limit). Rules without a lead scan the whole text.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "rules_int.h"
+#include "validate.h"
+
+static int
+is_word(int c)
+{
+	return isalnum((unsigned char)c) || c == '_';
+}
+
+struct mvec {
+	struct rules_match *m;
+	size_t n;
+	size_t cap;
+	struct arena *a;
+};
+
+static enum mg_err
+mvec_push(struct mvec *v, size_t start, size_t end, unsigned rule, enum rules_action action)
+{
+	if (v->n == v->cap) {
+		size_t cap = v->cap ? v->cap * 2 : 64;
+		struct rules_match *g = arena_alloc(v->a, cap * sizeof(*g));
+		if (g == NULL)
+			return MG_ENOMEM;
+		if (v->n > 0)
+			memcpy(g, v->m, v->n * sizeof(*g));
+		v->m = g;
+		v->cap = cap;
+	}
+	v->m[v->n].start = start;
+	v->m[v->n].end = end;
+	v->m[v->n].rule = rule;
+	v->m[v->n].action = action;
+	v->n++;
+	return MG_OK;
+}
+
+static int
+lead_eq(const struct rules_lead *l, const unsigned char *t)
+{
+	size_t i;
+
+	for (i = 0; i < l->len; i++) {
+		unsigned char c = t[i];
+		switch (l->cls[i]) {
+		case RULES_LC_DIGIT:
+			if (c < '0' || c > '9')
+				return 0;
+			break;
+		case RULES_LC_HEX:
+			if (!isxdigit(c))
+				return 0;
+			break;
+		default:
+			if (l->nocase && c >= 'A' && c <= 'Z')
+				c |= 0x20;
+			if (c != l->pat[i])
+				return 0;
+		}
+	}
+	return 1;
+}
+
+/*
+ * Runs rule ri for a lead occurrence at occ: every match starting in
+ * [max(occ - back, *next), occ] is tried, leftmost first. *next is the
+ * first offset this rule may still start a match at (matches of one rule
+ * never overlap, and offsets already searched are not searched again).
+ */
+static enum mg_err
+try_rule(const struct rules *r, unsigned ri, const char *text, size_t len, size_t occ,
+    size_t limit, size_t *next, struct mvec *v)
+{
+	const struct rules_rule *ru = &r->rule[ri];
+	size_t start;
+
+	if (occ < *next)
+		return MG_OK;
+	start = occ >= (size_t)ru->back ? occ - (size_t)ru->back : 0;
+	if (start < *next)
+		start = *next;
+	while (start <= limit && start <= len) {
+		PCRE2_SIZE *ov;
+		size_t ms, me, s, e;
+		int rc;
+
+		pcre2_set_offset_limit(r->mctx, limit);
+		rc = pcre2_match(ru->code, (PCRE2_SPTR)text, len, start, 0, r->md, r->mctx);
+		if (rc == PCRE2_ERROR_NOMATCH)
+			break;
+		if (rc < 0) {
+			PCRE2_UCHAR msg[128];
+			pcre2_get_error_message(rc, msg, sizeof(msg));
+			log_error("rules: rule [%s] failed: %s", ru->name, (const char *)msg);
+			return MG_ERULES;
+		}
+		ov = pcre2_get_ovector_pointer(r->md);
+		ms = ov[0];
+		me = ov[1];
+		s = ms;
+		e = me;
+		if (ru->has_group && rc >= 2 && ov[2] != PCRE2_UNSET) {
+			s = ov[2];
+			e = ov[3];
+		}
+		if (me <= ms || e <= s ||
+		    (ru->validator >= 0 && !validate_run(ru->validator, text, len, s, e))) {
+			start = ms + 1;
+			continue;
+		}
+		if (mvec_push(v, s, e, ri, ru->action) != MG_OK)
+			return MG_ENOMEM;
+		*next = me;
+		start = me;
+	}
+	if (*next <= limit)
+		*next = limit + 1;
+	return MG_OK;
+}
+
+/* Ordering for resolve(): leftmost, then longest, then highest priority. */
+static int
+cmp_match(const void *pa, const void *pb, void *arg)
+{
+	const struct rules *r = arg;
+	const struct rules_match *a = pa, *b = pb;
+	size_t la = a->end - a->start, lb = b->end - b->start;
+	int prio_a = r->rule[a->rule].priority, prio_b = r->rule[b->rule].priority;
+
+	if (a->start != b->start)
+		return a->start < b->start ? -1 : 1;
+	if (la != lb)
+		return la > lb ? -1 : 1;
+	if (prio_a != prio_b)
+		return prio_a > prio_b ? -1 : 1;
+	return a->rule < b->rule ? -1 : a->rule > b->rule;
+}
+
+static int
+is_allowed(const struct rules *r, const char *s, size_t n)
+{
+	size_t lo = 0, hi = r->nallow;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		size_t ml = r->allowlen[mid];
+		int c = memcmp(r->allow[mid], s, ml < n ? ml : n);
+		if (c == 0)
+			c = ml < n ? -1 : ml > n;
+		if (c == 0)
+			return 1;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+/*
+ * Overlap resolution. Candidates are sorted leftmost first, then longest,
+ * then by priority; a candidate is chosen when it starts at or after the
+ * end of the last chosen one. So every candidate that is dropped overlaps
+ * a chosen span: a match that overlaps only a loser is never lost (the
+ * transitive-group bug of earlier systems). Placeholders already in the
+ * text count as chosen before everything else, which keeps masking
+ * idempotent. Chosen spans are compacted to the front of v.
+ */
+static void
+resolve(const struct rules *r, struct mvec *v, const struct rules_match *ph, size_t nph)
+{
+	size_t i, out = 0, last_end = 0, k = 0;
+
+	qsort_r(v->m, v->n, sizeof(*v->m), cmp_match, (void *)r);
+	for (i = 0; i < v->n; i++) {
+		struct rules_match m = v->m[i];
+		while (k < nph && ph[k].end <= m.start)
+			k++;
+		if (k < nph && ph[k].start < m.end)
+			continue;	/* overlaps a placeholder */
+		if (out > 0 && m.start < last_end)
+			continue;	/* overlaps the chosen span before it */
+		v->m[out++] = m;
+		last_end = m.end;
+	}
+	v->n = out;
+}
+
+enum mg_err
+rules_scan(const struct rules *r, struct arena *a, const char *text, size_t len,
+    struct rules_match **out, size_t *n)
+{
+	const unsigned char *t = (const unsigned char *)text;
+	struct mvec v = { NULL, 0, 0, a }, ph = { NULL, 0, 0, a };
+	size_t *next, i;
+	enum mg_err rc;
+
+	*out = NULL;
+	*n = 0;
+	next = arena_alloc(a, (r->nrule + 1) * sizeof(size_t));
+	if (next == NULL)
+		return MG_ENOMEM;
+	for (i = 0; i + 1 < len; i++) {
+		unsigned bg = (unsigned)t[i] << 8 | t[i + 1];
+		uint32_t k;
+		if (!((r->bigram_bits[bg >> 6] >> (bg & 63)) & 1))
+			continue;
+		for (k = r->bucket_start[bg]; k < r->bucket_start[bg + 1]; k++) {
+			const struct rules_lead_quick *q = &r->quick[r->bucket[k]];
+			if (i + q->len > len)
+				continue;
+			if (i + 4 <= len) {
+				uint32_t w;
+				memcpy(&w, t + i, 4);
+				if ((w & q->qmask) != q->qval)
+					continue;
+				if (q->len > 4) {
+					memcpy(&w, t + i + q->len - 4, 4);
+					if ((w & q->tmask) != q->tval)
+						continue;
+				}
+			}
+			if (q->len > 4 || q->qmask != 0xffffffffu) {
+				if (!lead_eq(&r->lead[r->bucket[k]], t + i))
+					continue;
+			}
+			rc = try_rule(r, q->rule, text, len, i, i, &next[q->rule], &v);
+			if (rc != MG_OK)
+				return rc;
+		}
+	}
+	for (i = 0; i < r->nnoleads; i++) {
+		rc = try_rule(r, r->noleads[i], text, len, 0, len, &next[r->noleads[i]], &v);
+		if (rc != MG_OK)
+			return rc;
+	}
+	if (v.n == 0) {
+		*out = v.m;
+		return MG_OK;
+	}
+	if (r->nallow > 0)
+		for (i = 0; i < v.n; i++)
+			if (is_allowed(r, text + v.m[i].start, v.m[i].end - v.m[i].start))
+				v.m[i].action = RULES_ALLOW;
+	/* placeholders present in the text are protected */
+	{
+		const char *p = text, *end = text + len;
+		while (p < end) {
+			const char *hit = memmem(p, (size_t)(end - p), "AWS_", 4);
+			unsigned rule;
+			unsigned long num;
+			size_t pos, pend;
+			if (hit == NULL)
+				break;
+			pos = (size_t)(hit - text);
+			if ((pos == 0 || !is_word(text[pos - 1])) &&
+			    rules_placeholder_at(r, text, len, pos, &rule, &num, &pend)) {
+				if (mvec_push(&ph, pos, pend, rule, RULES_ALLOW) != MG_OK)
+					return MG_ENOMEM;
+				p = text + pend;
+			} else {
+				p = hit + 1;
+			}
+		}
+	}
+	resolve(r, &v, ph.m, ph.n);
+	*out = v.m;
+	*n = v.n;
+	return MG_OK;
+}
+
+/* ---- placeholders ----------------------------------------------------- */
+
+static int
+type_rule(const struct rules *r, const char *s, size_t n, unsigned *rule)
+{
+	size_t i;
+
+	for (i = 0; i < r->nactive; i++) {
+		const struct rules_rule *ru = &r->rule[r->active[i]];
+		if (ru->action == RULES_MASK && ru->typelen == n && memcmp(ru->type, s, n) == 0) {
+			*rule = r->active[i];
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int
+rules_placeholder_at(const struct rules *r, const char *text, size_t len, size_t pos,
+    unsigned *rule, unsigned long *num, size_t *end)
+{
+	size_t te = pos + 4, us = 0, i, nd;
+	unsigned long v = 0;
+
+	if (pos + 4 > len || memcmp(text + pos, "AWS_", 4) != 0)
+		return 0;
+	while (te < len && is_word(text[te])) {
+		if (text[te] == '_')
+			us = te;
+		te++;
+	}
+	if (us == 0 || us <= pos + 4)
+		return 0;
+	nd = te - us - 1;
+	if (nd < 3 || nd > 18 || (nd > 3 && text[us + 1] == '0'))
+		return 0;
+	for (i = us + 1; i < te; i++) {
+		if (text[i] < '0' || text[i] > '9')
+			return 0;
+		v = v * 10 + (unsigned long)(text[i] - '0');
+	}
+	if (v == 0 || !type_rule(r, text + pos + 4, us - pos - 4, rule))
+		return 0;
+	*num = v;
+	*end = te;
+	return 1;
+}
+
+size_t
+rules_placeholder_format(const struct rules *r, unsigned rule, unsigned long num, char *out,
+    size_t outlen)
+{
+	int n = snprintf(out, outlen, "AWS_%s_%03lu", r->rule[rule].type, num);
+
+	return n < 0 || (size_t)n >= outlen ? 0 : (size_t)n;
+}
+
+int
+rules_placeholder_prefix(const struct rules *r, const char *text, size_t len)
+{
+	size_t i, j;
+
+	if (len <= 4)
+		return memcmp(text, "AWS_", len) == 0;
+	if (memcmp(text, "AWS_", 4) != 0)
+		return 0;
+	text += 4;
+	len -= 4;
+	for (i = 0; i < r->nactive; i++) {
+		const struct rules_rule *ru = &r->rule[r->active[i]];
+		size_t tl = ru->typelen;
+		if (ru->action != RULES_MASK)
+			continue;
+		if (len <= tl) {
+			if (memcmp(text, ru->type, len) == 0)
+				return 1;
+			continue;
+		}
+		if (memcmp(text, ru->type, tl) != 0 || text[tl] != '_')
+			continue;
+		for (j = tl + 1; j < len; j++)
+			if (text[j] < '0' || text[j] > '9')
+				break;
+		if (j < len)
+			continue;
+		if (len - tl - 1 > 3 && text[tl + 1] == '0')
+			continue;	/* AWS_EC2_0012 can never be a placeholder */
+		if (len - tl - 1 > 18)
+			continue;
+		return 1;
+	}
+	return 0;
+}
+
+size_t
+rules_placeholder_maxlead(const struct rules *r)
+{
+	return 4 + r->maxtype + 1;
+}
