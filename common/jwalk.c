@@ -82,7 +82,59 @@ streq(const char *a, const char *b)
 	return a != NULL && strcmp(a, b) == 0;
 }
 
-/* Transforms every string value at any depth (object keys never). */
+/*
+ * Transforms the keys of obj, keeping their order: the model reads keys of
+ * tool inputs too ({"i-0abc...": "running"}). json-c cannot rename a key,
+ * so when any key changes the members are taken out and put back in order.
+ * Two keys that collide after the transform are refused.
+ */
+static enum mg_err
+xform_keys(struct walk *w, struct json_object *obj)
+{
+	struct json_object_iter it;
+	const char **names;
+	struct json_object **vals;
+	size_t i, n = (size_t)json_object_object_length(obj), changed = 0;
+	enum mg_err rc = MG_OK;
+
+	if (n == 0)
+		return MG_OK;
+	names = arena_alloc(w->arena, n * sizeof(*names));
+	vals = arena_alloc(w->arena, n * sizeof(*vals));
+	if (names == NULL || vals == NULL)
+		return MG_ENOMEM;
+	i = 0;
+	json_object_object_foreachC(obj, it) {
+		buf_clear(&w->out);
+		rc = w->xf->fn(w->xf->ctx, it.key, strlen(it.key), &w->out);
+		if (rc != MG_OK)
+			return rc;
+		names[i] = arena_strndup(w->arena, w->out.data != NULL ? w->out.data : "", w->out.len);
+		if (names[i] == NULL)
+			return MG_ENOMEM;
+		changed += strcmp(names[i], it.key) != 0;
+		vals[i++] = it.val;
+	}
+	if (changed == 0)
+		return MG_OK;
+	for (i = 0; i < n; i++)
+		json_object_get(vals[i]);
+	while (json_object_object_length(obj) > 0) {
+		json_object_object_foreachC(obj, it) {
+			json_object_object_del(obj, it.key);
+			break;
+		}
+	}
+	for (i = 0; i < n; i++)
+		if (json_object_object_add(obj, names[i], vals[i]) != 0)
+			rc = MG_ENOMEM;
+	/* a re-added key that replaced another: two keys became one */
+	if (rc == MG_OK && (size_t)json_object_object_length(obj) != n)
+		return WALK_FAIL(w, "two object keys become one after masking");
+	return rc;
+}
+
+/* Transforms every string at any depth, object keys included. */
 static enum mg_err
 xform_all_strings(struct walk *w, struct json_object *v)
 {
@@ -104,7 +156,7 @@ xform_all_strings(struct walk *w, struct json_object *v)
 			if (rc != MG_OK)
 				return rc;
 		}
-		return MG_OK;
+		return xform_keys(w, v);
 	}
 	default:
 		return MG_OK;
@@ -160,7 +212,7 @@ xform_generic(struct walk *w, struct json_object *v)
 			if (rc != MG_OK)
 				return rc;
 		}
-		return MG_OK;
+		return xform_keys(w, v);
 	}
 	default:
 		return MG_OK;
@@ -368,6 +420,10 @@ jwalk_mask_request(struct json_object *root, struct arena *a,
 				goto out;
 		}
 	}
+	/* the model does not read metadata, but it leaves the machine */
+	v = field(root, "metadata");
+	if (v != NULL)
+		rc = xform_generic(&w, v);
 out:
 	return rc;
 }

@@ -222,6 +222,9 @@ get_string(struct arena *a, struct json_object *v, const char *name, const char 
 		FAIL("%s: must be a string", name);
 	if (json_object_get_string_len(v) > 256)
 		FAIL("%s: longer than 256 characters", name);
+	/* "team-x\u0000evil" would silently become team-x */
+	if (strlen(json_object_get_string(v)) != (size_t)json_object_get_string_len(v))
+		FAIL("%s: contains a NUL character", name);
 	*out = arena_strdup(a, json_object_get_string(v));
 	return *out != NULL ? MG_OK : MG_ENOMEM;
 }

@@ -10,6 +10,7 @@
 
 #include <json-c/json.h>
 
+#include "jwalk.h"
 #include "keys_mgmt.h"
 #include "route.h"
 #include "worker.h"
@@ -94,8 +95,7 @@ static struct json_object *
 request_object(struct request *req, int *status, char *err, size_t errlen)
 {
 	struct json_object *o;
-	enum json_tokener_error jerr;
-	struct json_tokener *tok;
+	enum mg_err rc;
 
 	*status = 400;
 	if (strcmp(req->method, "GET") == 0)
@@ -108,32 +108,11 @@ request_object(struct request *req, int *status, char *err, size_t errlen)
 		/* /key/info?key=... may come as POST without a body */
 		return h_query_object(req);
 	}
-	tok = json_tokener_new();
-	if (tok == NULL) {
-		*status = 500;
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	o = json_tokener_parse_ex(tok, req->body, (int)req->body_len);
-	jerr = json_tokener_get_error(tok);
-	if (o != NULL && jerr == json_tokener_success &&
-	    (size_t)json_tokener_get_parse_end(tok) < req->body_len) {
-		size_t i;
-		for (i = json_tokener_get_parse_end(tok); i < req->body_len; i++)
-			if (!isspace((unsigned char)req->body[i]))
-				jerr = json_tokener_error_parse_unexpected;
-	}
-	json_tokener_free(tok);
-	if (o == NULL || jerr != json_tokener_success) {
-		json_object_put(o);
-		snprintf(err, errlen, "request body is not valid JSON (%s)",
-		    json_tokener_error_desc(jerr != json_tokener_success ? jerr :
-		    json_tokener_error_parse_eof));
-		return NULL;
-	}
-	if (!json_object_is_type(o, json_type_object)) {
-		json_object_put(o);
-		snprintf(err, errlen, "request body must be a JSON object");
+	/* the same strict parser as /v1/messages: UTF-8, depth, NUL in keys */
+	rc = jwalk_parse(req->body, req->body_len, &o, err, errlen);
+	if (rc != MG_OK) {
+		if (rc == MG_ENOMEM)
+			*status = 500;
 		return NULL;
 	}
 	return o;

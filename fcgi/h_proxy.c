@@ -6,6 +6,7 @@
  * Fail closed: if masking fails for any reason the request is refused with
  * 503 and nothing is sent upstream.
  */
+#include <ctype.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -117,10 +118,27 @@ append_header(struct proxy *px, const char *line)
 	return MG_OK;
 }
 
-/* Keeps only the query parameters the API defines. */
-static const char *
-filter_query(struct request *req)
+/* A query value made only of characters that need no URL encoding. */
+static int
+plain_value(const char *v, size_t len)
 {
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (!isalnum((unsigned char)v[i]) && v[i] != '-' && v[i] != '_' && v[i] != '.')
+			return 0;
+	return 1;
+}
+
+/*
+ * Keeps only the query parameters the API defines, with their values
+ * masked like any other text; a value that would need URL decoding is
+ * dropped rather than forwarded unread. Returns NULL if masking failed.
+ */
+static const char *
+filter_query(struct proxy *px)
+{
+	struct request *req = px->req;
 	struct buf out;
 	const char *p = req->query;
 
@@ -136,9 +154,12 @@ filter_query(struct request *req)
 		if (nlen < sizeof(name)) {
 			memcpy(name, p, nlen);
 			name[nlen] = '\0';
-			if (listed(query_params, MG_NELEM(query_params), name)) {
+			if (listed(query_params, MG_NELEM(query_params), name) &&
+			    (eq == NULL || plain_value(eq + 1, len - nlen - 1))) {
 				buf_appendc(&out, out.len == 0 ? '?' : '&');
-				buf_append(&out, p, len);
+				buf_append(&out, p, nlen + (eq != NULL));
+				if (eq != NULL && mask_text(px->ms, eq + 1, len - nlen - 1, &out) != MG_OK)
+					return NULL;
 			}
 		}
 		p += len + (amp != NULL);
@@ -345,6 +366,7 @@ forward(struct proxy *px, const char *method, const char *body, size_t body_len)
 	struct request *req = px->req;
 	const struct cfg *c = req->worker->cfg;
 	struct up_call call;
+	const char *query;
 	char mark[33], *line;
 	enum mg_err rc;
 	double t0;
@@ -365,7 +387,14 @@ forward(struct proxy *px, const char *method, const char *body, size_t body_len)
 			goto oom;
 	}
 	call.method = method;
-	call.url = arena_printf(req->arena, "%s%s%s", c->upstream_url, req->path, filter_query(req));
+	query = filter_query(px);
+	if (query == NULL) {
+		curl_slist_free_all(px->headers);
+		px->headers = NULL;
+		http_error(req, 503, ET_API, "masking failed; request not forwarded");
+		return;
+	}
+	call.url = arena_printf(req->arena, "%s%s%s", c->upstream_url, req->path, query);
 	if (call.url == NULL)
 		goto oom;
 	call.headers = px->headers;
@@ -600,5 +629,11 @@ h_models(struct request *req, const struct principal *p)
 	struct proxy px;
 
 	init_proxy(&px, req, p);
+	/* only for the query values; the model list carries nothing to restore */
+	px.ms = mask_session_new(req->arena, req->worker->rules, req->worker->store, p->tenant);
+	if (px.ms == NULL) {
+		http_error(req, 503, ET_API, "masking unavailable; request not forwarded");
+		return;
+	}
 	forward(&px, "GET", NULL, 0);
 }

@@ -115,7 +115,8 @@ def check_common_https(port, cert, master, mock):
                                               "stream": True, "messages": [
                                                   {"role": "user", "content": "count"}]})
     deltas = [t for t, line in lines if b"text_delta" in line]
-    assert len(deltas) == 4, lines
+    # the rewriter may split a word's last letter into its own delta
+    assert len(deltas) >= 4, lines
     # 0.6s between upstream events: a buffering server would deliver them together
     assert deltas[-1] - deltas[0] > 1.2, ("buffered", deltas)
     assert lines[-1][0] - deltas[0] > 1.0, ("buffered", [t for t, _ in lines])

@@ -238,7 +238,7 @@ static const char req_masked[] =
     "{\"type\":\"thinking\",\"thinking\":\"think AWS_EC2_001\",\"signature\":\"sig-i-0abc\"},"
     "{\"type\":\"redacted_thinking\",\"data\":\"i-0abc\"},"
     "{\"type\":\"text\",\"text\":\"said AWS_EC2_001\",\"citations\":[{\"type\":\"char_location\",\"cited_text\":\"AWS_EC2_001\",\"document_index\":0}]},"
-    "{\"type\":\"tool_use\",\"id\":\"toolu_i-0abc\",\"name\":\"Bash\",\"input\":{\"command\":\"aws ec2 describe-instances --instance-ids AWS_EC2_001\",\"i-0abc\":[\"AWS_EC2_001\",1.50,{\"deep\":\"x AWS_EC2_001\"}],\"n\":null}}]},"
+    "{\"type\":\"tool_use\",\"id\":\"toolu_i-0abc\",\"name\":\"Bash\",\"input\":{\"command\":\"aws ec2 describe-instances --instance-ids AWS_EC2_001\",\"AWS_EC2_001\":[\"AWS_EC2_001\",1.50,{\"deep\":\"x AWS_EC2_001\"}],\"n\":null}}]},"
     "{\"role\":\"user\",\"content\":["
     "{\"type\":\"tool_result\",\"tool_use_id\":\"toolu_i-0abc\",\"content\":\"out AWS_EC2_001\"},"
     "{\"type\":\"tool_result\",\"tool_use_id\":\"t2\",\"is_error\":false,\"content\":[{\"type\":\"text\",\"text\":\"blk AWS_EC2_001\"},{\"type\":\"image\",\"source\":{\"type\":\"base64\",\"media_type\":\"image/png\",\"data\":\"i-0abc\"}}]},"
@@ -251,7 +251,7 @@ static const char req_masked[] =
     "\"tools\":[{\"name\":\"Bash_i-0abc\",\"description\":\"Run AWS_EC2_001\",\"input_schema\":{\"type\":\"object\","
     "\"properties\":{\"command\":{\"type\":\"string\",\"description\":\"cmd AWS_EC2_001\",\"enum\":[\"i-0abc\"]},"
     "\"description\":{\"type\":\"string\",\"description\":\"prop AWS_EC2_001\"}},\"required\":[\"i-0abc\"]}}],"
-    "\"metadata\":{\"user_id\":\"i-0abc\"},\"context_management\":{\"x\":[1e3,\"i-0abc\"]},\"unknown_top\":\"i-0abc\"}";
+    "\"metadata\":{\"user_id\":\"AWS_EC2_001\"},\"context_management\":{\"x\":[1e3,\"i-0abc\"]},\"unknown_top\":\"i-0abc\"}";
 
 static void
 test_mask_request(struct arena *a)
@@ -344,7 +344,7 @@ test_unmask_response(struct arena *a)
 	    "\"model\":\"claude-sonnet-4-5\",\"content\":["
 	    "{\"type\":\"thinking\",\"thinking\":\"t i-0abc\",\"signature\":\"AWS_EC2_001\"},"
 	    "{\"type\":\"text\",\"text\":\"see i-0abc and q\\\"uo\\\\te\"},"
-	    "{\"type\":\"tool_use\",\"id\":\"toolu_AWS_EC2_001\",\"name\":\"AWS_EC2_001\",\"input\":{\"command\":\"echo q\\\"uo\\\\te\",\"AWS_EC2_001\":[\"i-0abc\",3]}},"
+	    "{\"type\":\"tool_use\",\"id\":\"toolu_AWS_EC2_001\",\"name\":\"AWS_EC2_001\",\"input\":{\"command\":\"echo q\\\"uo\\\\te\",\"i-0abc\":[\"i-0abc\",3]}},"
 	    "{\"type\":\"redacted_thinking\",\"data\":\"AWS_EC2_001\"}],"
 	    "\"stop_reason\":\"tool_use\",\"stop_sequence\":null,"
 	    "\"usage\":{\"input_tokens\":100,\"cache_creation_input_tokens\":20,\"cache_read_input_tokens\":30,\"output_tokens\":7}}";
