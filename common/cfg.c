@@ -609,8 +609,21 @@ cfg_warn_unknown(void)
 	}
 }
 
+static enum mg_err cfg_load_values(struct cfg *c, unsigned need, char *err, size_t errlen);
+
+/* On failure nothing stays allocated: callers just report and exit. */
 enum mg_err
 cfg_load(struct cfg *c, unsigned need, char *err, size_t errlen)
+{
+	enum mg_err rc = cfg_load_values(c, need, err, errlen);
+
+	if (rc != MG_OK)
+		cfg_free(c);	/* zeroes c, so a caller's own cfg_free stays harmless */
+	return rc;
+}
+
+static enum mg_err
+cfg_load_values(struct cfg *c, unsigned need, char *err, size_t errlen)
 {
 	enum mg_err rc;
 	const char *why;

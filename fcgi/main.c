@@ -94,11 +94,13 @@ main(int argc, char **argv)
 		/* validate store and rules in this process, then let go of them */
 		if (worker_init(&w, &cfg, err, sizeof(err)) != MG_OK) {
 			fprintf(stderr, "maskgate: %s\n", err);
+			cfg_free(&cfg);
 			return 1;
 		}
 		worker_fini(&w);
 		if (check) {
 			printf("configuration ok (%s)\n", cfg_env_name(cfg.env));
+			cfg_free(&cfg);
 			return 0;
 		}
 		status = pool_run(&cfg, listen_spec, workers > 0 ? workers : cfg.workers);
@@ -110,6 +112,7 @@ main(int argc, char **argv)
 			cgi_startup_error(err);
 		else
 			fprintf(stderr, "maskgate: %s\n", err);
+		cfg_free(&cfg);
 		return 1;
 	}
 	status = is_cgi ? worker_serve_cgi(&w) : worker_serve_fcgi(&w, 0, 0);
