@@ -100,7 +100,8 @@ xform_keys(struct walk *w, struct json_object *obj)
 	if (n == 0)
 		return MG_OK;
 	names = arena_alloc(w->arena, n * sizeof(*names));
-	vals = arena_alloc(w->arena, n * sizeof(*vals));
+	/* an array of object pointers: sizeof(*vals) is meant */
+	vals = arena_alloc(w->arena, n * sizeof(*vals));	/* NOLINT(bugprone-sizeof-expression) */
 	if (names == NULL || vals == NULL)
 		return MG_ENOMEM;
 	i = 0;
