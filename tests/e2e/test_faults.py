@@ -67,7 +67,9 @@ def ready(srv, tries=20):
 
 
 def integrity(db):
-    p = subprocess.run(["sqlite3", db, "PRAGMA integrity_check;"], capture_output=True, text=True, timeout=30)
+    # workers may still be writing: wait for the lock like they do
+    p = subprocess.run(["sqlite3", "-cmd", ".timeout 20000", db, "PRAGMA integrity_check;"],
+                       capture_output=True, text=True, timeout=60)
     assert p.stdout.strip() == "ok", "integrity_check: %s %s" % (p.stdout, p.stderr)
 
 
