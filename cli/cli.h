@@ -5,6 +5,9 @@
 #ifndef MG_CLI_H
 #define MG_CLI_H
 
+/* 1 when argv[1..] holds --help or -h. */
+int cli_wants_help(int argc, char **argv);
+
 int cli_keygen(int argc, char **argv);
 int cli_doctor(int argc, char **argv);
 /* mask and unmask: argv[0] says which */

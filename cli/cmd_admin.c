@@ -15,17 +15,6 @@
 #include "cli.h"
 #include "crypto.h"
 
-static int
-wants_help(int argc, char **argv)
-{
-	int i;
-
-	for (i = 1; i < argc; i++)
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-			return 1;
-	return 0;
-}
-
 int
 cli_keygen(int argc, char **argv)
 {
@@ -33,11 +22,11 @@ cli_keygen(int argc, char **argv)
 	char hex[65];
 	int data = argc > 1 && strcmp(argv[1], "--data") == 0;
 
-	if (wants_help(argc, argv) || (argc > 1 && !data)) {
+	if (cli_wants_help(argc, argv) || (argc > 1 && !data)) {
 		printf("usage: maskgate keygen [--data]\n\n"
 		    "Prints a new master or virtual key (sk- + 64 hex) from the OS random\n"
 		    "source; with --data, a MASKGATE_DATA_KEY (64 hex).\n");
-		return argc > 1 && !data && !wants_help(argc, argv) ? 2 : 0;
+		return argc > 1 && !data && !cli_wants_help(argc, argv) ? 2 : 0;
 	}
 	if (crypto_random(rnd, sizeof(rnd)) != MG_OK) {
 		fprintf(stderr, "maskgate: the OS random source failed\n");
@@ -162,7 +151,7 @@ cli_doctor(int argc, char **argv)
 	const char *why, *base = getenv("ANTHROPIC_BASE_URL");
 	int offline = argc > 1 && strcmp(argv[1], "--offline") == 0;
 
-	if (wants_help(argc, argv)) {
+	if (cli_wants_help(argc, argv)) {
 		printf("usage: maskgate doctor [--offline]\n\n"
 		    "Checks the configuration in this environment: secrets present and\n"
 		    "strong, secret and database files private, PCRE2 JIT, and the\n"

@@ -38,17 +38,6 @@ static const char master_usage[] =
     "period (default MASKGATE_MASTER_GRACE, 7d), then stop. Put the new key\n"
     "into MASKGATE_MASTER_KEY (or its _FILE) before the grace period ends.\n";
 
-static int
-wants_help(int argc, char **argv)
-{
-	int i;
-
-	for (i = 1; i < argc; i++)
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-			return 1;
-	return 0;
-}
-
 /* Who runs the CLI, for the audit log. */
 static const char *
 cli_actor(char *buf, size_t len)
@@ -256,7 +245,7 @@ cli_key(int argc, char **argv)
 	enum keys_op op;
 	int json_out = 0, rc;
 
-	if (argc < 2 || wants_help(argc, argv)) {
+	if (argc < 2 || cli_wants_help(argc, argv)) {
 		fputs(key_usage, argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}
@@ -296,9 +285,9 @@ cli_master(int argc, char **argv)
 	int i, json_out = 0;
 	const char *grace_arg = NULL;
 
-	if (argc < 2 || wants_help(argc, argv) || strcmp(argv[1], "rotate") != 0) {
-		fputs(master_usage, argc >= 2 && wants_help(argc, argv) ? stdout : stderr);
-		return argc >= 2 && wants_help(argc, argv) ? 0 : 2;
+	if (argc < 2 || cli_wants_help(argc, argv) || strcmp(argv[1], "rotate") != 0) {
+		fputs(master_usage, argc >= 2 && cli_wants_help(argc, argv) ? stdout : stderr);
+		return argc >= 2 && cli_wants_help(argc, argv) ? 0 : 2;
 	}
 	for (i = 2; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0) {

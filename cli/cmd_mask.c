@@ -66,17 +66,6 @@ engine_open(const char *cmd, struct engine *e, int want_rules)
 	return 0;
 }
 
-static int
-wants_help(int argc, char **argv)
-{
-	int i;
-
-	for (i = 1; i < argc; i++)
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-			return 1;
-	return 0;
-}
-
 /* Reads all of stdin into b. */
 static int
 read_stdin(struct buf *b)
@@ -105,7 +94,7 @@ cli_mask(int argc, char **argv)
 	struct mask_session *m;
 	enum mg_err rc;
 
-	if (wants_help(argc, argv)) {
+	if (cli_wants_help(argc, argv)) {
 		printf("usage: maskgate %s [--tenant T]%s < in > out\n\n", cmd, unmask ? " [--json]" : "");
 		printf("%s stdin to stdout with the server's rules, data key and database\n"
 		    "(MASKGATE_DB, MASKGATE_DATA_KEY, MASKGATE_RULES).\n\n"
@@ -187,7 +176,7 @@ cli_stats(int argc, char **argv)
 	int rows = 0;
 	enum mg_err rc;
 
-	if (wants_help(argc, argv)) {
+	if (cli_wants_help(argc, argv)) {
 		printf("usage: maskgate stats\n\nMask mappings per tenant and type: live, expired "
 		    "(awaiting purge), next number.\nNever prints a value.\n");
 		return 0;
@@ -214,7 +203,7 @@ cli_purge(int argc, char **argv)
 	long deleted = 0;
 	enum mg_err rc;
 
-	if (wants_help(argc, argv)) {
+	if (cli_wants_help(argc, argv)) {
 		printf("usage: maskgate purge\n\nDeletes mappings unused for longer than "
 		    "MASKGATE_MAP_TTL (default 7d).\nTheir placeholders stay unresolvable and their "
 		    "numbers are never reused.\n");
@@ -271,7 +260,7 @@ rules_list(void)
 int
 cli_rules(int argc, char **argv)
 {
-	if (argc < 2 || wants_help(argc, argv)) {
+	if (argc < 2 || cli_wants_help(argc, argv)) {
 		FILE *f = argc < 2 ? stderr : stdout;
 		fprintf(f, "usage: maskgate rules check FILE   validate an admin rules file\n"
 		    "       maskgate rules list         the rules in effect (built in + MASKGATE_RULES)\n\n"

@@ -24,6 +24,17 @@ static const struct cli_cmd cli_cmds[] = {
 	{ "master", cli_master, "master rotate: new master key, old one valid for a grace period" },
 };
 
+int
+cli_wants_help(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return 1;
+	return 0;
+}
+
 static void
 usage(FILE *f)
 {

@@ -119,18 +119,6 @@ cfg_env_name(enum cfg_env env)
 	return (unsigned)env < CFG_ENV__MAX ? cfg_env_names[env] : "?";
 }
 
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 const char *
 cfg_weak_secret(const char *key)
 {
@@ -206,13 +194,13 @@ cfg_check_jwt(struct cfg *c, char *err, size_t errlen)
 	char *alg;
 
 	if (c->jwt_secret != NULL && c->jwt_public_key != NULL) {
-		seterr(err, errlen, "MASKGATE_JWT_SECRET: set either it (HS256) or "
+		mg_errf(err, errlen, "MASKGATE_JWT_SECRET: set either it (HS256) or "
 		    "MASKGATE_JWT_PUBLIC_KEY (RS256/ES256), not both");
 		return MG_EINVAL;
 	}
 	if (c->jwt_secret == NULL && c->jwt_public_key == NULL) {
 		if (c->jwt_alg != NULL) {
-			seterr(err, errlen, "MASKGATE_JWT_ALG: set MASKGATE_JWT_SECRET or "
+			mg_errf(err, errlen, "MASKGATE_JWT_ALG: set MASKGATE_JWT_SECRET or "
 			    "MASKGATE_JWT_PUBLIC_KEY too");
 			return MG_EINVAL;
 		}
@@ -226,18 +214,18 @@ cfg_check_jwt(struct cfg *c, char *err, size_t errlen)
 	alg = c->jwt_alg;
 	if (c->jwt_secret != NULL) {
 		if (strcmp(alg, "HS256") != 0) {
-			seterr(err, errlen, "MASKGATE_JWT_ALG: must be HS256 with MASKGATE_JWT_SECRET");
+			mg_errf(err, errlen, "MASKGATE_JWT_ALG: must be HS256 with MASKGATE_JWT_SECRET");
 			return MG_EINVAL;
 		}
 		why = cfg_weak_jwt_secret(c->jwt_secret);
 		if (why != NULL) {
-			seterr(err, errlen, "MASKGATE_JWT_SECRET: refused, the secret %s", why);
+			mg_errf(err, errlen, "MASKGATE_JWT_SECRET: refused, the secret %s", why);
 			return MG_EINVAL;
 		}
 		return MG_OK;
 	}
 	if (strcmp(alg, "RS256") != 0 && strcmp(alg, "ES256") != 0) {
-		seterr(err, errlen, "MASKGATE_JWT_ALG: must be RS256 or ES256 with "
+		mg_errf(err, errlen, "MASKGATE_JWT_ALG: must be RS256 or ES256 with "
 		    "MASKGATE_JWT_PUBLIC_KEY");
 		return MG_EINVAL;
 	}
@@ -246,7 +234,7 @@ cfg_check_jwt(struct cfg *c, char *err, size_t errlen)
 	if (c->jwt_public_pem == NULL)
 		return MG_EINVAL;
 	if (strstr(c->jwt_public_pem, "-----BEGIN PUBLIC KEY-----") == NULL) {
-		seterr(err, errlen, "MASKGATE_JWT_PUBLIC_KEY: %s is not a PEM public key "
+		mg_errf(err, errlen, "MASKGATE_JWT_PUBLIC_KEY: %s is not a PEM public key "
 		    "(-----BEGIN PUBLIC KEY-----)", c->jwt_public_key);
 		return MG_EINVAL;
 	}
@@ -333,7 +321,7 @@ read_secret_file(const char *path, char *err, size_t errlen, const char *name)
 	char chunk[1024];
 
 	if (f == NULL) {
-		seterr(err, errlen, "%s_FILE: cannot read %s: %s", name, path, strerror(errno));
+		mg_errf(err, errlen, "%s_FILE: cannot read %s: %s", name, path, strerror(errno));
 		return NULL;
 	}
 	for (;;) {
@@ -341,7 +329,7 @@ read_secret_file(const char *path, char *err, size_t errlen, const char *name)
 		if (n == 0)
 			break;
 		if (len + n + 1 > 1024 * 1024) {
-			seterr(err, errlen, "%s_FILE: %s is larger than 1 MiB", name, path);
+			mg_errf(err, errlen, "%s_FILE: %s is larger than 1 MiB", name, path);
 			goto fail;
 		}
 		if (len + n + 1 > cap) {
@@ -389,7 +377,7 @@ config_file_lookup(const char *name, char *err, size_t errlen, int *failed,
 		return NULL;
 	f = fopen(path, "r");
 	if (f == NULL) {
-		seterr(err, errlen, "MASKGATE_CONFIG: cannot read %s: %s", path, strerror(errno));
+		mg_errf(err, errlen, "MASKGATE_CONFIG: cannot read %s: %s", path, strerror(errno));
 		*failed = 1;
 		return NULL;
 	}
@@ -407,7 +395,7 @@ config_file_lookup(const char *name, char *err, size_t errlen, int *failed,
 			p += 7;
 		eq = strchr(p, '=');
 		if (eq == NULL) {
-			seterr(err, errlen, "MASKGATE_CONFIG: %s line %u: expected NAME=VALUE", path, lineno);
+			mg_errf(err, errlen, "MASKGATE_CONFIG: %s line %u: expected NAME=VALUE", path, lineno);
 			*failed = 1;
 			break;
 		}
@@ -432,7 +420,7 @@ config_file_lookup(const char *name, char *err, size_t errlen, int *failed,
 		}
 		if (oom) {
 			/* a setting silently dropped would fall back to its default */
-			seterr(err, errlen, "MASKGATE_CONFIG: out of memory reading %s", path);
+			mg_errf(err, errlen, "MASKGATE_CONFIG: out of memory reading %s", path);
 			*failed = 1;
 			break;
 		}
@@ -444,7 +432,7 @@ config_file_lookup(const char *name, char *err, size_t errlen, int *failed,
 		return NULL;
 	}
 	if (value != NULL && file_value != NULL) {
-		seterr(err, errlen, "%s: set both %s and %s_FILE in %s; keep one", name, name, name, path);
+		mg_errf(err, errlen, "%s: set both %s and %s_FILE in %s; keep one", name, name, name, path);
 		*failed = 1;
 		free(value);
 		free(file_value);
@@ -470,7 +458,7 @@ cfg_lookup(const char *name, char *err, size_t errlen, int *failed)
 	v = getenv(name);
 	fv = getenv(filevar);
 	if (v != NULL && fv != NULL) {
-		seterr(err, errlen, "%s: both %s and %s are set; keep one", name, name, filevar);
+		mg_errf(err, errlen, "%s: both %s and %s are set; keep one", name, name, filevar);
 		*failed = 1;
 		return NULL;
 	}
@@ -569,9 +557,9 @@ cfg_set(struct cfg *c, const struct cfg_var *var, const char *v, char *err, size
 		return MG_OK;
 	}
 	if (var->type == T_HEXKEY)
-		seterr(err, errlen, "%s: must be exactly 64 hex characters; %s", var->name, var->hint);
+		mg_errf(err, errlen, "%s: must be exactly 64 hex characters; %s", var->name, var->hint);
 	else
-		seterr(err, errlen, "%s: invalid value; %s", var->name, var->hint);
+		mg_errf(err, errlen, "%s: invalid value; %s", var->name, var->hint);
 	return MG_EINVAL;
 }
 
@@ -651,50 +639,50 @@ cfg_load_values(struct cfg *c, unsigned need, char *err, size_t errlen)
 	}
 	cfg_warn_unknown();
 	if (c->upstream_connect_timeout < 1 || c->upstream_timeout < 1) {
-		seterr(err, errlen, "MASKGATE_UPSTREAM_TIMEOUT: timeouts must be at least 1s");
+		mg_errf(err, errlen, "MASKGATE_UPSTREAM_TIMEOUT: timeouts must be at least 1s");
 		return MG_EINVAL;
 	}
 	if (c->workers < 1 || c->workers > 256) {
-		seterr(err, errlen, "MASKGATE_WORKERS: must be between 1 and 256");
+		mg_errf(err, errlen, "MASKGATE_WORKERS: must be between 1 and 256");
 		return MG_EINVAL;
 	}
 	if (c->busy_timeout_ms < 0 || c->busy_timeout_ms > 600000) {
-		seterr(err, errlen, "MASKGATE_BUSY_TIMEOUT_MS: must be between 0 and 600000");
+		mg_errf(err, errlen, "MASKGATE_BUSY_TIMEOUT_MS: must be between 0 and 600000");
 		return MG_EINVAL;
 	}
 	if (c->max_requests < 1) {
-		seterr(err, errlen, "MASKGATE_MAX_REQUESTS: must be at least 1");
+		mg_errf(err, errlen, "MASKGATE_MAX_REQUESTS: must be at least 1");
 		return MG_EINVAL;
 	}
 	if (c->claude_timeout < 1 || c->claude_timeout > 86400) {
-		seterr(err, errlen, "MASKGATE_CLAUDE_TIMEOUT: must be between 1s and 1d");
+		mg_errf(err, errlen, "MASKGATE_CLAUDE_TIMEOUT: must be between 1s and 1d");
 		return MG_EINVAL;
 	}
 	if (c->claude_max_runs < 0 || c->claude_max_runs > 64) {
-		seterr(err, errlen, "MASKGATE_CLAUDE_MAX_RUNS: must be between 0 and 64");
+		mg_errf(err, errlen, "MASKGATE_CLAUDE_MAX_RUNS: must be between 0 and 64");
 		return MG_EINVAL;
 	}
 	if (need & CFG_NEED_MASTER_KEY) {
 		if (c->master_key == NULL || c->master_key[0] == '\0') {
-			seterr(err, errlen, "MASKGATE_MASTER_KEY: not set; generate one with "
+			mg_errf(err, errlen, "MASKGATE_MASTER_KEY: not set; generate one with "
 			    "`bin/maskgate keygen` and set it (or MASKGATE_MASTER_KEY_FILE)");
 			return MG_EINVAL;
 		}
 		why = cfg_weak_secret(c->master_key);
 		if (why != NULL) {
-			seterr(err, errlen, "MASKGATE_MASTER_KEY: refused, the key %s; "
+			mg_errf(err, errlen, "MASKGATE_MASTER_KEY: refused, the key %s; "
 			    "generate one with `bin/maskgate keygen`", why);
 			return MG_EINVAL;
 		}
 	}
 	if ((need & CFG_NEED_DATA_KEY) && !c->have_data_key) {
-		seterr(err, errlen, "MASKGATE_DATA_KEY: not set; generate one with "
+		mg_errf(err, errlen, "MASKGATE_DATA_KEY: not set; generate one with "
 		    "`bin/maskgate keygen --data` and keep it apart from the database");
 		return MG_EINVAL;
 	}
 	if (c->env == CFG_ENV_PRODUCTION && c->upstream_api_key == NULL &&
 	    (need & CFG_NEED_MASTER_KEY)) {
-		seterr(err, errlen, "MASKGATE_UPSTREAM_API_KEY: required in production; "
+		mg_errf(err, errlen, "MASKGATE_UPSTREAM_API_KEY: required in production; "
 		    "set the Anthropic API key (or MASKGATE_UPSTREAM_API_KEY_FILE)");
 		return MG_EINVAL;
 	}

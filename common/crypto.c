@@ -87,8 +87,8 @@ crypto_hex(char *out, const unsigned char *in, size_t len)
 	out[2 * len] = '\0';
 }
 
-static int
-hexval(char c)
+int
+crypto_hexval(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -107,7 +107,7 @@ crypto_unhex(unsigned char *out, size_t len, const char *hex)
 	if (strlen(hex) != 2 * len)
 		return MG_EINVAL;
 	for (i = 0; i < len; i++) {
-		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+		int hi = crypto_hexval(hex[2 * i]), lo = crypto_hexval(hex[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return MG_EINVAL;
 		out[i] = (unsigned char)(hi << 4 | lo);

@@ -32,6 +32,8 @@ enum mg_err crypto_hmac_sha256v(const unsigned char *key, size_t keylen,
     const struct crypto_part *parts, size_t nparts, unsigned char out[CRYPTO_HASH_LEN]);
 /* Writes 2*len lowercase hex digits and a NUL into out. */
 void crypto_hex(char *out, const unsigned char *in, size_t len);
+/* The value of one hex digit, or -1. */
+int crypto_hexval(int c);
 /* Parses exactly 2*len hex digits; returns MG_EINVAL otherwise. */
 enum mg_err crypto_unhex(unsigned char *out, size_t len, const char *hex);
 /* Constant-time equality of two byte strings of equal length. */

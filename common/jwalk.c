@@ -32,7 +32,7 @@ pathf(char *dst, size_t n, const char *fmt, ...)
 	va_end(ap);
 }
 
-#define WALK_FAIL(w, ...) (jwalk_errf((w)->err, (w)->errlen, __VA_ARGS__), MG_EINVAL)
+#define WALK_FAIL(w, ...) (mg_errf((w)->err, (w)->errlen, __VA_ARGS__), MG_EINVAL)
 
 /* Replaces the string value of s, in place, with its transform. */
 static enum mg_err

@@ -56,10 +56,6 @@ struct jwalk_usage {
 enum mg_err jwalk_parse(const char *body, size_t len, struct json_object **root,
     char *err, size_t errlen);
 
-/* snprintf into err (tolerates NULL); shared by the jwalk files. */
-void jwalk_errf(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
 /* Releases a tree from jwalk_parse(); NULL is fine. */
 void jwalk_free(struct json_object *root);
 

@@ -17,18 +17,6 @@
 
 #include "jwalk.h"
 
-void
-jwalk_errf(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /*
  * Returns the offset of the first byte that is not well-formed UTF-8
  * (RFC 3629: no overlong forms, no surrogates, nothing past U+10FFFF), or
@@ -159,7 +147,7 @@ lexical_check(const char *s, size_t len, char *err, size_t errlen)
 				i += 6;
 				continue;
 lone:
-				jwalk_errf(err, errlen, "invalid UTF-16 surrogate escape at offset %zu",
+				mg_errf(err, errlen, "invalid UTF-16 surrogate escape at offset %zu",
 				    i - 5);
 				return -1;
 			}
@@ -168,7 +156,7 @@ lone:
 				for (j = i; j < len && strchr(" \t\r\n", s[j]) != NULL; j++)
 					;
 				if (j < len && s[j] == ':') {
-					jwalk_errf(err, errlen,
+					mg_errf(err, errlen,
 					    "object key with \\u0000 at offset %zu", start);
 					return -1;
 				}
@@ -182,7 +170,7 @@ lone:
 				if (s[j] == '.' || s[j] == 'e' || s[j] == 'E')
 					integer = 0;
 			if (integer && !int_literal_exact(s + i, j - i)) {
-				jwalk_errf(err, errlen,
+				mg_errf(err, errlen,
 				    "number at offset %zu cannot be forwarded exactly", i);
 				return -1;
 			}
@@ -196,7 +184,7 @@ lone:
 			if (!((j - i == 4 && memcmp(s + i, "true", 4) == 0) ||
 			    (j - i == 5 && memcmp(s + i, "false", 5) == 0) ||
 			    (j - i == 4 && memcmp(s + i, "null", 4) == 0))) {
-				jwalk_errf(err, errlen, "body is not valid JSON at offset %zu", i);
+				mg_errf(err, errlen, "body is not valid JSON at offset %zu", i);
 				return -1;
 			}
 			i = j;
@@ -222,19 +210,19 @@ jwalk_parse(const char *body, size_t len, struct json_object **root,
 	size_t bad, end;
 
 	*root = NULL;
-	jwalk_errf(err, errlen, "ok");
+	mg_errf(err, errlen, "ok");
 	if (len == 0) {
-		jwalk_errf(err, errlen, "body is empty");
+		mg_errf(err, errlen, "body is empty");
 		goto out;
 	}
 	if (len > INT32_MAX) {
 		rc = MG_ETOOBIG;
-		jwalk_errf(err, errlen, "body is too large");
+		mg_errf(err, errlen, "body is too large");
 		goto out;
 	}
 	bad = utf8_invalid_at((const unsigned char *)body, len);
 	if (bad != len) {
-		jwalk_errf(err, errlen, "invalid UTF-8 at offset %zu", bad);
+		mg_errf(err, errlen, "invalid UTF-8 at offset %zu", bad);
 		goto out;
 	}
 	tok = json_tokener_new_ex(JWALK_MAX_DEPTH);
@@ -248,22 +236,22 @@ jwalk_parse(const char *body, size_t len, struct json_object **root,
 	end = json_tokener_get_parse_end(tok);
 	if (obj == NULL || jerr != json_tokener_success) {
 		if (jerr == json_tokener_error_depth)
-			jwalk_errf(err, errlen, "nesting deeper than %d", JWALK_MAX_DEPTH);
+			mg_errf(err, errlen, "nesting deeper than %d", JWALK_MAX_DEPTH);
 		else if (jerr == json_tokener_continue)
-			jwalk_errf(err, errlen, "body is not valid JSON: it ends early");
+			mg_errf(err, errlen, "body is not valid JSON: it ends early");
 		else
-			jwalk_errf(err, errlen, "body is not valid JSON at offset %zu (%s)",
+			mg_errf(err, errlen, "body is not valid JSON at offset %zu (%s)",
 			    end, json_tokener_error_desc(jerr));
 		goto out;
 	}
 	if (end != len) {
-		jwalk_errf(err, errlen, "body is not valid JSON at offset %zu (trailing data)", end);
+		mg_errf(err, errlen, "body is not valid JSON at offset %zu (trailing data)", end);
 		goto out;
 	}
 	if (lexical_check(body, len, err, errlen) != 0)
 		goto out;
 	if (!json_object_is_type(obj, json_type_object)) {
-		jwalk_errf(err, errlen, "body must be a JSON object");
+		mg_errf(err, errlen, "body must be a JSON object");
 		goto out;
 	}
 	*root = obj;

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "crypto.h"
 #include "mask.h"
 #include "rules.h"
 #include "store.h"
@@ -533,18 +534,6 @@ emit_masked(struct mask_session *m, const char *in, size_t len, const struct rul
 /* longest text mask_holdback keeps: runs this long are no placeholder */
 #define RUN_KEEP 1024
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Number of backslashes directly before in[pos]. */
 static size_t
 backslashes_before(const char *in, size_t pos)
@@ -572,7 +561,7 @@ escape_before(const char *in, size_t pos, int *cp)
 	    backslashes_before(in, pos - 5) % 2 == 1) {
 		int i, v = 0;
 		for (i = 4; i >= 1; i--) {
-			int h = hexval(in[pos - (size_t)i]);
+			int h = crypto_hexval(in[pos - (size_t)i]);
 			if (h < 0)
 				return 0;
 			v = v * 16 + h;
@@ -611,7 +600,7 @@ right_boundary(const char *in, size_t len, size_t end, int json)
 	if (!json || end + 6 > len || in[end] != '\\' || in[end + 1] != 'u')
 		return 1;
 	for (i = 2; i < 6; i++) {
-		int h = hexval(in[end + (size_t)i]);
+		int h = crypto_hexval(in[end + (size_t)i]);
 		if (h < 0)
 			return 1;
 		v = v * 16 + h;
@@ -727,7 +716,7 @@ mask_holdback(const struct mask_session *m, const char *text, size_t len)
 		size_t u = len - k - 1, j;
 		if (text[u] != 'u' || text[u - 1] != '\\' || backslashes_before(text, u) % 2 == 0)
 			continue;
-		for (j = u + 1; j < len && hexval(text[j]) >= 0; j++)
+		for (j = u + 1; j < len && crypto_hexval(text[j]) >= 0; j++)
 			;
 		if (j == len) {
 			r = u - 1;

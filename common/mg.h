@@ -28,6 +28,10 @@ enum mg_err {
 /* Short human name of an error code, for logs. */
 const char *mg_strerror(enum mg_err rc);
 
+/* vsnprintf into a caller's error buffer; err may be NULL. */
+void mg_errf(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* Milliseconds on the monotonic clock. */
 double mg_now_ms(void);
 

@@ -10,21 +10,13 @@
 
 #include <json-c/json.h>
 
+#include "crypto.h"
 #include "jwalk.h"
 #include "keys_mgmt.h"
 #include "route.h"
 #include "worker.h"
 
 #define MGMT_MAX_BODY (1024 * 1024)
-
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
 
 /* Percent-decodes in[0..len) ('+' is a space) into arena memory. */
 static char *
@@ -36,10 +28,10 @@ url_decode(struct arena *a, const char *in, size_t len)
 	if (out == NULL)
 		return NULL;
 	for (i = 0; i < len; i++) {
-		if (in[i] == '%' && i + 2 < len && hexval((unsigned char)in[i + 1]) >= 0 &&
-		    hexval((unsigned char)in[i + 2]) >= 0) {
-			out[n++] = (char)(hexval((unsigned char)in[i + 1]) * 16 +
-			    hexval((unsigned char)in[i + 2]));
+		if (in[i] == '%' && i + 2 < len && crypto_hexval((unsigned char)in[i + 1]) >= 0 &&
+		    crypto_hexval((unsigned char)in[i + 2]) >= 0) {
+			out[n++] = (char)(crypto_hexval((unsigned char)in[i + 1]) * 16 +
+			    crypto_hexval((unsigned char)in[i + 2]));
 			i += 2;
 		} else {
 			out[n++] = in[i] == '+' ? ' ' : in[i];
