@@ -280,6 +280,7 @@ def standalone_make_run(mock):
         key = f.read().strip()
     assert oct(os.stat(os.path.join(d, "var", "master.key")).st_mode & 0o777) == "0o600"
     assert oct(os.stat(os.path.join(d, "var")).st_mode & 0o777) == "0o700"
+    assert oct(os.stat(os.path.join(d, "var", "maskgate.db")).st_mode & 0o777) == "0o600"
     out = open(log).read()
     assert "ANTHROPIC_BASE_URL=http://127.0.0.1:%d" % port in out and key in out, out
     s, _, b = curl(url + "/v1/models", headers={"x-api-key": key})
@@ -289,3 +290,35 @@ def standalone_make_run(mock):
     time.sleep(0.5)
     left = subprocess.run(["pgrep", "-f", os.path.join(d, "var")], capture_output=True, text=True)
     assert left.stdout.strip() == "", "processes left behind: " + left.stdout
+
+
+def standalone_env_templates_validate(mock):
+    """Each deploy/env template passes --check once its paths point here."""
+    import harness
+    d = tmpdir()
+    secrets_ = {"master": new_key(), "data": maskgate_env(d, mock.url)["MASKGATE_DATA_KEY"],
+                "upstream": "sk-ant-test"}
+    for name in ("development", "staging", "production"):
+        src = os.path.join(harness.ROOT, "deploy", "env", name + ".env")
+        lines = []
+        for line in open(src):
+            k, _, v = line.strip().partition("=")
+            if line.startswith("#") or not _:
+                continue
+            assert "MASTER_KEY=" not in line and "DATA_KEY=" not in line, \
+                "%s: secrets belong in files, not in the template" % name
+            if k.endswith("_FILE"):
+                which = "master" if "MASTER" in k else "data" if "DATA" in k else "upstream"
+                path = os.path.join(d, "%s-%s.key" % (name, which))
+                with open(path, "w") as f:
+                    f.write(secrets_[which] + "\n")
+                v = path
+            elif k == "MASKGATE_DB":
+                v = os.path.join(d, name, "maskgate.db")
+            lines.append("%s=%s" % (k, v))
+        conf = os.path.join(d, name + ".env")
+        with open(conf, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        p = _check({"MASKGATE_CONFIG": conf})
+        assert p.returncode == 0, (name, p.stderr)
+        assert "(%s)" % name in p.stdout, p.stdout
