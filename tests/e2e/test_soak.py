@@ -140,7 +140,11 @@ def standalone_soak_8_workers_16_clients(mock):
         print("# worker RSS idle: %s; after warm-up: %s; under load: %s; end: %s"
               % (fmt(idle), fmt(warm), fmt(load), fmt(end)))
         print("# RSS growth warm-up -> end per worker (KB): %s" % sorted(growth.values()))
-        assert max(growth.values()) < 1024, "RSS grew by more than 1 MB: %s" % growth
+        if "build/san" in harness.BINDIR:
+            # ASan keeps freed memory in quarantine: RSS says nothing there
+            print("# RSS growth not asserted in the sanitizer build")
+        else:
+            assert max(growth.values()) < 1024, "RSS grew by more than 1 MB: %s" % growth
         del t0
     finally:
         srv.stop()
