@@ -350,6 +350,13 @@ send_buffered(struct proxy *px)
 			    mg_strerror(rc == MG_OK ? MG_ENOMEM : rc));
 			return;
 		}
+		if (req->worker->cfg->spend_headers) {
+			/* our own time: masking the request and restoring the answer */
+			char ms[32];
+			snprintf(ms, sizeof(ms), "%ld",
+			    (long)(mg_now_ms() - req->t_start) - req->upstream_ms);
+			http_add_header(req, "x-maskgate-overhead-ms", ms);
+		}
 		http_start(req, (int)status, ct);
 		http_write(req, out, len);
 		return;

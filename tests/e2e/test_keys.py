@@ -155,6 +155,7 @@ def test_budget_nonstreaming(srv, mock):
     s, h, _ = ask(srv, o["key"])
     assert s == 200
     assert h.get("x-maskgate-key-spend") == "0.000000", h
+    assert int(h.get("x-maskgate-overhead-ms", "-1")) >= 0, h
     s, info = mg(srv, "/key/info?key=" + o["key"])
     # 10 input * $3/M + 5 output * $15/M
     assert abs(info["info"]["spend"] - 0.000105) < 1e-9, info
