@@ -314,6 +314,7 @@ keys_settle(struct store *s, struct keys_ticket *t, const struct keys_outcome *o
 	sp.user_id = p->user_id;
 	sp.team_id = p->team_id;
 	sp.tenant = p->tenant;
+	sp.request_id = o->request_id;
 	sp.model = o->model;
 	sp.input_tokens = o->input_tokens;
 	sp.output_tokens = o->output_tokens;

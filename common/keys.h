@@ -99,6 +99,7 @@ enum mg_err keys_admit(struct store *s, struct arena *a, const struct principal 
 
 /* Spend and outcome of one admitted request. */
 struct keys_outcome {
+	const char *request_id;	/* maskgate's request id, for the spend log */
 	const char *model;
 	long input_tokens, output_tokens, cache_write_tokens, cache_read_tokens;
 	double cost;		/* USD */

@@ -530,6 +530,7 @@ settle(struct request *req, struct keys_ticket *ticket, const char *model,
 	struct keys_outcome o;
 
 	memset(&o, 0, sizeof(o));
+	o.request_id = req->request_id;
 	o.model = model;
 	if (count_spend) {
 		o.input_tokens = u->input_tokens;

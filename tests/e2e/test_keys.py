@@ -167,6 +167,7 @@ def test_budget_nonstreaming(srv, mock):
     s, logs = mg(srv, "/spend/logs?api_key=" + o["key"])
     assert s == 200 and len(logs) == 1 and logs[0]["model"].startswith(MODEL), logs
     assert logs[0]["prompt_tokens"] == 10 and logs[0]["completion_tokens"] == 5
+    assert logs[0]["request_id"].startswith("req_mg_"), logs
     assert "hi" not in json.dumps(logs)
 
 
