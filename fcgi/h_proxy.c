@@ -637,6 +637,18 @@ h_models(struct request *req, const struct principal *p)
 	struct proxy px;
 
 	init_proxy(&px, req, p);
+	/*
+	 * The only extension is one model id: dot segments (libcurl squashes
+	 * them) or escapes would make this a GET of any other upstream
+	 * endpoint under the server's API key.
+	 */
+	if (strcmp(req->path, "/v1/models") != 0) {
+		const char *id = req->path + strlen("/v1/models/");
+		if (!plain_value(id, strlen(id)) || strspn(id, ".") == strlen(id)) {
+			http_error(req, 404, ET_NOT_FOUND, "no route for %s", req->path);
+			return;
+		}
+	}
 	/* only for the query values; the model list carries nothing to restore */
 	px.ms = mask_session_new(req->arena, req->worker->rules, req->worker->store, p->tenant);
 	if (px.ms == NULL) {

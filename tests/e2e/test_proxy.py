@@ -402,3 +402,19 @@ def test_metrics_count_masking(srv, mock):
     assert len(masked) >= 4 and restored, text[:2000]
     assert "maskgate_upstream_ttfb_seconds_count" in text
     assert INSTANCE not in text and srv.master not in text
+
+
+def test_models_path_cannot_reach_other_endpoints(srv, mock):
+    """/v1/models/<id> is the only extension of the models route: dot
+    segments (curl squashes them before sending) or encoded ones must not
+    turn it into a GET of another upstream endpoint under the server's key."""
+    before = len(mock.requests)
+    for path in ("/v1/models/../files", "/v1/models/../../v1/messages/batches",
+                 "/v1/models/%2e%2e/files", "/v1/models/./x", "/v1/models/a/b", "/v1/models/"):
+        s, _, b = curl(srv.url + path, headers=auth(srv.master), extra=["--path-as-is"])
+        assert s == 404, (path, s, b)
+        assert_envelope(b, "not_found_error")
+    assert len(mock.requests) == before, [r.path for r in mock.requests[before:]]
+    s, _, b = curl(srv.url + "/v1/models/claude-sonnet-4-5", headers=auth(srv.master))
+    assert s == 200, b
+    assert mock.last().path == "/v1/models/claude-sonnet-4-5", mock.last().path
