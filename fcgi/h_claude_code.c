@@ -589,6 +589,15 @@ h_claude_code(struct request *req, const struct principal *p)
 	}
 	if (!parse_job(req, &job))
 		return;
+	/*
+	 * The run's credential reloads a virtual key's allow-list but carries
+	 * none of its own: a JWT's models claim would not bind the nested calls.
+	 */
+	if (p->kind == PRINCIPAL_JWT && p->models_json != NULL) {
+		http_error(req, 403, ET_PERMISSION,
+		    "/v1/claude-code is not available to a token with a models claim");
+		return;
+	}
 	cli = find_cli(c->claude_bin, req->arena);
 	if (cli == NULL) {
 		http_error(req, 503, ET_API, "the Claude Code CLI is not installed here "

@@ -264,3 +264,35 @@ def standalone_config_validation(mock):
         p = subprocess.run([harness.FCGI, "--check"], env=e, capture_output=True, text=True,
                            timeout=30)
         assert p.returncode != 0 and name in (p.stdout + p.stderr), (name, p.stdout, p.stderr)
+
+
+def standalone_jwt_models_claim_not_widened(mock):
+    """The run's sk-mgcc- credential carries no models list, so a JWT with a
+    models claim would reach every model through its nested calls: refused."""
+    import base64
+    import hashlib
+    import hmac
+    import secrets
+
+    def b64u(data):
+        return base64.urlsafe_b64encode(data.encode()).rstrip(b"=").decode()
+
+    def hs256(claims, secret):
+        head = b64u(json.dumps({"alg": "HS256", "typ": "JWT"}))
+        body = b64u(json.dumps(claims))
+        sig = hmac.new(secret.encode(), ("%s.%s" % (head, body)).encode(), hashlib.sha256).digest()
+        return "%s.%s.%s" % (head, body, base64.urlsafe_b64encode(sig).rstrip(b"=").decode())
+
+    secret = "jwt-" + secrets.token_hex(24)
+    srv, _ = _fake_server(mock, MASKGATE_JWT_SECRET=secret)
+    try:
+        now = int(time.time())
+        limited = hs256({"sub": "cc-alice", "exp": now + 300, "models": ["claude-haiku*"]}, secret)
+        s, _, b = _post(srv, {"prompt": "env", "model": "claude-opus-4-1"}, key=limited)
+        assert s == 403, (s, b)
+        assert_envelope(b, "permission_error")
+        free = hs256({"sub": "cc-bob", "exp": now + 300}, secret)
+        s, _, b = _post(srv, {"prompt": "env"}, key=free)
+        assert s == 200, (s, b)
+    finally:
+        srv.stop()
