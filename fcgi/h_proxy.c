@@ -649,11 +649,23 @@ h_models(struct request *req, const struct principal *p)
 			return;
 		}
 	}
-	/* only for the query values; the model list carries nothing to restore */
+	/* for the query values and the model id; the model list carries nothing to restore */
 	px.ms = mask_session_new(req->arena, req->worker->rules, req->worker->store, p->tenant);
 	if (px.ms == NULL) {
 		http_error(req, 503, ET_API, "masking unavailable; request not forwarded");
 		return;
+	}
+	if (strcmp(req->path, "/v1/models") != 0) {
+		/* the id is forwarded (and logged) like any other text: masked */
+		struct buf path;
+		buf_init(&path, req->arena);
+		if (buf_appends(&path, "/v1/models/") != MG_OK ||
+		    mask_text(px.ms, req->path + strlen("/v1/models/"),
+		    strlen(req->path + strlen("/v1/models/")), &path) != MG_OK) {
+			http_error(req, 503, ET_API, "masking failed; request not forwarded");
+			return;
+		}
+		req->path = path.data;
 	}
 	forward(&px, "GET", NULL, 0);
 }

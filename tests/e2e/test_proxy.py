@@ -418,3 +418,11 @@ def test_models_path_cannot_reach_other_endpoints(srv, mock):
     s, _, b = curl(srv.url + "/v1/models/claude-sonnet-4-5", headers=auth(srv.master))
     assert s == 200, b
     assert mock.last().path == "/v1/models/claude-sonnet-4-5", mock.last().path
+
+
+def test_models_id_in_path_is_masked(srv, mock):
+    """/v1/models/<id> forwards the id masked, like every other caller text."""
+    s, _, b = curl(srv.url + "/v1/models/" + INSTANCE, headers=auth(srv.master))
+    assert s == 200, b
+    path = mock.last().path
+    assert INSTANCE not in path and PLACEHOLDER.search(path), path
