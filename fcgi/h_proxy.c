@@ -177,6 +177,10 @@ on_header(void *ctx, const char *name, const char *value)
 		return MG_OK;
 	}
 	if (strcmp(name, "request-id") == 0) {
+		const char *p;
+		for (p = value; *p != '\0'; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				return MG_OK;	/* never split our own header block */
 		px->req->upstream_request_id = arena_strdup(px->req->arena, value);
 		return MG_OK;
 	}
