@@ -538,24 +538,30 @@ jwalk_get_model(struct json_object *root)
 	return is_string(v) ? json_object_get_string(v) : NULL;
 }
 
-enum mg_err
-jwalk_set_model(struct json_object *root, const char *model)
+/*
+ * Puts n (taken over) at root[key]. json-c replaces an existing entry in
+ * place, so key order and hence the serialised bytes stay stable.
+ */
+static enum mg_err
+put_member(struct json_object *root, const char *key, struct json_object *n)
 {
-	struct json_object *v = field(root, "model"), *n;
-
-	if (!json_object_is_type(root, json_type_object))
+	if (!json_object_is_type(root, json_type_object)) {
+		json_object_put(n);
 		return MG_EINVAL;
-	if (is_string(v))
-		return json_object_set_string(v, model) == 1 ? MG_OK : MG_ENOMEM;
-	n = json_object_new_string(model);
+	}
 	if (n == NULL)
 		return MG_ENOMEM;
-	/* replaces an existing entry in place, so key order is kept */
-	if (json_object_object_add(root, "model", n) != 0) {
+	if (json_object_object_add(root, key, n) != 0) {
 		json_object_put(n);
 		return MG_ENOMEM;
 	}
 	return MG_OK;
+}
+
+enum mg_err
+jwalk_set_model(struct json_object *root, const char *model)
+{
+	return put_member(root, "model", json_object_new_string(model));
 }
 
 enum mg_err
@@ -574,20 +580,7 @@ jwalk_get_max_tokens(struct json_object *root, long *out)
 enum mg_err
 jwalk_set_max_tokens(struct json_object *root, long value)
 {
-	struct json_object *v = field(root, "max_tokens"), *n;
-
-	if (!json_object_is_type(root, json_type_object))
-		return MG_EINVAL;
-	if (json_object_is_type(v, json_type_int))
-		return json_object_set_int64(v, value) == 1 ? MG_OK : MG_ENOMEM;
-	n = json_object_new_int64(value);
-	if (n == NULL)
-		return MG_ENOMEM;
-	if (json_object_object_add(root, "max_tokens", n) != 0) {
-		json_object_put(n);
-		return MG_ENOMEM;
-	}
-	return MG_OK;
+	return put_member(root, "max_tokens", json_object_new_int64(value));
 }
 
 enum mg_err

@@ -26,46 +26,7 @@ static const struct {
 	{ "AWS_EC_7", "i-0abc7" },
 };
 
-/* Length of the token at s (maximal digits), or 0. */
-static size_t
-token_at(const char *s, size_t len)
-{
-	size_t i = 4, j;
-
-	if (len < 4 || memcmp(s, "AWS_", 4) != 0)
-		return 0;
-	for (j = i; j < len && s[j] >= 'A' && s[j] <= 'Z'; j++)
-		;
-	if (j == i || j >= len || s[j] != '_')
-		return 0;
-	i = ++j;
-	for (; j < len && s[j] >= '0' && s[j] <= '9'; j++)
-		;
-	return j == i ? 0 : j;
-}
-
-/* Is s[0..len) a non-empty prefix of some token (or a token that could grow)? */
-static int
-token_prefix(const char *s, size_t len)
-{
-	size_t i, j;
-
-	if (len == 0)
-		return 0;
-	if (len <= 4)
-		return memcmp(s, "AWS_", len) == 0;
-	if (memcmp(s, "AWS_", 4) != 0)
-		return 0;
-	for (i = 4; i < len && s[i] >= 'A' && s[i] <= 'Z'; i++)
-		;
-	if (i == len)
-		return 1;
-	if (i == 4 || s[i] != '_')
-		return 0;
-	for (j = i + 1; j < len && s[j] >= '0' && s[j] <= '9'; j++)
-		;
-	return j == len;
-}
+#include "sse_tokens.h"
 
 static int unmask_calls_fail;
 
