@@ -135,35 +135,6 @@ xform_keys(struct walk *w, struct json_object *obj)
 	return rc;
 }
 
-/* Transforms every string at any depth, object keys included. */
-static enum mg_err
-xform_all_strings(struct walk *w, struct json_object *v)
-{
-	enum mg_err rc = MG_OK;
-	size_t i, n;
-
-	switch (json_object_get_type(v)) {
-	case json_type_string:
-		return xform_string(w, v);
-	case json_type_array:
-		n = json_object_array_length(v);
-		for (i = 0; i < n && rc == MG_OK; i++)
-			rc = xform_all_strings(w, json_object_array_get_idx(v, i));
-		return rc;
-	case json_type_object: {
-		json_object_object_foreach(v, key, val) {
-			(void)key;
-			rc = xform_all_strings(w, val);
-			if (rc != MG_OK)
-				return rc;
-		}
-		return xform_keys(w, v);
-	}
-	default:
-		return MG_OK;
-	}
-}
-
 /*
  * Keys whose values are structure, identifiers, opaque blobs or fetch
  * targets, never text for the model: the generic walk leaves them (and
@@ -186,13 +157,14 @@ structural_key(const char *key)
 }
 
 /*
- * Fail closed for shapes we do not know (new block types, citations):
- * transforms every string value except under structural keys. Masking a
- * string the model did not need masked costs a little precision; leaving
- * one in clear would leak it.
+ * Transforms every string at any depth, object keys included. With
+ * skip_structural, values under structural keys are left alone: that is
+ * the fail-closed walk for shapes we do not know (new block types,
+ * citations); masking a string the model did not need masked costs a little
+ * precision, leaving one in clear would leak it.
  */
 static enum mg_err
-xform_generic(struct walk *w, struct json_object *v)
+xform_tree(struct walk *w, struct json_object *v, int skip_structural)
 {
 	enum mg_err rc = MG_OK;
 	size_t i, n;
@@ -203,13 +175,13 @@ xform_generic(struct walk *w, struct json_object *v)
 	case json_type_array:
 		n = json_object_array_length(v);
 		for (i = 0; i < n && rc == MG_OK; i++)
-			rc = xform_generic(w, json_object_array_get_idx(v, i));
+			rc = xform_tree(w, json_object_array_get_idx(v, i), skip_structural);
 		return rc;
 	case json_type_object: {
 		json_object_object_foreach(v, key, val) {
-			if (structural_key(key))
+			if (skip_structural && structural_key(key))
 				continue;
-			rc = xform_generic(w, val);
+			rc = xform_tree(w, val, skip_structural);
 			if (rc != MG_OK)
 				return rc;
 		}
@@ -218,6 +190,18 @@ xform_generic(struct walk *w, struct json_object *v)
 	default:
 		return MG_OK;
 	}
+}
+
+static enum mg_err
+xform_all_strings(struct walk *w, struct json_object *v)
+{
+	return xform_tree(w, v, 0);
+}
+
+static enum mg_err
+xform_generic(struct walk *w, struct json_object *v)
+{
+	return xform_tree(w, v, 1);
 }
 
 /* Transforms every "description" string inside a JSON schema. */
