@@ -404,6 +404,37 @@ class LighttpdPool(Lighttpd):
         return super().start()
 
 
+LIBPCRE1 = "/usr/lib/x86_64-linux-gnu/libpcre.so.3"
+
+
+def apache_conf(d, port, mods, body):
+    """Writes d/apache.conf: the modules, a loopback Listen, runtime files in
+    d, workers as www-data when root, then body. Returns its path."""
+    user = ""
+    if os.geteuid() == 0:
+        pwd.getpwnam("www-data")
+        user = "User www-data\nGroup www-data\n"
+    conf = os.path.join(d, "apache.conf")
+    with open(conf, "w") as f:
+        # Debian's mod_qos needs the old PCRE loaded first
+        if "qos" in mods and os.path.exists(LIBPCRE1):
+            f.write("LoadFile %s\n" % LIBPCRE1)
+        f.write("\n".join("LoadModule %s_module %s/mod_%s.so" % (m, APACHE_MODULES, m)
+                          for m in mods))
+        f.write("""
+ServerName 127.0.0.1
+Listen 127.0.0.1:%(port)d
+%(user)sPidFile %(dir)s/apache.pid
+DefaultRuntimeDir %(dir)s
+Mutex file:%(dir)s default
+ErrorLog %(dir)s/apache-error.log
+LogLevel warn
+Define APACHE_LOG_DIR %(dir)s
+%(body)s
+""" % {"port": port, "user": user, "dir": d, "body": body})
+    return conf
+
+
 class Apache(Server):
     """Apache 2.4 with mod_fcgid, as an admin would configure it."""
     kind = "apache"
@@ -413,26 +444,9 @@ class Apache(Server):
         os.makedirs(www, exist_ok=True)
         os.makedirs(os.path.join(self.dir, "fcgid"), exist_ok=True)
         os.chmod(os.path.join(self.dir, "fcgid"), 0o777)
-        user = ""
-        if os.geteuid() == 0:
-            pw = pwd.getpwnam("www-data")
-            user = "User www-data\nGroup www-data\n"
-            del pw
         env_lines = "\n".join('FcgidInitialEnv %s "%s"' % (k, v) for k, v in self.env.items())
-        mods = ["mpm_event", "authz_core", "authz_host", "alias", "fcgid"]
-        conf = os.path.join(self.dir, "apache.conf")
-        with open(conf, "w") as f:
-            f.write("\n".join("LoadModule %s_module %s/mod_%s.so" % (m, APACHE_MODULES, m)
-                              for m in mods))
-            f.write("""
-ServerName 127.0.0.1
-Listen 127.0.0.1:%(port)d
-%(user)sPidFile %(dir)s/apache.pid
-DefaultRuntimeDir %(dir)s
-Mutex file:%(dir)s default
-ErrorLog %(dir)s/apache-error.log
-LogLevel warn
-DocumentRoot %(www)s
+        conf = apache_conf(self.dir, self.port, ["mpm_event", "authz_core", "authz_host", "alias",
+                                                 "fcgid"], """DocumentRoot %(www)s
 StartServers 1
 ServerLimit 2
 ThreadsPerChild 25
@@ -454,8 +468,7 @@ AliasMatch "^/(.*)$" "%(fcgi)s/$1"
     CGIPassAuth On
     Require all granted
 </Directory>
-""" % {"port": self.port, "user": user, "dir": self.dir, "www": www, "env": env_lines,
-       "fcgi": FCGI, "bindir": BINDIR})
+""" % {"dir": self.dir, "www": www, "env": env_lines, "fcgi": FCGI, "bindir": BINDIR})
         self.procs.append(spawn(["apache2", "-f", conf, "-DFOREGROUND"],
                                 log=os.path.join(self.dir, "stdout.log")))
         self.wait_ready()

@@ -9,7 +9,6 @@ with openssl at test time.
 import http.client
 import json
 import os
-import pwd
 import re
 import shlex
 import ssl
@@ -17,7 +16,7 @@ import subprocess
 import time
 
 import harness
-from harness import (APACHE_MODULES, BINDIR, FCGI, Reply, assert_envelope, auth, curl,
+from harness import (BINDIR, FCGI, Reply, assert_envelope, auth, curl,
                      free_port, spawn, sse_text_events, tmpdir)
 
 DEPLOY = os.path.join(harness.ROOT, "deploy")
@@ -128,41 +127,6 @@ def _echo(rec):
     return harness.message_reply("Seen %s." % (ph[0] if ph else "nothing"))
 
 
-def _user_line():
-    if os.geteuid() == 0:
-        pwd.getpwnam("www-data")
-        return "User www-data\nGroup www-data\n"
-    return ""
-
-
-# ---------------------------------------------------------------- Apache
-
-# Debian's mod_qos calls PCRE1 (pcre_free) while this Apache links PCRE2;
-# the fix an admin adds to /etc/apache2/mods-available/qos.load (deploy/README.md)
-LIBPCRE1 = "/usr/lib/x86_64-linux-gnu/libpcre.so.3"
-
-
-def _apache_main(d, port, mods, body):
-    conf = os.path.join(d, "apache.conf")
-    with open(conf, "w") as f:
-        if "qos" in mods and os.path.exists(LIBPCRE1):
-            f.write("LoadFile %s\n" % LIBPCRE1)
-        f.write("\n".join("LoadModule %s_module %s/mod_%s.so" % (m, APACHE_MODULES, m)
-                          for m in mods))
-        f.write("""
-ServerName 127.0.0.1
-Listen 127.0.0.1:%(port)d
-%(user)sPidFile %(dir)s/apache.pid
-DefaultRuntimeDir %(dir)s
-Mutex file:%(dir)s default
-ErrorLog %(dir)s/apache-error.log
-LogLevel warn
-Define APACHE_LOG_DIR %(dir)s
-%(body)s
-""" % {"port": port, "user": _user_line(), "dir": d, "body": body})
-    return conf
-
-
 def standalone_apache_vhost(mock):
     d = tmpdir("mg-dep-apache-")
     port = free_port()
@@ -184,7 +148,7 @@ def standalone_apache_vhost(mock):
         f.write(vhost)
     mods = ["mpm_event", "authz_core", "authz_host", "alias", "fcgid", "ssl", "socache_shmcb",
             "qos", "setenvif", "env", "headers", "unique_id"]
-    conf = _apache_main(d, port, mods, """FcgidIPCDir %(dir)s/fcgid
+    conf = harness.apache_conf(d, port, mods, """FcgidIPCDir %(dir)s/fcgid
 FcgidProcessTableFile %(dir)s/fcgid/shm
 Include %(dir)s/vhost.conf
 """ % {"dir": d})
@@ -307,7 +271,7 @@ def standalone_cgi_htaccess(mock):
     with open(os.path.join(www, "leaked.env"), "w") as f:
         f.write("MASKGATE_MASTER_KEY=should-never-be-served\n")
     mods = ["mpm_event", "authz_core", "authz_host", "cgid", "rewrite", "env", "dir", "mime"]
-    conf = _apache_main(d, port, mods, """ScriptSock %(dir)s/cgid.sock
+    conf = harness.apache_conf(d, port, mods, """ScriptSock %(dir)s/cgid.sock
 TypesConfig /dev/null
 DocumentRoot %(www)s
 <Directory "%(www)s">
