@@ -49,4 +49,18 @@ token_prefix(const char *s, size_t len)
 	return j == len;
 }
 
+
+/* Holds back the tail from the first position that could start a token. */
+static size_t
+t_holdback(void *ctx, const char *in, size_t len)
+{
+	size_t p;
+
+	(void)ctx;
+	for (p = 0; p < len; p++)
+		if (token_prefix(in + p, len - p))
+			return len - p;
+	return 0;
+}
+
 #endif

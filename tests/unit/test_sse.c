@@ -60,18 +60,6 @@ t_unmask(void *ctx, const char *in, size_t len, int json_escape, struct buf *out
 	return MG_OK;
 }
 
-static size_t
-t_holdback(void *ctx, const char *in, size_t len)
-{
-	size_t p;
-
-	(void)ctx;
-	for (p = 0; p < len; p++)
-		if (token_prefix(in + p, len - p))
-			return len - p;
-	return 0;
-}
-
 static const struct sse_unmasker um = { t_unmask, t_holdback, NULL };
 
 /* ---- output capture ---- */
