@@ -419,15 +419,16 @@ out:
  */
 enum mg_err
 jwalk_unmask_response(struct json_object *root, struct arena *a,
-    const struct jwalk_xform *xf)
+    const struct jwalk_xform *xf, const struct jwalk_xform *xf_tool)
 {
-	struct walk w = { a, xf, { 0 }, NULL, 0 };
+	struct walk w = { a, xf, { 0 }, NULL, 0 }, wt = { a, xf_tool, { 0 }, NULL, 0 };
 	struct json_object *content, *b, *t, *v;
 	const char *type;
 	enum mg_err rc = MG_OK;
 	size_t i, n;
 
 	buf_init(&w.out, a);
+	buf_init(&wt.out, a);
 	content = field(root, "content");
 	if (!json_object_is_type(content, json_type_array))
 		return MG_OK;
@@ -447,7 +448,7 @@ jwalk_unmask_response(struct json_object *root, struct arena *a,
 		    streq(type, "mcp_tool_use")) {
 			v = field(b, "input");
 			if (v != NULL)
-				rc = xform_all_strings(&w, v);
+				rc = xform_all_strings(&wt, v);
 		} else if (streq(type, "thinking")) {
 			v = field(b, "thinking");
 			if (is_string(v))

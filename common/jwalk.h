@@ -74,13 +74,15 @@ enum mg_err jwalk_mask_request(struct json_object *root, struct arena *a,
 
 /*
  * Unmasks, in place, the places a non-streaming Messages response carries
- * model output: content[] text.text (and its citations), tool_use.input
- * string values at any depth, thinking.thinking. Everything else is left
- * unchanged, and shapes it does not recognise are skipped, not errors.
- * Temporary buffers come from a. Transform errors are returned unchanged.
+ * model output: content[] text.text (and its citations) and
+ * thinking.thinking with xf; tool_use.input string values and keys at any
+ * depth with xf_tool (the restore policies differ for tool input).
+ * Everything else is left unchanged, and shapes it does not recognise are
+ * skipped, not errors. Temporary buffers come from a. Transform errors are
+ * returned unchanged.
  */
 enum mg_err jwalk_unmask_response(struct json_object *root, struct arena *a,
-    const struct jwalk_xform *xf);
+    const struct jwalk_xform *xf, const struct jwalk_xform *xf_tool);
 
 /*
  * Transforms, in place, every string value under v except those under

@@ -1,7 +1,9 @@
 /*
  * mask.c - the masking engine: rules find the spans, the store gives each
- * (tenant, type, value) its stable number, and placeholders AWS_<TYPE>_<N>
- * replace the values; unmasking turns placeholders back into values.
+ * (tenant, type, value) its stable number, and placeholders (grammar in
+ * rules_placeholder.c: AWS_EC2_001, AWS_SECRET_KEY_001_K7Q2) replace the
+ * values; unmasking turns placeholders back into values where the rule's
+ * restore policy allows. Recall of known values is in mask_recall.c.
  *
  * A session caches both directions in its arena, so that within a request
  * each distinct value or placeholder costs at most one store lookup (new
@@ -15,57 +17,10 @@
 
 #include "log.h"
 #include "crypto.h"
-#include "mask.h"
+#include "mask_int.h"
 #include "rules.h"
 #include "store.h"
 #include "store_map.h"
-
-struct centry {			/* value -> number */
-	const char *value;	/* arena copy */
-	size_t len;
-	uint64_t hash;
-	unsigned rule;
-	unsigned long num;	/* 0: not known yet */
-	size_t item;		/* index into the pending batch */
-	int used;
-	int pending;
-};
-
-struct rentry {			/* (rule, number) -> value */
-	unsigned rule;
-	unsigned long num;
-	const char *value;	/* NULL: unknown or expired for this tenant */
-	size_t len;
-	int used;
-};
-
-struct kentry {			/* value -> cache entry, for recall */
-	const struct centry *e;
-	uint64_t hash;
-	int used;
-};
-
-struct mask_counts {
-	unsigned long masked;
-	unsigned long restored;
-	unsigned long minted;
-};
-
-struct mask_session {
-	struct arena *arena;
-	const struct rules *rules;
-	struct store *store;
-	const char *tenant;
-	struct centry *vtab;
-	size_t vcap, vcount;
-	struct rentry *rtab;
-	size_t rcap, rcount;
-	struct kentry *ktab;
-	size_t kcap, kcount;
-	struct mask_counts *counts;	/* per rule index */
-	size_t nslots;
-	const char *blocked;
-};
 
 static int
 is_word(int c)
@@ -223,157 +178,59 @@ rput(struct mask_session *m, unsigned rule, unsigned long num, const char *v, si
 	return MG_OK;
 }
 
-/*
- * Recall: a value the rules found once in this request (with its context:
- * a secret key after aws_secret_access_key, an account id after OwnerId, a
- * bucket after s3://) is masked wherever else it stands as a whole token,
- * even without context, so the same identifier never leaks in clear a few
- * lines further down. Only values of 8+ bytes with a digit, '-', '.', '/'
- * or '_' are recalled, so that a bucket called "feedback" does not mask
- * the word everywhere.
- */
-static int
-recallable(const char *v, size_t n)
+enum mg_err
+mask_cache_reserve(struct mask_session *m, size_t more)
 {
+	while ((m->vcount + more + 1) * 2 > m->vcap)
+		if (vgrow(m) != MG_OK)
+			return MG_ENOMEM;
+	return MG_OK;
+}
+
+struct centry *
+mask_cache_get(struct mask_session *m, unsigned rule, const char *v, size_t n)
+{
+	return vget(m, rule, v, n);
+}
+
+enum mg_err
+mask_cache_rput(struct mask_session *m, unsigned rule, unsigned long num, const char *v,
+    size_t n)
+{
+	return rput(m, rule, num, v, n);
+}
+
+/*
+ * The tag of credential placeholder (rule, num) for this tenant: keyed
+ * bytes from the store mapped onto RULES_TAG_ALPHABET (32 characters, so
+ * each takes 5 bits of a byte and the mapping is uniform).
+ */
+static enum mg_err
+placeholder_tag(struct mask_session *m, unsigned rule, unsigned long num,
+    char tag[RULES_TAG_LEN])
+{
+	unsigned char h[CRYPTO_HASH_LEN];
+	enum mg_err rc;
 	size_t i;
 
-	if (n < 8)
+	rc = store_map_tag(m->store, m->tenant, rules_type(m->rules, rule), num, h);
+	if (rc != MG_OK)
+		return rc;
+	for (i = 0; i < RULES_TAG_LEN; i++)
+		tag[i] = RULES_TAG_ALPHABET[h[i] & 31];
+	return MG_OK;
+}
+
+/* Formats the placeholder of e into ph (tag included); its length or 0. */
+static size_t
+placeholder_of(struct mask_session *m, const struct centry *e, char *ph, size_t phlen)
+{
+	char tag[RULES_TAG_LEN];
+
+	if (rules_credential(m->rules, e->rule) &&
+	    placeholder_tag(m, e->rule, e->num, tag) != MG_OK)
 		return 0;
-	for (i = 0; i < n; i++)
-		if (isdigit((unsigned char)v[i]) || v[i] == '-' || v[i] == '.' || v[i] == '/' ||
-		    v[i] == '_')
-			return 1;
-	return 0;
-}
-
-static struct kentry *
-kfind(struct mask_session *m, const char *v, size_t n, uint64_t h)
-{
-	size_t i = (size_t)h & (m->kcap - 1);
-
-	for (;; i = (i + 1) & (m->kcap - 1)) {
-		struct kentry *k = &m->ktab[i];
-		if (!k->used || (k->hash == h && k->e->len == n && memcmp(k->e->value, v, n) == 0))
-			return k;
-	}
-}
-
-static enum mg_err
-kput(struct mask_session *m, const struct centry *e)
-{
-	uint64_t h;
-	struct kentry *k;
-
-	if (!recallable(e->value, e->len))
-		return MG_OK;
-	if ((m->kcount + 1) * 2 > m->kcap) {
-		struct kentry *old = m->ktab;
-		size_t oldcap = m->kcap, i;
-		m->ktab = arena_alloc(m->arena, oldcap * 2 * sizeof(*m->ktab));
-		if (m->ktab == NULL) {
-			m->ktab = old;
-			return MG_ENOMEM;
-		}
-		m->kcap = oldcap * 2;
-		for (i = 0; i < oldcap; i++)
-			if (old[i].used)
-				*kfind(m, old[i].e->value, old[i].e->len, old[i].hash) = old[i];
-	}
-	h = hash_bytes(0, e->value, e->len);
-	k = kfind(m, e->value, e->len, h);
-	if (!k->used) {
-		k->used = 1;
-		k->hash = h;
-		k->e = e;
-		m->kcount++;
-	}
-	return MG_OK;
-}
-
-static int
-is_token_sep(unsigned char c)
-{
-	switch (c) {
-	case '"': case '\'': case ',': case ';': case '(': case ')': case '[': case ']':
-	case '{': case '}': case '<': case '>': case '|': case '`': case '\\':
-		return 1;
-	default:
-		return c <= ' ';
-	}
-}
-
-static const struct centry *
-krecall(struct mask_session *m, const char *v, size_t n)
-{
-	struct kentry *k;
-
-	if (n < 8)
-		return NULL;
-	k = kfind(m, v, n, hash_bytes(0, v, n));
-	return k->used ? k->e : NULL;
-}
-
-/* one span to replace on output */
-struct emit {
-	size_t start;
-	size_t end;
-	const struct centry *e;
-};
-
-/*
- * Adds the recalled tokens of in[0..len) that lie outside the chosen spans
- * to out (sorted, as the spans are).
- */
-static enum mg_err
-recall_tokens(struct mask_session *m, const char *in, size_t len, const struct rules_match *ms,
-    size_t n, struct emit **out, size_t *nout, size_t *cap)
-{
-	size_t i = 0, k = 0;
-
-	while (i < len) {
-		size_t ts, te, vs, ve;
-		const struct centry *e;
-		const char *eq;
-
-		while (i < len && is_token_sep((unsigned char)in[i]))
-			i++;
-		ts = i;
-		while (i < len && !is_token_sep((unsigned char)in[i]))
-			i++;
-		te = i;
-		if (te - ts < 8)
-			continue;
-		while (k < n && ms[k].end <= ts)
-			k++;
-		if (k < n && ms[k].start < te)
-			continue;	/* a rule already decided this token */
-		vs = ts;
-		ve = te;
-		while (ve > vs && (in[ve - 1] == '.' || in[ve - 1] == ':'))
-			ve--;
-		e = krecall(m, in + vs, ve - vs);
-		if (e == NULL && (eq = memchr(in + vs, '=', ve - vs)) != NULL) {
-			vs = (size_t)(eq - in) + 1;	/* key=value */
-			e = krecall(m, in + vs, ve - vs);
-		}
-		if (e == NULL)
-			continue;
-		if (*nout == *cap) {
-			size_t ncap = *cap ? *cap * 2 : 16;
-			struct emit *g = arena_alloc(m->arena, ncap * sizeof(*g));
-			if (g == NULL)
-				return MG_ENOMEM;
-			if (*nout > 0)
-				memcpy(g, *out, *nout * sizeof(*g));
-			*out = g;
-			*cap = ncap;
-		}
-		(*out)[*nout].start = vs;
-		(*out)[*nout].end = ve;
-		(*out)[*nout].e = e;
-		(*nout)++;
-	}
-	return MG_OK;
+	return rules_placeholder_format(m->rules, e->rule, e->num, tag, ph, phlen);
 }
 
 /* ---- masking ---------------------------------------------------------- */
@@ -435,10 +292,13 @@ mask_text(struct mask_session *m, const char *in, size_t len, struct buf *out)
 
 	if (m == NULL || (in == NULL && len > 0))
 		return MG_EINVAL;
+	rc = mask_recall_begin(m);
+	if (rc != MG_OK)
+		return rc;
 	rc = rules_scan(m->rules, m->arena, in, len, &ms, &n);
 	if (rc != MG_OK)
 		return rc;
-	if (n == 0 && m->kcount == 0)
+	if (n == 0 && !mask_recall_active(m))
 		return buf_append(out, in, len);
 	/* refuse before anything is minted for a request that will not go out */
 	for (i = 0; i < n; i++) {
@@ -455,9 +315,8 @@ mask_text(struct mask_session *m, const char *in, size_t len, struct buf *out)
 	if (ent == NULL || pend == NULL)
 		return MG_ENOMEM;
 	/* grow the cache up front: ent[] and pend[] point into it */
-	while ((m->vcount + n + 1) * 2 > m->vcap)
-		if (vgrow(m) != MG_OK)
-			return MG_ENOMEM;
+	if (mask_cache_reserve(m, n) != MG_OK)
+		return MG_ENOMEM;
 	for (i = 0; i < n; i++) {
 		struct centry *e;
 		if (ms[i].action != RULES_MASK)
@@ -480,8 +339,9 @@ mask_text(struct mask_session *m, const char *in, size_t len, struct buf *out)
 		if (ms[i].action != RULES_MASK)
 			continue;
 		MG_ASSERT(ent[i]->num != 0);
-		if (kput(m, ent[i]) != MG_OK)
-			return MG_ENOMEM;
+		rc = mask_recall_note(m, ent[i]);
+		if (rc != MG_OK)
+			return rc;
 	}
 	return emit_masked(m, in, len, ms, n, ent, out);
 }
@@ -491,17 +351,15 @@ static enum mg_err
 emit_masked(struct mask_session *m, const char *in, size_t len, const struct rules_match *ms,
     size_t n, struct centry **ent, struct buf *out)
 {
-	struct emit *extra = NULL;
-	size_t nextra = 0, cap = 0, i = 0, j = 0, copied = 0;
+	struct mask_emit *extra = NULL;
+	size_t nextra = 0, i = 0, j = 0, copied = 0;
 	enum mg_err rc;
 
-	if (m->kcount > 0) {
-		rc = recall_tokens(m, in, len, ms, n, &extra, &nextra, &cap);
-		if (rc != MG_OK)
-			return rc;
-	}
+	rc = mask_recall_spans(m, in, len, ms, n, &extra, &nextra);
+	if (rc != MG_OK)
+		return rc;
 	for (;;) {
-		struct emit cur;
+		struct mask_emit cur;
 		char ph[96];
 		size_t phlen;
 
@@ -517,7 +375,7 @@ emit_masked(struct mask_session *m, const char *in, size_t len, const struct rul
 		} else {
 			break;
 		}
-		phlen = rules_placeholder_format(m->rules, cur.e->rule, cur.e->num, ph, sizeof(ph));
+		phlen = placeholder_of(m, cur.e, ph, sizeof(ph));
 		if (phlen == 0)
 			return MG_ERULES;
 		if (buf_append(out, in + copied, cur.start - copied) != MG_OK ||
@@ -642,47 +500,88 @@ lookup_value(struct mask_session *m, unsigned rule, unsigned long num, const cha
 	return rput(m, rule, num, val.data, val.len);
 }
 
-enum mg_err
-mask_unmask(struct mask_session *m, const char *in, size_t len, int json_escape,
-    struct buf *out)
+/* Is the tag at text[tag..) the one this tenant's (rule, num) carries? */
+static enum mg_err
+tag_ok(struct mask_session *m, const char *text, const struct rules_placeholder *p, int *ok)
 {
+	char tag[RULES_TAG_LEN];
+	enum mg_err rc;
+
+	*ok = 0;
+	if (p->tag == 0)
+		return MG_OK;
+	rc = placeholder_tag(m, p->rule, p->num, tag);
+	if (rc == MG_OK)
+		*ok = crypto_equal(tag, text + p->tag, RULES_TAG_LEN);
+	return rc;
+}
+
+/*
+ * Restores the placeholders of in[0..len) that this tenant holds and the
+ * rule's restore policy lets out here. In tool input, a placeholder that is
+ * unknown, expired or mutated (a credential's without its tag or with a
+ * wrong one) is counted: a tool call naming it was not written from what
+ * the model was shown.
+ */
+enum mg_err
+mask_unmask(struct mask_session *m, const char *in, size_t len, int flags, struct buf *out)
+{
+	int json_escape = (flags & MASK_UNMASK_JSON) != 0;
+	int tool = (flags & MASK_UNMASK_TOOL_INPUT) != 0;
 	size_t p = 0, copied = 0;
 	enum mg_err rc;
 
 	if (m == NULL || (in == NULL && len > 0))
 		return MG_EINVAL;
 	while (p + 4 <= len) {
-		const char *hit = memmem(in + p, len - p, "AWS_", 4);
-		size_t pos, end;
-		unsigned rule;
-		unsigned long num;
+		struct rules_placeholder ph;
+		enum rules_restore policy;
+		size_t pos = rules_placeholder_next(m->rules, in, len, p);
 		const char *v;
 		size_t vlen;
+		int ok = 1;
 
-		if (hit == NULL)
+		if (pos >= len)
 			break;
-		pos = (size_t)(hit - in);
 		if (!left_boundary(in, pos, json_escape) ||
-		    !rules_placeholder_at(m->rules, in, len, pos, &rule, &num, &end) ||
-		    !right_boundary(in, len, end, json_escape)) {
+		    !rules_placeholder_parse(m->rules, in, len, pos, &ph) ||
+		    !right_boundary(in, len, ph.end, json_escape)) {
 			p = pos + 1;
 			continue;
 		}
-		rc = lookup_value(m, rule, num, &v, &vlen);
-		if (rc != MG_OK) {
-			log_error("mask: unmask failed for tenant %s: %s", m->tenant, mg_strerror(rc));
-			return rc;
+		p = ph.end;
+		if (rules_credential(m->rules, ph.rule)) {
+			rc = tag_ok(m, in, &ph, &ok);
+			if (rc != MG_OK)
+				return rc;
 		}
-		p = end;
-		if (v == NULL)
-			continue;	/* unknown to this tenant or expired: leave as is */
+		v = NULL;
+		vlen = 0;
+		if (ok) {
+			rc = lookup_value(m, ph.rule, ph.num, &v, &vlen);
+			if (rc != MG_OK) {
+				log_error("mask: unmask failed for tenant %s: %s", m->tenant,
+				    mg_strerror(rc));
+				return rc;
+			}
+		}
+		if (v == NULL) {	/* unknown to this tenant, expired or mutated */
+			if (tool)
+				m->counts[ph.rule].unknown++;
+			continue;
+		}
+		policy = rules_restore(m->rules, ph.rule);
+		if (policy == RULES_RESTORE_NEVER || (policy == RULES_RESTORE_TEXT && tool)) {
+			m->counts[ph.rule].withheld++;
+			continue;
+		}
 		if (buf_append(out, in + copied, pos - copied) != MG_OK)
 			return MG_ENOMEM;
 		rc = json_escape ? buf_append_json_escaped(out, v, vlen) : buf_append(out, v, vlen);
 		if (rc != MG_OK)
 			return rc;
-		copied = end;
-		m->counts[rule].restored++;
+		copied = ph.end;
+		m->counts[ph.rule].restored++;
 	}
 	return buf_append(out, in + copied, len - copied);
 }
@@ -757,14 +656,20 @@ mask_blocked_type(const struct mask_session *m)
 
 void
 mask_session_foreach_type(const struct mask_session *m,
-    void (*fn)(void *arg, const char *type, unsigned long masked, unsigned long restored,
-    unsigned long minted), void *arg)
+    void (*fn)(void *arg, const char *type, const struct mask_type_counts *c), void *arg)
 {
 	size_t i;
 
 	for (i = 0; m != NULL && i < m->nslots; i++) {
 		const struct mask_counts *c = &m->counts[i];
-		if (c->masked || c->restored || c->minted)
-			fn(arg, rules_type(m->rules, (unsigned)i), c->masked, c->restored, c->minted);
+		struct mask_type_counts tc;
+		if (!(c->masked || c->restored || c->minted || c->withheld || c->unknown))
+			continue;
+		tc.masked = c->masked;
+		tc.restored = c->restored;
+		tc.minted = c->minted;
+		tc.withheld = c->withheld;
+		tc.unknown = c->unknown;
+		fn(arg, rules_type(m->rules, (unsigned)i), &tc);
 	}
 }

@@ -1,7 +1,8 @@
 /*
- * mask.h - the masking engine: find identifiers with the loaded rules,
- * replace them with stable per-tenant placeholders (AWS_<TYPE>_<N>), and
- * restore placeholders to the original values.
+ * mask.h - the masking engine: find identifiers with the loaded rules and
+ * the values the tenant's mapping already holds, replace them with stable
+ * per-tenant placeholders (<FAMILY>_<TYPE>_<N>[_<TAG>], see rules.h), and
+ * restore placeholders to the original values where the rules allow.
  *
  * A mask_session lives for one request: it holds the tenant and a cache so
  * that each distinct value costs at most one store round trip per request.
@@ -29,14 +30,19 @@ struct mask_session *mask_session_new(struct arena *a, const struct rules *r,
  */
 enum mg_err mask_text(struct mask_session *m, const char *in, size_t len, struct buf *out);
 
+/* mask_unmask flags (the same bits as SSE_UNMASK_*) */
+#define MASK_UNMASK_JSON 1		/* inside a JSON string literal: escape values */
+#define MASK_UNMASK_TOOL_INPUT 2	/* tool input: restore = text rules stay */
+
 /*
  * Appends in[0..len) to out with every placeholder known to the tenant
- * replaced by its original value; unknown placeholders stay as they are.
- * json_escape: the text is the inside of a JSON string literal, so the
- * values are escaped for it.
+ * replaced by its original value, unless the rule's restore policy keeps
+ * it here (never; text, in tool input). Unknown placeholders, and a
+ * credential's placeholder without its tag or with a wrong one, stay as
+ * they are (and are counted in tool input).
  */
 enum mg_err mask_unmask(struct mask_session *m, const char *in, size_t len,
-    int json_escape, struct buf *out);
+    int flags, struct buf *out);
 
 /*
  * For streaming: the length of the shortest tail of text that could still
@@ -48,13 +54,17 @@ size_t mask_holdback(const struct mask_session *m, const char *text, size_t len)
 /* After MG_EBLOCKED: the placeholder type of the block rule that matched. */
 const char *mask_blocked_type(const struct mask_session *m);
 
-/*
- * For metrics: calls fn once per placeholder type this session touched,
- * with how many spans it masked, placeholders it restored and values it
- * saw for the first time in this request (new to the session's lookup).
- */
+/* What a session did with one placeholder type. */
+struct mask_type_counts {
+	unsigned long masked;	/* spans masked */
+	unsigned long restored;	/* placeholders restored */
+	unsigned long minted;	/* values new to the session's lookup */
+	unsigned long withheld;	/* known placeholders the restore policy kept */
+	unsigned long unknown;	/* unknown or mutated placeholders in tool input */
+};
+
+/* For metrics: calls fn once per placeholder type this session touched. */
 void mask_session_foreach_type(const struct mask_session *m,
-    void (*fn)(void *arg, const char *type, unsigned long masked, unsigned long restored,
-    unsigned long minted), void *arg);
+    void (*fn)(void *arg, const char *type, const struct mask_type_counts *c), void *arg);
 
 #endif

@@ -38,6 +38,10 @@ static const struct family families[] = {
 	{ "maskgate_placeholders_minted_total", "counter",
 	  "Values first seen by a request (looked up or minted), by type." },
 	{ "maskgate_restored_total", "counter", "Placeholders restored in responses, by type." },
+	{ "maskgate_withheld_total", "counter",
+	  "Placeholders kept in responses by the type's restore policy, by type." },
+	{ "maskgate_tool_placeholders_unknown_total", "counter",
+	  "Unknown or mutated placeholders in tool calls (left as they are), by type." },
 	{ "maskgate_tokens_input_total", "counter", "Input tokens per key alias and model." },
 	{ "maskgate_tokens_output_total", "counter", "Output tokens per key alias and model." },
 	{ "maskgate_tokens_cache_write_total", "counter", "Cache write tokens per key alias." },
@@ -115,20 +119,26 @@ struct mask_counts {
 };
 
 static void
-add_mask_counts(void *arg, const char *type, unsigned long masked, unsigned long restored,
-    unsigned long minted)
+add_mask_counts(void *arg, const char *type, const struct mask_type_counts *c)
 {
 	struct mask_counts *mc = arg;
+	const struct {
+		const char *name;
+		unsigned long n;
+	} series[] = {
+		{ "maskgate_masked_total", c->masked },
+		{ "maskgate_placeholders_minted_total", c->minted },
+		{ "maskgate_restored_total", c->restored },
+		{ "maskgate_withheld_total", c->withheld },
+		{ "maskgate_tool_placeholders_unknown_total", c->unknown },
+	};
 	char labels[256];
+	size_t i;
 
 	metrics_labels(labels, sizeof(labels), "type", type, (const char *)NULL);
-	if (mc->rc == MG_OK && masked > 0)
-		mc->rc = store_metric_add(mc->s, "maskgate_masked_total", labels, (double)masked);
-	if (mc->rc == MG_OK && minted > 0)
-		mc->rc = store_metric_add(mc->s, "maskgate_placeholders_minted_total", labels,
-		    (double)minted);
-	if (mc->rc == MG_OK && restored > 0)
-		mc->rc = store_metric_add(mc->s, "maskgate_restored_total", labels, (double)restored);
+	for (i = 0; i < MG_NELEM(series); i++)
+		if (mc->rc == MG_OK && series[i].n > 0)
+			mc->rc = store_metric_add(mc->s, series[i].name, labels, (double)series[i].n);
 }
 
 void

@@ -21,6 +21,14 @@
  *                                it has a capture group, group 1 is the span
  *                                that is masked, the rest is context
  *   validate = public_ipv4       a C validator from validate.c
+ *   credential = yes             the rule finds credentials: placeholders
+ *                                carry a keyed tag (AWS_SECRET_KEY_001_K7Q2)
+ *                                and restore defaults to text
+ *   restore = everywhere|text|never
+ *                                where placeholders are restored: all model
+ *                                output; text and thinking but not tool
+ *                                input; nowhere. Default everywhere, text
+ *                                for credentials
  *   enabled = no                 switches a default rule off
  */
 #include <ctype.h>
@@ -41,7 +49,13 @@
 enum field {
 	F_TYPE = 1 << 0, F_PRIORITY = 1 << 1, F_ACTION = 1 << 2, F_LEAD = 1 << 3,
 	F_NOCASE = 1 << 4, F_BACK = 1 << 5, F_PATTERN = 1 << 6, F_VALIDATE = 1 << 7,
-	F_ENABLED = 1 << 8
+	F_ENABLED = 1 << 8, F_RESTORE = 1 << 9, F_CREDENTIAL = 1 << 10
+};
+
+static const char *const restore_names[RULES_RESTORE__MAX] = {
+	[RULES_RESTORE_EVERYWHERE] = "everywhere",
+	[RULES_RESTORE_TEXT] = "text",
+	[RULES_RESTORE_NEVER] = "never",
 };
 
 void
@@ -455,6 +469,22 @@ parse_file(struct rules *r, const char *text, size_t len, const char *file, int 
 				rules_diag(d, file, lineno, "validate: no validator named '%s'",
 				    vbuf);
 			set |= F_VALIDATE;
+		} else if (strcmp(key, "restore") == 0) {
+			size_t k;
+			for (k = 0; k < RULES_RESTORE__MAX; k++)
+				if (strcmp(vbuf, restore_names[k]) == 0)
+					break;
+			if (k == RULES_RESTORE__MAX) {
+				rules_diag(d, file, lineno, "restore: want everywhere, text or never");
+			} else {
+				cur->restore = (enum rules_restore)k;
+				cur->restore_set = 1;
+			}
+			set |= F_RESTORE;
+		} else if (strcmp(key, "credential") == 0) {
+			if (parse_bool(vbuf, &cur->credential) != 0)
+				rules_diag(d, file, lineno, "credential: want yes or no");
+			set |= F_CREDENTIAL;
 		} else if (strcmp(key, "enabled") == 0) {
 			if (parse_bool(vbuf, &cur->enabled) != 0)
 				rules_diag(d, file, lineno, "enabled: want yes or no");
@@ -681,4 +711,29 @@ enum rules_action
 rules_action(const struct rules *r, unsigned rule)
 {
 	return rule < r->nrule ? r->rule[rule].action : RULES_ALLOW;
+}
+
+enum rules_restore
+rules_restore(const struct rules *r, unsigned rule)
+{
+	const struct rules_rule *ru;
+
+	if (rule >= r->nrule)
+		return RULES_RESTORE_NEVER;
+	ru = &r->rule[rule];
+	if (ru->restore_set)
+		return ru->restore;
+	return ru->credential ? RULES_RESTORE_TEXT : RULES_RESTORE_EVERYWHERE;
+}
+
+const char *
+rules_restore_name(enum rules_restore restore)
+{
+	return restore < RULES_RESTORE__MAX ? restore_names[restore] : "?";
+}
+
+int
+rules_credential(const struct rules *r, unsigned rule)
+{
+	return rule < r->nrule && r->rule[rule].credential;
 }

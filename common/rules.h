@@ -19,6 +19,14 @@ struct rules;
 
 enum rules_action { RULES_MASK, RULES_BLOCK, RULES_ALLOW, RULES__MAX };
 
+/*
+ * Where a placeholder of a rule is turned back into its value: in all
+ * model output, in text and thinking but not in tool input (tool_use.input,
+ * input_json_delta), or nowhere.
+ */
+enum rules_restore { RULES_RESTORE_EVERYWHERE, RULES_RESTORE_TEXT, RULES_RESTORE_NEVER,
+	RULES_RESTORE__MAX };
+
 /* One chosen span of a scan: text[start..end) belongs to rule `rule`. */
 struct rules_match {
 	size_t start;
@@ -67,22 +75,66 @@ size_t rules_slots(const struct rules *r);
 const char *rules_name(const struct rules *r, unsigned rule);
 const char *rules_type(const struct rules *r, unsigned rule);
 enum rules_action rules_action(const struct rules *r, unsigned rule);
+/* The restore policy of a rule (`restore =`, default by `credential`). */
+enum rules_restore rules_restore(const struct rules *r, unsigned rule);
+/* "everywhere", "text" or "never". */
+const char *rules_restore_name(enum rules_restore restore);
+/* 1 if the rule finds credentials: its placeholders carry a keyed tag. */
+int rules_credential(const struct rules *r, unsigned rule);
+/* The rule index minting placeholders of type[0..n), or -1. */
+int rules_type_rule(const struct rules *r, const char *type, size_t n);
 
 /*
- * Placeholders: AWS_<TYPE>_<N>, N in decimal, zero-padded to 3 digits and
- * never longer than needed beyond that. rules_placeholder_at recognises one
- * starting exactly at text+pos whose TYPE is minted by a loaded rule and
- * that ends at a token boundary (the caller checks the left boundary).
- * On success sets *rule, *num and *end and returns 1.
+ * Placeholders (the one grammar the unmasker recognises, see
+ * rules_placeholder.c):
+ *
+ *   <FAMILY>_<TYPE>_<N>[_<TAG>]
+ *
+ * FAMILY is AWS for every rule today (rule packs add their own); TYPE the
+ * rule's type; N the number in decimal, zero-padded to 3 digits and never
+ * longer than needed beyond that; TAG, present exactly for credential
+ * rules, RULES_TAG_LEN characters of RULES_TAG_ALPHABET keyed per tenant
+ * (see store_map_tag), so that nobody can name a credential's placeholder
+ * without having been shown it.
  */
+#define RULES_TAG_LEN 4
+#define RULES_TAG_ALPHABET "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+/* What rules_placeholder_parse found. */
+struct rules_placeholder {
+	unsigned rule;
+	unsigned long num;
+	size_t end;		/* one past the last byte (after the tag, if any) */
+	size_t tag;		/* offset of the tag in the text; 0: none */
+};
+
+/*
+ * Recognises a placeholder starting exactly at text+pos whose TYPE is
+ * minted by a loaded rule and that ends at a token boundary (the caller
+ * checks the left boundary). A credential rule's placeholder is recognised
+ * with or without its tag (the caller checks the tag: without one, or with
+ * a wrong one, it is a mutated placeholder); other rules' never carry one.
+ */
+int rules_placeholder_parse(const struct rules *r, const char *text, size_t len, size_t pos,
+    struct rules_placeholder *out);
+/* rules_placeholder_parse for callers that need no tag. */
 int rules_placeholder_at(const struct rules *r, const char *text, size_t len, size_t pos,
     unsigned *rule, unsigned long *num, size_t *end);
-/* Writes the placeholder for (rule, num) into out; returns its length. */
+/*
+ * The offset of the next possible placeholder start (a family prefix such
+ * as "AWS_") in text[from..len), or len.
+ */
+size_t rules_placeholder_next(const struct rules *r, const char *text, size_t len, size_t from);
+/*
+ * Writes the placeholder for (rule, num) into out; tag (RULES_TAG_LEN
+ * characters) is required for credential rules and ignored otherwise.
+ * Returns its length, 0 if it does not fit or the tag is missing.
+ */
 size_t rules_placeholder_format(const struct rules *r, unsigned rule, unsigned long num,
-    char *out, size_t outlen);
+    const char *tag, char *out, size_t outlen);
 /*
  * 1 if text[0..len) is a proper prefix of a placeholder the loaded rules
- * can mint, or a complete one (digits may still follow).
+ * can mint, or a complete one (digits or a tag may still follow).
  */
 int rules_placeholder_prefix(const struct rules *r, const char *text, size_t len);
 /* Longest placeholder prefix worth holding back ("AWS_" + longest type + "_"). */

@@ -30,6 +30,9 @@ struct rules_rule {
 	int validator;		/* -1: none */
 	int enabled;
 	enum rules_action action;
+	enum rules_restore restore;
+	int restore_set;	/* restore given in a file (else the default) */
+	int credential;		/* keyed placeholder tag, restore defaults to text */
 	const char *file;	/* where the section (last override) starts */
 	int line;
 	int pattern_line;

@@ -1,6 +1,6 @@
 /*
- * rules_scan.c - finding the spans to mask, and the placeholders already in
- * a text.
+ * rules_scan.c - finding the spans to mask (placeholders already in the
+ * text are protected; their grammar is in rules_placeholder.c).
  *
  * Scanning is one pass over the text with a bigram filter on the first two
  * bytes of every lead; only where a lead really occurs does its rule's
@@ -281,104 +281,4 @@ rules_scan(const struct rules *r, struct arena *a, const char *text, size_t len,
 	*out = v.m;
 	*n = v.n;
 	return MG_OK;
-}
-
-/* ---- placeholders ----------------------------------------------------- */
-
-static int
-type_rule(const struct rules *r, const char *s, size_t n, unsigned *rule)
-{
-	size_t i;
-
-	for (i = 0; i < r->nactive; i++) {
-		const struct rules_rule *ru = &r->rule[r->active[i]];
-		if (ru->action == RULES_MASK && ru->typelen == n && memcmp(ru->type, s, n) == 0) {
-			*rule = r->active[i];
-			return 1;
-		}
-	}
-	return 0;
-}
-
-int
-rules_placeholder_at(const struct rules *r, const char *text, size_t len, size_t pos,
-    unsigned *rule, unsigned long *num, size_t *end)
-{
-	size_t te = pos + 4, us = 0, i, nd;
-	unsigned long v = 0;
-
-	if (pos + 4 > len || memcmp(text + pos, "AWS_", 4) != 0)
-		return 0;
-	while (te < len && is_word(text[te])) {
-		if (text[te] == '_')
-			us = te;
-		te++;
-	}
-	if (us == 0 || us <= pos + 4)
-		return 0;
-	nd = te - us - 1;
-	if (nd < 3 || nd > 18 || (nd > 3 && text[us + 1] == '0'))
-		return 0;
-	for (i = us + 1; i < te; i++) {
-		if (text[i] < '0' || text[i] > '9')
-			return 0;
-		v = v * 10 + (unsigned long)(text[i] - '0');
-	}
-	if (v == 0 || !type_rule(r, text + pos + 4, us - pos - 4, rule))
-		return 0;
-	*num = v;
-	*end = te;
-	return 1;
-}
-
-size_t
-rules_placeholder_format(const struct rules *r, unsigned rule, unsigned long num, char *out,
-    size_t outlen)
-{
-	int n = snprintf(out, outlen, "AWS_%s_%03lu", r->rule[rule].type, num);
-
-	return n < 0 || (size_t)n >= outlen ? 0 : (size_t)n;
-}
-
-int
-rules_placeholder_prefix(const struct rules *r, const char *text, size_t len)
-{
-	size_t i, j;
-
-	if (len <= 4)
-		return memcmp(text, "AWS_", len) == 0;
-	if (memcmp(text, "AWS_", 4) != 0)
-		return 0;
-	text += 4;
-	len -= 4;
-	for (i = 0; i < r->nactive; i++) {
-		const struct rules_rule *ru = &r->rule[r->active[i]];
-		size_t tl = ru->typelen;
-		if (ru->action != RULES_MASK)
-			continue;
-		if (len <= tl) {
-			if (memcmp(text, ru->type, len) == 0)
-				return 1;
-			continue;
-		}
-		if (memcmp(text, ru->type, tl) != 0 || text[tl] != '_')
-			continue;
-		for (j = tl + 1; j < len; j++)
-			if (text[j] < '0' || text[j] > '9')
-				break;
-		if (j < len)
-			continue;
-		if (len - tl - 1 > 3 && text[tl + 1] == '0')
-			continue;	/* AWS_EC2_0012 can never be a placeholder */
-		if (len - tl - 1 > 18)
-			continue;
-		return 1;
-	}
-	return 0;
-}
-
-size_t
-rules_placeholder_maxlead(const struct rules *r)
-{
-	return 4 + r->maxtype + 1;
 }

@@ -32,12 +32,13 @@ enum sse_delta {
 static const struct {
 	const char *type;	/* delta.type */
 	const char *field;	/* the text field inside delta */
-	int json_escape;	/* the text is JSON, restored values go inside strings */
+	int flags;		/* SSE_UNMASK_*: JSON text, tool input */
 } sse_deltas[SSE_DELTA__MAX] = {
 	[SSE_DELTA_NONE] = { NULL, NULL, 0 },
 	[SSE_DELTA_TEXT] = { "text_delta", "text", 0 },
 	[SSE_DELTA_THINKING] = { "thinking_delta", "thinking", 0 },
-	[SSE_DELTA_JSON] = { "input_json_delta", "partial_json", 1 },
+	[SSE_DELTA_JSON] = { "input_json_delta", "partial_json",
+	    SSE_UNMASK_JSON | SSE_UNMASK_TOOL_INPUT },
 };
 
 struct sse_block {
@@ -196,7 +197,7 @@ release(struct sse *r, struct sse_block *b, size_t n)
 
 	buf_clear(&r->text);
 	rc = r->um->unmask(r->um->ctx, b->pending.data, n,
-	    sse_deltas[b->kind].json_escape, &r->text);
+	    sse_deltas[b->kind].flags, &r->text);
 	if (rc != MG_OK)
 		return rc;
 	buf_consume(&b->pending, n);

@@ -1,7 +1,8 @@
 /*
  * sse.h - the streaming response rewriter: reads the upstream Messages SSE
  * stream in arbitrary network chunks and writes it back event by event with
- * placeholders restored in text_delta, thinking_delta and input_json_delta.
+ * placeholders restored in text_delta, thinking_delta and input_json_delta
+ * (tool input: restored as the rules' restore policies allow).
  *
  * A placeholder can be split across deltas and chunks, so for each content
  * block the rewriter keeps the shortest tail that could still be the start
@@ -23,12 +24,17 @@
 /* Default bound on one upstream event (all its lines), in bytes. */
 #define SSE_MAX_EVENT (16u * 1024 * 1024)
 
+/* unmask flags: the same bits as MASK_UNMASK_* */
+#define SSE_UNMASK_JSON 1		/* the text is the inside of a JSON string */
+#define SSE_UNMASK_TOOL_INPUT 2		/* the text is tool input (input_json_delta) */
+
 struct sse_unmasker {
 	/*
-	 * Appends in[0..len) with placeholders restored to out; json_escape:
-	 * the text is the inside of a JSON string, escape restored values.
+	 * Appends in[0..len) with placeholders restored to out; flags say
+	 * where the text stands (SSE_UNMASK_*): inside a JSON string restored
+	 * values are escaped, in tool input the restore policies apply.
 	 */
-	enum mg_err (*unmask)(void *ctx, const char *in, size_t len, int json_escape,
+	enum mg_err (*unmask)(void *ctx, const char *in, size_t len, int flags,
 	    struct buf *out);
 	/* Length of the tail of in[0..len) that must wait for more text. */
 	size_t (*holdback)(void *ctx, const char *in, size_t len);

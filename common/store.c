@@ -17,6 +17,7 @@
 #include "embed.h"
 #include "log.h"
 #include "store_int.h"
+#include "store_map.h"
 
 enum mg_err
 store_rc(int rc)
@@ -212,6 +213,12 @@ store_open(const struct cfg *c, struct store **out, char *err, size_t errlen)
 	rc = migrate(s, err, errlen);
 	if (rc != MG_OK)
 		goto fail;
+	rc = store_map_backfill(s);
+	if (rc != MG_OK) {
+		snprintf(err, errlen, "MASKGATE_DB: preparing mappings for recall failed (%s)",
+		    mg_strerror(rc));
+		goto fail;
+	}
 	*out = s;
 	return MG_OK;
 fail:

@@ -7,6 +7,7 @@
 #define MG_STORE_MAP_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <time.h>
 #include "arena.h"
@@ -64,6 +65,55 @@ struct store_map_stat {
 };
 enum mg_err store_map_stats(struct store *s, time_t now,
     void (*fn)(void *arg, const struct store_map_stat *st), void *arg);
+
+/*
+ * Placeholder tags: the keyed bytes a credential placeholder's tag is made
+ * of, from (tenant, type, num), so the same placeholder comes out in every
+ * worker and after restarts, and nobody without the data key can make it.
+ */
+enum mg_err store_map_tag(const struct store *s, const char *tenant, const char *type,
+    unsigned long num, unsigned char out[CRYPTO_HASH_LEN]);
+
+/*
+ * Recall (cross-request): every mapping row carries the 64-bit SipHash of
+ * its value under the tenant's recall key, and a per-tenant sequence
+ * number, so that workers can keep the tags as a filter and refresh it
+ * with the rows added since they last looked.
+ */
+enum mg_err store_map_recall_key(const struct store *s, const char *tenant,
+    unsigned char key[CRYPTO_SIPHASH_KEY_LEN]);
+
+/*
+ * The tenant's recall state: gen (changes when rows may have been deleted,
+ * 0 when the tenant has none) and the last seq handed out; then, when
+ * after >= 0, fn is called with the tag of every row whose seq > after
+ * (after < 0: every row), all in one read transaction.
+ */
+enum mg_err store_map_recall_load(struct store *s, const char *tenant, long long after,
+    long long *gen, long long *seq, void (*fn)(void *arg, uint64_t tag), void *arg);
+
+/* One token to confirm; type and num are filled when it is a live value. */
+struct store_map_recall_item {
+	uint64_t tag;
+	const char *value;
+	size_t len;
+	char type[64];
+	unsigned long num;	/* 0: not a value of the tenant */
+};
+
+/*
+ * Confirms recall candidates in one read transaction: for each item, the
+ * live row whose sealed value equals it exactly (the earliest minted if
+ * the value was mapped under several types).
+ */
+enum mg_err store_map_recall_find(struct store *s, const char *tenant,
+    struct store_map_recall_item *items, size_t n, time_t now);
+
+/*
+ * Gives rows from before recall (migration 004) their tag and seq. Called
+ * by store_open; cheap when there is nothing to do.
+ */
+enum mg_err store_map_backfill(struct store *s);
 
 /* Seconds after which a lookup refreshes last_seen. */
 #define STORE_MAP_TOUCH_INTERVAL 3600

@@ -200,10 +200,13 @@ sse_emit(void *ctx, const char *bytes, size_t len)
 	return rc == MG_OK ? http_flush(req) : rc;
 }
 
+_Static_assert(SSE_UNMASK_JSON == MASK_UNMASK_JSON &&
+    SSE_UNMASK_TOOL_INPUT == MASK_UNMASK_TOOL_INPUT, "one set of unmask flags");
+
 static enum mg_err
-unmask_cb(void *ctx, const char *in, size_t len, int json_escape, struct buf *out)
+unmask_cb(void *ctx, const char *in, size_t len, int flags, struct buf *out)
 {
-	return mask_unmask(ctx, in, len, json_escape, out);
+	return mask_unmask(ctx, in, len, flags, out);
 }
 
 static size_t
@@ -222,6 +225,13 @@ static enum mg_err
 unmask_plain_cb(void *ctx, const char *in, size_t len, struct buf *out)
 {
 	return mask_unmask(ctx, in, len, 0, out);
+}
+
+/* tool_use.input of a JSON response: decoded strings, tool-input policies */
+static enum mg_err
+unmask_tool_cb(void *ctx, const char *in, size_t len, struct buf *out)
+{
+	return mask_unmask(ctx, in, len, MASK_UNMASK_TOOL_INPUT, out);
 }
 
 static enum mg_err
@@ -336,6 +346,7 @@ send_buffered(struct proxy *px)
 
 	if (px->unmask_json && status >= 200 && status < 300) {
 		struct jwalk_xform xf = { unmask_plain_cb, px->ms };
+		struct jwalk_xform xf_tool = { unmask_tool_cb, px->ms };
 		size_t len;
 		char *out;
 		enum mg_err rc;
@@ -346,7 +357,7 @@ send_buffered(struct proxy *px)
 			return;
 		}
 		jwalk_response_usage(root, &px->usage);
-		rc = jwalk_unmask_response(root, req->arena, &xf);
+		rc = jwalk_unmask_response(root, req->arena, &xf, &xf_tool);
 		out = rc == MG_OK ? jwalk_serialize(root, req->arena, &len) : NULL;
 		jwalk_free(root);
 		if (out == NULL) {

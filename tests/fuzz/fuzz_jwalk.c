@@ -108,7 +108,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* mask walk, then idempotence of masking */
 	rc = jwalk_mask_request(root, &a, &xmask, err, sizeof(err));
-	(void)jwalk_unmask_response(root, &a, &xmask);
+	(void)jwalk_unmask_response(root, &a, &xmask, &xmask);
 	if (rc == MG_OK) {
 		jwalk_free(root);
 		root = NULL;

@@ -354,7 +354,7 @@ test_unmask_response(struct arena *a)
 	const char *s;
 
 	jwalk_parse(resp, sizeof(resp) - 1, &root, NULL, 0);
-	rc = jwalk_unmask_response(root, a, &xunmask);
+	rc = jwalk_unmask_response(root, a, &xunmask, &xunmask);
 	s = jwalk_serialize(root, a, NULL);
 	TH_OK(rc == MG_OK, "response unmask OK");
 	TH_STREQ(s, want, "text, thinking and tool_use input restored; ids, names, signature untouched");
@@ -371,7 +371,7 @@ test_unmask_response(struct arena *a)
 		static const char e[] = "{\"type\":\"error\",\"error\":{\"type\":\"x\",\"message\":\"AWS_EC2_001\"}}";
 		jwalk_parse(e, strlen(e), &root, NULL, 0);
 	}
-	TH_OK(root != NULL && jwalk_unmask_response(root, a, &xunmask) == MG_OK,
+	TH_OK(root != NULL && jwalk_unmask_response(root, a, &xunmask, &xunmask) == MG_OK,
 	    "response without content is left alone");
 	jwalk_response_usage(root, &u);
 	TH_OK(u.input_tokens == 0 && u.output_tokens == 0, "no usage: zeroes");

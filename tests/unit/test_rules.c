@@ -427,8 +427,8 @@ test_placeholders(void)
 	TH_OK(!rules_placeholder_at(R, "AWS_EC2_001x", 12, 0, &rule, &num, &end), "no boundary after");
 	TH_OK(!rules_placeholder_at(R, "AWS_NOPE_001", 12, 0, &rule, &num, &end), "unknown type");
 	rules_placeholder_at(R, "AWS_EC2_001", 11, 0, &rule, &num, &end);
-	TH_OK(rules_placeholder_format(R, rule, 7, ph, sizeof(ph)) == 11 && strcmp(ph, "AWS_EC2_007") == 0, "format pads");
-	TH_OK(rules_placeholder_format(R, rule, 12345, ph, sizeof(ph)) && strcmp(ph, "AWS_EC2_12345") == 0, "format >999");
+	TH_OK(rules_placeholder_format(R, rule, 7, NULL, ph, sizeof(ph)) == 11 && strcmp(ph, "AWS_EC2_007") == 0, "format pads");
+	TH_OK(rules_placeholder_format(R, rule, 12345, NULL, ph, sizeof(ph)) && strcmp(ph, "AWS_EC2_12345") == 0, "format >999");
 	TH_OK(rules_placeholder_prefix(R, "AW", 2) && rules_placeholder_prefix(R, "AWS_E", 5) &&
 	    rules_placeholder_prefix(R, "AWS_EC2_", 8) && rules_placeholder_prefix(R, "AWS_EC2_00", 10) &&
 	    rules_placeholder_prefix(R, "AWS_EC2_001", 11), "prefixes");
@@ -452,6 +452,88 @@ test_placeholders(void)
 	}
 }
 
+/* restore policies, credential rules and the tagged placeholder grammar */
+static void
+test_restore_and_tags(void)
+{
+	const char *admin = "[aws-secret-key]\nrestore = everywhere\n"
+	    "[ec2-instance]\nrestore = never\n"
+	    "[vpc]\ncredential = yes\n";
+	struct rules_placeholder p;
+	struct rules *r = NULL;
+	char err[512] = "", ph[96];
+	int sk, st, ec2, ak;
+
+	sk = rules_type_rule(R, "SECRET_KEY", 10);
+	st = rules_type_rule(R, "SESSION_TOKEN", 13);
+	ec2 = rules_type_rule(R, "EC2", 3);
+	ak = rules_type_rule(R, "ACCESS_KEY", 10);
+	TH_OK(sk >= 0 && st >= 0 && ec2 >= 0 && ak >= 0, "types found by name");
+	if (sk < 0 || st < 0 || ec2 < 0 || ak < 0)
+		return;
+	TH_OK(rules_credential(R, (unsigned)sk) && rules_credential(R, (unsigned)st) &&
+	    !rules_credential(R, (unsigned)ec2) && !rules_credential(R, (unsigned)ak),
+	    "secret keys and session tokens are credentials, access key IDs and EC2 not");
+	TH_OK(rules_restore(R, (unsigned)sk) == RULES_RESTORE_TEXT &&
+	    rules_restore(R, (unsigned)st) == RULES_RESTORE_TEXT &&
+	    rules_restore(R, (unsigned)ec2) == RULES_RESTORE_EVERYWHERE &&
+	    rules_restore(R, (unsigned)ak) == RULES_RESTORE_EVERYWHERE,
+	    "credentials default to restore = text, others everywhere");
+	TH_STREQ(rules_restore_name(RULES_RESTORE_TEXT), "text", "policy names");
+
+	/* grammar: a credential's placeholder carries a tag, others never */
+	TH_OK(rules_placeholder_format(R, (unsigned)sk, 1, "K7Q2", ph, sizeof(ph)) == 23 &&
+	    strcmp(ph, "AWS_SECRET_KEY_001_K7Q2") == 0, "credential format with tag");
+	TH_OK(rules_placeholder_format(R, (unsigned)sk, 1, NULL, ph, sizeof(ph)) == 0,
+	    "credential format without a tag is refused");
+	TH_OK(rules_placeholder_format(R, (unsigned)ec2, 1, "K7Q2", ph, sizeof(ph)) == 11 &&
+	    strcmp(ph, "AWS_EC2_001") == 0, "other rules never carry a tag");
+	TH_OK(rules_placeholder_parse(R, "AWS_SECRET_KEY_001_K7Q2 x", 25, 0, &p) &&
+	    p.rule == (unsigned)sk && p.num == 1 && p.tag == 19 && p.end == 23,
+	    "tagged placeholder parses, tag found");
+	TH_OK(rules_placeholder_parse(R, "AWS_SECRET_KEY_1000_0000", 24, 0, &p) &&
+	    p.num == 1000 && p.tag == 20, "digits-only tag, number over 999");
+	TH_OK(rules_placeholder_parse(R, "AWS_SECRET_KEY_001", 18, 0, &p) && p.tag == 0 && p.end == 18,
+	    "untagged credential placeholder parses (the unmasker calls it mutated)");
+	TH_OK(!rules_placeholder_parse(R, "AWS_SECRET_KEY_001_K7Q", 22, 0, &p) &&
+	    !rules_placeholder_parse(R, "AWS_SECRET_KEY_001_K7Q2X", 24, 0, &p) &&
+	    !rules_placeholder_parse(R, "AWS_SECRET_KEY_001_k7q2", 23, 0, &p) &&
+	    !rules_placeholder_parse(R, "AWS_SECRET_KEY_001_K7QI", 23, 0, &p),
+	    "short, long, lowercase or out-of-alphabet tags are no placeholder");
+	TH_OK(!rules_placeholder_parse(R, "AWS_EC2_001_K7Q2", 16, 0, &p),
+	    "a tag on a non-credential type is no placeholder");
+	TH_OK(rules_placeholder_prefix(R, "AWS_SECRET_KEY_001", 18) &&
+	    rules_placeholder_prefix(R, "AWS_SECRET_KEY_001_", 19) &&
+	    rules_placeholder_prefix(R, "AWS_SECRET_KEY_001_K7", 21) &&
+	    rules_placeholder_prefix(R, "AWS_SECRET_KEY_001_K7Q2", 23),
+	    "holdback: a credential placeholder may still grow its tag");
+	TH_OK(!rules_placeholder_prefix(R, "AWS_SECRET_KEY_001_K7Q2X", 24) &&
+	    !rules_placeholder_prefix(R, "AWS_SECRET_KEY_01_", 18) &&
+	    !rules_placeholder_prefix(R, "AWS_EC2_001_", 12),
+	    "holdback: nothing grows past a tag, a short number or a non-credential");
+	TH_OK(rules_placeholder_next(R, "xx AWS_ y", 9, 0) == 3 &&
+	    rules_placeholder_next(R, "xx AWS_ y", 9, 4) == 9, "next family prefix");
+
+	/* admin overrides */
+	TH_OK(rules_load_text(admin, strlen(admin), "admin.rules", &r, err, sizeof(err)) == MG_OK,
+	    "restore and credential overrides load: %s", r != NULL ? "ok" : err);
+	if (r != NULL) {
+		int vpc = rules_type_rule(r, "VPC", 3);
+		TH_OK(rules_restore(r, (unsigned)rules_type_rule(r, "SECRET_KEY", 10)) ==
+		    RULES_RESTORE_EVERYWHERE &&
+		    rules_credential(r, (unsigned)rules_type_rule(r, "SECRET_KEY", 10)),
+		    "admin allows restoring secret keys; they stay credentials (tagged)");
+		TH_OK(rules_restore(r, (unsigned)rules_type_rule(r, "EC2", 3)) == RULES_RESTORE_NEVER,
+		    "admin: never");
+		TH_OK(vpc >= 0 && rules_credential(r, (unsigned)vpc) &&
+		    rules_restore(r, (unsigned)vpc) == RULES_RESTORE_TEXT,
+		    "admin made a rule a credential: restore defaults to text");
+		rules_free(r);
+	}
+	bad("[x]\ntype = X\npattern = x\nrestore = tools\n", "restore: want everywhere, text or never");
+	bad("[x]\ntype = X\npattern = x\ncredential = maybe\n", "credential: want yes or no");
+}
+
 int
 main(void)
 {
@@ -469,6 +551,7 @@ main(void)
 	test_precision();
 	test_overlaps();
 	test_placeholders();
+	test_restore_and_tags();
 	rules_free(R);
 	arena_free(&A);
 	return th_done();

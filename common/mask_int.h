@@ -1,0 +1,98 @@
+/*
+ * mask_int.h - internals shared by mask.c (sessions, masking, unmasking)
+ * and mask_recall.c (known values masked wherever they appear again), and
+ * by the unit test that includes them.
+ */
+#ifndef MG_MASK_INT_H
+#define MG_MASK_INT_H
+
+#include <stdint.h>
+#include "crypto.h"
+#include "mask.h"
+#include "rules.h"
+
+struct centry {			/* value -> number */
+	const char *value;	/* arena copy */
+	size_t len;
+	uint64_t hash;
+	unsigned rule;
+	unsigned long num;	/* 0: not known yet */
+	size_t item;		/* index into the pending batch */
+	int used;
+	int pending;
+};
+
+struct rentry {			/* (rule, number) -> value */
+	unsigned rule;
+	unsigned long num;
+	const char *value;	/* NULL: unknown or expired for this tenant */
+	size_t len;
+	int used;
+};
+
+struct kentry {			/* value -> cache entry, for recall */
+	const struct centry *e;
+	uint64_t hash;
+	int used;
+};
+
+struct mask_counts {
+	unsigned long masked;
+	unsigned long restored;
+	unsigned long minted;
+	unsigned long withheld;	/* kept as placeholders by the restore policy */
+	unsigned long unknown;	/* unknown or mutated placeholders in tool input */
+};
+
+struct mask_session {
+	struct arena *arena;
+	const struct rules *rules;
+	struct store *store;
+	const char *tenant;
+	struct centry *vtab;
+	size_t vcap, vcount;
+	struct rentry *rtab;
+	size_t rcap, rcount;
+	struct kentry *ktab;
+	size_t kcap, kcount;
+	struct mask_counts *counts;	/* per rule index */
+	size_t nslots;
+	const char *blocked;
+	/* recall across requests (mask_recall.c) */
+	int recall_ready;		/* filter refreshed for this request */
+	unsigned char recall_key[CRYPTO_SIPHASH_KEY_LEN];
+	uint64_t *nope;			/* tags the store did not confirm */
+	size_t nnope, capnope;
+};
+
+/* one span to replace on output */
+struct mask_emit {
+	size_t start;
+	size_t end;
+	const struct centry *e;
+};
+
+/* mask.c: the value cache (see vget) */
+enum mg_err mask_cache_reserve(struct mask_session *m, size_t more);
+struct centry *mask_cache_get(struct mask_session *m, unsigned rule, const char *v, size_t n);
+enum mg_err mask_cache_rput(struct mask_session *m, unsigned rule, unsigned long num,
+    const char *v, size_t n);
+
+/* mask_recall.c */
+/* Makes sure the tenant's filter is fresh (once per session). */
+enum mg_err mask_recall_begin(struct mask_session *m);
+/* 1 if the session may have something to recall (session or tenant values). */
+int mask_recall_active(const struct mask_session *m);
+/* Remembers a value this session mapped, for this request and later ones. */
+enum mg_err mask_recall_note(struct mask_session *m, const struct centry *e);
+/*
+ * The spans of in[0..len) outside the rules' chosen spans ms[0..n) and
+ * outside placeholders that hold a value the tenant's mapping knows,
+ * sorted and non-overlapping, in a new arena array (*out, *nout).
+ */
+enum mg_err mask_recall_spans(struct mask_session *m, const char *in, size_t len,
+    const struct rules_match *ms, size_t n, struct mask_emit **out, size_t *nout);
+/* Frees the process's filters (tests, leak checkers). */
+void mask_recall_reset(void);
+
+#endif
