@@ -442,10 +442,10 @@ left_boundary(const char *in, size_t pos, int json)
 	int cp;
 
 	(void)json;
-	if (pos == 0 || !is_word(in[pos - 1]))
+	if (pos == 0 || !isalnum((unsigned char)in[pos - 1]))
 		return 1;
 	if (escape_before(in, pos, &cp))
-		return cp > 127 || !is_word(cp);
+		return cp > 127 || !isalnum(cp);
 	return 0;
 }
 
@@ -463,7 +463,7 @@ right_boundary(const char *in, size_t len, size_t end, int json)
 			return 1;
 		v = v * 16 + h;
 	}
-	return v > 127 || !is_word(v);
+	return v > 127 || !isalnum(v);
 }
 
 /* The value of placeholder (rule, num) for this tenant, or NULL. */
@@ -586,26 +586,43 @@ mask_unmask(struct mask_session *m, const char *in, size_t len, int flags, struc
 	return buf_append(out, in + copied, len - copied);
 }
 
+/* Does a placeholder starting at a boundary inside text[r..cut) end exactly at cut? */
+static int
+placeholder_ends_at(const struct mask_session *m, const char *text, size_t r, size_t cut)
+{
+	unsigned rule;
+	unsigned long num;
+	size_t p, end;
+
+	for (p = r; p < cut; p++)
+		if ((p == r || text[p - 1] == '_') &&
+		    rules_placeholder_at(m->rules, text, cut, p, &rule, &num, &end) && end == cut)
+			return 1;
+	return 0;
+}
+
 /*
  * What a stream must keep back so that the next call, which starts where
  * this text is cut, sees every placeholder whole and may treat its own
- * start as a token boundary (mask_unmask does):
+ * start as a token boundary (mask_unmask does). Placeholders start and end
+ * at a boundary: any character but a letter or digit ('_' is one, so
+ * node_AWS_EC2_001_x holds one).
  *  - an unfinished JSON escape ("\\", "\\u0", ...) with the word run
  *    ([A-Za-z0-9_]) before it;
- *  - else, if the trailing word run is (a prefix of) a placeholder, the
- *    whole run: digits may still follow;
+ *  - else, from the first start in the trailing word run (its start or
+ *    right after a '_') where a placeholder may still be growing (digits
+ *    or a tag may follow);
  *  - else a few characters of the run: the cut may not fall where the next
- *    text starts with 'A' (a placeholder could start there although a word
- *    character stands before it), nor right after a complete placeholder
- *    (this call would restore it although the token goes on).
+ *    text starts with 'A' (a placeholder could start there although a
+ *    letter or digit stands before it), nor right after a complete
+ *    placeholder that a letter or digit continues (this call would
+ *    restore it although the token goes on).
  * Usually that is one character, or none after a space or punctuation.
  */
 size_t
 mask_holdback(const struct mask_session *m, const char *text, size_t len)
 {
-	size_t r, k, cut, end;
-	unsigned rule;
-	unsigned long num;
+	size_t r, k, p, cut;
 	int partial = 0;
 
 	if (m == NULL || len == 0)
@@ -627,7 +644,6 @@ mask_holdback(const struct mask_session *m, const char *text, size_t len)
 		r = len - 1;
 		partial = 1;
 	}
-	end = r;
 	while (r > 0 && is_word(text[r - 1])) {
 		int cp;
 		if (escape_before(text, r, &cp))
@@ -636,12 +652,14 @@ mask_holdback(const struct mask_session *m, const char *text, size_t len)
 	}
 	if (partial || r == len)
 		return len - r > RUN_KEEP ? RUN_KEEP : len - r;
-	if (rules_placeholder_prefix(m->rules, text + r, len - r))
-		return len - r;
+	for (p = r; p < len; p++)
+		if ((p == r || text[p - 1] == '_') &&
+		    rules_placeholder_prefix(m->rules, text + p, len - p))
+			return len - p > RUN_KEEP ? RUN_KEEP : len - p;
 	for (cut = len - 1; cut > r; cut--) {
 		if (text[cut] == 'A')
 			continue;
-		if (rules_placeholder_at(m->rules, text, cut, r, &rule, &num, &end) && end == cut)
+		if (isalnum((unsigned char)text[cut]) && placeholder_ends_at(m, text, r, cut))
 			continue;
 		break;
 	}

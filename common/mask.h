@@ -51,6 +51,12 @@ enum mg_err mask_unmask(struct mask_session *m, const char *in, size_t len,
  */
 size_t mask_holdback(const struct mask_session *m, const char *text, size_t len);
 
+/*
+ * Releases the recall filters this process keeps per tenant (they are
+ * refilled from the store on demand): for leak checkers and tests.
+ */
+void mask_recall_reset(void);
+
 /* After MG_EBLOCKED: the placeholder type of the block rule that matched. */
 const char *mask_blocked_type(const struct mask_session *m);
 

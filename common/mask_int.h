@@ -92,7 +92,5 @@ enum mg_err mask_recall_note(struct mask_session *m, const struct centry *e);
  */
 enum mg_err mask_recall_spans(struct mask_session *m, const char *in, size_t len,
     const struct rules_match *ms, size_t n, struct mask_emit **out, size_t *nout);
-/* Frees the process's filters (tests, leak checkers). */
-void mask_recall_reset(void);
 
 #endif

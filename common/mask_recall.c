@@ -537,8 +537,8 @@ blocked_spans(struct mask_session *m, const char *in, size_t len, const struct r
 		return MG_ENOMEM;
 	for (p = rules_placeholder_next(m->rules, in, len, 0); p < len || k < n;) {
 		struct rules_placeholder ph;
-		int is_ph = p < len && (p == 0 || !(isalnum((unsigned char)in[p - 1]) ||
-		    in[p - 1] == '_')) && rules_placeholder_parse(m->rules, in, len, p, &ph);
+		int is_ph = p < len && (p == 0 || !isalnum((unsigned char)in[p - 1])) &&
+		    rules_placeholder_parse(m->rules, in, len, p, &ph);
 		if (nb == cap) {
 			struct mask_emit *g = arena_alloc(m->arena, cap * 2 * sizeof(*g));
 			if (g == NULL)

@@ -11,7 +11,8 @@
  *   TAG     exactly for credential rules: RULES_TAG_LEN characters of
  *           RULES_TAG_ALPHABET, keyed per tenant (store_map_tag)
  *
- * and a word boundary ([A-Za-z0-9_] ends) on both sides. Since no TYPE
+ * and a boundary on both sides: any character but a letter or a digit
+ * ('_' is one: node_AWS_EC2_001_backup holds AWS_EC2_001). Since no TYPE
  * segment is all digits, N is the first all-digit segment after FAMILY;
  * the tag, when present, is the one segment after it. The masker, the
  * unmasker and the stream holdback all use these functions, so they agree
@@ -27,9 +28,9 @@
 #define FAMILY_LEN 4
 
 static int
-is_word(int c)
+is_alnum(int c)
 {
-	return isalnum((unsigned char)c) || c == '_';
+	return isalnum((unsigned char)c);
 }
 
 static int
@@ -72,17 +73,16 @@ parse_tail(const struct rules_rule *ru, const char *text, size_t len, size_t p,
 		return 0;
 	out->num = v;
 	out->tag = 0;
-	if (d == len || !is_word(text[d])) {
-		out->end = d;
-		return 1;
-	}
-	if (!ru->credential || text[d] != '_' || d + 1 + RULES_TAG_LEN > len)
+	out->end = d;
+	if (d < len && is_alnum(text[d]))
 		return 0;
+	if (!ru->credential || d == len || text[d] != '_' || d + 1 + RULES_TAG_LEN > len)
+		return 1;
 	for (p = d + 1; p < d + 1 + RULES_TAG_LEN; p++)
 		if (!is_tag_char(text[p]))
-			return 0;
-	if (p < len && is_word(text[p]))
-		return 0;
+			return 1;	/* no tag: a boundary '_' */
+	if (p < len && is_alnum(text[p]))
+		return 1;
 	out->tag = d + 1;
 	out->end = p;
 	return 1;

@@ -495,13 +495,16 @@ test_restore_and_tags(void)
 	    p.num == 1000 && p.tag == 20, "digits-only tag, number over 999");
 	TH_OK(rules_placeholder_parse(R, "AWS_SECRET_KEY_001", 18, 0, &p) && p.tag == 0 && p.end == 18,
 	    "untagged credential placeholder parses (the unmasker calls it mutated)");
-	TH_OK(!rules_placeholder_parse(R, "AWS_SECRET_KEY_001_K7Q", 22, 0, &p) &&
-	    !rules_placeholder_parse(R, "AWS_SECRET_KEY_001_K7Q2X", 24, 0, &p) &&
-	    !rules_placeholder_parse(R, "AWS_SECRET_KEY_001_k7q2", 23, 0, &p) &&
-	    !rules_placeholder_parse(R, "AWS_SECRET_KEY_001_K7QI", 23, 0, &p),
-	    "short, long, lowercase or out-of-alphabet tags are no placeholder");
-	TH_OK(!rules_placeholder_parse(R, "AWS_EC2_001_K7Q2", 16, 0, &p),
-	    "a tag on a non-credential type is no placeholder");
+	TH_OK(rules_placeholder_parse(R, "AWS_SECRET_KEY_001_K7Q", 22, 0, &p) && p.tag == 0 &&
+	    p.end == 18 && rules_placeholder_parse(R, "AWS_SECRET_KEY_001_K7Q2X", 24, 0, &p) &&
+	    p.tag == 0 && rules_placeholder_parse(R, "AWS_SECRET_KEY_001_k7q2", 23, 0, &p) &&
+	    p.tag == 0 && rules_placeholder_parse(R, "AWS_SECRET_KEY_001_K7QI", 23, 0, &p) && p.tag == 0,
+	    "short, long, lowercase or out-of-alphabet tags are no tag: untagged, ends at the '_'");
+	TH_OK(rules_placeholder_parse(R, "AWS_EC2_001_K7Q2", 16, 0, &p) && p.tag == 0 && p.end == 11,
+	    "'_' is a boundary: a tag on a non-credential type is no part of it");
+	TH_OK(!rules_placeholder_parse(R, "AWS_EC2_001x", 12, 0, &p) &&
+	    rules_placeholder_parse(R, "AWS_EC2_001_backup", 18, 0, &p) && p.end == 11,
+	    "a letter after the number ends nothing, a '_' does");
 	TH_OK(rules_placeholder_prefix(R, "AWS_SECRET_KEY_001", 18) &&
 	    rules_placeholder_prefix(R, "AWS_SECRET_KEY_001_", 19) &&
 	    rules_placeholder_prefix(R, "AWS_SECRET_KEY_001_K7", 21) &&

@@ -708,16 +708,35 @@ op_store_map_body(struct buf *out)
 	return rc;
 }
 
+/*
+ * Each run masks for a new tenant, and credential placeholders carry a tag
+ * keyed per tenant: compare them without it. The process's recall filters
+ * are process-lifetime state, released after each run like the store.
+ */
+static enum mg_err
+untagged(enum mg_err (*fn)(struct buf *), struct buf *out)
+{
+	struct rules_placeholder p;
+	enum mg_err rc = with_store(fn, out);
+	size_t i;
+
+	mask_recall_reset();
+	for (i = 0; rc == MG_OK && i < out->len; i++)
+		if (rules_placeholder_parse(R, out->data, out->len, i, &p) && p.tag != 0)
+			memset(out->data + p.tag, 'T', RULES_TAG_LEN);
+	return rc;
+}
+
 static enum mg_err
 op_mask(struct buf *out)
 {
-	return with_store(op_mask_body, out);
+	return untagged(op_mask_body, out);
 }
 
 static enum mg_err
 op_jwalk(struct buf *out)
 {
-	return with_store(op_jwalk_body, out);
+	return untagged(op_jwalk_body, out);
 }
 
 static enum mg_err
