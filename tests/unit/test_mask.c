@@ -430,6 +430,10 @@ test_holdback(struct store *s)
 		{ "zA", 2 }, { "zAA", 3 }, { "see AWS_EC2_001x", 2 }, { "see AWS_QQ", 1 },
 		{ "x\\", 2 }, { "x\\u00", 5 }, { "x.\\u0", 3 }, { "x\\n", 0 }, { "x\\nAWS_", 4 },
 		{ "x\\u0041", 0 }, { "x.", 0 }, { "", 0 },
+		{ "node_AWS_EC2_00", 10 }, { "node_AWS_EC2_001", 11 }, { "x AWS_EC2_001_", 1 },
+		{ "x AWS_EC2_001_bac", 1 }, { "see AWS_SECRET_KEY_001", 18 },
+		{ "see AWS_SECRET_KEY_001_", 19 }, { "see AWS_SECRET_KEY_001_K7Q", 22 },
+		{ "see AWS_SECRET_KEY_001_K7Q2", 23 }, { "see AWS_SECRET_KEY_001_K7Q2x", 2 },
 	};
 	size_t i;
 
@@ -443,13 +447,19 @@ test_holdback(struct store *s)
 static void
 test_stream_splits(struct store *s)
 {
-	const char *whole = "x AWS_EC2_001 y AWS_VPC_001,AWS_EC2_0012 zAWS_EC2_001 AWS_EC2_002\\nAWS_EC2_001.";
+	const char *sk = M(s, "t1", "aws_secret_access_key = Zp4Rk8Wn2Lx6Qt9Bv1Mc5Hj3Dg7Fs0Ae8Yu2Io6Q");
+	const char *whole = arena_printf(&A, "x AWS_EC2_001 y AWS_VPC_001,AWS_EC2_0012 zAWS_EC2_001 "
+	    "AWS_EC2_002\\nAWS_EC2_001. node_AWS_EC2_001_x %s %s_y AWS_SECRET_KEY_001_ZZZZ",
+	    sk + 24, sk + 24);
 	struct mask_session *m = mask_session_new(&A, R, s, "t1");
 	struct buf ref, out, pend;
 	size_t cut, cut2, bad = 0;
 
 	buf_init(&ref, &A);
 	mask_unmask(m, whole, strlen(whole), 1, &ref);
+	TH_OK(strstr(ref.data, "Zp4Rk8Wn2Lx6Qt9Bv1Mc5Hj3Dg7Fs0Ae8Yu2Io6Q_y") != NULL &&
+	    strstr(ref.data, "node_i-") != NULL && strstr(ref.data, "AWS_SECRET_KEY_001_ZZZZ") != NULL,
+	    "reference: tagged and '_'-bounded placeholders restored, a wrong tag not");
 	for (cut = 0; cut <= strlen(whole); cut++) {
 		for (cut2 = cut; cut2 <= strlen(whole); cut2 += 7) {
 			const size_t cuts[3] = { cut, cut2, strlen(whole) };
@@ -470,6 +480,79 @@ test_stream_splits(struct store *s)
 		}
 	}
 	TH_OK(bad == 0, "placeholders split across chunks restore (%zu bad splits)", bad);
+}
+
+/* unmask with flags, counting what the policy withheld and what was unknown */
+static const char *
+UF(struct mask_session *m, const char *text, int flags)
+{
+	struct buf out;
+
+	buf_init(&out, &A);
+	if (mask_unmask(m, text, strlen(text), flags, &out) != MG_OK)
+		return NULL;
+	return out.data != NULL ? out.data : "";
+}
+
+/* credential placeholders carry a keyed tag; restore policies per rule */
+static void
+test_tags_and_policies(struct store *s)
+{
+	const char *key = "aws_secret_access_key = Tg5Rk8Wn2Lx6Qt9Bv1Mc5Hj3Dg7Fs0Ae8Yu2Io6K";
+	const char *a1 = M(s, "ta", key), *a2 = M(s, "ta", key), *b1 = M(s, "tb", key);
+	const char *ph = a1 != NULL ? a1 + 24 : "?", *bare, *wrong, *text, *got;
+	int sk = rules_type_rule(R, "SECRET_KEY", 10);
+	struct mask_session *m;
+	struct store *s2;
+
+	TH_OK(a1 != NULL && strncmp(ph, "AWS_SECRET_KEY_001_", 19) == 0 && strlen(ph) == 23,
+	    "credential placeholder carries a 4-character tag: %s", ph);
+	TH_STREQ(a1, a2, "same value, same tenant: same placeholder in a later request");
+	TH_OK(b1 != NULL && strncmp(b1 + 24, "AWS_SECRET_KEY_001_", 19) == 0 && strcmp(a1, b1) != 0,
+	    "another tenant's first secret key has another tag (%s vs %s)", ph, b1 ? b1 + 24 : "?");
+	s2 = open_store(3600 * 24);
+	TH_STREQ(M(s2, "ta", key), a1, "same placeholder after a restart (another connection)");
+	store_close(s2);
+	bare = arena_strndup(&A, ph, 18);
+	wrong = arena_printf(&A, "%.19s%s", ph, strcmp(ph + 19, "ZZZZ") == 0 ? "YYYY" : "ZZZZ");
+	text = arena_printf(&A, "k=%s ec2 AWS_EC2_001 bare %s wrong %s other %s unknown AWS_EC2_999",
+	    ph, bare, wrong, b1 != NULL ? b1 + 24 : "?");
+	M(s, "ta", "i-0123456789abcdef0");
+
+	m = mask_session_new(&A, R, s, "ta");
+	got = UF(m, text, 0);
+	TH_STREQ(got, arena_printf(&A, "k=Tg5Rk8Wn2Lx6Qt9Bv1Mc5Hj3Dg7Fs0Ae8Yu2Io6K ec2 i-0123456789abcdef0 "
+	    "bare %s wrong %s other %s unknown AWS_EC2_999", bare, wrong, b1 != NULL ? b1 + 24 : "?"),
+	    "text: the tagged placeholder restores; untagged, wrong-tag and other tenants' stay");
+	TH_OK(m->counts[sk].restored == 1 && m->counts[sk].unknown == 0 && m->counts[sk].withheld == 0,
+	    "text: nothing counted as unknown outside tool input");
+
+	m = mask_session_new(&A, R, s, "ta");
+	got = UF(m, text, MASK_UNMASK_TOOL_INPUT | MASK_UNMASK_JSON);
+	TH_STREQ(got, arena_printf(&A, "k=%s ec2 i-0123456789abcdef0 bare %s wrong %s other %s unknown "
+	    "AWS_EC2_999", ph, bare, wrong, b1 != NULL ? b1 + 24 : "?"),
+	    "tool input: a credential stays a placeholder (restore = text), EC2 restores");
+	TH_OK(m->counts[sk].withheld == 1 && m->counts[sk].unknown == 3 && m->counts[sk].restored == 0,
+	    "tool input: 1 withheld, 3 unknown or mutated credentials (%lu, %lu)",
+	    m->counts[sk].withheld, m->counts[sk].unknown);
+	TH_OK(m->counts[rules_type_rule(R, "EC2", 3)].unknown == 1, "tool input: AWS_EC2_999 unknown");
+
+	{	/* the admin allows restoring secret keys into tool input, and never EC2 */
+		char err[512];
+		struct rules *ra = NULL;
+		const char *admin = "[aws-secret-key]\nrestore = everywhere\n[ec2-instance]\nrestore = never\n";
+		TH_OK(rules_load_text(admin, strlen(admin), "admin", &ra, err, sizeof(err)) == MG_OK,
+		    "admin restore overrides load");
+		if (ra != NULL) {
+			m = mask_session_new(&A, ra, s, "ta");
+			got = UF(m, arena_printf(&A, "%s AWS_EC2_001", ph), MASK_UNMASK_TOOL_INPUT);
+			TH_STREQ(got, "Tg5Rk8Wn2Lx6Qt9Bv1Mc5Hj3Dg7Fs0Ae8Yu2Io6K AWS_EC2_001",
+			    "restore = everywhere: the secret reaches tool input; never: EC2 stays");
+			got = UF(m, "AWS_EC2_001", 0);
+			TH_STREQ(got, "AWS_EC2_001", "restore = never: not even in text");
+			rules_free(ra);
+		}
+	}
 }
 
 /* 8 processes mask overlapping value sets at once against one file. */
@@ -608,6 +691,7 @@ main(void)
 	test_round_trips(s);
 	test_holdback(s);
 	test_stream_splits(s);
+	test_tags_and_policies(s);
 	store_close(s);
 	test_blocked();
 	test_fail_closed();
