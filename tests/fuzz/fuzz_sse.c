@@ -10,8 +10,10 @@
  *     flush points (kind change, content_block_start/stop, message_delta,
  *     message_stop, error), the output deltas concatenated equal
  *     unmask(input deltas concatenated).
- * The unmasker is a small table over tokens AWS_<A-Z>+_<0-9>+, the same as
- * in tests/unit/test_sse.c.
+ * The unmasker is a small table over tokens AWS_<A-Z>+_<0-9>+[_<TAG>], the
+ * same as in tests/unit/test_sse.c; the tagged credential AWS_SK_3_K7Q2 is
+ * not restored in tool input (its restore policy), so the rewriter must
+ * pass the tool-input flag for input_json_delta and only there.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -32,13 +34,15 @@ static const struct {
 	{ "AWS_Q_2", "q\"uo\\te\n" },
 	{ "AWS_EC_7", "i-0abc7" },
 	{ "AWS_E_0", "" },
+	{ "AWS_SK_3_K7Q2", "wJalr/sec\"ret" },
 };
 
 #include "../unit/sse_tokens.h"
 
 static enum mg_err
-t_unmask(void *ctx, const char *in, size_t len, int json_escape, struct buf *out)
+t_unmask(void *ctx, const char *in, size_t len, int flags, struct buf *out)
 {
+	int json_escape = (flags & SSE_UNMASK_JSON) != 0;
 	size_t i = 0, k, n;
 
 	(void)ctx;
@@ -48,6 +52,9 @@ t_unmask(void *ctx, const char *in, size_t len, int json_escape, struct buf *out
 			if (strlen(table[k].placeholder) == n &&
 			    memcmp(table[k].placeholder, in + i, n) == 0)
 				break;
+		if (n > 0 && k < MG_NELEM(table) && (flags & SSE_UNMASK_TOOL_INPUT) &&
+		    memcmp(in + i, "AWS_SK_", 7) == 0)
+			k = MG_NELEM(table);	/* credentials stay placeholders in tool input */
 		if (n > 0 && k < MG_NELEM(table)) {
 			if ((json_escape ? buf_append_json_escaped(out, table[k].original,
 			    strlen(table[k].original)) : buf_appends(out, table[k].original)) != MG_OK)
@@ -267,7 +274,8 @@ check_semantics(struct arena *a, const char *in, size_t len, const struct buf *o
 
 		buf_clear(&want);
 		buf_appends(&want, "");
-		t_unmask(NULL, g->text.data, g->text.len, g->kind == K_JSON, &want);
+		t_unmask(NULL, g->text.data, g->text.len,
+		    g->kind == K_JSON ? SSE_UNMASK_JSON | SSE_UNMASK_TOOL_INPUT : 0, &want);
 		if (want.len == 0)
 			continue;	/* restores to nothing: no output segment */
 		for (o = cursor[g->index]; o < sout.n; o++)

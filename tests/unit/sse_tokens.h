@@ -1,6 +1,7 @@
 /*
  * sse_tokens.h - the placeholder grammar of the table-based test unmasker
- * shared by test_sse.c and fuzz_sse.c: tokens AWS_<A-Z>+_<0-9>+.
+ * shared by test_sse.c and fuzz_sse.c: tokens AWS_<A-Z>+_<0-9>+[_<TAG>],
+ * TAG four of [0-9A-Z] (the shape of a credential's keyed tag).
  */
 #ifndef SSE_TOKENS_H
 #define SSE_TOKENS_H
@@ -23,7 +24,15 @@ token_at(const char *s, size_t len)
 	i = ++j;
 	for (; j < len && s[j] >= '0' && s[j] <= '9'; j++)
 		;
-	return j == i ? 0 : j;
+	if (j == i)
+		return 0;
+	if (j + 5 <= len && s[j] == '_') {
+		for (i = j + 1; i < j + 5 && ((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'A' && s[i] <= 'Z')); i++)
+			;
+		if (i == j + 5)
+			return i;
+	}
+	return j;
 }
 
 /* Is s[0..len) a non-empty prefix of some token (or a token that could grow)? */
@@ -46,7 +55,13 @@ token_prefix(const char *s, size_t len)
 		return 0;
 	for (j = i + 1; j < len && s[j] >= '0' && s[j] <= '9'; j++)
 		;
-	return j == len;
+	if (j == len)
+		return 1;
+	if (j == i + 1 || s[j] != '_' || len - j - 1 > 4)
+		return 0;
+	for (j++; j < len && ((s[j] >= '0' && s[j] <= '9') || (s[j] >= 'A' && s[j] <= 'Z')); j++)
+		;
+	return j == len;	/* a tag may still be growing */
 }
 
 

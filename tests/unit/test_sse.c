@@ -24,18 +24,23 @@ static const struct {
 	{ "AWS_X_10", "ten" },
 	{ "AWS_Q_2", "q\"uo\\te" },
 	{ "AWS_EC_7", "i-0abc7" },
+	{ "AWS_SK_3_K7Q2", "wJalr/secret" },	/* a credential: not into tool input */
 };
+
+static int flags_seen;	/* every flag any unmask call got */
 
 #include "sse_tokens.h"
 
 static int unmask_calls_fail;
 
 static enum mg_err
-t_unmask(void *ctx, const char *in, size_t len, int json_escape, struct buf *out)
+t_unmask(void *ctx, const char *in, size_t len, int flags, struct buf *out)
 {
+	int json_escape = (flags & SSE_UNMASK_JSON) != 0;
 	size_t i = 0, k, n;
 
 	(void)ctx;
+	flags_seen |= flags;
 	if (unmask_calls_fail)
 		return MG_ESTORE;
 	while (i < len) {
@@ -45,6 +50,9 @@ t_unmask(void *ctx, const char *in, size_t len, int json_escape, struct buf *out
 			    memcmp(table[k].placeholder, in + i, n) == 0)
 				break;
 		}
+		if (n > 0 && k < MG_NELEM(table) && (flags & SSE_UNMASK_TOOL_INPUT) &&
+		    strncmp(table[k].placeholder, "AWS_SK_", 7) == 0)
+			k = MG_NELEM(table);	/* the restore policy of credentials */
 		if (n > 0 && k < MG_NELEM(table)) {
 			if (json_escape)
 				buf_append_json_escaped(out, table[k].original,
@@ -251,6 +259,32 @@ test_input_json(struct arena *a)
 	json_object_put(o);
 	free(t);
 	TH_OK(strstr(s.out.data, JSOND(1, "")) != NULL, "empty partial_json delta passes");
+}
+
+/*
+ * Tool input carries SSE_UNMASK_TOOL_INPUT: a credential placeholder
+ * (tagged, split across deltas) stays one there, and restores in text.
+ */
+static void
+test_tool_input_policy(struct arena *a)
+{
+	struct sink s = { .fail_after = -1 };
+	char *t;
+
+	flags_seen = 0;
+	run(a, START BSTART(0, "text") TEXT(0, "key AWS_SK_3") TEXT(0, "_K7") TEXT(0, "Q2 ok") BSTOP(0)
+	    "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":1,\"content_block\":{\"type\":\"tool_use\",\"id\":\"toolu_1\",\"name\":\"Bash\",\"input\":{}}}\n\n"
+	    JSOND(1, "{\\\"command\\\": \\\"curl x?sk=AWS_SK_") JSOND(1, "3_K7Q") JSOND(1, "2&i=AWS_EC_7\\\"}")
+	    BSTOP(1) MDELTA STOP, &s, NULL);
+	t = deltas(s.out.data, 0, "text_delta", "text");
+	TH_STREQ(t, "key wJalr/secret ok", "text: a tagged placeholder split three ways restores");
+	free(t);
+	t = deltas(s.out.data, 1, "input_json_delta", "partial_json");
+	TH_STREQ(t, "{\"command\": \"curl x?sk=AWS_SK_3_K7Q2&i=i-0abc7\"}",
+	    "tool input: the credential stays a placeholder, the ID restores");
+	free(t);
+	TH_OK(flags_seen == (SSE_UNMASK_JSON | SSE_UNMASK_TOOL_INPUT),
+	    "input_json_delta is unmasked as JSON tool input, text as plain text");
 }
 
 static void
@@ -493,6 +527,7 @@ main(void)
 	test_split_two_and_three(&a);
 	test_prefix_confusion(&a);
 	test_input_json(&a);
+	test_tool_input_policy(&a);
 	test_thinking_and_passthrough(&a);
 	test_citations(&a);
 	test_usage(&a);
