@@ -9,7 +9,9 @@ streaming, split at random points across deltas). Pass only if
 
   - the upstream saw none of the real values (raw bytes and decoded strings),
   - the client got the original text back byte for byte, and every
-    placeholder in thinking and tool_use restored to its real value,
+    placeholder in thinking and tool_use restored to its real value, except
+    credentials (secret keys, session tokens) in tool_use, which stay
+    placeholders (their restore policy is `text`),
   - the same value got the same placeholder in every request (determinism)
     and different values different placeholders.
 """
@@ -25,7 +27,9 @@ from harness import CLI, Reply, auth, curl, curl_stream, message_reply
 SERVERS = ["lighttpd", "apache"]
 N_ITEMS = 10080
 PER_CONV = 420
-PH = re.compile(r"AWS_[A-Z0-9_]+?_\d{3,}")
+# <FAMILY>_<TYPE>_<N>[_<TAG>]: credentials carry a 4-character keyed tag
+PH = re.compile(r"AWS_[A-Z0-9_]+?_\d{3,}(?:_[0-9A-HJKMNP-TV-Z]{4}(?![A-Za-z0-9]))?")
+CREDENTIAL = ("AWS_SECRET_KEY_", "AWS_SESSION_TOKEN_")
 
 
 def _unique(seq):
@@ -192,10 +196,13 @@ def test_leak_corpus(srv, mock):
             if content[0]["thinking"] != " ".join(want):
                 restored_fail.append((ci, stream, "thinking"))
             tool = content[2]["input"]
-            if tool != {"command": "aws ec2 describe-instances --instance-ids " + " ".join(want[:40]),
-                        "ids": want}:
+            want_tool = [p if p.startswith(CREDENTIAL) else w for p, w in zip(phs, want)]
+            if tool != {"command": "aws ec2 describe-instances --instance-ids " + " ".join(want_tool[:40]),
+                        "ids": want_tool}:
                 restored_fail.append((ci, stream, "tool_use"))
-            assert not PH.search(json.dumps(content)), "placeholder reached the client"
+            assert not PH.search(json.dumps(content[:2])), "placeholder reached the client"
+            assert all(p.startswith(CREDENTIAL) for p in PH.findall(json.dumps(tool))), \
+                "a non-credential placeholder reached the client in tool input"
     # what the upstream saw
     raw = mock.all_bytes()
     seen = upstream_strings(mock)
