@@ -245,12 +245,14 @@ rules_list(void)
 		return 1;
 	}
 	free(admin);
-	printf("%-28s %-18s %s\n", "RULE", "TYPE", "ACTION");
+	printf("%-28s %-18s %-6s %-10s %s\n", "RULE", "TYPE", "ACTION", "RESTORE", "CREDENTIAL");
 	for (i = 0; i < rules_slots(r); i++) {
 		static const char *const act[] = { "mask", "block", "allow" };
 		const char *t = rules_type(r, (unsigned)i);
-		printf("%-28s %-18s %s\n", rules_name(r, (unsigned)i), t != NULL ? t : "-",
-		    act[rules_action(r, (unsigned)i)]);
+		printf("%-28s %-18s %-6s %-10s %s\n", rules_name(r, (unsigned)i), t != NULL ? t : "-",
+		    act[rules_action(r, (unsigned)i)],
+		    rules_restore_name(rules_restore(r, (unsigned)i)),
+		    rules_credential(r, (unsigned)i) ? "yes" : "no");
 	}
 	printf("%zu rules in effect, %s\n", rules_count(r), rules_jit(r) ? "JIT" : "interpreter");
 	rules_free(r);
