@@ -212,7 +212,7 @@ store_map_assign(struct store *s, const char *tenant, struct store_map_item *ite
 	}
 	for (i = 0; i < n; i++) {
 		struct store_map_item *it = &items[i];
-		sqlite3_int64 seq;
+		sqlite3_int64 seq = 0;
 		char ad[512];
 		size_t adlen;
 		int step;
@@ -481,7 +481,7 @@ store_map_recall_load(struct store *s, const char *tenant, long long after, long
 	sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, after);
 	sqlite3_bind_int64(st, 3, *seq);
-	while ((step = sqlite3_step(st)) == SQLITE_ROW)
+	for (step = sqlite3_step(st); step == SQLITE_ROW; step = sqlite3_step(st))
 		fn(arg, (uint64_t)sqlite3_column_int64(st, 0));
 	if (step != SQLITE_DONE)
 		rc = step_err(s, step, "recall load");
@@ -533,7 +533,7 @@ store_map_recall_find(struct store *s, const char *tenant, struct store_map_reca
 		sqlite3_reset(st);
 		sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 2, (sqlite3_int64)it->tag);
-		while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		for (step = sqlite3_step(st); step == SQLITE_ROW; step = sqlite3_step(st)) {
 			const char *type = (const char *)sqlite3_column_text(st, 0);
 			unsigned long num = (unsigned long)sqlite3_column_int64(st, 1);
 			if (type == NULL || strlen(type) >= sizeof(it->type) ||
@@ -606,7 +606,7 @@ store_map_backfill(struct store *s)
 		goto out;
 	}
 	/* read everything first: the updates change what the select walks */
-	while ((step = sqlite3_step(sel)) == SQLITE_ROW) {
+	for (step = sqlite3_step(sel); step == SQLITE_ROW; step = sqlite3_step(sel)) {
 		struct unseq *u;
 		unsigned char key[CRYPTO_SIPHASH_KEY_LEN];
 		struct buf val;
@@ -653,7 +653,7 @@ store_map_backfill(struct store *s)
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
-		sqlite3_int64 seq;
+		sqlite3_int64 seq = 0;
 		rc = recall_next_seq(s, rseq, rows[i].tenant, &seq);
 		if (rc != MG_OK)
 			goto out;
