@@ -476,6 +476,8 @@ confirm(struct mask_session *m, const char *in, struct cvec *v)
 			continue;
 		it = &items[c->item];
 		rule = it->num != 0 ? rules_type_rule(m->rules, it->type, strlen(it->type)) : -1;
+		if (rule >= 0 && rules_allowed(m->rules, it->value, it->len))
+			rule = -1;	/* allowed since it was minted */
 		if (rule < 0) {	/* unknown, expired, or of a rule no longer loaded */
 			if (!nope(m, c->tag)) {
 				if (m->nnope == m->capnope) {

@@ -737,3 +737,14 @@ rules_credential(const struct rules *r, unsigned rule)
 {
 	return rule < r->nrule && r->rule[rule].credential;
 }
+
+int
+rules_allowed(const struct rules *r, const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < r->nallow; i++)
+		if (r->allowlen[i] == n && memcmp(r->allow[i], s, n) == 0)
+			return 1;
+	return 0;
+}

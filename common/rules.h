@@ -81,6 +81,8 @@ enum rules_restore rules_restore(const struct rules *r, unsigned rule);
 const char *rules_restore_name(enum rules_restore restore);
 /* 1 if the rule finds credentials: its placeholders carry a keyed tag. */
 int rules_credential(const struct rules *r, unsigned rule);
+/* 1 if s[0..n) is an admin allow-value (never masked, not even recalled). */
+int rules_allowed(const struct rules *r, const char *s, size_t n);
 /* The rule index minting placeholders of type[0..n), or -1. */
 int rules_type_rule(const struct rules *r, const char *type, size_t n);
 

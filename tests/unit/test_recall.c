@@ -184,6 +184,28 @@ trace_cb(unsigned type, void *ctx, void *p, void *x)
 	return 0;
 }
 
+/* an allow-value is never recalled, even if it was minted before */
+static void
+test_allowed(struct store *s)
+{
+	char err[512];
+	struct rules *ra = NULL;
+	const char *admin = "allow-value = 483920175634\n";
+	struct mask_session *m;
+	struct buf out;
+	const char *t = "account 483920175634 bucket acme-billing-exports-7";
+
+	TH_OK(rules_load_text(admin, strlen(admin), "admin", &ra, err, sizeof(err)) == MG_OK, "allow rules");
+	if (ra == NULL)
+		return;
+	m = mask_session_new(&A, ra, s, "t1");
+	buf_init(&out, &A);
+	TH_OK(m != NULL && mask_text(m, t, strlen(t), &out) == MG_OK &&
+	    strcmp(out.data, arena_printf(&A, "account 483920175634 bucket %s", ph_bucket)) == 0,
+	    "an admin allow-value is not recalled; other values are: %s", out.data ? out.data : "");
+	rules_free(ra);
+}
+
 /* no store round trip per candidate: one per request, one batch per text */
 static void
 test_round_trips(struct store *s)
@@ -349,6 +371,7 @@ main(void)
 		return th_done();
 	test_later_request(s);
 	test_round_trips(s);
+	test_allowed(s);
 	test_other_process(s);
 	store_close(s);
 	/* a restart: a new process has no filters, the store has the tags */
