@@ -193,7 +193,7 @@ test_allowed(struct store *s)
 	const char *admin = "allow-value = 483920175634\n";
 	struct mask_session *m;
 	struct buf out;
-	const char *t = "account 483920175634 bucket acme-billing-exports-7";
+	const char *t = "ref 483920175634 bucket acme-billing-exports-7";
 
 	TH_OK(rules_load_text(admin, strlen(admin), "admin", &ra, err, sizeof(err)) == MG_OK, "allow rules");
 	if (ra == NULL)
@@ -201,7 +201,7 @@ test_allowed(struct store *s)
 	m = mask_session_new(&A, ra, s, "t1");
 	buf_init(&out, &A);
 	TH_OK(m != NULL && mask_text(m, t, strlen(t), &out) == MG_OK &&
-	    strcmp(out.data, arena_printf(&A, "account 483920175634 bucket %s", ph_bucket)) == 0,
+	    strcmp(out.data, arena_printf(&A, "ref 483920175634 bucket %s", ph_bucket)) == 0,
 	    "an admin allow-value is not recalled; other values are: %s", out.data ? out.data : "");
 	rules_free(ra);
 }
