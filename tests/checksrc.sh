@@ -15,7 +15,27 @@ check() { # description pattern
 }
 check "no banned functions" '\b(strcpy|strcat|sprintf|vsprintf|gets|atoi|atol|strtok|system|popen)[[:space:]]*\('
 check "no FCGI_Accept (it swaps environ)" '\bFCGI_Accept\b|fcgi_stdio\.h'
-check "no assignment inside if/while conditions" '\b(if|while)[[:space:]]*\(\(?[a-z_>.-]+[[:space:]]*=[^=]'
+# an assignment (=, +=, ...) right after "if (", "while (", && or || and any
+# ( or !: catches "if ((x = f()) != NULL)" and "a && (x = f())", even on a
+# condition's continuation line; ==, <=, >=, != do not match
+ASSIGN_IN_COND='(\b(if|while)[[:space:]]*\(|&&|\|\|)[[:space:]!(]*\*?[A-Za-z_]([A-Za-z0-9_.]|->)*(\[[^]]*\])?[[:space:]]*([-+*/%|&^]|<<|>>)?=[^=]'
+# the pattern must bite on these and spare those, or the check is blind
+n=$((n + 1))
+missed=$(printf '%s\n' 'if (x = f())' 'if ((p = strchr(s, 1)) != NULL)' \
+    'while (n > 0 && (x = f(n)))' '	    || (size = ftell(f)) < 0' 'if (!(e = g()))' \
+    'if (a && (p->len += 2) > 3)' 'if (ok && (v[i] = 0))' |
+    grep -vE "$ASSIGN_IN_COND")
+spared=$(printf '%s\n' 'if (x == f())' 'if (a && (b <= c))' 'if (p->n >= 2 || q != 1)' \
+    'while (x && (y>=3))' 'x = a && b;' 'if (f(a, b) == 0 && (c & MASK) == 0)' |
+    grep -E "$ASSIGN_IN_COND")
+if [ -n "$missed$spared" ]; then
+	echo "not ok $n - the assignment-in-condition pattern is wrong"
+	printf '%s\n' "$missed" "$spared" | sed '/^$/d; s/^/#   /'
+	bad=$((bad + 1))
+else
+	echo "ok $n - the assignment-in-condition pattern bites on its samples"
+fi
+check "no assignment inside if/while conditions" "$ASSIGN_IN_COND"
 check "no reading client-side Anthropic/proxy variables" 'getenv\("(ANTHROPIC_API_KEY|HTTPS?_PROXY|https?_proxy|ALL_PROXY)"'
 echo "$((n - bad)) passed, $bad failed"
 [ "$bad" -eq 0 ]
