@@ -1,5 +1,6 @@
 #!/bin/sh
-# checksrc.sh - house rules from CONVENTIONS.md that a grep can keep honest.
+# checksrc.sh - house rules from CONVENTIONS.md that a grep can keep honest,
+# and the Makefile's promise that user CFLAGS never drop required flags.
 n=0
 bad=0
 check() { # description pattern
@@ -37,5 +38,21 @@ else
 fi
 check "no assignment inside if/while conditions" "$ASSIGN_IN_COND"
 check "no reading client-side Anthropic/proxy variables" 'getenv\("(ANTHROPIC_API_KEY|HTTPS?_PROXY|https?_proxy|ALL_PROXY)"'
+# make CFLAGS=-O0 (or any user CFLAGS) must keep what the build needs: a
+# dry run of every compile, plain and sanitizer builds
+n=$((n + 1))
+lost=$(for san in 0 1; do
+	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -n -B CC=mg-cc CFLAGS=-O0 SANITIZE=$san \
+	    all unit 2>&1 | grep -E '^mg-cc .*\.c( |$)' | grep -vF -- '-std=c11 -D_GNU_SOURCE -Icommon'
+done)
+compiles=$(env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -n -B CC=mg-cc CFLAGS=-O0 all unit 2>&1 |
+    grep -cE '^mg-cc .*\.c( |$)')
+if [ -n "$lost" ] || [ "$compiles" -lt 10 ]; then
+	echo "not ok $n - make CFLAGS=-O0 keeps -std=c11 -D_GNU_SOURCE -Icommon ($compiles compiles)"
+	echo "$lost" | head -n 5 | sed 's/^/#   /'
+	bad=$((bad + 1))
+else
+	echo "ok $n - make CFLAGS=-O0 keeps -std=c11 -D_GNU_SOURCE -Icommon ($compiles compiles)"
+fi
 echo "$((n - bad)) passed, $bad failed"
 [ "$bad" -eq 0 ]
