@@ -11,6 +11,7 @@
 
 struct store;
 struct keys_ticket;
+struct keys_record;
 
 enum principal_kind { PRINCIPAL_MASTER, PRINCIPAL_VIRTUAL, PRINCIPAL_JWT, PRINCIPAL__MAX };
 
@@ -20,7 +21,7 @@ struct principal {
 	const char *key_hash;	/* hex SHA-256 of the credential, for logs */
 	int admin;		/* may call management endpoints */
 	int byok;		/* the caller's own Anthropic credential goes upstream */
-	void *key;		/* virtual key record, owned by keys.c (NULL otherwise) */
+	struct keys_record *key;	/* virtual key record, in the request arena (else NULL) */
 	const struct cfg *cfg;	/* for limits that depend on configuration */
 	const char *user_id;	/* from the key or the JWT; may be NULL */
 	const char *team_id;
