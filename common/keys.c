@@ -213,14 +213,6 @@ keys_authenticate_ex(const struct cfg *c, struct store *s, struct arena *a,
 	return auth_virtual(s, a, hex, now, out, why);
 }
 
-enum mg_err
-keys_authenticate(const struct cfg *c, struct store *s, struct arena *a,
-    const char *x_api_key, const char *authorization, struct principal *out,
-    const char **why)
-{
-	return keys_authenticate_ex(c, s, a, x_api_key, authorization, NULL, out, why);
-}
-
 /*
  * 1 when model is on the JSON allow-list (an empty list, or none, allows
  * everything). Entries match exactly, or as a prefix when they end in '*'.

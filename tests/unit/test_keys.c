@@ -79,7 +79,8 @@ test_admit_faults(struct cfg *c, struct store *s, struct arena *a, const char *k
 	int at, statements = 0, fired = 0, admitted = 0, refused = 0;
 	enum mg_err rc;
 
-	TH_OK(keys_authenticate(c, s, a, key, NULL, &p, &why) == MG_OK, "rpm/tpm key authenticates");
+	TH_OK(keys_authenticate_ex(c, s, a, key, NULL, NULL, &p, &why) == MG_OK,
+	    "rpm/tpm key authenticates");
 	fault_arm(s, 0);
 	rc = keys_admit(s, a, &p, "claude-sonnet-4-5", &t, &r);
 	statements = fault_started;
@@ -176,16 +177,16 @@ main(void)
 	TH_OK(keys_hash_arg("ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789",
 	    hash) == MG_OK && hash[0] == 'a', "hash argument lowercased");
 
-	TH_OK(keys_authenticate(&c, s, &a, c.master_key, NULL, &p, &why) == MG_OK &&
+	TH_OK(keys_authenticate_ex(&c, s, &a, c.master_key, NULL, NULL, &p, &why) == MG_OK &&
 	    p.kind == PRINCIPAL_MASTER && p.admin && strcmp(p.tenant, KEYS_MASTER_TENANT) == 0,
 	    "master key authenticates");
-	TH_OK(keys_authenticate(&c, s, &a, NULL, "Bearer sk-nope-nope", &p, &why) == MG_ENOTFOUND,
+	TH_OK(keys_authenticate_ex(&c, s, &a, NULL, "Bearer sk-nope-nope", NULL, &p, &why) == MG_ENOTFOUND,
 	    "unknown key refused");
 
 	key = gen(s, &a, "{\"team_id\":\"ops\",\"user_id\":\"al\",\"max_parallel_requests\":1,"
 	    "\"rpm_limit\":5,\"max_budget\":0.001}");
 	TH_OK(strncmp(key, "sk-", 3) == 0 && strlen(key) == 67, "generated key is sk- + 64 hex");
-	TH_OK(keys_authenticate(&c, s, &a, key, NULL, &p, &why) == MG_OK &&
+	TH_OK(keys_authenticate_ex(&c, s, &a, key, NULL, NULL, &p, &why) == MG_OK &&
 	    p.kind == PRINCIPAL_VIRTUAL && !p.admin, "virtual key authenticates");
 	TH_STREQ(p.tenant, "team:ops", "tenant is the team");
 
@@ -247,7 +248,7 @@ main(void)
 	    "budget exhausted after 0.0012 USD of 0.001");
 
 	key = gen(s, &a, "{\"models\":[\"claude-haiku-4-5\"]}");
-	TH_OK(keys_authenticate(&c, s, &a, key, NULL, &p, &why) == MG_OK, "haiku-only key");
+	TH_OK(keys_authenticate_ex(&c, s, &a, key, NULL, NULL, &p, &why) == MG_OK, "haiku-only key");
 	TH_OK(keys_admit(s, &a, &p, "claude-sonnet-4-5", &t1, &r) == MG_EINVAL && r.status == 403,
 	    "model outside the allow-list: 403");
 	TH_STREQ(p.tenant, arena_printf(&a, "key:%.12s", p.key_hash), "tenant of a bare key");
@@ -261,9 +262,9 @@ main(void)
 
 	TH_OK(keys_master_rotate(&c, s, "test", 3600, master2, sizeof(master2), err,
 	    sizeof(err)) == MG_OK, "master rotate");
-	TH_OK(keys_authenticate(&c, s, &a, master2, NULL, &p, &why) == MG_OK &&
+	TH_OK(keys_authenticate_ex(&c, s, &a, master2, NULL, NULL, &p, &why) == MG_OK &&
 	    p.kind == PRINCIPAL_MASTER, "rotated key is a master key");
-	TH_OK(keys_authenticate(&c, s, &a, c.master_key, NULL, &p, &why) == MG_OK,
+	TH_OK(keys_authenticate_ex(&c, s, &a, c.master_key, NULL, NULL, &p, &why) == MG_OK,
 	    "configured key still valid in grace");
 	TH_OK(keys_master_rotate(&c, s, "test", 0, master2 + 64, 60, err, sizeof(err)) != MG_OK,
 	    "small output buffer refused");
@@ -271,11 +272,11 @@ main(void)
 		char m3[128];
 		TH_OK(keys_master_rotate(&c, s, "test", 0, m3, sizeof(m3), err, sizeof(err)) == MG_OK,
 		    "rotate with no grace");
-		TH_OK(keys_authenticate(&c, s, &a, c.master_key, NULL, &p, &why) == MG_ENOTFOUND,
+		TH_OK(keys_authenticate_ex(&c, s, &a, c.master_key, NULL, NULL, &p, &why) == MG_ENOTFOUND,
 		    "configured key retired");
-		TH_OK(keys_authenticate(&c, s, &a, master2, NULL, &p, &why) == MG_ENOTFOUND,
+		TH_OK(keys_authenticate_ex(&c, s, &a, master2, NULL, NULL, &p, &why) == MG_ENOTFOUND,
 		    "earlier rotated key retired");
-		TH_OK(keys_authenticate(&c, s, &a, m3, NULL, &p, &why) == MG_OK, "newest works");
+		TH_OK(keys_authenticate_ex(&c, s, &a, m3, NULL, NULL, &p, &why) == MG_OK, "newest works");
 	}
 
 	key = gen(s, &a, "{\"rpm_limit\":1000,\"tpm_limit\":1000000}");
