@@ -1,6 +1,7 @@
 #!/bin/sh
-# checksrc.sh - house rules from CONVENTIONS.md that a grep can keep honest,
-# and the Makefile's promise that user CFLAGS never drop required flags.
+# checksrc.sh - the house rules a grep can keep honest (no banned calls, no
+# assignment in conditions, ...), and the Makefile's promise that a user's
+# CFLAGS never drop the flags the build needs.
 n=0
 bad=0
 check() { # description pattern
