@@ -202,9 +202,3 @@ rules_placeholder_prefix(const struct rules *r, const char *text, size_t len)
 	}
 	return 0;
 }
-
-size_t
-rules_placeholder_maxlead(const struct rules *r)
-{
-	return FAMILY_LEN + r->maxtype + 1;
-}

@@ -410,9 +410,10 @@ enum mg_err
 store_map_tag(const struct store *s, const char *tenant, const char *type, unsigned long num,
     unsigned char out[CRYPTO_HASH_LEN])
 {
+	static const char label[] = "maskgate placeholder tag v1";	/* with its NUL */
 	char n[24];
 	struct crypto_part parts[4] = {
-		{ "maskgate placeholder tag v1", 28 },
+		{ label, sizeof(label) },
 		{ tenant, strlen(tenant) + 1 }, { type, strlen(type) + 1 }, { n, 0 },
 	};
 
@@ -424,9 +425,10 @@ enum mg_err
 store_map_recall_key(const struct store *s, const char *tenant,
     unsigned char key[CRYPTO_SIPHASH_KEY_LEN])
 {
+	static const char label[] = "maskgate recall key v1";	/* with its NUL */
 	unsigned char h[CRYPTO_HASH_LEN];
 	struct crypto_part parts[2] = {
-		{ "maskgate recall key v1", 23 }, { tenant, strlen(tenant) },
+		{ label, sizeof(label) }, { tenant, strlen(tenant) },
 	};
 	enum mg_err rc = crypto_hmac_sha256v(s->hmac_key, sizeof(s->hmac_key), parts, 2, h);
 
