@@ -193,3 +193,80 @@ def test_route2_tool_input_keeps_credential_placeholders(srv, mock):
         after[-3000:]
     for v in REALS:
         assert v.encode() not in mock.all_bytes(), "upstream saw %s" % v
+
+
+# ---- the real Claude Code CLI --------------------------------------------
+
+def _cc_env(url, key, home):
+    from test_clients import claude_env
+    return claude_env(url, key, home)
+
+
+def _cc_stream_tool(name, tool_input, tid):
+    partial = json.dumps(tool_input)
+    return sse([({"type": "tool_use", "id": tid, "name": name, "input": {}},
+                 "input_json_delta", "partial_json", partial)])
+
+
+def test_real_cli_subagent_and_tool_call(srv, mock):
+    """The real CLI: the model (the mock) first runs Bash with the
+    credential placeholders, then hands the restored values to a sub-agent
+    (Task/Agent tool). The command got the account ID but the secret key's
+    placeholder; the sub-agent's own first request, which carries the
+    values without their context, reached the upstream masked."""
+    import os
+    import subprocess
+    from harness import tmpdir
+    from test_clients import CLIENTS
+
+    work, home = tmpdir("mg-rc-"), tmpdir("mg-rc-home-")
+    state = {"ph": None, "subagent": []}
+    auto = mock.auto
+
+    def reply(rec):
+        if not (rec.method == "POST" and rec.path.startswith("/v1/messages")):
+            return auto(rec)
+        if "count_tokens" in rec.path:
+            return auto(rec)
+        body = rec.json()
+        raw = json.dumps(body["messages"])
+        if "SUBAGENT-7Q" in raw:
+            state["subagent"].append(rec)
+            return sse([({"type": "text", "text": ""}, "text_delta", "text", "Sub-agent: audited.")])
+        ph = by_type(PH.findall(raw))
+        if state["ph"] is None and len(ph) >= 3:
+            state["ph"] = ph
+        ph = state["ph"] or ph
+        tools = [t.get("name") for t in body.get("tools", [])]
+        agent = "Task" if "Task" in tools else ("Agent" if "Agent" in tools else None)
+        results = raw.count('"tool_result"')
+        if results == 0 and "Bash" in tools and ph:
+            cmd = "echo sk=%s acct=%s > %s/seen.txt" % (ph.get("SECRET_KEY"), ph.get("ACCOUNT"), work)
+            return _cc_stream_tool("Bash", {"command": cmd, "description": "write"}, "toolu_rc1")
+        if results == 1 and agent and ph:
+            prompt = ("SUBAGENT-7Q Audit the exports. | Account | %s | Bucket %s, key %s."
+                      % (ph.get("ACCOUNT"), ph.get("S3_BUCKET"), ph.get("SECRET_KEY")))
+            return _cc_stream_tool(agent, {"description": "audit exports", "prompt": prompt,
+                                           "subagent_type": "general-purpose"}, "toolu_rc2")
+        return sse([({"type": "text", "text": ""}, "text_delta", "text", "All done.")])
+    mock.default = reply
+    claude = os.path.join(CLIENTS, "node_modules", ".bin", "claude")
+    prompt = "Audit billing. " + CONTEXT
+    p = subprocess.run([claude, "-p", prompt, "--output-format", "json",
+                        "--allowedTools", "Bash,Task,Agent", "--model", "claude-sonnet-4-5"],
+                       env=_cc_env(srv.url, srv.master, home), cwd=work,
+                       capture_output=True, text=True, timeout=240)
+    assert p.returncode == 0, (p.stdout[-2000:], p.stderr[-2000:])
+    ph = state["ph"]
+    assert ph and set(ph) >= {"SECRET_KEY", "ACCOUNT", "S3_BUCKET"}, ph
+    with open(os.path.join(work, "seen.txt")) as f:
+        seen = f.read().strip()
+    assert seen == "sk=%s acct=%s" % (ph["SECRET_KEY"], ACCT), seen
+    assert state["subagent"], "the CLI started no sub-agent: %s" % [r.path for r in mock.requests]
+    first = state["subagent"][0]
+    sent = first.body
+    for v in REALS:
+        assert v.encode() not in sent, "the sub-agent's request sent %s in clear" % v
+    assert ph["ACCOUNT"] in first.body.decode() and ph["S3_BUCKET"] in first.body.decode()
+    for v in REALS:
+        assert v.encode() not in mock.all_bytes(), "upstream saw %s" % v
