@@ -27,11 +27,15 @@ struct json_object;
 /*
  * A text transform: appends the transformed in[0..len) to out. Any error it
  * returns stops the walk and is returned unchanged (MG_EBLOCKED, MG_ESTORE,
- * ...), so the caller can refuse the request (fail closed).
+ * ...), so the caller can refuse the request (fail closed). keyed, when not
+ * NULL, is used for values that stand under an object key, with the key as
+ * context (mask_text_keyed); fn for the rest and for the keys themselves.
  */
 struct jwalk_xform {
 	enum mg_err (*fn)(void *ctx, const char *in, size_t len, struct buf *out);
 	void *ctx;
+	enum mg_err (*keyed)(void *ctx, const char *key, size_t keylen, const char *in,
+	    size_t len, struct buf *out);
 };
 
 /* Token counts from a Messages response or stream; absent fields stay 0. */
@@ -60,14 +64,20 @@ enum mg_err jwalk_parse(const char *body, size_t len, struct json_object **root,
 void jwalk_free(struct json_object *root);
 
 /*
- * Masks, in place, every free-text string of a Messages (or count_tokens)
- * request that the model reads; see jwalk.c for the exact list. Structural
- * values and unknown top-level fields are left exactly as they were.
+ * Masks, in place, every string of a Messages (or count_tokens) request at
+ * any depth, object keys included, each value with its object key as
+ * context (xf->keyed), and every number (its text with its key as context;
+ * a number that masks becomes a JSON string holding the placeholder).
+ * Left alone: only the short list of opaque values in api_keep() (jwalk.c),
+ * each proven by its position and its base64 shape. Values the API routes
+ * by (type, role, media_type, top-level model) are scanned but never
+ * changed: one that would need masking is refused.
  * Temporary buffers come from a (request lifetime).
  * Returns MG_EINVAL with a message in err when a field the API types has the
- * wrong JSON type (messages not an array, content a number, ...); any error
- * of the transform is returned unchanged. On error the tree is partly masked
- * and must not be forwarded.
+ * wrong JSON type (messages not an array, content a number, ...) or a value
+ * cannot be masked without breaking the request (the message names it);
+ * any error of the transform is returned unchanged. On error the tree is
+ * partly masked and must not be forwarded.
  */
 enum mg_err jwalk_mask_request(struct json_object *root, struct arena *a,
     const struct jwalk_xform *xf, char *err, size_t errlen);

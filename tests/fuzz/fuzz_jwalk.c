@@ -49,7 +49,7 @@ t_mask(void *ctx, const char *in, size_t len, struct buf *out)
 	return MG_OK;
 }
 
-static const struct jwalk_xform xmask = { t_mask, NULL };
+static const struct jwalk_xform xmask = { t_mask, NULL, NULL };
 
 /* Parses s, masks it (when mask), serialises; aborts if it no longer parses. */
 static char *

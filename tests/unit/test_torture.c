@@ -521,7 +521,7 @@ op_jwalk_body(struct buf *out)
 {
 	struct arena a;
 	struct json_object *root = NULL;
-	struct jwalk_xform xf;
+	struct jwalk_xform xf = { xf_mask, NULL, NULL };
 	char err[256] = "", tenant[32];
 	const char *json;
 	size_t len;
