@@ -414,17 +414,26 @@ data_key(const char *key)
 }
 
 /*
- * {"name": "AWS_SECRET_ACCESS_KEY", "value": "..."} (ECS environment,
- * CloudFormation parameters, tags): the name is the value's key. Returns
- * the name to use as context for member key of obj, or key itself.
+ * The key that gives context to the value of member key of obj, which
+ * itself stands under ownkey:
+ *  - {"name": "AWS_SECRET_ACCESS_KEY", "value": "..."} (ECS environment,
+ *    CloudFormation parameters, tags): the name;
+ *  - {"AccountId": {"type": "string", "default": "..."}} (a property of a
+ *    tool's input_schema): the property name for default, enum, const,
+ *    example(s);
+ *  - else the key itself.
  */
 static const char *
-pair_context(struct json_object *obj, const char *key)
+context_key(struct json_object *obj, const char *key, const char *ownkey)
 {
 	static const char *const names[] = { "name", "Name", "key", "Key", "ParameterKey",
 		"OptionName" };
+	static const char *const schema[] = { "default", "enum", "const", "example", "examples" };
 	size_t i;
 
+	for (i = 0; ownkey != NULL && i < MG_NELEM(schema); i++)
+		if (strcmp(key, schema[i]) == 0)
+			return ownkey;
 	if (strcmp(key, "value") != 0 && strcmp(key, "Value") != 0 &&
 	    strcmp(key, "ParameterValue") != 0)
 		return key;
@@ -520,7 +529,8 @@ static enum mg_err mask_value(struct walk *w, struct json_object *v, const char 
     enum rmode mode, enum rkeep keep, int top, struct json_object **repl);
 
 static enum mg_err
-mask_object(struct walk *w, struct json_object *obj, enum rmode mode, int top)
+mask_object(struct walk *w, struct json_object *obj, const char *ownkey, enum rmode mode,
+    int top)
 {
 	struct json_object *t = field(obj, "type"), *repl;
 	const char *otype = is_string(t) ? json_object_get_string(t) : NULL;
@@ -536,7 +546,7 @@ mask_object(struct walk *w, struct json_object *obj, enum rmode mode, int top)
 				m = RM_DATA;
 		}
 		path_push(w, &saved, key, 0);
-		rc = mask_value(w, val, pair_context(obj, key), m, keep, 0, &repl);
+		rc = mask_value(w, val, context_key(obj, key, ownkey), m, keep, 0, &repl);
 		path_pop(w, saved);
 		if (rc != MG_OK)
 			return rc;
@@ -578,7 +588,7 @@ mask_value(struct walk *w, struct json_object *v, const char *key, enum rmode mo
 		}
 		return MG_OK;
 	case json_type_object:
-		return mask_object(w, v, mode, top);
+		return mask_object(w, v, key, mode, top);
 	default:
 		return MG_OK;	/* null, true, false */
 	}
@@ -600,7 +610,7 @@ jwalk_mask_request(struct json_object *root, struct arena *a,
 	rc = check_request(&w, root);
 	if (rc != MG_OK)
 		return rc;
-	return mask_object(&w, root, RM_API, 1);
+	return mask_object(&w, root, NULL, RM_API, 1);
 }
 
 /*

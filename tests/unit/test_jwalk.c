@@ -411,6 +411,11 @@ test_keys_as_context(struct arena *a)
 	    "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"x_future\",\"env\":[{\"name\":"
 	    "\"aws_secret_access_key\",\"value\":\"AWS_SECRET_KEY_001\"}]}]}]}",
 	    "{name, value} pairs: the name is the value's key, in unknown blocks too");
+	KEYED("{\"tools\":[{\"name\":\"t\",\"input_schema\":{\"type\":\"object\",\"properties\":{\"AccountId\":"
+	    "{\"type\":\"string\",\"default\":\"483920175634\",\"enum\":[\"483920175634\"],\"examples\":[483920175634]}}}}]}",
+	    "{\"tools\":[{\"name\":\"t\",\"input_schema\":{\"type\":\"object\",\"properties\":{\"AccountId\":"
+	    "{\"type\":\"string\",\"default\":\"AWS_ACCOUNT_002\",\"enum\":[\"AWS_ACCOUNT_002\"],\"examples\":[\"AWS_ACCOUNT_002\"]}}}}]}",
+	    "input_schema default, enum, examples take the property name as context");
 	keys_seen[0] = '\0';
 	KEYED("{\"system\":\"s\",\"x\":{\"k\":[\"v\"]}}", "{\"system\":\"s\",\"x\":{\"k\":[\"v\"]}}",
 	    "nothing to mask: unchanged");
