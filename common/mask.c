@@ -468,8 +468,11 @@ map_spans(struct rules_match *ms, size_t n, const struct decode_view *view)
 		size_t s = view->from[ms[i].start], e = decode_end(view, ms[i].end);
 		if (s < prev)
 			s = prev;	/* two spans in one escape: the first took it */
-		if (e < s)
-			e = s;
+		if (e <= s) {
+			ms[i].action = RULES_ALLOW;	/* nothing of its own left */
+			ms[i].start = ms[i].end = s;
+			continue;
+		}
 		ms[i].start = s;
 		ms[i].end = e;
 		prev = e;
