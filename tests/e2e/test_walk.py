@@ -255,3 +255,55 @@ def test_walk_refusals(srv, mock):
         assert s == 400 and field.encode() in b, (s, b[:300])
         assert len(mock.requests) == n, "refused request went upstream"
     assert v.encode() not in mock.all_bytes()
+
+
+def test_walk_realistic_routes(srv, mock):
+    """Issue 11 routes 3-5 as a Claude Code session would carry them: an MCP
+    tool whose schema lists real resources, a presigned S3 URL as an image
+    source, `kubectl get secret -o yaml` and PHP json_encode output in tool
+    results, and AWS API JSON with numbers in a tool call."""
+    acct, bucket = _acct(), "acme-" + secrets.token_hex(4) + "-prod"
+    akid = "ASIA" + _s(string.ascii_uppercase + "234567", 16)
+    secret = _s(B62, 20) + "/" + _s(B64, 19)
+    token = "IQoJb3JpZ2luX2Vj" + _s(B62, 40) + "/" + _s(B64, 200)
+    inst = "i-0" + secrets.token_hex(8)
+    presigned = ("https://%s.s3.amazonaws.com/shot.png?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+                 "&X-Amz-Credential=%s%%2F20250101%%2Fus-east-1%%2Fs3%%2Faws4_request"
+                 "&X-Amz-Security-Token=%s&X-Amz-Signature=%s"
+                 % (bucket, akid, urllib.parse.quote(token, safe=""), secrets.token_hex(32)))
+    kube = ("apiVersion: v1\nkind: Secret\ndata:\n  aws_access_key_id: %s\n"
+            "  aws_secret_access_key: %s\n" % (base64.b64encode(akid.encode()).decode(),
+                                              base64.b64encode(secret.encode()).decode()))
+    php = json.dumps({"role": "arn:aws:iam::%s:role/ci" % acct, "log": "s3://%s/x" % bucket}).replace("/", "\\/")
+    body = {
+        "model": MODEL, "max_tokens": 64,
+        "tools": [{"name": "mcp__aws__describe", "description": "Describe resources",
+                   "input_schema": {"type": "object", "properties": {
+                       "AccountId": {"type": "string", "enum": [acct], "default": acct},
+                       "Bucket": {"type": "string", "examples": [bucket]},
+                       inst: {"type": "boolean", "title": "instance " + inst}}}}],
+        "messages": [
+            {"role": "user", "content": [
+                {"type": "text", "text": "what is in this screenshot?"},
+                {"type": "image", "source": {"type": "url", "url": presigned}}]},
+            {"role": "assistant", "content": [
+                {"type": "tool_use", "id": "toolu_01", "name": "mcp__aws__describe",
+                 "input": {"AccountId": int(acct), "Bucket": bucket,
+                           "aws_secret_access_key": secret}}]},
+            {"role": "user", "content": [
+                {"type": "tool_result", "tool_use_id": "toolu_01", "content": kube},
+                {"type": "tool_result", "tool_use_id": "toolu_01", "content": [{"type": "text", "text": php}]}]}],
+        "metadata": {"user_id": "u1", "Owner": {"OwnerId": int(acct)}},
+    }
+    for stream in (False, True):
+        body["stream"] = stream
+        n = len(mock.requests)
+        _send(srv, body)
+        assert len(mock.requests) == n + 1
+        seen = decodings(mock.requests[-1].body)
+        for name, v in (("account", acct), ("bucket", bucket), ("access key", akid), ("secret", secret),
+                        ("token", token), ("instance", inst)):
+            assert v not in seen, "%s reached the upstream (stream=%s)" % (name, stream)
+        up = mock.requests[-1].json()
+        assert up["messages"][1]["content"][0]["input"]["AccountId"].startswith("AWS_ACCOUNT_")
+        assert up["tools"][0]["input_schema"]["properties"]["AccountId"]["default"].startswith("AWS_ACCOUNT_")
