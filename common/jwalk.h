@@ -1,13 +1,13 @@
 /*
  * jwalk.h - the JSON side of the messages proxy: strict parsing of client
- * bodies, the walk that masks every free-text string of a Messages request,
+ * bodies, the walk that masks every string and number of a Messages request,
  * the walk that unmasks a non-streaming Messages response, deterministic
  * serialisation, and the few field accessors the proxy needs (model,
  * max_tokens, stream, usage).
  *
  * The walker never calls the masking engine itself: it takes the text
  * transform as a callback (struct jwalk_xform), which the proxy wires to
- * mask_text() or mask_unmask(..., json_escape = 0, ...).
+ * mask_text() and mask_text_keyed(), or mask_unmask(..., json_escape = 0, ...).
  *
  * Trees are json-c objects. A tree returned by jwalk_parse() is owned by the
  * caller and released with jwalk_free().
@@ -95,8 +95,9 @@ enum mg_err jwalk_unmask_response(struct json_object *root, struct arena *a,
 /*
  * Transforms, in place, every string value under v except those under
  * structural keys (type, id, tool_use_id, name, signature, data, media_type,
- * cache_control, url, file_id, encrypted_content, ...): the fail-closed walk
- * used for block types and objects the walker does not know, e.g. citations.
+ * cache_control, url, file_id, encrypted_content, ...): the response side's
+ * walk for objects it does not know, e.g. citations in a stream. (The
+ * request walk masks everything, see jwalk_mask_request.)
  */
 enum mg_err jwalk_xform_generic(struct json_object *v, struct arena *a,
     const struct jwalk_xform *xf);
