@@ -234,6 +234,7 @@ decode_credential_name(const char *name, size_t len)
 {
 	static const char *const words[] = {
 		"secret", "token", "password", "passwd", "credential", "key", "auth", "aws",
+		"config", "env",
 	};
 	char low[64];
 	size_t i;

@@ -50,8 +50,9 @@ size_t decode_end(const struct decode_view *v, size_t b);
 
 /*
  * 1 if name[0..len) names a credential (contains secret, token, password,
- * passwd, credential, key, auth or aws, in any case): a base64 value under
- * such a name is decoded and scanned.
+ * passwd, credential, key, auth, aws, config or env, in any case: AWS
+ * config files and .env files are stored whole): a base64 value under such
+ * a name is decoded and scanned.
  */
 int decode_credential_name(const char *name, size_t len);
 

@@ -110,6 +110,7 @@ test_fields(void)
 	TH_STREQ(names, "aws_access_key_id=28;aws_secret_access_key=56;TOKEN=28;",
 	    "finds base64 under credential names only (YAML, quoted JSON, env)");
 	TH_OK(decode_credential_name("AWS_SESSION_TOKEN", 17) && decode_credential_name("Password", 8) &&
+	    decode_credential_name(".dockerconfigjson", 17) && decode_credential_name("app.env", 7) &&
 	    !decode_credential_name("region", 6) && !decode_credential_name("", 0), "credential names");
 }
 
