@@ -17,6 +17,7 @@
 
 #include "log.h"
 #include "crypto.h"
+#include "decode.h"
 #include "mask_int.h"
 #include "rules.h"
 #include "store.h"
@@ -236,7 +237,8 @@ placeholder_of(struct mask_session *m, const struct centry *e, char *ph, size_t 
 /* ---- masking ---------------------------------------------------------- */
 
 static enum mg_err emit_masked(struct mask_session *m, const char *in, size_t len,
-    const struct rules_match *ms, size_t n, struct centry **ent, struct buf *out);
+    const struct rules_match *ms, size_t n, struct centry **ent, const struct mask_emit *extra,
+    size_t nextra, struct buf *out);
 
 /* Looks up, then allocates, the numbers of all pending entries. */
 static enum mg_err
@@ -282,22 +284,99 @@ resolve_pending(struct mask_session *m, struct centry **pend, size_t npend)
 	return rc;
 }
 
+/*
+ * Keeps the matches of ms[0..*n) that a pass may act on: those inside the
+ * window [lo, hi) of the scanned text, moved to window offsets. Returns 0
+ * when a mask or block match straddles an edge of the window (the caller
+ * scans the window alone instead).
+ */
+static int
+keep_window(struct rules_match *ms, size_t *n, size_t lo, size_t hi)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < *n; i++) {
+		if (ms[i].end <= lo || ms[i].start >= hi)
+			continue;	/* context only: its own string is scanned alone */
+		if (ms[i].start < lo || ms[i].end > hi) {
+			if (ms[i].action != RULES_ALLOW)
+				return 0;
+			continue;
+		}
+		ms[k] = ms[i];
+		ms[k].start -= lo;
+		ms[k].end -= lo;
+		k++;
+	}
+	*n = k;
+	return 1;
+}
+
+/*
+ * Moves the spans from view offsets to offsets of the original text the
+ * view was decoded from; a span that ends inside an escape takes all of it.
+ */
+static void
+map_spans(struct rules_match *ms, size_t n, const struct decode_view *view)
+{
+	size_t i, prev = 0;
+
+	for (i = 0; i < n; i++) {
+		size_t s = view->from[ms[i].start], e = decode_end(view, ms[i].end);
+		if (s < prev)
+			s = prev;	/* two spans in one escape: the first took it */
+		if (e <= s) {
+			ms[i].action = RULES_ALLOW;	/* nothing of its own left */
+			ms[i].start = ms[i].end = s;
+			continue;
+		}
+		ms[i].start = s;
+		ms[i].end = e;
+		prev = e;
+	}
+}
+
+/* Moves recalled spans from view offsets to offsets of the original text. */
+static void
+map_recalled(struct mask_emit *x, size_t n, const struct decode_view *view)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		x[i].start = view->from[x[i].start];
+		x[i].end = decode_end(view, x[i].end);
+	}
+}
+
+/*
+ * One masking pass (see mask_int.h): scan, refuse on a block rule, give
+ * every chosen value its number (one batched lookup, one minting
+ * transaction), find the known values the rules did not (mask_recall.c),
+ * then emit in[] with the spans replaced.
+ */
 enum mg_err
-mask_text(struct mask_session *m, const char *in, size_t len, struct buf *out)
+mask_pass(struct mask_session *m, const char *scan, size_t scanlen, size_t lo, size_t hi,
+    const struct decode_view *view, const char *in, size_t len, struct buf *out)
 {
 	struct rules_match *ms;
 	struct centry **ent, **pend;
-	size_t n, i, npend = 0;
+	struct mask_emit *extra = NULL;
+	size_t n, i, npend = 0, nextra = 0;
 	enum mg_err rc;
 
-	if (m == NULL || (in == NULL && len > 0))
+	if (m == NULL || (in == NULL && len > 0) || lo > hi || hi > scanlen)
 		return MG_EINVAL;
 	rc = mask_recall_begin(m);
 	if (rc != MG_OK)
 		return rc;
-	rc = rules_scan(m->rules, m->arena, in, len, &ms, &n);
+	rc = rules_scan(m->rules, m->arena, scan, scanlen, &ms, &n);
 	if (rc != MG_OK)
 		return rc;
+	if ((lo > 0 || hi < scanlen) && !keep_window(ms, &n, lo, hi)) {
+		rc = rules_scan(m->rules, m->arena, scan + lo, hi - lo, &ms, &n);
+		if (rc != MG_OK)
+			return rc;
+	}
 	if (n == 0 && !mask_recall_active(m))
 		return buf_append(out, in, len);
 	/* refuse before anything is minted for a request that will not go out */
@@ -321,7 +400,8 @@ mask_text(struct mask_session *m, const char *in, size_t len, struct buf *out)
 		struct centry *e;
 		if (ms[i].action != RULES_MASK)
 			continue;
-		e = vget(m, ms[i].rule, in + ms[i].start, ms[i].end - ms[i].start);
+		/* the value as the window spells it: decoded when scanning a view */
+		e = vget(m, ms[i].rule, scan + lo + ms[i].start, ms[i].end - ms[i].start);
 		if (e == NULL)
 			return MG_ENOMEM;
 		if (e->num == 0 && !e->pending) {
@@ -343,21 +423,24 @@ mask_text(struct mask_session *m, const char *in, size_t len, struct buf *out)
 		if (rc != MG_OK)
 			return rc;
 	}
-	return emit_masked(m, in, len, ms, n, ent, out);
+	/* known values in the window, as the window spells them */
+	rc = mask_recall_spans(m, scan + lo, hi - lo, ms, n, &extra, &nextra);
+	if (rc != MG_OK)
+		return rc;
+	if (view != NULL) {
+		map_spans(ms, n, view);
+		map_recalled(extra, nextra, view);
+	}
+	return emit_masked(m, in, len, ms, n, ent, extra, nextra, out);
 }
 
 /* Writes in[0..len) with the chosen spans and recalled tokens replaced. */
 static enum mg_err
 emit_masked(struct mask_session *m, const char *in, size_t len, const struct rules_match *ms,
-    size_t n, struct centry **ent, struct buf *out)
+    size_t n, struct centry **ent, const struct mask_emit *extra, size_t nextra, struct buf *out)
 {
-	struct mask_emit *extra = NULL;
-	size_t nextra = 0, i = 0, j = 0, copied = 0;
-	enum mg_err rc;
+	size_t i = 0, j = 0, copied = 0;
 
-	rc = mask_recall_spans(m, in, len, ms, n, &extra, &nextra);
-	if (rc != MG_OK)
-		return rc;
 	for (;;) {
 		struct mask_emit cur;
 		char ph[96];
@@ -375,6 +458,10 @@ emit_masked(struct mask_session *m, const char *in, size_t len, const struct rul
 		} else {
 			break;
 		}
+		if (cur.end <= copied)
+			continue;	/* mapped into an escape the span before took */
+		if (cur.start < copied)
+			cur.start = copied;
 		phlen = placeholder_of(m, cur.e, ph, sizeof(ph));
 		if (phlen == 0)
 			return MG_ERULES;
@@ -690,4 +777,10 @@ mask_session_foreach_type(const struct mask_session *m,
 		tc.unknown = c->unknown;
 		fn(arg, rules_type(m->rules, (unsigned)i), &tc);
 	}
+}
+
+struct arena *
+mask_session_arena(const struct mask_session *m)
+{
+	return m->arena;
 }

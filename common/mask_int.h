@@ -1,13 +1,18 @@
 /*
- * mask_int.h - internals shared by mask.c (sessions, masking, unmasking)
- * and mask_recall.c (known values masked wherever they appear again), and
- * by the unit test that includes them.
+ * mask_int.h - internals of the masking engine: shared by mask.c
+ * (sessions, the masking pass, unmasking), mask_context.c (where the
+ * engine looks: decoded views, keys as context) and mask_recall.c (known
+ * values masked wherever they appear again), and by the unit tests that
+ * include them; not for other callers.
  */
 #ifndef MG_MASK_INT_H
 #define MG_MASK_INT_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include "arena.h"
 #include "crypto.h"
+#include "decode.h"
 #include "mask.h"
 #include "rules.h"
 
@@ -71,6 +76,22 @@ struct mask_emit {
 	size_t end;
 	const struct centry *e;
 };
+
+/*
+ * One masking pass. Scans scan[0..scanlen) with the rules and acts only on
+ * the matches inside the window [lo, hi): the text around it is context
+ * (`"aws_secret_access_key": "` before a value). A match straddling an edge
+ * makes the pass scan the window alone. Appends in[0..len) to out with
+ * every match, and every value the tenant's mapping holds (recall), replaced
+ * by its placeholder, where the window is either in itself (view NULL) or a
+ * decoded view of in (view->text), in which case each match replaces the
+ * original bytes it was decoded from. Errors as mask_text.
+ */
+enum mg_err mask_pass(struct mask_session *m, const char *scan, size_t scanlen, size_t lo,
+    size_t hi, const struct decode_view *view, const char *in, size_t len, struct buf *out);
+
+/* The request arena of the session. */
+struct arena *mask_session_arena(const struct mask_session *m);
 
 /* mask.c: the value cache (see vget) */
 enum mg_err mask_cache_reserve(struct mask_session *m, size_t more);

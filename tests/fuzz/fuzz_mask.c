@@ -2,14 +2,16 @@
  * fuzz_mask.c - libFuzzer harness for the masking engine. Properties:
  *  - mask never fails on any input (only blocks, which the defaults lack);
  *  - masked output contains no span any rule would mask again (idempotent);
- *  - unmask(mask(x)) == x when x holds no placeholder-shaped text already
- *    and no masked span is glued to a word character (then its placeholder
- *    is no token: the value is still masked, fail safe, but not restored);
+ *  - unmask(mask(x)) == x when x holds no placeholder-shaped text already,
+ *    no masked span is glued to a letter or digit (then its placeholder
+ *    is no token: the value is still masked, fail safe, but not restored)
+ *    and no escape or base64 field (a value masked in its encoded spelling
+ *    is restored decoded);
  *  - unmasking in arbitrary chunks with mask_holdback equals one pass;
- *  - a later request (a new session of the same tenant) masks the restored
- *    text, and the text restored as tool input (credentials stay
- *    placeholders), back to exactly the masked text: recall finds every
- *    known value without its context.
+ *  - under the same conditions, a later request (a new session of the
+ *    same tenant) masks the restored text, and the text restored as tool
+ *    input (credentials stay placeholders), back to exactly the masked
+ *    text: recall finds every known value without its context.
  * Each input uses a fresh tenant of one temporary database. Placeholders
  * follow the grammar of rules_placeholder.c (credentials carry a tag, '_'
  * is a boundary).
@@ -22,6 +24,7 @@
 
 #include "arena.h"
 #include "cfg.h"
+#include "decode.h"
 #include "log.h"
 #include "mask.h"
 #include "rules.h"
@@ -144,6 +147,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    ((spans[i].start > 0 && is_alnum(in[spans[i].start - 1])) ||
 		    (spans[i].end < size && is_alnum(in[spans[i].end]))))
 			glued = 1;
+	{
+		struct decode_view v;
+		struct decode_field f;
+		size_t at = 0;
+		if (decode_view_deep(&arena, in, size, 1, &v) != 0 ||
+		    decode_next_b64_field(in, size, &at, &f))
+			glued = 1;
+	}
 	if (!glued && memmem(in, size, "AWS_", 4) == NULL &&
 	    (back.len != size || (size > 0 && memcmp(back.data, in, size) != 0)))
 		abort();
