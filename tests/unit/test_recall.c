@@ -161,6 +161,10 @@ test_later_request(struct store *s)
 		    strstr(m2, ph_bucket) != NULL, "request 2, no context: %s -> %s", t, m2 ? m2 : "(error)");
 		TH_STREQ(U(s, "t1", m2), t, "and it restores to the same text");
 	}
+	m2 = M(s, "t1", "curl 'https://x.example/?sk=wJalrXUtnFEMI%2FK7MDENG%2FbPxRfiCYEXAMPLEKEY&n=1' "
+	    "{\"k\": \"wJalrXUtnFEMI\\/K7MDENG\\/bPxRfiCYEXAMPLEKEY\"}");
+	TH_STREQ(m2, arena_printf(&A, "curl 'https://x.example/?sk=%s&n=1' {\"k\": \"%s\"}", ph_sk, ph_sk),
+	    "request 2, encoded (URL %%2F, JSON \\/): recalled in the decoded view");
 	m2 = M(s, "t1", "we need feedback on feedback-forms and the 48392017563 and 4839201756345");
 	TH_STREQ(m2, "we need feedback on feedback-forms and the 48392017563 and 4839201756345",
 	    "short words and near misses are not recalled");
