@@ -27,6 +27,8 @@
 
 #define PROXY_MAX_RESPONSE (64u * 1024 * 1024)
 #define HOP_HEADER "x-maskgate-hop"
+/* gateways a request may pass before it is taken for a loop (508) */
+#define PROXY_MAX_HOPS 4
 
 struct proxy {
 	struct request *req;
@@ -377,7 +379,7 @@ forward(struct proxy *px, const char *method, const char *body, size_t body_len)
 	struct request *req = px->req;
 	const struct cfg *c = req->worker->cfg;
 	struct up_call call;
-	const char *query;
+	const char *query, *hops;
 	char mark[33], *line;
 	enum mg_err rc;
 	double t0;
@@ -389,9 +391,26 @@ forward(struct proxy *px, const char *method, const char *body, size_t body_len)
 	hop_mark(c, mark);
 	if (mark[0] == '\0')
 		goto oom;
-	line = arena_printf(req->arena, "%s: %s", HOP_HEADER, mark);
+	/* earlier gateways' marks stay: a loop through several instances stops */
+	hops = http_header(req, HOP_HEADER);
+	line = hops != NULL && *hops != '\0' ?
+	    arena_printf(req->arena, "%s: %s, %s", HOP_HEADER, hops, mark) :
+	    arena_printf(req->arena, "%s: %s", HOP_HEADER, mark);
 	if (line == NULL || append_header(px, line) != MG_OK || append_header(px, "Expect:") != MG_OK)
 		goto oom;
+	if (body != NULL) {
+		/*
+		 * CONTENT_TYPE is no HTTP_* parameter, so it is not among the
+		 * forwarded headers, and libcurl would label the POST
+		 * x-www-form-urlencoded. The body is JSON maskgate serialised.
+		 */
+		const char *ct = http_header(req, "content-type");
+		line = arena_printf(req->arena, "Content-Type: %s",
+		    ct != NULL && strncasecmp(ct, "application/json", 16) == 0 ? ct :
+		    "application/json");
+		if (line == NULL || append_header(px, line) != MG_OK)
+			goto oom;
+	}
 	if (c->upstream_api_key != NULL && (px->principal == NULL || !px->principal->byok)) {
 		line = arena_printf(req->arena, "x-api-key: %s", c->upstream_api_key);
 		if (line == NULL || append_header(px, line) != MG_OK)
@@ -465,23 +484,48 @@ oom:
 }
 
 /*
- * Refuses a request that carries this instance's own loop mark. Runs before
- * authentication: a looped request carries the upstream key, not a caller's.
+ * Refuses a request that carries this instance's own loop mark, or that
+ * already passed PROXY_MAX_HOPS gateways. Every mark is kept on the way up
+ * (forward() appends ours), so two instances with different data keys
+ * pointing at each other stop at the second pass instead of looping until
+ * the upstream timeout. Runs before authentication: a looped request
+ * carries the upstream key, not a caller's.
  */
 int
 proxy_loop_detected(struct request *req)
 {
-	const char *hop = http_header(req, HOP_HEADER);
+	const char *hop = http_header(req, HOP_HEADER), *p;
 	char mark[33];
+	int hops = 0, own = 0;
 
 	if (hop == NULL)
 		return 0;
 	hop_mark(req->worker->cfg, mark);
-	if (mark[0] == '\0' || strcmp(hop, mark) != 0)
-		return 0;
-	http_error(req, 508, ET_INVALID_REQUEST, "request loop: this request came from this "
-	    "maskgate itself; MASKGATE_UPSTREAM_URL points at maskgate instead of the Anthropic API");
-	return 1;
+	/* the web server joins repeated headers with ", " */
+	for (p = hop; *p != '\0';) {
+		size_t n;
+		while (*p == ' ' || *p == ',' || *p == '\t')
+			p++;
+		n = strcspn(p, ", \t");
+		if (n == 0)
+			break;
+		hops++;
+		if (mark[0] != '\0' && n == strlen(mark) && memcmp(p, mark, n) == 0)
+			own = 1;
+		p += n;
+	}
+	if (own) {
+		http_error(req, 508, ET_INVALID_REQUEST, "request loop: this request already passed "
+		    "this maskgate; MASKGATE_UPSTREAM_URL points (directly or through other "
+		    "gateways) at maskgate instead of the Anthropic API");
+		return 1;
+	}
+	if (hops >= PROXY_MAX_HOPS) {
+		http_error(req, 508, ET_INVALID_REQUEST, "request loop: this request already passed "
+		    "%d maskgate instances; check MASKGATE_UPSTREAM_URL of each", hops);
+		return 1;
+	}
+	return 0;
 }
 
 static void

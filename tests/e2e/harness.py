@@ -146,6 +146,9 @@ class Mock:
     def __init__(self):
         self.requests = []
         self.script = []          # Replies consumed in order; then default
+        # strict, as the real API: a POST body that is not labelled JSON is
+        # refused (a scripted reply is not consumed by the refusal)
+        self.strict = True
         self.default = None       # callable(Recorded) -> Reply
         self.lock = threading.Lock()
         mock = self
@@ -163,7 +166,13 @@ class Mock:
                                {k.lower(): v for k, v in self.headers.items()}, body)
                 with mock.lock:
                     mock.requests.append(rec)
-                    reply = mock.script.pop(0) if mock.script else None
+                    if mock.strict and not mock.acceptable(rec):
+                        reply = Reply("json", 400, {"type": "error", "error": {
+                            "type": "invalid_request_error",
+                            "message": "mock (strict): a POST body must be "
+                                       "content-type application/json"}})
+                    else:
+                        reply = mock.script.pop(0) if mock.script else None
                 if reply is None:
                     reply = mock.default(rec) if mock.default else mock.auto(rec)
                 mock.send(self, reply)
@@ -176,6 +185,13 @@ class Mock:
         self.url = "http://127.0.0.1:%d" % self.port
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
+
+    @staticmethod
+    def acceptable(rec):
+        if rec.method != "POST":
+            return True
+        ct = rec.headers.get("content-type", "")
+        return ct.split(";")[0].strip().lower() == "application/json"
 
     def auto(self, rec):
         if rec.path.startswith("/v1/models"):
@@ -251,6 +267,7 @@ class Mock:
             self.requests.clear()
             self.script.clear()
         self.default = None
+        self.strict = True
 
     def last(self):
         with self.lock:

