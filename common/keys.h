@@ -20,6 +20,8 @@ struct principal {
 	const char *key_hash;	/* hex SHA-256 of the credential, for logs */
 	int admin;		/* may call management endpoints */
 	int byok;		/* the caller's own Anthropic credential goes upstream */
+	const char *byok_api_key;	/* BYOK: x-api-key to forward, or NULL */
+	const char *byok_authorization;	/* BYOK: Authorization to forward, or NULL */
 	void *key;		/* virtual key record, owned by keys.c (NULL otherwise) */
 	const struct cfg *cfg;	/* for limits that depend on configuration */
 	const char *user_id;	/* from the key or the JWT; may be NULL */
@@ -82,7 +84,10 @@ enum mg_err keys_authenticate(const struct cfg *c, struct store *s, struct arena
 /*
  * The same, honouring BYOK mode: when MASKGATE_BYOK is on and the request
  * carries x-maskgate-key, that header authenticates the caller and the
- * caller's own x-api-key/Authorization goes upstream (out->byok = 1).
+ * caller's own x-api-key/Authorization goes upstream (out->byok = 1,
+ * out->byok_api_key/byok_authorization). A value that authenticates to
+ * maskgate is never picked; a BYOK caller with no credential of its own
+ * gets MG_ENOTFOUND (401), never the server's key.
  */
 enum mg_err keys_authenticate_ex(const struct cfg *c, struct store *s, struct arena *a,
     const char *x_api_key, const char *authorization, const char *x_maskgate_key,

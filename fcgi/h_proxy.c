@@ -96,10 +96,8 @@ add_request_header(void *ctx, const char *name, const char *value)
 	struct proxy *px = ctx;
 	struct curl_slist *n;
 	char *line;
-	int byok_credential = px->principal != NULL && px->principal->byok &&
-	    (strcmp(name, "x-api-key") == 0 || strcmp(name, "authorization") == 0);
 
-	if (!byok_credential && listed(drop_request_headers, MG_NELEM(drop_request_headers), name))
+	if (listed(drop_request_headers, MG_NELEM(drop_request_headers), name))
 		return;
 	line = arena_printf(px->req->arena, "%s: %s", name, value);
 	if (line == NULL)
@@ -411,7 +409,20 @@ forward(struct proxy *px, const char *method, const char *body, size_t body_len)
 		if (line == NULL || append_header(px, line) != MG_OK)
 			goto oom;
 	}
-	if (c->upstream_api_key != NULL && (px->principal == NULL || !px->principal->byok)) {
+	if (px->principal != NULL && px->principal->byok) {
+		/* only the caller's own credential, as keys_authenticate_ex() chose it */
+		if (px->principal->byok_api_key != NULL) {
+			line = arena_printf(req->arena, "x-api-key: %s", px->principal->byok_api_key);
+			if (line == NULL || append_header(px, line) != MG_OK)
+				goto oom;
+		}
+		if (px->principal->byok_authorization != NULL) {
+			line = arena_printf(req->arena, "authorization: %s",
+			    px->principal->byok_authorization);
+			if (line == NULL || append_header(px, line) != MG_OK)
+				goto oom;
+		}
+	} else if (c->upstream_api_key != NULL) {
 		line = arena_printf(req->arena, "x-api-key: %s", c->upstream_api_key);
 		if (line == NULL || append_header(px, line) != MG_OK)
 			goto oom;

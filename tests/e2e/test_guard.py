@@ -78,3 +78,41 @@ def standalone_two_instances_loop(mock):
     finally:
         a.stop()
         b.stop()
+
+
+# ------------------------------------------------------------- BYOK
+
+def generate(srv, **fields):
+    s, _, b = post(srv, "/key/generate", fields)
+    assert s == 200, (s, b)
+    return json.loads(b)
+
+
+def ask_byok(srv, headers):
+    h = {"content-type": "application/json", "anthropic-version": "2023-06-01"}
+    h.update(headers)
+    return curl(srv.url + "/v1/messages", method="POST", headers=h, data=body())
+
+
+def test_byok_never_forwards_maskgate_credentials(srv, mock):
+    k1, k2 = generate(srv, user_id="byok-a")["key"], generate(srv, user_id="byok-b")["key"]
+    own = "sk-ant-own-" + os.urandom(8).hex()
+    # a BYOK caller without a credential of its own: 401, not the server's key
+    for extra in ({}, {"x-api-key": srv.master}, {"x-api-key": k2},
+                  {"authorization": "Bearer " + k1}, {"x-api-key": k1, "authorization": "Bearer " + srv.master}):
+        s, _, b = ask_byok(srv, dict({"x-maskgate-key": k1}, **extra))
+        assert s == 401, (extra, s, b)
+        assert_envelope(b, "authentication_error")
+    assert not mock.requests, "a refused BYOK request went upstream"
+    # beside a maskgate credential, only the caller's own one goes up
+    s, _, b = ask_byok(srv, {"x-maskgate-key": k1, "x-api-key": srv.master,
+                             "authorization": "Bearer " + own})
+    assert s == 200, b
+    up = mock.last().headers
+    assert up.get("authorization") == "Bearer " + own and "x-api-key" not in up, up
+    s, _, b = ask_byok(srv, {"x-maskgate-key": k1, "x-api-key": own})
+    assert s == 200, b
+    assert mock.last().headers.get("x-api-key") == own
+    seen = mock.all_bytes()
+    for secret in (srv.master, k1, k2, srv.env["MASKGATE_UPSTREAM_API_KEY"]):
+        assert secret.encode() not in seen, "a maskgate or server credential went upstream"
