@@ -82,6 +82,8 @@ static const struct cfg_var cfg_vars[] = {
 	  "give the expected aud claim" },
 	{ "MASKGATE_JWT_LEEWAY", T_DURATION, OFF(jwt_leeway), "60s",
 	  "give a duration such as 60s" },
+	{ "MASKGATE_JWT_MAX_LIFETIME", T_DURATION, OFF(jwt_max_lifetime), "24h",
+	  "give a duration such as 24h" },
 	{ "MASKGATE_BYOK", T_BOOL, OFF(byok), "off",
 	  "use on or off" },
 	{ "MASKGATE_MASTER_GRACE", T_DURATION, OFF(master_grace), "7d",

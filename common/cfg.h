@@ -41,6 +41,7 @@ struct cfg {
 	char *jwt_issuer;		/* MASKGATE_JWT_ISSUER: required iss, or NULL */
 	char *jwt_audience;		/* MASKGATE_JWT_AUDIENCE: required aud, or NULL */
 	long jwt_leeway;		/* seconds of clock skew for exp/nbf/iat */
+	long jwt_max_lifetime;		/* seconds a token may live: exp - iat (or - now) */
 	long byok;			/* MASKGATE_BYOK: x-maskgate-key authenticates */
 	long master_grace;		/* seconds a rotated-out master key still works */
 	long spend_headers;		/* MASKGATE_SPEND_HEADERS: x-maskgate-key-spend */
