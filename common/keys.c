@@ -81,7 +81,8 @@ keys_tenant(struct arena *a, const struct keys_record *k)
 		return arena_printf(a, "team:%s", k->team_id);
 	if (k->user_id != NULL && *k->user_id != '\0')
 		return arena_printf(a, "user:%s", k->user_id);
-	return arena_printf(a, "key:%.12s", k->hash);
+	return arena_printf(a, "key:%.*s", KEYS_TENANT_ANCHOR_LEN,
+	    k->key_tenant != NULL && *k->key_tenant != '\0' ? k->key_tenant : k->hash);
 }
 
 double

@@ -41,6 +41,7 @@ struct keys_record {
 	const char *models;	/* JSON array */
 	const char *metadata;	/* JSON object */
 	const char *created_by;
+	const char *key_tenant;	/* tenant anchor (hash prefix at generation), NULL until stored */
 	double max_budget;	/* USD, -1 = none */
 	double spend;
 	long budget_duration;	/* seconds, -1 = none */
@@ -51,7 +52,13 @@ struct keys_record {
 	long created_at, updated_at;
 };
 
-/* The masking tenant of a key record: team, else user, else key:<hash12>. */
+/* Hex characters of a key's hash that name its own tenant (key:<prefix>). */
+#define KEYS_TENANT_ANCHOR_LEN 12
+
+/*
+ * The masking tenant of a key record: team, else user, else key:<anchor>,
+ * the hash prefix of the key as first generated (regeneration keeps it).
+ */
 const char *keys_tenant(struct arena *a, const struct keys_record *k);
 
 /* Hash of a key given as "sk-..." or as its 64-hex hash; MG_EINVAL otherwise. */
