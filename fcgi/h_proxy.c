@@ -554,8 +554,22 @@ admit(struct request *req, const struct principal *p, const char *model,
     struct keys_ticket **ticket)
 {
 	struct keys_refusal r;
-	enum mg_err rc = keys_admit(req->worker->store, req->arena, p, model, ticket, &r);
+	enum mg_err rc;
 	char retry[32];
+
+	/*
+	 * An unpriced model costs 0, so a budget would never run out on it: a
+	 * key with max_budget may only use models the table prices.
+	 */
+	if (p->kind == PRINCIPAL_VIRTUAL && p->key != NULL &&
+	    ((const struct keys_record *)p->key)->max_budget >= 0 &&
+	    models_find(req->worker->models, model) == NULL) {
+		*ticket = NULL;
+		http_error(req, 403, ET_PERMISSION, "model %s has no price in the model table; a key "
+		    "with max_budget can only use priced models (add it to MASKGATE_MODELS)", model);
+		return 0;
+	}
+	rc = keys_admit(req->worker->store, req->arena, p, model, ticket, &r);
 
 	if (rc == MG_OK) {
 		/* only when the admin enabled it: callers then see their spend */

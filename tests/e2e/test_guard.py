@@ -116,3 +116,18 @@ def test_byok_never_forwards_maskgate_credentials(srv, mock):
     seen = mock.all_bytes()
     for secret in (srv.master, k1, k2, srv.env["MASKGATE_UPSTREAM_API_KEY"]):
         assert secret.encode() not in seen, "a maskgate or server credential went upstream"
+
+
+# ------------------------------------------------------------- budgets
+
+def test_budget_refuses_unpriced_model(srv, mock):
+    budgeted = generate(srv, max_budget=1)["key"]
+    s, _, b = post(srv, "/v1/messages", body(model="claude-unpriced-9"), key=budgeted)
+    assert s == 403, (s, b)
+    assert "price" in assert_envelope(b, "permission_error")["error"]["message"]
+    assert not mock.requests, "an unpriced model went upstream on a budgeted key"
+    s, _, b = post(srv, "/v1/messages", body(), key=budgeted)
+    assert s == 200, b
+    free = generate(srv)["key"]
+    s, _, b = post(srv, "/v1/messages", body(model="claude-unpriced-9"), key=free)
+    assert s == 200, b
