@@ -21,6 +21,7 @@
 #include "metrics.h"
 #include "models.h"
 #include "route.h"
+#include "rules.h"
 #include "sse.h"
 #include "upstream.h"
 #include "worker.h"
@@ -29,6 +30,8 @@
 #define HOP_HEADER "x-maskgate-hop"
 /* gateways a request may pass before it is taken for a loop (508) */
 #define PROXY_MAX_HOPS 4
+/* longest model id accepted (the API's are under 64 characters) */
+#define PROXY_MODEL_MAX 100
 
 struct proxy {
 	struct request *req;
@@ -277,6 +280,33 @@ client_gone(void *ctx)
 	return 0;
 }
 
+/*
+ * 1 when name has the shape of a model id ("claude-sonnet-4-5-20250929",
+ * "anthropic.claude-3-5-sonnet-20240620-v1:0", "claude-3-5-sonnet-v2@20241022")
+ * and no rule finds anything in it. The name goes upstream, into the spend
+ * log and into a metric label: "AKIA..." there would leak, and free-form
+ * names would let a caller grow the metric series without bound.
+ */
+static int
+model_name_ok(struct request *req, const char *name)
+{
+	struct rules_match *ms;
+	size_t i, n, len = strlen(name);
+
+	if (len == 0 || len > PROXY_MODEL_MAX || !islower((unsigned char)name[0]))
+		return 0;
+	for (i = 0; i < len; i++)
+		if (!islower((unsigned char)name[i]) && !isdigit((unsigned char)name[i]) &&
+		    strchr("-._:@", name[i]) == NULL)
+			return 0;
+	if (rules_scan(req->worker->rules, req->arena, name, len, &ms, &n) != MG_OK)
+		return 0;	/* cannot tell: refuse */
+	for (i = 0; i < n; i++)
+		if (ms[i].action != RULES_ALLOW)
+			return 0;
+	return 1;
+}
+
 /* Applies alias, allow-list and the max_tokens clamp. 0 when refused. */
 static int
 apply_model_policy(struct request *req, struct json_object *root)
@@ -288,6 +318,12 @@ apply_model_policy(struct request *req, struct json_object *root)
 
 	if (asked == NULL) {
 		http_error(req, 400, ET_INVALID_REQUEST, "model: field required (a string)");
+		return 0;
+	}
+	if (!model_name_ok(req, asked)) {
+		/* never echo it: it may be exactly what must not be written anywhere */
+		http_error(req, 400, ET_INVALID_REQUEST, "model: not a model name (lower-case "
+		    "letters, digits and - . _ : @, at most %d characters)", PROXY_MODEL_MAX);
 		return 0;
 	}
 	asked = arena_strdup(req->arena, asked);

@@ -66,7 +66,7 @@ worker_fini(struct worker *w)
 	curl_global_cleanup();
 }
 
-/* Control characters in a logged path could forge log lines. */
+/* Control characters in a logged method could forge log lines. */
 static const char *
 log_safe(struct arena *a, const char *s)
 {
@@ -91,9 +91,10 @@ handle(struct worker *w, FCGX_Request *fcgx)
 	if (!req.started)
 		http_error(&req, 500, ET_API, "handler produced no response");
 	http_flush(&req);
-	log_info("access rid=%s tenant=%s method=%s path=%s status=%d bytes=%zu "
+	/* the routing-table entry, never the raw path: /key/info/sk-... is a key */
+	log_info("access rid=%s tenant=%s method=%s route=%s status=%d bytes=%zu "
 	    "upstream_ms=%ld own_ms=%ld%s", req.request_id, req.tenant,
-	    log_safe(&w->arena, req.method), log_safe(&w->arena, req.path), req.status,
+	    log_safe(&w->arena, req.method), req.route, req.status,
 	    req.bytes_out, req.upstream_ms > 0 ? req.upstream_ms : 0,
 	    (long)(mg_now_ms() - req.t_start) - (req.upstream_ms > 0 ? req.upstream_ms : 0),
 	    req.client_gone ? " client_gone=1" : "");

@@ -131,3 +131,41 @@ def test_budget_refuses_unpriced_model(srv, mock):
     free = generate(srv)["key"]
     s, _, b = post(srv, "/v1/messages", body(model="claude-unpriced-9"), key=free)
     assert s == 200, b
+
+
+# ------------------------------------------------------------- where maskgate writes
+
+def test_model_name_must_be_a_model_name(srv, mock):
+    key = generate(srv, key_alias="model-names")["key"]
+    for bad in (AKID, "i-0a1b2c3d4e5f67890", "arn:aws:iam::123456789012:role/x",
+                "claude sonnet", "x" * 101, "Claude-Sonnet-4-5"):
+        s, _, b = post(srv, "/v1/messages", body(model=bad), key=key)
+        assert s == 400, (bad, s, b)
+        assert bad not in assert_envelope(b, "invalid_request_error")["error"]["message"]
+        s, _, b = post(srv, "/v1/messages/count_tokens", body(model=bad), key=key)
+        assert s == 400, (bad, s, b)
+    assert not mock.requests, "a refused model name went upstream"
+    for good in ("claude-sonnet-4-5-20250929", "claude-3-5-sonnet-v2@20241022",
+                 "anthropic.claude-3-5-sonnet-20240620-v1:0"):
+        s, _, b = post(srv, "/v1/messages", body(model=good), key=key)
+        assert s == 200, (good, s, b)
+    s, _, logs = curl(srv.url + "/spend/logs", headers=auth(srv.master))
+    s2, _, metrics = curl(srv.url + "/metrics", headers=auth(srv.master))
+    assert s == 200 and s2 == 200
+    for where, text in (("spend log", logs), ("metrics", metrics),
+                        ("server log", srv.read_log().encode())):
+        assert AKID.encode() not in text and b"i-0a1b2c3d4e5f67890" not in text, where
+
+
+def test_access_log_has_no_raw_path(srv, mock):
+    key = "sk-" + os.urandom(32).hex()
+    s, _, _ = curl(srv.url + "/key/info/" + key, headers=auth(srv.master))
+    assert s == 404
+    s, _, _ = curl(srv.url + "/v1/models/" + AKID, headers=auth(srv.master))
+    assert s == 200
+    time.sleep(0.3)
+    log = srv.read_log()
+    assert "route=other status=404" in log, log[-2000:]
+    assert key not in log and key[3:] not in log, "a key in the path reached the log"
+    assert AKID not in log
+    assert AKID.encode() not in mock.all_bytes()
