@@ -45,6 +45,8 @@ struct proxy {
 	struct up_call *call;
 	const struct principal *principal;
 	struct jwalk_usage usage;	/* from the response, for spend */
+	const char *header_refused;	/* a request header not forwarded, or NULL */
+	enum mg_err header_rc;		/* why: MG_OK/MG_EBLOCKED = it held a value */
 	struct sse_unmasker um;		/* the rewriter keeps a pointer to it */
 };
 
@@ -98,16 +100,43 @@ add_request_header(void *ctx, const char *name, const char *value)
 {
 	struct proxy *px = ctx;
 	struct curl_slist *n;
+	struct buf scan;
 	char *line;
+	size_t len;
+	enum mg_err rc;
 
-	if (listed(drop_request_headers, MG_NELEM(drop_request_headers), name))
+	if (px->header_refused != NULL ||
+	    listed(drop_request_headers, MG_NELEM(drop_request_headers), name))
 		return;
 	line = arena_printf(px->req->arena, "%s: %s", name, value);
-	if (line == NULL)
+	if (line == NULL) {
+		px->header_refused = "-";
+		px->header_rc = MG_ENOMEM;
 		return;
+	}
+	/*
+	 * Every forwarded header is scanned like body text, its name giving
+	 * context to its value ("x-aws-secret-access-key: ..."). A header goes
+	 * up byte for byte only when clean: one the rules find anything in is
+	 * refused, since a value half recognised would half leak.
+	 */
+	len = strlen(line);
+	buf_init(&scan, px->req->arena);
+	rc = mask_text(px->ms, line, len, &scan);
+	if (rc != MG_OK || scan.len != len || memcmp(scan.data, line, len) != 0) {
+		px->header_refused = arena_strdup(px->req->arena, name);
+		px->header_rc = rc;
+		if (px->header_refused == NULL)
+			px->header_refused = "-";
+		return;
+	}
 	n = curl_slist_append(px->headers, line);
-	if (n != NULL)
-		px->headers = n;
+	if (n == NULL) {
+		px->header_refused = "-";
+		px->header_rc = MG_ENOMEM;
+		return;
+	}
+	px->headers = n;
 }
 
 static enum mg_err
@@ -422,6 +451,20 @@ forward(struct proxy *px, const char *method, const char *body, size_t body_len)
 	/* cppcheck-suppress autoVariables ; read only by the curl callbacks inside up_perform() below */
 	px->call = &call;
 	http_each_header(req, add_request_header, px);
+	if (px->header_refused != NULL) {
+		curl_slist_free_all(px->headers);
+		px->headers = NULL;
+		if (px->header_rc == MG_OK || px->header_rc == MG_EBLOCKED) {
+			req->reject_reason = MR_BLOCK_RULE;
+			http_error(req, 400, ET_INVALID_REQUEST, "request header %s carries a value "
+			    "this gateway masks, so it is not forwarded; remove it and retry",
+			    px->header_refused);
+		} else {
+			http_error(req, 503, ET_API, "masking a request header failed (%s); request "
+			    "not forwarded", mg_strerror(px->header_rc));
+		}
+		return;
+	}
 	hop_mark(c, mark);
 	if (mark[0] == '\0')
 		goto oom;

@@ -169,3 +169,42 @@ def test_access_log_has_no_raw_path(srv, mock):
     assert key not in log and key[3:] not in log, "a key in the path reached the log"
     assert AKID not in log
     assert AKID.encode() not in mock.all_bytes()
+
+
+# ------------------------------------------------------------- request headers
+
+CLAUDE_CODE_HEADERS = {
+    "anthropic-beta": "claude-code-20250219,interleaved-thinking-2025-05-14",
+    "anthropic-dangerous-direct-browser-access": "true",
+    "x-app": "cli", "user-agent": "claude-cli/2.1.3 (external, cli)",
+    "x-claude-code-session-id": "4f1c2a9e-8b7d-4e3f-9a1b-2c3d4e5f6a7b",
+    "x-stainless-os": "Linux", "x-stainless-arch": "x64", "x-stainless-lang": "js",
+    "x-stainless-runtime-version": "v22.11.0", "x-stainless-retry-count": "0",
+    "x-stainless-timeout": "600", "x-stainless-package-version": "0.60.0",
+    "accept": "application/json", "x-custom-team": "platform-infra",
+}
+
+
+def test_request_headers_scanned(srv, mock):
+    s, _, b = post(srv, "/v1/messages", body(), CLAUDE_CODE_HEADERS)
+    assert s == 200, b
+    up = mock.last().headers
+    for k, v in CLAUDE_CODE_HEADERS.items():
+        assert up.get(k) == v, (k, up.get(k))
+    mock.reset()
+    for name, value in (("x-aws-creds", "%s:%s" % (AKID, SECRET)),
+                        ("x-aws-secret-access-key", SECRET),
+                        ("x-debug-host", "runs on i-0a1b2c3d4e5f67890"),
+                        ("anthropic-beta", "tools-2024-04-04," + AKID),
+                        ("x-stainless-os", "arn:aws:iam::123456789012:role/Deploy")):
+        for path, method in (("/v1/messages", "POST"), ("/v1/messages/count_tokens", "POST"),
+                             ("/v1/models", "GET")):
+            h = dict(auth(srv.master), **{name: value})
+            s, _, b = curl(srv.url + path, method=method, headers=h,
+                           data=body() if method == "POST" else None)
+            assert s == 400, (name, path, s, b)
+            assert name in assert_envelope(b, "invalid_request_error")["error"]["message"]
+    seen = mock.all_bytes()
+    assert not mock.requests, "a request with a secret in a header went upstream"
+    for v in (AKID, SECRET, "i-0a1b2c3d4e5f67890", "123456789012"):
+        assert v.encode() not in seen
