@@ -29,6 +29,8 @@ struct cfg {
 	char *models_path;		/* MASKGATE_MODELS: admin model table */
 	char *model_allowlist;		/* comma-separated; NULL = all */
 	long map_ttl;			/* seconds a mapping lives unused */
+	long max_new_mappings;		/* per request, 0 = no cap */
+	long max_new_mappings_hour;	/* per tenant and clock hour, 0 = no cap */
 	long busy_timeout_ms;		/* SQLite busy_timeout */
 	long max_requests;		/* per worker, then it is replaced */
 	long drain_timeout;		/* seconds to finish in-flight on SIGTERM */

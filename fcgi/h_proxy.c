@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <json-c/json.h>
 
@@ -23,6 +24,7 @@
 #include "route.h"
 #include "rules.h"
 #include "sse.h"
+#include "store_map.h"
 #include "upstream.h"
 #include "worker.h"
 
@@ -33,8 +35,22 @@
 /* longest model id accepted (the API's are under 64 characters) */
 #define PROXY_MODEL_MAX 100
 
+/*
+ * The request's budget of new mappings: MASKGATE_MAX_NEW_MAPPINGS, or less
+ * when the tenant's hour (MASKGATE_MAX_NEW_MAPPINGS_PER_HOUR) has less
+ * left. Without it one request of 300k distinct IDs grew the database by
+ * hundreds of MB (count_tokens costs nothing and was never limited).
+ */
+struct mint_budget {
+	int active;
+	int hourly_bound;	/* the tenant's hour, not the request cap, set the quota */
+	long hour;
+	long quota;
+};
+
 struct proxy {
 	struct request *req;
+	struct mint_budget mint;
 	struct mask_session *ms;	/* NULL: nothing to unmask (models) */
 	int unmask_json;		/* restore a Messages JSON response */
 	const char *content_type;
@@ -435,6 +451,8 @@ send_buffered(struct proxy *px)
 	http_write(req, px->body.data, px->body.len);
 }
 
+static int mint_refused(struct request *req, const struct mint_budget *mb);
+
 /* Forwards the (already masked) body and writes the response. */
 static void
 forward(struct proxy *px, const char *method, const char *body, size_t body_len)
@@ -454,6 +472,8 @@ forward(struct proxy *px, const char *method, const char *body, size_t body_len)
 	if (px->header_refused != NULL) {
 		curl_slist_free_all(px->headers);
 		px->headers = NULL;
+		if (px->header_rc != MG_OK && mint_refused(req, &px->mint))
+			return;
 		if (px->header_rc == MG_OK || px->header_rc == MG_EBLOCKED) {
 			req->reject_reason = MR_BLOCK_RULE;
 			http_error(req, 400, ET_INVALID_REQUEST, "request header %s carries a value "
@@ -627,6 +647,84 @@ init_proxy(struct proxy *px, struct request *req, const struct principal *p)
 	buf_init(&px->body, req->arena);
 }
 
+/* Opens the request's budget of new mappings; 0 when refused (answered). */
+static int
+mint_begin(struct request *req, const char *tenant, struct mint_budget *mb)
+{
+	const struct cfg *c = req->worker->cfg;
+	long now = (long)time(NULL), used = 0;
+	char retry[32];
+	enum mg_err rc;
+
+	memset(mb, 0, sizeof(*mb));
+	mb->hour = now / 3600;
+	mb->quota = c->max_new_mappings;
+	if (c->max_new_mappings_hour > 0) {
+		rc = store_mint_used(req->worker->store, tenant, mb->hour, &used);
+		if (rc != MG_OK) {
+			http_error(req, 503, ET_API, "key store unavailable (%s); request not "
+			    "forwarded", mg_strerror(rc));
+			return 0;
+		}
+		if (used >= c->max_new_mappings_hour) {
+			snprintf(retry, sizeof(retry), "%ld", 3600 - now % 3600);
+			http_add_header(req, "retry-after", retry);
+			req->reject_reason = MR_RATE;
+			http_error(req, 429, ET_RATE_LIMIT, "this tenant added %ld new values to its "
+			    "mapping this hour, the most MASKGATE_MAX_NEW_MAPPINGS_PER_HOUR allows",
+			    used);
+			return 0;
+		}
+		if (mb->quota == 0 || c->max_new_mappings_hour - used < mb->quota) {
+			mb->quota = c->max_new_mappings_hour - used;
+			mb->hourly_bound = 1;
+		}
+	}
+	store_map_set_quota(req->worker->store, mb->quota);
+	mb->active = 1;
+	return 1;
+}
+
+/* After a masking error: 1 (answered 413 or 429) when the budget refused it. */
+static int
+mint_refused(struct request *req, const struct mint_budget *mb)
+{
+	char retry[32];
+	int hit = 0;
+
+	store_map_minted(req->worker->store, &hit);
+	if (!mb->active || !hit)
+		return 0;
+	req->reject_reason = MR_RATE;
+	if (mb->hourly_bound) {
+		snprintf(retry, sizeof(retry), "%ld", 3600 - (long)time(NULL) % 3600);
+		http_add_header(req, "retry-after", retry);
+		http_error(req, 429, ET_RATE_LIMIT, "this request would take the tenant past "
+		    "MASKGATE_MAX_NEW_MAPPINGS_PER_HOUR new values to mask this hour");
+	} else {
+		http_error(req, 413, ET_REQUEST_TOO_LARGE, "this request holds more than %ld "
+		    "values this gateway has not masked before (MASKGATE_MAX_NEW_MAPPINGS)",
+		    mb->quota);
+	}
+	return 1;
+}
+
+/* Counts what the request minted against its tenant's hour; lifts the cap. */
+static void
+mint_end(struct request *req, const char *tenant, struct mint_budget *mb)
+{
+	long n = store_map_minted(req->worker->store, NULL);
+
+	if (!mb->active)
+		return;
+	mb->active = 0;
+	store_map_set_quota(req->worker->store, 0);
+	if (n > 0 && req->worker->cfg->max_new_mappings_hour > 0 &&
+	    store_mint_add(req->worker->store, tenant, mb->hour, n) != MG_OK)
+		log_warn("rid=%s could not count %ld new mappings against tenant %s",
+		    req->request_id, n, tenant);
+}
+
 /* Key limits before anything goes upstream; 0 when refused (answered). */
 static int
 admit(struct request *req, const struct principal *p, const char *model,
@@ -745,9 +843,13 @@ h_messages(struct request *req, const struct principal *p)
 		goto out;
 	}
 	req->mask = px.ms;
+	if (!mint_begin(req, p->tenant, &px.mint))
+		goto out;
 	xf.fn = mask_cb;
 	xf.ctx = px.ms;
 	rc = jwalk_mask_request(root, req->arena, &xf, err, sizeof(err));
+	if (rc != MG_OK && mint_refused(req, &px.mint))
+		goto out;
 	if (rc == MG_EINVAL) {
 		http_error(req, 400, ET_INVALID_REQUEST, "%s", err);
 		goto out;
@@ -775,6 +877,7 @@ h_messages(struct request *req, const struct principal *p)
 	px.unmask_json = strcmp(req->path, "/v1/messages") == 0;
 	forward(&px, "POST", body, body_len);
 out:
+	mint_end(req, p->tenant, &px.mint);
 	jwalk_free(root);
 	if (ticket != NULL) {
 		if (!req->started)
@@ -807,17 +910,22 @@ h_models(struct request *req, const struct principal *p)
 		http_error(req, 503, ET_API, "masking unavailable; request not forwarded");
 		return;
 	}
+	if (!mint_begin(req, p->tenant, &px.mint))
+		return;
 	if (strcmp(req->path, "/v1/models") != 0) {
-		/* the id is forwarded (and logged) like any other text: masked */
+		/* the id is forwarded like any other text: masked */
 		struct buf path;
 		buf_init(&path, req->arena);
 		if (buf_appends(&path, "/v1/models/") != MG_OK ||
 		    mask_text(px.ms, req->path + strlen("/v1/models/"),
 		    strlen(req->path + strlen("/v1/models/")), &path) != MG_OK) {
-			http_error(req, 503, ET_API, "masking failed; request not forwarded");
-			return;
+			if (!mint_refused(req, &px.mint))
+				http_error(req, 503, ET_API, "masking failed; request not forwarded");
+			goto out;
 		}
 		req->path = path.data;
 	}
 	forward(&px, "GET", NULL, 0);
+out:
+	mint_end(req, p->tenant, &px.mint);
 }

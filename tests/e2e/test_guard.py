@@ -208,3 +208,56 @@ def test_request_headers_scanned(srv, mock):
     assert not mock.requests, "a request with a secret in a header went upstream"
     for v in (AKID, SECRET, "i-0a1b2c3d4e5f67890", "123456789012"):
         assert v.encode() not in seen
+
+
+# ------------------------------------------------------------- count_tokens
+
+def test_count_tokens_counts_against_rpm(srv, mock):
+    key = generate(srv, rpm_limit=2)["key"]
+    for _ in range(2):
+        s, _, b = post(srv, "/v1/messages/count_tokens", body(), key=key)
+        assert s == 200, b
+    s, h, b = post(srv, "/v1/messages", body(), key=key)
+    assert s == 429 and "retry-after" in h, (s, b)
+    s, h, b = post(srv, "/v1/messages/count_tokens", body(), key=key)
+    assert s == 429, (s, b)
+
+
+def instances(first, n):
+    return " ".join("i-0%016x" % (0xabc000 + i) for i in range(first, first + n))
+
+
+def standalone_new_mapping_caps(mock):
+    """Per request 50, per tenant and hour 120 new mappings (both servers)."""
+    for kind in (harness.Lighttpd, harness.Apache):
+        mock.reset()
+        srv = kind(mock, MASKGATE_MAX_NEW_MAPPINGS=50, MASKGATE_MAX_NEW_MAPPINGS_PER_HOUR=120).start()
+        try:
+            k1 = generate(srv, user_id="mint-a")["key"]
+            k2 = generate(srv, user_id="mint-b")["key"]
+            s, _, b = post(srv, "/v1/messages/count_tokens", body(instances(0, 60)), key=k1)
+            assert s == 413, (kind.kind, s, b)
+            assert "MASKGATE_MAX_NEW_MAPPINGS" in assert_envelope(b)["error"]["message"]
+            assert not mock.requests
+            s, _, b = post(srv, "/v1/messages/count_tokens", body(instances(0, 40)), key=k1)
+            assert s == 200, b
+            sent = mock.last().body.decode()
+            # nothing of the refused request was minted: numbering starts at 001
+            assert "AWS_EC2_001" in sent and "AWS_EC2_040" in sent and "AWS_EC2_041" not in sent
+            s, _, b = post(srv, "/v1/messages", body(instances(100, 40)), key=k1)
+            assert s == 200, b
+            s, h, b = post(srv, "/v1/messages", body(instances(200, 45)), key=k1)
+            assert s == 429 and 0 < int(h["retry-after"]) <= 3600, (s, h, b)
+            assert_envelope(b, "rate_limit_error")
+            n = len(mock.requests)
+            s, _, b = post(srv, "/v1/messages", body(instances(0, 40) + " again"), key=k1)
+            assert s == 200, b            # known values mint nothing
+            s, _, b = post(srv, "/v1/messages", body(instances(300, 40)), key=k1)
+            assert s == 200, b            # exactly the 120 of the hour
+            s, h, b = post(srv, "/v1/messages", body(instances(400, 1)), key=k1)
+            assert s == 429, (s, b)
+            assert len(mock.requests) == n + 2
+            s, _, b = post(srv, "/v1/messages", body(instances(400, 1)), key=k2)
+            assert s == 200, "another tenant's hour is its own"
+        finally:
+            srv.stop()
