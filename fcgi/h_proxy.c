@@ -21,6 +21,7 @@
 #include "mask.h"
 #include "metrics.h"
 #include "models.h"
+#include "peer.h"
 #include "route.h"
 #include "rules.h"
 #include "sse.h"
@@ -63,6 +64,7 @@ struct proxy {
 	struct jwalk_usage usage;	/* from the response, for spend */
 	const char *header_refused;	/* a request header not forwarded, or NULL */
 	enum mg_err header_rc;		/* why: MG_OK/MG_EBLOCKED = it held a value */
+	double peer_checked_ms;		/* last client connection check (client_gone) */
 	struct sse_unmasker um;		/* the rewriter keeps a pointer to it */
 };
 
@@ -310,6 +312,7 @@ client_gone(void *ctx)
 {
 	struct proxy *px = ctx;
 	struct pollfd pfd;
+	double now;
 
 	if (px->req->client_gone)
 		return 1;
@@ -319,6 +322,20 @@ client_gone(void *ctx)
 	pfd.events = POLLIN | POLLRDHUP;
 	pfd.revents = 0;
 	if (poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLIN | POLLRDHUP | POLLHUP | POLLERR))) {
+		px->req->client_gone = 1;
+		return 1;
+	}
+	/*
+	 * lighttpd does not drop us when its client closes: it cannot tell a
+	 * close from a half-close until it writes, and a non-streaming
+	 * request writes nothing until the end. Ask the kernel, once a second.
+	 */
+	now = mg_now_ms();
+	if (now - px->peer_checked_ms < 1000)
+		return 0;
+	px->peer_checked_ms = now;
+	if (peer_closed(http_param(px->req, "SERVER_ADDR"), http_param(px->req, "SERVER_PORT"),
+	    http_param(px->req, "REMOTE_ADDR"), http_param(px->req, "REMOTE_PORT"))) {
 		px->req->client_gone = 1;
 		return 1;
 	}

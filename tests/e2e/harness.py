@@ -97,7 +97,8 @@ class Reply:
 
     kind: "json" (status, obj), "sse" (events: list of (name, obj|str) with
     `delay` seconds between events), "raw" (bytes as body), "hang"
-    (sleep `delay` then close), "reset" (close the socket at once).
+    (sleep `delay` then close), "hold" (wait up to `delay` for the client to
+    close, recording when in Mock.dropped), "reset" (close the socket at once).
     For "sse", `cut_after` stops after that many events; `cut_how` says how:
     None (close), "reset" (TCP RST) or bytes (write them, then close).
     """
@@ -150,6 +151,8 @@ class Mock:
         # refused (a scripted reply is not consumed by the refusal)
         self.strict = True
         self.default = None       # callable(Recorded) -> Reply
+        self.dropped = []         # when "hold" replies saw the connection end
+
         self.lock = threading.Lock()
         mock = self
 
@@ -219,6 +222,23 @@ class Mock:
             time.sleep(r.delay)
             h.close_connection = True
             return
+        if r.kind == "hold":
+            # answer nothing for up to `delay` seconds, noting when the
+            # client (maskgate) closes the connection
+            deadline = time.time() + r.delay
+            h.connection.settimeout(0.1)
+            while time.time() < deadline:
+                try:
+                    if h.connection.recv(1, socket.MSG_PEEK) == b"":
+                        break
+                except socket.timeout:
+                    continue
+                except OSError:
+                    break
+            with self.lock:
+                self.dropped.append(time.time())
+            h.close_connection = True
+            return
         if r.kind == "sse":
             h.send_response(r.status)
             h.send_header("content-type", "text/event-stream; charset=utf-8")
@@ -266,6 +286,7 @@ class Mock:
         with self.lock:
             self.requests.clear()
             self.script.clear()
+            self.dropped.clear()
         self.default = None
         self.strict = True
 

@@ -261,3 +261,25 @@ def standalone_new_mapping_caps(mock):
             assert s == 200, "another tenant's hour is its own"
         finally:
             srv.stop()
+
+
+# ------------------------------------------------------------- client gone
+
+def test_client_gone_nonstreaming(srv, mock):
+    """The client gives up after 2 s; the upstream call must end soon after,
+    not at MASKGATE_UPSTREAM_TIMEOUT (600 s)."""
+    mock.script.append(Reply("hold", delay=40))
+    t0 = time.time()
+    try:
+        curl(srv.url + "/v1/messages", method="POST", headers=auth(srv.master), data=body(),
+             timeout=2)
+    except RuntimeError:
+        pass                              # curl: operation timed out
+    deadline = t0 + 20
+    while not mock.dropped and time.time() < deadline:
+        time.sleep(0.1)
+    assert mock.dropped, "the upstream call outlived the client by 18 s"
+    assert mock.dropped[0] - t0 < 10, mock.dropped[0] - t0
+    # the worker is free again
+    s, _, b = post(srv, "/v1/messages", body())
+    assert s == 200, b
