@@ -286,7 +286,9 @@ def test_upstream_breaks_before_headers_nonstream(srv, mock):
 # ------------------------------------------------------------------ workers
 
 def standalone_worker_sigkill_mid_request(mock):
-    srv = harness.LighttpdPool(mock).start()
+    # 20000 new values per request: past the default MASKGATE_MAX_NEW_MAPPINGS
+    srv = harness.LighttpdPool(mock, MASKGATE_MAX_NEW_MAPPINGS=0,
+                               MASKGATE_MAX_NEW_MAPPINGS_PER_HOUR=0).start()
     try:
         s, _, b = curl(srv.url + "/key/generate", method="POST", headers=auth(srv.master),
                        data={"max_parallel_requests": 1, "key_alias": "kill-test"})
