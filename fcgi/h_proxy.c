@@ -424,8 +424,10 @@ forward(struct proxy *px, const char *method, const char *body, size_t body_len)
 		 * x-www-form-urlencoded. The body is JSON maskgate serialised.
 		 */
 		const char *ct = http_header(req, "content-type");
-		line = arena_printf(req->arena, "Content-Type: %s",
-		    ct != NULL && strncasecmp(ct, "application/json", 16) == 0 ? ct :
+		/* the client's label as sent when it is plain; parameters could carry anything */
+		line = arena_printf(req->arena, "Content-Type: %s", ct != NULL &&
+		    (strcasecmp(ct, "application/json") == 0 ||
+		    strcasecmp(ct, "application/json; charset=utf-8") == 0) ? ct :
 		    "application/json");
 		if (line == NULL || append_header(px, line) != MG_OK)
 			goto oom;
@@ -541,6 +543,11 @@ proxy_loop_detected(struct request *req)
 		n = strcspn(p, ", \t");
 		if (n == 0)
 			break;
+		/* marks are forwarded as they came: nothing else may ride on them */
+		if (n != 32 || strspn(p, "0123456789abcdef") < n) {
+			http_error(req, 400, ET_INVALID_REQUEST, "%s: malformed loop mark", HOP_HEADER);
+			return 1;
+		}
 		hops++;
 		if (mark[0] != '\0' && n == strlen(mark) && memcmp(p, mark, n) == 0)
 			own = 1;

@@ -41,6 +41,11 @@ def test_content_type_forwarded(srv, mock):
     s, _, b = post(srv, "/v1/messages", body(), {"content-type": "application/json; charset=utf-8"})
     assert s == 200, b
     assert mock.last().headers["content-type"] == "application/json; charset=utf-8"
+    # parameters are no channel upstream
+    s, _, b = post(srv, "/v1/messages", body(), {"content-type": "application/json; x=" + AKID})
+    assert s == 200, b
+    assert mock.last().headers["content-type"] == "application/json"
+    assert AKID.encode() not in mock.all_bytes()
 
 
 # ------------------------------------------------------------- loop marks
@@ -56,6 +61,11 @@ def test_hop_limit(srv, mock):
     assert s == 200, (s, b)
     hops = mock.last().headers["x-maskgate-hop"].split(", ")
     assert len(hops) == 2 and hops[0] == "%032x" % 7, hops
+    # a mark is forwarded as it came, so nothing but a mark is accepted there
+    n = len(mock.requests)
+    s, _, b = curl(srv.url + "/v1/models", headers=dict(auth(srv.master), **{
+        "x-maskgate-hop": AKID}))
+    assert s == 400 and len(mock.requests) == n, (s, b)
 
 
 def standalone_two_instances_loop(mock):
