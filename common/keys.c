@@ -190,9 +190,9 @@ maskgate_credential(const struct cfg *c, struct store *s, struct arena *a, const
 }
 
 /*
- * BYOK: picks the caller's own Anthropic credential (x-api-key, else
- * Authorization) to forward, skipping anything that authenticates here.
- * 0 when the caller sent no credential of its own.
+ * BYOK: which of x-api-key and Authorization are the caller's own
+ * Anthropic credential, to be forwarded as sent; a value that
+ * authenticates here is skipped. 0 when the caller sent none of its own.
  */
 static int
 byok_credentials(const struct cfg *c, struct store *s, struct arena *a, const char *x_api_key,
