@@ -189,7 +189,7 @@ proxy_admit(struct request *req, const struct principal *p, const char *model,
 	 * key with max_budget may only use models the table prices.
 	 */
 	if (p->kind == PRINCIPAL_VIRTUAL && p->key != NULL &&
-	    ((const struct keys_record *)p->key)->max_budget >= 0 &&
+	    p->key->max_budget >= 0 &&
 	    models_find(req->worker->models, model) == NULL) {
 		*ticket = NULL;
 		http_error(req, 403, ET_PERMISSION, "model %s has no price in the model table; a key "
