@@ -10,7 +10,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "log.h"
 #include "route.h"
+#include "store_keys.h"
 #include "ui.h"
 #include "worker.h"
 
@@ -69,7 +71,7 @@ login_page(struct ui *u, int status, const char *error)
 		ui_notice(u, "error", error);
 	ui_raw(u, "<form method=\"post\" action=\"/ui/login\">\n"
 	    "<p><label for=\"key\">Master key or admin key</label>\n"
-	    "<input type=\"password\" id=\"key\" name=\"key\" autocomplete=\"off\" required></p>\n"
+	    "<input type=\"password\" id=\"key\" name=\"key\" autocomplete=\"current-password\" required></p>\n"
 	    "<p><button type=\"submit\">Sign in</button></p>\n</form>\n"
 	    "<p>The key is exchanged for a session cookie and is not kept.</p>\n");
 	ui_end(u, status);
@@ -233,6 +235,9 @@ h_ui(struct request *req, const struct principal *unused)
 	if (post) {
 		csrf = ui_field(u.form, "csrf");
 		if (!session_csrf_ok(u.cookie, csrf)) {
+			if (store_audit_add(w->store, u.sess.actor, "console_csrf", NULL, "refused",
+			    arena_printf(req->arena, "POST %s", req->path)) != MG_OK)
+				log_warn("console: a refused form could not be audited");
 			error_page(&u, 403, "Refused", "The form's CSRF token is missing or wrong; "
 			    "reload the page and try again.");
 			goto out;

@@ -74,6 +74,41 @@ models_array(const char *text)
 	return arr;
 }
 
+/* "2592000s" (how keys_mgmt reports a duration) as "30d", "12h", "90m" or "45s". */
+static const char *
+human_duration(struct arena *a, const char *secs)
+{
+	long v = secs != NULL ? strtol(secs, NULL, 10) : 0;
+
+	if (v <= 0)
+		return secs;
+	if (v % 86400 == 0)
+		return arena_printf(a, "%ldd", v / 86400);
+	if (v % 3600 == 0)
+		return arena_printf(a, "%ldh", v / 3600);
+	if (v % 60 == 0)
+		return arena_printf(a, "%ldm", v / 60);
+	return arena_printf(a, "%lds", v);
+}
+
+/* The allow-list as "a, b", or "all" when empty. */
+static const char *
+models_text(struct arena *a, struct json_object *k)
+{
+	struct json_object *v;
+	struct buf b;
+	size_t i;
+
+	if (!json_object_object_get_ex(k, "models", &v) || !json_object_is_type(v, json_type_array) ||
+	    json_object_array_length(v) == 0)
+		return "all";
+	buf_init(&b, a);
+	for (i = 0; i < json_object_array_length(v); i++)
+		buf_printf(&b, "%s%s", i > 0 ? ", " : "",
+		    json_object_get_string(json_object_array_get_idx(v, i)));
+	return b.data != NULL ? b.data : "?";
+}
+
 static void
 search_form(struct ui *u, const char *q, const char *by)
 {
@@ -124,12 +159,11 @@ key_row(struct ui *u, struct json_object *k, const struct anomaly *flags, size_t
 	ui_printf(u, "</td>\n<td><code>%s</code></td>\n<td>%s</td>\n<td>%s</td>\n<td>%s</td>\n",
 	    name != NULL ? name : "-", str_of(k, "user_id") != NULL ? str_of(k, "user_id") : "-",
 	    str_of(k, "team_id") != NULL ? str_of(k, "team_id") : "-",
-	    json_object_object_get_ex(k, "models", &v) && json_object_array_length(v) > 0 ?
-	    json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN) : "all");
+	    models_text(u->req->arena, k));
 	json_object_object_get_ex(k, "spend", &v);
 	ui_printf(u, "<td class=\"num\">$%.6f</td>\n<td>%s%s%s</td>\n", json_object_get_double(v),
 	    budget != NULL ? budget : "none", period != NULL ? " per " : "",
-	    period != NULL ? period : "");
+	    period != NULL ? human_duration(u->req->arena, period) : "");
 	ui_printf(u, "<td>%s / %s / %s</td>\n<td>%s</td>\n<td>%s</td>\n<td>\n",
 	    str_of(k, "rpm_limit") != NULL ? str_of(k, "rpm_limit") : "-",
 	    str_of(k, "tpm_limit") != NULL ? str_of(k, "tpm_limit") : "-",

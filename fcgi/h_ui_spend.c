@@ -24,6 +24,7 @@ static const struct {
 };
 
 static const char *const group_names[SG__MAX] = { "key", "user", "team", "model" };
+static const char *const group_titles[SG__MAX] = { "Key", "User", "Team", "Model" };
 
 struct group_total {
 	const char *group, *label;
@@ -217,7 +218,7 @@ ui_spend(struct ui *u, int csv)
 	ui_printf(u, "<table>\n<caption>Spend per %s, %s</caption>\n<thead><tr>"
 	    "<th scope=\"col\">%s</th><th scope=\"col\">Requests</th><th scope=\"col\">Input "
 	    "tokens</th><th scope=\"col\">Output tokens</th><th scope=\"col\">Spend (USD)</th>"
-	    "</tr></thead>\n<tbody>\n", group_names[gi], periods[pi].label, group_names[gi]);
+	    "</tr></thead>\n<tbody>\n", group_names[gi], periods[pi].label, group_titles[gi]);
 	for (i = 0; i < acc.n; i++)
 		ui_printf(u, "<tr><td>%s%s%.12s%s</td><td class=\"num\">%ld</td><td class=\"num\">%ld"
 		    "</td><td class=\"num\">%ld</td><td class=\"num\">$%.6f</td></tr>\n",

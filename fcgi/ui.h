@@ -27,9 +27,9 @@ const char *ui_field(struct json_object *o, const char *name);
 
 /*
  * Appends fmt to the page. Every %s argument is HTML-escaped (this is the
- * one place that escapes); other conversions (d, ld, lld, zu, f, g with
- * flags, width and precision) are formatted as printf does. Markup goes
- * in fmt, which must be a literal.
+ * one place that escapes; a precision cuts it first); d, u (with l, ll,
+ * z), f and g take an optional 0 flag, width and precision as in printf.
+ * Markup goes in fmt, which must be a literal.
  */
 void ui_printf(struct ui *u, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends literal markup (never data). */

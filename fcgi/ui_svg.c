@@ -18,10 +18,7 @@
 static void
 value_text(char *out, size_t len, const char *unit, double v)
 {
-	if (unit[0] == '$')
-		snprintf(out, len, "$%.4f", v);
-	else
-		snprintf(out, len, "%.0f", v);
+	snprintf(out, len, "%s%.3g", unit, v);
 }
 
 void
@@ -40,6 +37,8 @@ ui_svg_bars(struct ui *u, const char *title, const char *unit, const char *const
 		max = 1;
 	slot = n > 0 ? plot_w / (double)n : plot_w;
 	bar = nseries > 0 ? slot * 0.8 / (double)nseries : slot;
+	if (bar > 48)
+		bar = 48;	/* a lone bar stays a bar, not a wall */
 	every = n > 12 ? (n + 11) / 12 : 1;
 	ui_printf(u, "<figure class=\"chart\">\n<svg xmlns=\"http://www.w3.org/2000/svg\" "
 	    "viewBox=\"0 0 %.0f %.0f\" role=\"img\" aria-label=\"%s\">\n", W, H, title);
@@ -52,7 +51,7 @@ ui_svg_bars(struct ui *u, const char *title, const char *unit, const char *const
 		    LEFT, y, W - RIGHT, y, LEFT - 4, y + 4, vt);
 	}
 	for (i = 0; i < n; i++) {
-		double x0 = LEFT + slot * (double)i + slot * 0.1;
+		double x0 = LEFT + slot * ((double)i + 0.5) - bar * (double)nseries / 2;
 		for (j = 0; j < nseries; j++) {
 			double v = series[j].values[i], h = plot_h * v / max;
 			if (v > 0 && h < 1)
