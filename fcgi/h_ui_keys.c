@@ -61,15 +61,14 @@ models_array(const char *text)
 
 	while (arr != NULL && *p != '\0') {
 		const char *comma = strchr(p, ',');
-		size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
-		const char *e = p + len;
-		while (p < e && (*p == ' ' || *p == '\t'))
-			p++;
-		while (e > p && (e[-1] == ' ' || e[-1] == '\t'))
+		const char *b = p, *e = comma != NULL ? comma : p + strlen(p);
+		while (b < e && (*b == ' ' || *b == '\t'))
+			b++;
+		while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
 			e--;
-		if (e > p)
-			json_object_array_add(arr, json_object_new_string_len(p, (int)(e - p)));
-		p = comma != NULL ? comma + 1 : p + len;
+		if (e > b)
+			json_object_array_add(arr, json_object_new_string_len(b, (int)(e - b)));
+		p = comma != NULL ? comma + 1 : p + strlen(p);
 	}
 	return arr;
 }

@@ -222,7 +222,7 @@ try {
   check(html.includes('EC2') && html.includes('team:platform'), 'masking counts per tenant and type');
   check(!html.includes(EC2), 'masking page shows no value');
   html = await visit(page, 'audit', '/ui/audit');
-  for (const action of ['console_login', 'generate', 'block', 'usage_anomaly'])
+  for (const action of ['console_login', 'generate', 'block', 'usage_anomaly', 'console_csrf'])
     check(html.includes(`<td>${action}</td>`), `audit has ${action}`);
   check(/<td>master:[0-9a-f]{12}<\/td><td>block<\/td>/.test(html), 'audit names the signed-in admin');
   html = await visit(page, 'audit-filtered', '/ui/audit?action=block&actor=master');

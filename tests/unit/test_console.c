@@ -54,6 +54,9 @@ test_escaping(struct arena *a)
 	TH_STREQ(page(&u), "ok \xef\xbf\xbd\xef\xbf\xbd bad\xef\xbf\xbd \xc3\xa9t\xc3\xa9 "
 	    "\xef\xbf\xbd\xef\xbf\xbd", "invalid UTF-8 and controls become U+FFFD");
 	TH_STREQ(ui_escape(a, NULL), "", "NULL escapes to nothing");
+	buf_clear(&u.out);
+	ui_printf(&u, "%.12s|%.3s", "ab", "a<b>");
+	TH_STREQ(page(&u), "ab|a&lt;b", "a precision longer than the string reads no further");
 	TH_STREQ(ui_urlencode(a, "a b&c=d/é"), "a%20b%26c%3Dd%2F%C3%A9", "query values are "
 	    "percent-encoded");
 	TH_STREQ(ui_escape(a, "<b>"), "&lt;b&gt;", "ui_escape");
