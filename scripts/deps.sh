@@ -26,7 +26,15 @@ if [ -n "$(echo "$missing" | tr -d ' ')" ]; then
 fi
 # JavaScript test clients (the Anthropic SDK, the Claude Code CLI, playwright-core
 # driving Debian's chromium for the console, html-validate)
-if [ -f tests/clients/package.json ] && [ ! -d tests/clients/node_modules ]; then
+npm_missing=0
+if [ -f tests/clients/package.json ]; then
+	[ -d tests/clients/node_modules ] || npm_missing=1
+	# a package added to package.json since the last install
+	for m in $(node -e 'console.log(Object.keys(require("./tests/clients/package.json").dependencies).join(" "))'); do
+		[ -d "tests/clients/node_modules/$m" ] || npm_missing=1
+	done
+fi
+if [ "$npm_missing" = 1 ]; then
 	echo "deps: npm install in tests/clients"
 	(cd tests/clients && npm install --no-audit --no-fund --loglevel=error)
 fi
