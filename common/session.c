@@ -104,7 +104,7 @@ session_login(const struct cfg *c, struct store *s, struct arena *a, const char 
 			log_warn("console: a throttled sign-in could not be audited");
 		return MG_ETOOBIG;
 	}
-	rc = keys_authenticate(c, s, a, key, NULL, &p, why);
+	rc = keys_authenticate_ex(c, s, a, key, NULL, NULL, &p, why);
 	if (rc == MG_ENOTFOUND)
 		return refuse(s, a, addr, window, *why);
 	if (rc != MG_OK)
