@@ -53,6 +53,9 @@ struct cfg {
 	long claude_timeout;		/* MASKGATE_CLAUDE_TIMEOUT: seconds per run */
 	long claude_max_runs;		/* MASKGATE_CLAUDE_MAX_RUNS: concurrent runs, 0 = off */
 	char *self_url;			/* MASKGATE_SELF_URL: maskgate's own base URL */
+	long console_session;		/* MASKGATE_CONSOLE_SESSION: console sign-in lifetime */
+	long anomaly_factor;		/* MASKGATE_ANOMALY_FACTOR: x median hour flagged */
+	long anomaly_min_requests;	/* MASKGATE_ANOMALY_MIN_REQUESTS: floor per hour */
 };
 
 /* What a command needs beyond the defaults. */

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "http.h"
@@ -41,6 +42,7 @@ worker_init(struct worker *w, const struct cfg *c, char *err, size_t errlen)
 
 	memset(w, 0, sizeof(*w));
 	w->cfg = c;
+	w->started = (long)time(NULL);
 	arena_init(&w->arena);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
 		snprintf(err, errlen, "libcurl initialisation failed");
