@@ -331,7 +331,7 @@ test_purge(struct store *s)
 	s->map_ttl = 7 * 86400;
 }
 
-/* rows written before migration 004 get their tags when the store opens */
+/* rows written before migration 006 get their tags when the store opens */
 static void
 test_backfill(void)
 {

@@ -1,4 +1,4 @@
--- 004_recall.sql: cross-request recall of known values.
+-- 006_recall.sql: cross-request recall of known values.
 --
 -- Every mapping row carries recall_tag, a 64-bit SipHash of the value alone
 -- (not its type) under a per-tenant key derived from MASKGATE_DATA_KEY, and
