@@ -72,6 +72,47 @@ def tmpdir(prefix="mg-e2e-"):
     return d
 
 
+_shared = {}
+
+
+def www_copy(path):
+    """A copy of path (a file in the checkout) that Apache's workers can reach.
+
+    As root, Apache runs maskgate as www-data, which may not be able to enter
+    the checkout (a clone under /root or in a 0700 directory). Everything
+    Apache executes therefore runs from a 0755 directory of this run: a hard
+    link when it is on the same file system, else a copy. Returns the path."""
+    d = _shared.get("dir")
+    if d is None or not os.path.isdir(d):
+        d = tempfile.mkdtemp(prefix="mg-e2e-bin-")
+        os.chmod(d, 0o755)
+        _tmpdirs.append(d)
+        _shared.clear()
+        _shared["dir"] = d
+    src = os.path.realpath(path)
+    if src not in _shared:
+        sub = os.path.join(d, str(len(_shared)))
+        os.mkdir(sub)
+        os.chmod(sub, 0o755)
+        dst = os.path.join(sub, os.path.basename(path))
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+        _shared[src] = dst
+    return _shared[src]
+
+
+def www_env(env):
+    """env with every value that names a file in the checkout replaced by its www_copy()."""
+    out = {}
+    for k, v in env.items():
+        if v.startswith(ROOT + os.sep) and os.path.isfile(v):
+            v = www_copy(v)
+        out[k] = v
+    return out
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -319,7 +360,9 @@ class Server:
         return out
 
     def worker_pids(self):
-        out = subprocess.run(["pgrep", "-f", "^" + FCGI], capture_output=True, text=True).stdout
+        # Apache runs a copy of FCGI (www_copy): match on the name
+        out = subprocess.run(["pgrep", "-f", "^[^ ]*/maskgate\\.fcgi"], capture_output=True,
+                             text=True).stdout
         pids = []
         for pid in out.split():
             try:
@@ -444,7 +487,8 @@ class Apache(Server):
         os.makedirs(www, exist_ok=True)
         os.makedirs(os.path.join(self.dir, "fcgid"), exist_ok=True)
         os.chmod(os.path.join(self.dir, "fcgid"), 0o777)
-        env_lines = "\n".join('FcgidInitialEnv %s "%s"' % (k, v) for k, v in self.env.items())
+        env_lines = "\n".join('FcgidInitialEnv %s "%s"' % (k, v) for k, v in www_env(self.env).items())
+        fcgi = www_copy(FCGI)
         conf = apache_conf(self.dir, self.port, ["mpm_event", "authz_core", "authz_host", "alias",
                                                  "fcgid"], """DocumentRoot %(www)s
 StartServers 1
@@ -468,7 +512,8 @@ AliasMatch "^/(.*)$" "%(fcgi)s/$1"
     CGIPassAuth On
     Require all granted
 </Directory>
-""" % {"dir": self.dir, "www": www, "env": env_lines, "fcgi": FCGI, "bindir": BINDIR})
+""" % {"dir": self.dir, "www": www, "env": env_lines, "fcgi": fcgi,
+       "bindir": os.path.dirname(fcgi)})
         self.procs.append(spawn(["apache2", "-f", conf, "-DFOREGROUND"],
                                 log=os.path.join(self.dir, "stdout.log")))
         self.wait_ready()

@@ -16,7 +16,7 @@ import subprocess
 import time
 
 import harness
-from harness import (BINDIR, FCGI, Reply, assert_envelope, auth, curl,
+from harness import (FCGI, Reply, assert_envelope, auth, curl,
                      free_port, spawn, sse_text_events, tmpdir)
 
 DEPLOY = os.path.join(harness.ROOT, "deploy")
@@ -137,12 +137,13 @@ def standalone_apache_vhost(mock):
     os.makedirs(www)
     os.makedirs(os.path.join(d, "fcgid"), mode=0o777)
     os.chmod(os.path.join(d, "fcgid"), 0o777)
+    fcgi = harness.www_copy(FCGI)   # www-data may not reach the checkout
     vhost = template("apache/maskgate.conf", [
         ("*:443", "*:%d" % port),
         ("/etc/ssl/maskgate/cert.pem", cert), ("/etc/ssl/maskgate/key.pem", key),
         ("/etc/maskgate/maskgate.env", envfile),
-        ("/usr/local/lib/maskgate/bin/maskgate.fcgi", FCGI),
-        ("/usr/local/lib/maskgate/bin", BINDIR),
+        ("/usr/local/lib/maskgate/bin/maskgate.fcgi", fcgi),
+        ("/usr/local/lib/maskgate/bin", os.path.dirname(fcgi)),
         ("/usr/local/lib/maskgate/www", www)])
     with open(os.path.join(d, "vhost.conf"), "w") as f:
         f.write(vhost)
