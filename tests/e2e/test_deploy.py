@@ -84,10 +84,15 @@ def stream_times(port, cert, key, body):
     argv += ["--data-binary", "@-", "https://127.0.0.1:%d/v1/messages" % port]
     t0 = time.time()
     p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-    p.stdin.write(json.dumps(body).encode())
-    p.stdin.close()
-    lines = [(time.time() - t0, line) for line in p.stdout]
-    p.wait()
+    try:
+        p.stdin.write(json.dumps(body).encode())
+        p.stdin.close()
+        lines = [(time.time() - t0, line) for line in p.stdout]
+    except BaseException:
+        p.kill()        # this test's curl ends with it
+        raise
+    finally:
+        p.wait()
     return lines
 
 
@@ -446,8 +451,8 @@ fastcgi.server = ( "/" => (( "socket" => "%s", "check-local" => "disable" )) )
     assert EC2.encode() not in mock.all_bytes()
 
     def workers():
-        r = subprocess.run(["pgrep", "-P", str(pool.pid)], capture_output=True, text=True)
-        return sorted(int(x) for x in r.stdout.split())
+        return sorted(pid for pid, (ppid, state, _, _) in harness.proc_table().items()
+                      if ppid == pool.pid and state != "Z")
     before = workers()
     assert len(before) == int(start[start.index("--workers") + 1]), before
     os.kill(before[0], 9)

@@ -161,7 +161,11 @@ def standalone_db_locked_longer_than_busy_timeout(mock):
             assert s == 503
         finally:
             holder.stdin.close()      # no COMMIT: the probe table rolls back
-            holder.wait(timeout=10)
+            try:
+                holder.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                holder.kill()
+                holder.wait()
         s, _, b = ask(srv, new)
         assert s == 200, (s, b[:300])
         assert_not_upstream(mock, new + known)
