@@ -27,8 +27,9 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 LIGHTTPD_MODULES = "/usr/lib/lighttpd"
 APACHE_MODULES = "/usr/lib/apache2/modules"
 DEBIAN_PYTHON = "/usr/bin/python3"
-# programs the shell side of the suite runs (Makefile, tests/*.sh, scripts/*.sh)
-SHELL_PROGRAMS = ["cc", "make", "ar", "pkg-config", "python3", "curl", "lighttpd", "apache2",
+# programs the suite runs that are not the literal argv[0] of a call in
+# tests/e2e (Makefile, tests/*.sh, scripts/*.sh, harness.Server.cli_argv)
+SHELL_PROGRAMS = ["runuser", "cc", "make", "ar", "pkg-config", "python3", "curl", "lighttpd", "apache2",
                   "openssl", "sqlite3", "valgrind", "cppcheck", "clang-tidy", "clang",
                   "node", "npm", "spawn-fcgi", "readelf"]
 # deps.sh lets node come from outside Debian (nodesource, nvm); a python3

@@ -486,6 +486,14 @@ class Server:
                       if state != "Z" and os.path.basename(cmd.split(" ")[0]) == "maskgate.fcgi"
                       and tag in b"\0" + env and pid != master)
 
+    def cli_argv(self):
+        """argv that runs the maskgate CLI as the account owning this
+        server's database: www-data under Apache as root, from a copy that
+        account can reach (see www_copy)."""
+        if os.geteuid() == 0 and self.kind == "apache":
+            return ["runuser", "-u", "www-data", "--", www_copy(CLI)]
+        return [CLI]
+
     def stop(self):
         _stop_groups(self.procs, 15)
 
