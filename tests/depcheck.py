@@ -255,9 +255,13 @@ def python_imports():
 
 
 def makefile_libs():
+    """The -lX of the Makefile's link line (MG_LDLIBS or LDLIBS)."""
     with open(os.path.join(ROOT, "Makefile")) as f:
-        m = re.search(r"^LDLIBS\s*[:+]?=(.*)$", f.read(), re.M)
-    return re.findall(r"-l([\w.+-]+)", m.group(1)) if m else []
+        text = f.read()
+    libs = []
+    for m in re.finditer(r"^(?:MG_)?LDLIBS\s*[:+?]?=(.*)$", text, re.M):
+        libs += re.findall(r"-l([\w.+-]+)", m.group(1))
+    return libs
 
 
 # ------------------------------------------------------------ checks
@@ -343,7 +347,10 @@ def main():
                    "(imported by %s)" % (mod, py, hint, ", ".join(files)))
         else:
             check_file("python module %s" % mod, origin, files, ok_pkgs)
-    for lib in makefile_libs():
+    libs = makefile_libs()
+    if not libs:
+        report(False, "no -l libraries found on the Makefile's LDLIBS line: update depcheck.py")
+    for lib in libs:
         p = subprocess.run(["cc", "-print-file-name=lib%s.so" % lib], capture_output=True, text=True)
         path = p.stdout.strip()
         check_file("library -l%s" % lib, path if os.path.isabs(path) else "lib%s.so" % lib,
