@@ -453,8 +453,14 @@ fastcgi.server = ( "/" => (( "socket" => "%s", "check-local" => "disable" )) )
     def workers():
         return sorted(pid for pid, (ppid, state, _, _) in harness.proc_table().items()
                       if ppid == pool.pid and state != "Z")
+    # a worker can answer before the master has forked the last one
+    nworkers = int(start[start.index("--workers") + 1])
+    deadline = time.time() + 10
     before = workers()
-    assert len(before) == int(start[start.index("--workers") + 1]), before
+    while len(before) != nworkers and time.time() < deadline:
+        time.sleep(0.1)
+        before = workers()
+    assert len(before) == nworkers, before
     os.kill(before[0], 9)
     deadline = time.time() + 10
     after = workers()
