@@ -123,6 +123,11 @@ worker_serve_fcgi(struct worker *w, int listen_fd, long max_requests)
 		return 1;
 	}
 	while (!worker_stop) {
+		/* orphaned: the master cannot replace or stop us; take no more */
+		if (w->master != 0 && getppid() != w->master) {
+			log_warn("worker: pool master %ld is gone; exiting", (long)w->master);
+			break;
+		}
 		if (FCGX_Accept_r(&fcgx) < 0) {
 			if (errno == EINTR && !worker_stop)
 				continue;
