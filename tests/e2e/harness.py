@@ -24,6 +24,10 @@ FCGI = os.path.join(BINDIR, "maskgate.fcgi")
 CLI = os.path.join(BINDIR, "maskgate")
 APACHE_MODULES = "/usr/lib/apache2/modules"
 
+
+class Skip(Exception):
+    """Raised by a test that cannot run on this machine; reported as skipped."""
+
 _procs = []
 _tmpdirs = []
 

@@ -21,12 +21,12 @@ import traceback
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 
-passed = failed = 0
+passed = failed = skipped = 0
 
 
 def report(ok, name, detail=""):
     global passed, failed
-    n = passed + failed + 1
+    n = passed + failed + skipped + 1
     if ok:
         passed += 1
         print("ok %d - %s" % (n, name), flush=True)
@@ -37,6 +37,13 @@ def report(ok, name, detail=""):
             print("#   " + line, flush=True)
 
 
+def skip(name, why):
+    """A test that could not run here: counted apart, never as passed."""
+    global skipped
+    skipped += 1
+    print("ok %d - %s # SKIP %s" % (passed + failed + skipped, name, why), flush=True)
+
+
 def run_one(name, fn, *args):
     flt = os.environ.get("MG_E2E_FILTER")
     if flt and flt not in name:
@@ -45,6 +52,8 @@ def run_one(name, fn, *args):
     try:
         fn(*args)
         report(True, "%s (%.1fs)" % (name, time.time() - t0))
+    except harness.Skip as why:
+        skip(name, str(why))
     except Exception:  # noqa: BLE001 - every failure is reported, run continues
         report(False, name, traceback.format_exc())
 
@@ -109,7 +118,8 @@ def main():
     harness.stop_all()
     if check_left("end of run"):
         report(True, "no process of this run survives it")
-    print("%d passed, %d failed" % (passed, failed), flush=True)
+    print("%d passed, %d failed%s" % (passed, failed,
+                                       ", %d skipped" % skipped if skipped else ""), flush=True)
     return 0 if failed == 0 else 1
 
 
