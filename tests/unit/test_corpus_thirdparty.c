@@ -293,7 +293,7 @@ main(void)
 			if (is_credential(lab[k].fam) ? cov == vl : cov > 0)
 				f->hit++;
 			else
-				printf("# missed %s in %s: %s\n", lab[k].fam, docs[i].head, lab[k].value);
+				printf("# missed %s at %zu in %s: %s\n", lab[k].fam, lab[k].start, docs[i].head, lab[k].value);
 			if (memmem(mb->data, mb->len, lab[k].value, vl) != NULL)
 				value_left++;
 		}
