@@ -3,7 +3,7 @@
  * a text.
  *
  * Scanning is one pass over the text with a bigram filter on the first two
- * bytes of every lead; only where a lead really occurs does its rule's
+ * bytes of every lead and a hashed trigram filter on the first three; only where a lead really occurs does its rule's
  * regex run, starting at most `back` bytes before it and never starting
  * after it (PCRE2 offset limit). Rules without a lead scan the whole text.
  */
@@ -219,6 +219,11 @@ rules_scan(const struct rules *r, struct arena *a, const char *text, size_t len,
 		uint32_t k;
 		if (!((r->bigram_bits[bg >> 6] >> (bg & 63)) & 1))
 			continue;
+		if (i + 2 < len) {
+			uint32_t h = rules_trigram(t[i], t[i + 1], t[i + 2]);
+			if (!((r->trigram_bits[h >> 6] >> (h & 63)) & 1))
+				continue;
+		}
 		for (k = r->bucket_start[bg]; k < r->bucket_start[bg + 1]; k++) {
 			const struct rules_lead_quick *q = &r->quick[r->bucket[k]];
 			if (i + q->len > len)
