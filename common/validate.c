@@ -91,7 +91,7 @@ version_context(const char *text, size_t len, size_t start, size_t end)
 
 /*
  * Address context for numbers that could be versions: a CIDR suffix or a
- * port after it, or, earlier on the same line (up to 40 bytes), a word
+ * port after it, or, earlier on the same line (up to 24 bytes), a word
  * that names an address: "ip" as a word or a camel-case part (PublicIp,
  * ip_address, SourceIP), address, host, cidr, inet, server, peer, dns,
  * gateway, endpoint, remote, client, proxy.
@@ -101,11 +101,13 @@ ip_context(const char *text, size_t len, size_t start, size_t end)
 {
 	static const char *const words[] = { "addr", "host", "cidr", "inet", "server", "peer",
 		"dns", "gateway", "endpoint", "remote", "client", "proxy", "nameserver" };
-	size_t lo = start > 40 ? start - 40 : 0, p, i;
+	size_t lo = start > 24 ? start - 24 : 0, p, i;
 
 	if (end + 1 < len && (text[end] == '/' || text[end] == ':') && is_digit(text[end + 1]))
 		return 1;
 	for (p = start; p > lo && text[p - 1] != '\n'; p--) {
+		if (p >= 2 && text[p - 1] == '.' && is_digit(text[p - 2]))
+			break;	/* another number: its context is not this one's */
 		if (p >= lo + 2 && lc(text[p - 2]) == 'i' && lc(text[p - 1]) == 'p') {
 			char before = p >= 3 ? text[p - 3] : ' ', after = p < len ? text[p] : ' ';
 			int start_ok = !is_alpha(before) || (text[p - 2] == 'I' && before >= 'a' && before <= 'z');
