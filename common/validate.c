@@ -91,19 +91,25 @@ version_context(const char *text, size_t len, size_t start, size_t end)
 
 /*
  * Address context for numbers that could be versions: a CIDR suffix or a
- * port after it, or, earlier on the same line (up to 24 bytes), a word
- * that names an address: "ip" as a word or a camel-case part (PublicIp,
- * ip_address, SourceIP), address, host, cidr, inet, server, peer, dns,
- * gateway, endpoint, remote, client, proxy.
+ * port after it ("/32", ":443", " port 51122"), "user@" before it, or,
+ * earlier on the same line (up to 24 bytes), a word that names an address:
+ * "ip" as a word or a camel-case part (PublicIp, ip_address, SourceIP),
+ * address, host, cidr, inet, server, peer, dns, gateway, endpoint, remote,
+ * client, proxy, connection, ssh, ping, listen.
  */
 static int
 ip_context(const char *text, size_t len, size_t start, size_t end)
 {
 	static const char *const words[] = { "addr", "host", "cidr", "inet", "server", "peer",
-		"dns", "gateway", "endpoint", "remote", "client", "proxy", "nameserver" };
+		"dns", "gateway", "endpoint", "remote", "client", "proxy", "nameserver", "connection",
+		"connect to", "ssh", "ping", "listen" };
 	size_t lo = start > 24 ? start - 24 : 0, p, i;
 
 	if (end + 1 < len && (text[end] == '/' || text[end] == ':') && is_digit(text[end + 1]))
+		return 1;
+	if (start > 0 && text[start - 1] == '@')	/* user@host */
+		return 1;
+	if (end + 6 <= len && memcmp(text + end, " port ", 6) == 0)
 		return 1;
 	for (p = start; p > lo && text[p - 1] != '\n'; p--) {
 		if (p >= 2 && text[p - 1] == '.' && is_digit(text[p - 2]))
