@@ -15,13 +15,13 @@
 #include "rules.h"
 
 #define RULES_MAX_LEAD 128
-#define RULES_TRIGRAM_BITS (1u << 20)
+#define RULES_TRIGRAM_BITS (1u << 18)
 
 /* the trigram filter's bit for bytes a b c */
 static inline uint32_t
 rules_trigram(unsigned a, unsigned b, unsigned c)
 {
-	return ((a << 16 | b << 8 | c) * 2654435761u) >> 12;
+	return ((a << 16 | b << 8 | c) * 2654435761u) >> 14;
 }
 
 enum rules_lead_class { RULES_LC_LIT, RULES_LC_DIGIT, RULES_LC_HEX };

@@ -200,6 +200,24 @@ resolve(const struct rules *r, struct mvec *v, const struct rules_match *ph, siz
 	v->n = out;
 }
 
+/*
+ * The next "AWS_" in [p, end), or NULL: memchr for the 'A' (vectorised)
+ * and a compare, several times cheaper than memmem for a 4-byte needle.
+ */
+static const char *
+find_aws(const char *p, const char *end)
+{
+	while (end - p >= 4) {
+		const char *a = memchr(p, 'A', (size_t)(end - p - 3));
+		if (a == NULL)
+			return NULL;
+		if (a[1] == 'W' && a[2] == 'S' && a[3] == '_')
+			return a;
+		p = a + 1;
+	}
+	return NULL;
+}
+
 /* ---- account IDs beyond their context ---------------------------------- */
 
 static int
@@ -471,7 +489,7 @@ rules_scan(const struct rules *r, struct arena *a, const char *text, size_t len,
 	{
 		const char *p = text, *end = text + len;
 		while (p < end) {
-			const char *hit = memmem(p, (size_t)(end - p), "AWS_", 4);
+			const char *hit = find_aws(p, end);
 			unsigned rule;
 			unsigned long num;
 			size_t pos, pend;
