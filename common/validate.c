@@ -46,12 +46,19 @@ is_alpha(int c)
  * A word inside a placeholder (AWS_EC2_HOST_001) does not count: the
  * context must read the same before and after masking.
  */
-static int
-word_before(const char *text, size_t p, const char *w)
-{
-	size_t n = strlen(w), i, q;
+struct word {
+	const char *w;
+	size_t n;
+};
+#define WORD(s) { s, sizeof(s) - 1 }
 
-	if (p < n)
+static int
+word_before(const char *text, size_t p, const struct word *word)
+{
+	const char *w = word->w;
+	size_t n = word->n, i, q;
+
+	if (p < n || lc(text[p - 1]) != w[n - 1])
 		return 0;
 	for (i = 0; i < n; i++)
 		if (lc(text[p - n + i]) != w[i])
@@ -69,8 +76,9 @@ word_before(const char *text, size_t p, const char *w)
 static int
 version_context(const char *text, size_t len, size_t start, size_t end)
 {
-	static const char *const words[] = { "version", "ver", "release", "rev", "revision",
-		"build", "firmware", "kernel", "package", "upgrade to", "update to" };
+	static const struct word words[] = { WORD("version"), WORD("ver"), WORD("release"),
+		WORD("rev"), WORD("revision"), WORD("build"), WORD("firmware"), WORD("kernel"),
+		WORD("package"), WORD("upgrade to"), WORD("update to") };
 	size_t p = start, i;
 
 	if (end < len && (text[end] == '-' || text[end] == '~' || text[end] == '+') &&
@@ -84,7 +92,7 @@ version_context(const char *text, size_t len, size_t start, size_t end)
 	    text[p - 1] == '=' || text[p - 1] == '"' || text[p - 1] == '\''))
 		p--;
 	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-		if (word_before(text, p, words[i]))
+		if (word_before(text, p, &words[i]))
 			return 1;
 	return 0;
 }
@@ -100,9 +108,11 @@ version_context(const char *text, size_t len, size_t start, size_t end)
 static int
 ip_context(const char *text, size_t len, size_t start, size_t end)
 {
-	static const char *const words[] = { "addr", "host", "cidr", "inet", "server", "peer",
-		"dns", "gateway", "endpoint", "remote", "client", "proxy", "nameserver", "connection",
-		"connect to", "ssh", "ping", "listen" };
+	static const struct word words[] = { WORD("addr"), WORD("host"), WORD("cidr"),
+		WORD("inet"), WORD("server"), WORD("peer"), WORD("dns"), WORD("gateway"),
+		WORD("endpoint"), WORD("remote"), WORD("client"), WORD("proxy"), WORD("nameserver"),
+		WORD("connection"), WORD("connect to"), WORD("ssh"), WORD("ping"), WORD("listen") };
+	static const struct word ip = WORD("ip");
 	size_t lo = start > 24 ? start - 24 : 0, p, i;
 
 	if (end + 1 < len && (text[end] == '/' || text[end] == ':') && is_digit(text[end + 1]))
@@ -118,11 +128,11 @@ ip_context(const char *text, size_t len, size_t start, size_t end)
 			char before = p >= 3 ? text[p - 3] : ' ', after = p < len ? text[p] : ' ';
 			int start_ok = !is_alpha(before) || (text[p - 2] == 'I' && before >= 'a' && before <= 'z');
 			int end_ok = !(after >= 'a' && after <= 'z') || after == 's' || after == 'v';
-			if (start_ok && end_ok && word_before(text, p, "ip"))
+			if (start_ok && end_ok && word_before(text, p, &ip))
 				return 1;
 		}
 		for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-			if (word_before(text, p, words[i]))
+			if (word_before(text, p, &words[i]))
 				return 1;
 	}
 	return 0;
