@@ -99,11 +99,13 @@ version_context(const char *text, size_t len, size_t start, size_t end)
 
 /*
  * Address context for numbers that could be versions: a CIDR suffix or a
- * port after it ("/32", ":443", " port 51122"), "user@" before it, or,
+ * port after it ("/32", ":443", " port 51122"), "user@" or "scheme://"
+ * before it, or,
  * earlier on the same line (up to 24 bytes), a word that names an address:
  * "ip" as a word or a camel-case part (PublicIp, ip_address, SourceIP),
  * address, host, cidr, inet, server, peer, dns, gateway, endpoint, remote,
- * client, proxy, connection, ssh, ping, listen.
+ * client, proxy, connection, ssh, ping, listen, curl, wget, telnet,
+ * traceroute, nslookup, whois.
  */
 static int
 ip_context(const char *text, size_t len, size_t start, size_t end)
@@ -111,13 +113,17 @@ ip_context(const char *text, size_t len, size_t start, size_t end)
 	static const struct word words[] = { WORD("addr"), WORD("host"), WORD("cidr"),
 		WORD("inet"), WORD("server"), WORD("peer"), WORD("dns"), WORD("gateway"),
 		WORD("endpoint"), WORD("remote"), WORD("client"), WORD("proxy"), WORD("nameserver"),
-		WORD("connection"), WORD("connect to"), WORD("ssh"), WORD("ping"), WORD("listen") };
+		WORD("connection"), WORD("connect to"), WORD("ssh"), WORD("ping"), WORD("listen"),
+		WORD("curl"), WORD("wget"), WORD("telnet"), WORD("traceroute"), WORD("nslookup"),
+		WORD("whois") };
 	static const struct word ip = WORD("ip");
 	size_t lo = start > 24 ? start - 24 : 0, p, i;
 
 	if (end + 1 < len && (text[end] == '/' || text[end] == ':') && is_digit(text[end + 1]))
 		return 1;
 	if (start > 0 && text[start - 1] == '@')	/* user@host */
+		return 1;
+	if (start >= 3 && memcmp(text + start - 3, "://", 3) == 0)	/* a URL's host */
 		return 1;
 	if (end + 6 <= len && memcmp(text + end, " port ", 6) == 0)
 		return 1;

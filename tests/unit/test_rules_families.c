@@ -173,6 +173,8 @@ test_precision(void)
 	expect("version 54.210.12.34", "");
 	expect("\"PublicIp\": \"3.8.12.25\"", "IPV4=3.8.12.25");
 	expect("connect to host 3.8.12.25", "IPV4=3.8.12.25");
+	expect("curl http://3.8.12.25/health", "IPV4=3.8.12.25");
+	expect("ssh ec2-user@3.8.12.25", "IPV4=3.8.12.25");
 	expect("54.210.12.34", "IPV4=54.210.12.34");
 }
 
