@@ -226,14 +226,14 @@ sandbox_argv(const struct cfg *c, const char *bwrap, const char *workdir,
 		add3(&b, "--ro-bind", sandbox_etc[i], sandbox_etc[i]);
 		note_root(&b, sandbox_etc[i], a);
 	}
-	/* the CLI's own files; /usr is there already */
+	add3(&b, "--proc", "/proc", NULL);
+	add3(&b, "--dev", "/dev", NULL);
+	add3(&b, "--tmpfs", "/tmp", NULL);
+	/* after the /tmp tmpfs, which would cover a CLI kept under /tmp */
 	if (exec_dir != NULL && !path_under(exec_dir, "/usr")) {
 		add3(&b, "--ro-bind", exec_dir, exec_dir);
 		note_root(&b, exec_dir, a);
 	}
-	add3(&b, "--proc", "/proc", NULL);
-	add3(&b, "--dev", "/dev", NULL);
-	add3(&b, "--tmpfs", "/tmp", NULL);
 	if (workdir != NULL) {
 		add3(&b, "--bind", workdir, workdir);
 		add3(&b, "--chdir", workdir, NULL);

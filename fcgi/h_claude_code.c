@@ -578,9 +578,13 @@ respond(struct request *req, const struct principal *p, struct cc_run *run, doub
 
 	res = run->out.data != NULL ? json_tokener_parse(run->out.data) : NULL;
 	if (res == NULL || !json_object_is_type(res, json_type_object)) {
-		if (WIFSIGNALED(run->status))
+		/* bwrap reports its child's death by signal N as exit status 128 + N */
+		int sig = WIFSIGNALED(run->status) ? WTERMSIG(run->status) :
+		    WIFEXITED(run->status) && WEXITSTATUS(run->status) > 128 ?
+		    WEXITSTATUS(run->status) - 128 : 0;
+		if (sig != 0)
 			http_error(req, 502, ET_API, "the Claude Code CLI crashed (signal %d): %s",
-			    WTERMSIG(run->status), err_line(run));
+			    sig, err_line(run));
 		else
 			http_error(req, 502, ET_API, "the Claude Code CLI failed (exit status %d) "
 			    "without a JSON result: %s", WIFEXITED(run->status) ?
