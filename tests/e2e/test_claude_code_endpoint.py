@@ -6,6 +6,7 @@ the temporary working directory."""
 import json
 import os
 import re
+import signal
 import subprocess
 import threading
 import time
@@ -122,8 +123,11 @@ def test_bad_requests(srv, mock):
 
 FAKE_CLI = r"""#!/bin/sh
 # stand-in for the Claude Code CLI: behaviour chosen by the prompt, read
-# from stdin as the real CLI does with -p and no prompt argument
-prompt=$(cat)
+# from stdin as the real CLI does with -p and no prompt argument (or taken
+# from after a "--", as maskgate once passed it, so the tests can show why)
+prev=; last=
+for a; do prev=$last; last=$a; done
+if [ "$prev" = "--" ]; then prompt=$last; else prompt=$(cat); fi
 case "$prompt" in
 env)
     # report the environment, argv, working directory and both prompts
@@ -217,20 +221,25 @@ def standalone_fake_cli_failures(mock):
         t = threading.Thread(target=lambda: result.append(_post(srv, {"prompt": "setsid:" + marker})))
         t0 = time.time()
         t.start()
-        while t.is_alive() and not seen:
-            seen = _sleepers(marker)
-            time.sleep(0.1)
-        t.join()
-        s, _, b = result[0]
-        took = time.time() - t0
-        assert seen, "the setsid sleep never started"
-        assert s == 504, (s, b)
-        assert_envelope(b, "timeout_error")
-        assert took < 15, took
-        deadline = time.time() + 3
-        while _sleepers(marker) and time.time() < deadline:
-            time.sleep(0.1)
-        assert not _sleepers(marker), _sleepers(marker)
+        try:
+            while t.is_alive() and not seen:
+                seen = _sleepers(marker)
+                time.sleep(0.1)
+            t.join()
+            s, _, b = result[0]
+            took = time.time() - t0
+            assert seen, "the setsid sleep never started"
+            assert s == 504, (s, b)
+            assert_envelope(b, "timeout_error")
+            assert took < 15, took
+            deadline = time.time() + 3
+            while _sleepers(marker) and time.time() < deadline:
+                time.sleep(0.1)
+            assert not _sleepers(marker), _sleepers(marker)
+        finally:
+            t.join()
+            for pid in _sleepers(marker):  # what a failure left behind
+                os.kill(pid, signal.SIGKILL)
 
         s, _, b = _post(srv, {"prompt": "crash"})
         assert s == 502, (s, b)
