@@ -572,3 +572,32 @@ def standalone_refused_without_sandbox(mock):
             assert "/v1/claude-code will answer 503" in p.stdout and why in p.stdout, p.stdout
         finally:
             srv.stop()
+
+
+def standalone_systemd_dropin_verify(mock):
+    """deploy/systemd/maskgate-claude-code.conf parses cleanly as a drop-in
+    of the shipped unit (systemd-analyze verify reads the unit's .d dir)."""
+    analyze = subprocess.run(["sh", "-c", "command -v systemd-analyze"], capture_output=True,
+                             text=True).stdout.strip()
+    if not analyze:
+        print("# SKIP systemd drop-in verify: systemd-analyze is not installed "
+              "(Debian package systemd)", flush=True)
+        return
+    d = tmpdir("mg-cc-systemd-")
+    with open(os.path.join(harness.ROOT, "deploy", "systemd", "maskgate.service")) as f:
+        unit = f.read().replace("/usr/local/lib/maskgate/bin/maskgate.fcgi", harness.FCGI)
+    with open(os.path.join(harness.ROOT, "deploy", "systemd", "maskgate-claude-code.conf")) as f:
+        dropin = f.read()
+    with open(os.path.join(d, "maskgate.service"), "w") as f:
+        f.write(unit)
+    os.makedirs(os.path.join(d, "maskgate.service.d"))
+    for text, clean in ((dropin, True), (dropin.replace("ProcSubset=all", "ProcSubset=some"), False)):
+        with open(os.path.join(d, "maskgate.service.d", "claude-code.conf"), "w") as f:
+            f.write(text)
+        p = subprocess.run([analyze, "verify", os.path.join(d, "maskgate.service")],
+                           capture_output=True, text=True, timeout=60)
+        out = (p.stdout + p.stderr).strip()
+        if clean:
+            assert p.returncode == 0 and not out, out
+        else:  # and it does read the drop-in
+            assert "claude-code.conf" in out, out
