@@ -4,7 +4,7 @@
  * The Claude Code CLI runs tools the model asks for (Read, Grep, ...), so it
  * must not see what the worker can read: the master and data keys, the
  * configuration, the database. A run sees a fresh working directory, a
- * read-only minimal system (/usr, the library links, a few /etc files), the
+ * read-only minimal system: /usr, the library links, a few /etc files; the
  * CLI's own directory read-only, a private /tmp, /proc of its own PID
  * namespace only, and nothing else. It shares the network namespace, so it
  * still reaches maskgate on loopback. When the sandbox cannot be set up here
