@@ -482,8 +482,12 @@ def _reads_secrets(srv, kind, mock):
                 if isinstance(m.get("content"), list):
                     results += [blk for blk in m["content"] if blk.get("type") == "tool_result"]
     assert len(results) >= len(asked), (len(results), asked)
+    upstream_key = srv.env["MASKGATE_UPSTREAM_API_KEY"]
     for res in results:
         assert res.get("is_error") is True, res
+        # the worker's environment holds the upstream key: /proc/<worker>/environ stayed shut
+        assert upstream_key not in json.dumps(res), res
+    assert upstream_key.encode() not in b
     # nothing secret reached the upstream or the caller
     sent = mock.all_bytes()
     for secret in (master, data, "MASKGATE_"):
