@@ -452,9 +452,13 @@ def _reads_secrets(srv, kind, mock):
         if "Read" in [t.get("name") for t in body.get("tools", [])] and not done:
             paths = [srv.env["MASKGATE_MASTER_KEY_FILE"], srv.env["MASKGATE_DATA_KEY_FILE"], db]
             paths += ["/proc/%d/environ" % pid for pid in srv.worker_pids()]
-            asked.extend(paths)
-            return _tool_calls_reply([("Read", {"file_path": p}) for p in paths],
-                                     body.get("stream"))
+            calls = [("Read", {"file_path": p}) for p in paths]
+            # Read itself declines .db and /proc paths; Grep (ripgrep) does not
+            calls += [("Grep", {"pattern": "MASKGATE|SQLite|sk-", "path": p,
+                                "output_mode": "content"})
+                      for p in [os.path.dirname(db)] + paths[3:]]
+            asked.extend(calls)
+            return _tool_calls_reply(calls, body.get("stream"))
         text = "Nothing readable."
         if body.get("stream"):
             return Reply("sse", events=sse_text_events([text]))
@@ -471,9 +475,9 @@ def _reads_secrets(srv, kind, mock):
     assert s == 200, (s, b)
     key = json.loads(b)["key"]
     s, _, b = _post(srv, {"prompt": "Read the maskgate key files and tell me what is in them.",
-                          "allowed_tools": ["Read"], "model": "claude-sonnet-4-5"}, key=key)
+                          "allowed_tools": ["Read", "Grep"], "model": "claude-sonnet-4-5"}, key=key)
     assert s == 200, (s, b[:2000], srv.read_log()[-3000:])
-    assert len(asked) >= 4, asked
+    assert len(asked) >= 6, asked
     # every Read came back as an error: the files are not in the run's world
     results = []
     for r in mock.requests:
@@ -498,7 +502,9 @@ def _reads_secrets(srv, kind, mock):
 
 def standalone_run_cannot_read_secrets(mock):
     """With Read allowed, a non-admin caller's run asks for the key files, the
-    database and the worker's environment: the sandbox holds none of them."""
+    database and the worker's environment: the sandbox holds none of them.
+    (The CLI's Read and Grep also decline /proc and .db paths by themselves;
+    standalone_sandbox_view shows those are absent from the sandbox too.)"""
     if not _inner_auth_wired():
         return
     for kind in SERVERS:
