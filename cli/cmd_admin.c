@@ -173,8 +173,9 @@ cli_doctor(int argc, char **argv)
 	if (cli_wants_help(argc, argv)) {
 		printf("usage: maskgate doctor [--offline]\n\n"
 		    "Checks the configuration in this environment: secrets present and\n"
-		    "strong, secret and database files private, PCRE2 JIT, and the\n"
-		    "request-loop trap (upstream URL answering as maskgate). --offline\n"
+		    "strong, secret and database files private, PCRE2 JIT, the sandbox\n"
+		    "/v1/claude-code runs in, and the request-loop trap (upstream URL\n"
+		    "answering as maskgate). --offline\n"
 		    "skips contacting the upstream. Exit status 1 on any error.\n");
 		return 0;
 	}
