@@ -175,8 +175,8 @@ cli_doctor(int argc, char **argv)
 		    "Checks the configuration in this environment: secrets present and\n"
 		    "strong, secret and database files private, PCRE2 JIT, the sandbox\n"
 		    "/v1/claude-code runs in, and the request-loop trap (upstream URL\n"
-		    "answering as maskgate). --offline\n"
-		    "skips contacting the upstream. Exit status 1 on any error.\n");
+		    "answering as maskgate). --offline skips contacting the upstream.\n"
+		    "Exit status 1 on any error.\n");
 		return 0;
 	}
 	if (cfg_load(&cfg, 0, err, sizeof(err)) != MG_OK) {
