@@ -14,20 +14,28 @@
 CC ?= cc
 SANITIZE ?= 0
 FUZZ_SECONDS ?= 60
-CFLAGS ?= -O2 -g
-CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wformat=2 -Wno-unused-parameter \
-	-fstack-protector-strong -Icommon
-LDLIBS = -lfcgi -lcurl -ljson-c -lpcre2-8 -lsqlite3 -lcrypto -ljwt
+
+# What the build needs lives in MG_*, which a user's CFLAGS, LDFLAGS or
+# LDLIBS (make CFLAGS=-O0) add to and never replace: without -std=c11
+# -D_GNU_SOURCE, memmem would compile as an implicit declaration returning
+# a truncated pointer. CFLAGS holds only the optimisation and debug choice.
+MG_STD := -std=c11 -D_GNU_SOURCE -Icommon
+MG_CFLAGS := $(MG_STD) -Wall -Wextra -Wshadow -Wformat=2 -Wno-unused-parameter \
+	-fstack-protector-strong
+MG_LDFLAGS :=
+MG_LDLIBS := -lfcgi -lcurl -ljson-c -lpcre2-8 -lsqlite3 -lcrypto -ljwt
 
 ifeq ($(SANITIZE),1)
 OUT := build/san
 BINDIR := build/san/bin
-CFLAGS += -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-LDFLAGS += -fsanitize=address,undefined
+CFLAGS ?= -O1 -g
+MG_CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+MG_LDFLAGS += -fsanitize=address,undefined
 else
 OUT := build/rel
 BINDIR := bin
 endif
+CFLAGS ?= -O2 -g
 
 COMMON_SRC := $(sort $(wildcard common/*.c))
 FCGI_SRC := $(sort $(wildcard fcgi/*.c))
@@ -50,14 +58,14 @@ all: $(BINDIR)/maskgate.fcgi $(BINDIR)/maskgate
 
 $(OUT)/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Ifcgi -Icli -c -o $@ $<
+	$(CC) $(MG_CFLAGS) $(CFLAGS) -Ifcgi -Icli -c -o $@ $<
 
 $(OUT)/embed.c: scripts/embed.sh $(EMBED_IN)
 	@mkdir -p $(OUT)
 	sh scripts/embed.sh $@
 
 $(OUT)/embed.o: $(OUT)/embed.c common/embed.h
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(MG_CFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(LIB): $(COMMON_OBJ)
 	rm -f $@
@@ -65,24 +73,27 @@ $(LIB): $(COMMON_OBJ)
 
 $(BINDIR)/maskgate.fcgi: $(FCGI_OBJ) $(LIB)
 	@mkdir -p $(BINDIR)
-	$(CC) $(LDFLAGS) -o $@ $(FCGI_OBJ) $(LIB) $(LDLIBS)
+	$(CC) $(MG_LDFLAGS) $(LDFLAGS) -o $@ $(FCGI_OBJ) $(LIB) $(MG_LDLIBS) $(LDLIBS)
 
 $(BINDIR)/maskgate: $(CLI_OBJ) $(LIB)
 	@mkdir -p $(BINDIR)
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(LDLIBS)
+	$(CC) $(MG_LDFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(MG_LDLIBS) $(LDLIBS)
 
 $(OUT)/tests/%: tests/unit/%.c $(LIB) $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+	$(CC) $(MG_CFLAGS) $(CFLAGS) -Itests/unit $(MG_LDFLAGS) $(LDFLAGS) -o $@ $< $(LIB) \
+		$(MG_LDLIBS) $(LDLIBS)
 
 # fuzz harnesses built with a replay main for make test
 $(OUT)/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.c $(LIB) $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< tests/fuzz/replay.c $(LIB) $(LDLIBS)
+	$(CC) $(MG_CFLAGS) $(CFLAGS) $(MG_LDFLAGS) $(LDFLAGS) -o $@ $< tests/fuzz/replay.c $(LIB) \
+		$(MG_LDLIBS) $(LDLIBS)
 
 $(OUT)/bench/%: tests/bench/%.c $(LIB) $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+	$(CC) $(MG_CFLAGS) $(CFLAGS) -Itests/unit $(MG_LDFLAGS) $(LDFLAGS) -o $@ $< $(LIB) \
+		$(MG_LDLIBS) $(LDLIBS)
 
 unit: $(UNIT_BIN) $(FUZZ_REPLAY) $(BENCH_BIN)
 
@@ -99,7 +110,7 @@ bench: deps all unit
 	@MG_BINDIR=$(BINDIR) MG_OUT=$(OUT) sh tests/bench/run.sh
 
 fuzz: deps
-	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/run.sh
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) MG_STD="$(MG_STD)" MG_LDLIBS="$(MG_LDLIBS)" sh tests/fuzz/run.sh
 
 # valgrind runs the plain (non-sanitized) unit binaries: ASan and valgrind
 # do not mix
@@ -109,7 +120,7 @@ valgrind: deps
 
 # cppcheck + clang-tidy (.clang-tidy) with the project's preprocessor flags
 lint: deps
-	@CFLAGS_LINT="-std=c11 -D_GNU_SOURCE -Icommon -Ifcgi -Icli" sh tests/lint.sh
+	@CFLAGS_LINT="$(MG_STD) -Ifcgi -Icli" sh tests/lint.sh
 
 clean:
 	rm -rf build bin

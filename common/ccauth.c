@@ -23,12 +23,10 @@
 static int
 derive_key(const struct cfg *c, unsigned char key[CRYPTO_HASH_LEN])
 {
-	static const char label[] = "maskgate ccauth v1";
-
 	if (c == NULL || !c->have_data_key)
 		return 0;
-	return crypto_hmac_sha256(c->data_key, sizeof(c->data_key), label, sizeof(label) - 1,
-	    key) == MG_OK;
+	return CRYPTO_DERIVE(c->data_key, sizeof(c->data_key), "maskgate ccauth v1", key) ==
+	    MG_OK;
 }
 
 /* Appends the hex MAC of body (the token up to and including its last '_') to out. */

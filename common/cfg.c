@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "cfg.h"
+#include "cfg_file.h"
 #include "crypto.h"
 #include "log.h"
 
@@ -361,98 +362,13 @@ fail:
 }
 
 /*
- * Looks NAME up in the MASKGATE_CONFIG file. Returns a new string, or NULL
- * when absent (*failed set on a parse or read error).
+ * cfg_lookup() over an already parsed MASKGATE_CONFIG file, also naming
+ * the file the value was read from: *file gets a new string (caller frees)
+ * when the value came from a NAME_FILE file.
  */
 static char *
-config_file_lookup(const char *name, char *err, size_t errlen, int *failed,
-    int *from_file)
-{
-	const char *path = getenv("MASKGATE_CONFIG");
-	char line[8192], *value = NULL, *file_value = NULL;
-	size_t namelen = strlen(name);
-	unsigned lineno = 0;
-	FILE *f;
-
-	*from_file = 0;
-	if (path == NULL || *path == '\0')
-		return NULL;
-	f = fopen(path, "r");
-	if (f == NULL) {
-		mg_errf(err, errlen, "MASKGATE_CONFIG: cannot read %s: %s", path, strerror(errno));
-		*failed = 1;
-		return NULL;
-	}
-	while (fgets(line, sizeof(line), f) != NULL) {
-		char *p = line, *eq, *v, *end;
-		size_t klen;
-		int oom = 0;
-
-		lineno++;
-		while (isspace((unsigned char)*p))
-			p++;
-		if (*p == '#' || *p == '\0')
-			continue;
-		if (strncmp(p, "export ", 7) == 0)
-			p += 7;
-		eq = strchr(p, '=');
-		if (eq == NULL) {
-			mg_errf(err, errlen, "MASKGATE_CONFIG: %s line %u: expected NAME=VALUE", path, lineno);
-			*failed = 1;
-			break;
-		}
-		klen = (size_t)(eq - p);
-		v = eq + 1;
-		end = v + strlen(v);
-		while (end > v && isspace((unsigned char)end[-1]))
-			*--end = '\0';
-		if (end - v >= 2 && (v[0] == '"' || v[0] == '\'') && end[-1] == v[0]) {
-			end[-1] = '\0';
-			v++;
-		}
-		if (klen == namelen && strncmp(p, name, klen) == 0) {
-			free(value);
-			value = strdup(v);
-			oom = value == NULL;
-		} else if (klen == namelen + 5 && strncmp(p, name, namelen) == 0 &&
-		    strncmp(p + namelen, "_FILE", 5) == 0) {
-			free(file_value);
-			file_value = strdup(v);
-			oom = file_value == NULL;
-		}
-		if (oom) {
-			/* a setting silently dropped would fall back to its default */
-			mg_errf(err, errlen, "MASKGATE_CONFIG: out of memory reading %s", path);
-			*failed = 1;
-			break;
-		}
-	}
-	fclose(f);
-	if (*failed) {
-		free(value);
-		free(file_value);
-		return NULL;
-	}
-	if (value != NULL && file_value != NULL) {
-		mg_errf(err, errlen, "%s: set both %s and %s_FILE in %s; keep one", name, name, name, path);
-		*failed = 1;
-		free(value);
-		free(file_value);
-		return NULL;
-	}
-	if (file_value != NULL) {
-		*from_file = 1;
-		return file_value;
-	}
-	return value;
-}
-
-/*
- * cfg_lookup, also naming the file the value was read from: *file gets a
- * new string (caller frees) when the value came from a NAME_FILE file.
- */
-static char *
-lookup_from(const char *name, char *err, size_t errlen, int *failed, char **file)
+lookup(const struct cfg_file *cf, const char *name, char *err, size_t errlen, int *failed,
+    char **file)
 {
 	char filevar[128];
 	const char *v, *fv;
@@ -479,7 +395,7 @@ lookup_from(const char *name, char *err, size_t errlen, int *failed, char **file
 			*file = strdup(fv);
 		return r;
 	}
-	r = config_file_lookup(name, err, errlen, failed, &from_file);
+	r = cfg_file_lookup(cf, name, err, errlen, failed, &from_file);
 	if (r != NULL && from_file) {
 		char *path = r;
 		r = read_secret_file(path, err, errlen, name);
@@ -496,9 +412,15 @@ lookup_from(const char *name, char *err, size_t errlen, int *failed, char **file
 char *
 cfg_lookup(const char *name, char *err, size_t errlen, int *failed)
 {
-	char *file = NULL;
-	char *r = lookup_from(name, err, errlen, failed, &file);
+	struct cfg_file cf;
+	char *r = NULL, *file = NULL;
 
+	*failed = 0;
+	if (cfg_file_read(&cf, err, errlen) != MG_OK)
+		*failed = 1;
+	else
+		r = lookup(&cf, name, err, errlen, failed, &file);
+	cfg_file_free(&cf);
 	free(file);
 	return r;
 }
@@ -633,27 +555,34 @@ cfg_warn_unknown(void)
 	}
 }
 
-static enum mg_err cfg_load_values(struct cfg *c, unsigned need, char *err, size_t errlen);
+static enum mg_err cfg_load_values(struct cfg *c, const struct cfg_file *cf, unsigned need,
+    char *err, size_t errlen);
 
 /* On failure nothing stays allocated: callers just report and exit. */
 enum mg_err
 cfg_load(struct cfg *c, unsigned need, char *err, size_t errlen)
 {
-	enum mg_err rc = cfg_load_values(c, need, err, errlen);
+	struct cfg_file cf;
+	enum mg_err rc;
 
+	memset(c, 0, sizeof(*c));
+	rc = cfg_file_read(&cf, err, errlen);
+	if (rc == MG_OK)
+		rc = cfg_load_values(c, &cf, need, err, errlen);
+	cfg_file_free(&cf);
 	if (rc != MG_OK)
 		cfg_free(c);	/* zeroes c, so a caller's own cfg_free stays harmless */
 	return rc;
 }
 
 static enum mg_err
-cfg_load_values(struct cfg *c, unsigned need, char *err, size_t errlen)
+cfg_load_values(struct cfg *c, const struct cfg_file *cf, unsigned need, char *err,
+    size_t errlen)
 {
 	enum mg_err rc;
 	const char *why;
 	size_t i;
 
-	memset(c, 0, sizeof(*c));
 	{
 		const char *conf = getenv("MASKGATE_CONFIG");
 		if (conf != NULL && *conf != '\0') {
@@ -666,7 +595,7 @@ cfg_load_values(struct cfg *c, unsigned need, char *err, size_t errlen)
 		const struct cfg_var *var = &cfg_vars[i];
 		int failed = 0;
 		char *file = NULL;
-		char *v = lookup_from(var->name, err, errlen, &failed, &file);
+		char *v = lookup(cf, var->name, err, errlen, &failed, &file);
 
 		if (note_file(c, file) != MG_OK) {
 			free(v);

@@ -30,6 +30,15 @@ enum mg_err crypto_hmac_sha256(const unsigned char *key, size_t keylen,
 /* HMAC-SHA256 of the concatenation of parts[0..nparts). */
 enum mg_err crypto_hmac_sha256v(const unsigned char *key, size_t keylen,
     const struct crypto_part *parts, size_t nparts, unsigned char out[CRYPTO_HASH_LEN]);
+/*
+ * Derives a subkey for one purpose: HMAC-SHA256(key, label). The label must
+ * be a string literal ("" label does not compile otherwise), whose length
+ * the compiler counts: a hand-counted length that drifts derives another
+ * key without a word. Evaluates to crypto_hmac_sha256()'s result.
+ */
+#define CRYPTO_DERIVE(key, keylen, label, out) \
+	crypto_hmac_sha256((key), (keylen), "" label, sizeof("" label) - 1, (out))
+
 /* Writes 2*len lowercase hex digits and a NUL into out. */
 void crypto_hex(char *out, const unsigned char *in, size_t len);
 /* The value of one hex digit, or -1. */

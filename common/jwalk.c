@@ -566,17 +566,3 @@ jwalk_set_max_tokens(struct json_object *root, long value)
 {
 	return put_member(root, "max_tokens", json_object_new_int64(value));
 }
-
-enum mg_err
-jwalk_get_stream(struct json_object *root, int *out)
-{
-	struct json_object *v = field(root, "stream");
-
-	*out = 0;
-	if (v == NULL)
-		return MG_OK;
-	if (!json_object_is_type(v, json_type_boolean))
-		return MG_EINVAL;
-	*out = json_object_get_boolean(v) ? 1 : 0;
-	return MG_OK;
-}

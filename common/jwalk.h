@@ -127,10 +127,4 @@ enum mg_err jwalk_get_max_tokens(struct json_object *root, long *out);
 /* Sets root.max_tokens, in place (key order kept). */
 enum mg_err jwalk_set_max_tokens(struct json_object *root, long value);
 
-/*
- * Reads root.stream into *out (0 when absent): MG_OK, or MG_EINVAL when
- * present but not a boolean.
- */
-enum mg_err jwalk_get_stream(struct json_object *root, int *out);
-
 #endif

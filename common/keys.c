@@ -213,14 +213,6 @@ keys_authenticate_ex(const struct cfg *c, struct store *s, struct arena *a,
 	return auth_virtual(s, a, hex, now, out, why);
 }
 
-enum mg_err
-keys_authenticate(const struct cfg *c, struct store *s, struct arena *a,
-    const char *x_api_key, const char *authorization, struct principal *out,
-    const char **why)
-{
-	return keys_authenticate_ex(c, s, a, x_api_key, authorization, NULL, out, why);
-}
-
 /*
  * 1 when model is on the JSON allow-list (an empty list, or none, allows
  * everything). Entries match exactly, or as a prefix when they end in '*'.
@@ -284,7 +276,7 @@ keys_admit(struct store *s, struct arena *a, const struct principal *p,
 			return MG_ENOMEM;
 		/* a slot older than the longest upstream call belongs to nobody */
 		stale = (p->cfg != NULL ? p->cfg->upstream_timeout : 600) + 60;
-		rc = store_keys_admit(s, a, ((const struct keys_record *)p->key)->hash,
+		rc = store_keys_admit(s, a, p->key->hash,
 		    (long)time(NULL), stale, k, &t->slot, r);
 		if (rc == MG_EINVAL)
 			metrics_record_rejection(s, r->status == 401 ? MR_AUTH :
@@ -325,7 +317,7 @@ keys_settle(struct store *s, struct keys_ticket *t, const struct keys_outcome *o
 	sp.duration_ms = o->duration_ms;
 	sp.is_virtual = p->kind == PRINCIPAL_VIRTUAL && p->key != NULL;
 	if (sp.is_virtual)
-		sp.key_hash = ((const struct keys_record *)p->key)->hash;
+		sp.key_hash = p->key->hash;
 	sp.slot = t->slot;
 	rc = store_keys_settle(s, &sp);
 	if (rc != MG_OK)

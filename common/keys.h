@@ -11,6 +11,7 @@
 
 struct store;
 struct keys_ticket;
+struct keys_record;
 
 enum principal_kind { PRINCIPAL_MASTER, PRINCIPAL_VIRTUAL, PRINCIPAL_JWT, PRINCIPAL__MAX };
 
@@ -20,7 +21,7 @@ struct principal {
 	const char *key_hash;	/* hex SHA-256 of the credential, for logs */
 	int admin;		/* may call management endpoints */
 	int byok;		/* the caller's own Anthropic credential goes upstream */
-	void *key;		/* virtual key record, owned by keys.c (NULL otherwise) */
+	struct keys_record *key;	/* virtual key record, in the request arena (else NULL) */
 	const struct cfg *cfg;	/* for limits that depend on configuration */
 	const char *user_id;	/* from the key or the JWT; may be NULL */
 	const char *team_id;
@@ -74,14 +75,8 @@ struct keys_refusal {
  * Extracts the credential from x-api-key or "Authorization: Bearer" and
  * checks it in constant time. MG_OK with *out filled; MG_ENOTFOUND when no
  * credential matches (*why says why, for the 401 message).
- */
-enum mg_err keys_authenticate(const struct cfg *c, struct store *s, struct arena *a,
-    const char *x_api_key, const char *authorization, struct principal *out,
-    const char **why);
-
-/*
- * The same, honouring BYOK mode: when MASKGATE_BYOK is on and the request
- * carries x-maskgate-key, that header authenticates the caller and the
+ * BYOK mode: when MASKGATE_BYOK is on and the request carries
+ * x-maskgate-key (NULL: none), that header authenticates the caller and the
  * caller's own x-api-key/Authorization goes upstream (out->byok = 1).
  */
 enum mg_err keys_authenticate_ex(const struct cfg *c, struct store *s, struct arena *a,

@@ -352,7 +352,8 @@ recall_tokens(struct mask_session *m, const char *in, size_t len, const struct r
 		while (ve > vs && (in[ve - 1] == '.' || in[ve - 1] == ':'))
 			ve--;
 		e = krecall(m, in + vs, ve - vs);
-		if (e == NULL && (eq = memchr(in + vs, '=', ve - vs)) != NULL) {
+		eq = e == NULL ? memchr(in + vs, '=', ve - vs) : NULL;
+		if (eq != NULL) {
 			vs = (size_t)(eq - in) + 1;	/* key=value */
 			e = krecall(m, in + vs, ve - vs);
 		}

@@ -137,8 +137,8 @@ slurp(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "MASKGATE_MODELS: cannot read %s: %s", path, strerror(errno));
 		return NULL;
 	}
-	if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) >= 0 && size < 1024 * 1024 &&
-	    fseek(f, 0, SEEK_SET) == 0) {
+	size = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+	if (size >= 0 && size < 1024 * 1024 && fseek(f, 0, SEEK_SET) == 0) {
 		data = calloc(1, (size_t)size + 1);
 		if (data != NULL && fread(data, 1, (size_t)size, f) != (size_t)size) {
 			free(data);

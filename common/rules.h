@@ -85,7 +85,5 @@ size_t rules_placeholder_format(const struct rules *r, unsigned rule, unsigned l
  * can mint, or a complete one (digits may still follow).
  */
 int rules_placeholder_prefix(const struct rules *r, const char *text, size_t len);
-/* Longest placeholder prefix worth holding back ("AWS_" + longest type + "_"). */
-size_t rules_placeholder_maxlead(const struct rules *r);
 
 #endif

@@ -364,13 +364,8 @@ rules_compile(struct rules *r, struct rules_diag *d)
 		rules_diag(d, "rules", 0, "out of memory");
 		return;
 	}
-	/*
-	 * MASKGATE_T_NO_JIT (test variable): PCRE2's JIT scans with aligned
-	 * SIMD loads that may read past the subject into uninitialised bytes,
-	 * which valgrind reports as errors; `make valgrind` runs the
-	 * interpreter instead.
-	 */
-	r->jit = !rules_force_interpreter && getenv("MASKGATE_T_NO_JIT") == NULL;
+	/* valgrind and PCRE2's JIT: see tests/valgrind.supp */
+	r->jit = !rules_force_interpreter;
 	for (i = 0; i < r->nrule; i++) {
 		struct rules_rule *ru = &r->rule[i];
 		char why[256], *pat;
@@ -446,9 +441,6 @@ rules_compile(struct rules *r, struct rules_diag *d)
 		r->active[r->nactive++] = (unsigned)i;
 		if (ru->type != NULL && ru->typelen > r->maxtype)
 			r->maxtype = ru->typelen;
-	}
-	if (!r->jit && !rules_force_interpreter) {
-		/* some rules may have JIT code; the interpreter handles all uniformly */
 	}
 	if (d->count > 0)
 		return;

@@ -376,9 +376,3 @@ rules_placeholder_prefix(const struct rules *r, const char *text, size_t len)
 	}
 	return 0;
 }
-
-size_t
-rules_placeholder_maxlead(const struct rules *r)
-{
-	return 4 + r->maxtype + 1;
-}

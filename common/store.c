@@ -174,10 +174,10 @@ store_open(const struct cfg *c, struct store **out, char *err, size_t errlen)
 		return MG_ENOMEM;
 	s->map_ttl = c->map_ttl;
 	if (c->have_data_key) {
-		if (crypto_hmac_sha256(c->data_key, sizeof(c->data_key),
-		    "maskgate lookup key v1", 22, s->hmac_key) != MG_OK ||
-		    crypto_hmac_sha256(c->data_key, sizeof(c->data_key),
-		    "maskgate value key v1", 21, s->aead_key) != MG_OK) {
+		if (CRYPTO_DERIVE(c->data_key, sizeof(c->data_key), "maskgate lookup key v1",
+		    s->hmac_key) != MG_OK ||
+		    CRYPTO_DERIVE(c->data_key, sizeof(c->data_key), "maskgate value key v1",
+		    s->aead_key) != MG_OK) {
 			free(s);
 			return MG_ENOMEM;
 		}

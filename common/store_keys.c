@@ -360,6 +360,7 @@ admit_checks(struct store *s, struct keys_record *k, long now, long slot_stale, 
 	sqlite3_stmt *st;
 	long window = now / 60, requests = 0, tokens = 0, live;
 	enum mg_err rc;
+	int step;
 
 	if (k->budget_duration > 0 && (k->budget_reset_at == 0 || now >= k->budget_reset_at)) {
 		long next = k->budget_reset_at > 0 ? k->budget_reset_at : now + k->budget_duration;
@@ -393,11 +394,15 @@ admit_checks(struct store *s, struct keys_record *k, long now, long slot_stale, 
 			return MG_ESTORE;
 		sqlite3_bind_text(st, 1, k->hash, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_int64(st, 2, window);
-		if (sqlite3_step(st) == SQLITE_ROW) {
+		step = sqlite3_step(st);
+		if (step == SQLITE_ROW) {
 			requests = (long)sqlite3_column_int64(st, 0);
 			tokens = (long)sqlite3_column_int64(st, 1);
 		}
 		sqlite3_finalize(st);
+		/* a usage that cannot be read is not zero usage: fail closed */
+		if (step != SQLITE_ROW && step != SQLITE_DONE)
+			return store_rc(step) == MG_OK ? MG_ESTORE : store_rc(step);
 		if (k->rpm_limit >= 0 && requests >= k->rpm_limit) {
 			refuse(r, 429, 60 - now % 60, "rate limit: rpm_limit reached for this key");
 			return MG_EINVAL;

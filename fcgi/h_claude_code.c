@@ -41,6 +41,7 @@
 #include <json-c/json.h>
 
 #include "ccauth.h"
+#include "jwalk.h"
 #include "log.h"
 #include "mask.h"
 #include "route.h"
@@ -138,13 +139,19 @@ parse_job(struct request *req, struct cc_job *job)
 {
 	const struct cfg *c = req->worker->cfg;
 	struct json_object *root = NULL, *tools;
+	char err[256];
+	enum mg_err rc;
 	int ok = 0;
 	size_t i, n;
 
 	memset(job, 0, sizeof(*job));
-	root = json_tokener_parse(req->body);
-	if (root == NULL || !json_object_is_type(root, json_type_object)) {
-		http_error(req, 400, ET_INVALID_REQUEST, "the body must be a JSON object");
+	/* the same strict parser as /v1/messages: no trailing data, comments, NaN */
+	rc = jwalk_parse(req->body != NULL ? req->body : "", req->body_len, &root, err, sizeof(err));
+	if (rc != MG_OK) {
+		if (rc == MG_ENOMEM)
+			http_error(req, 500, ET_API, "out of memory parsing the body");
+		else
+			http_error(req, 400, ET_INVALID_REQUEST, "%s", err);
 		goto out;
 	}
 	if (!opt_string(root, "prompt", req->arena, &job->prompt) || job->prompt == NULL ||
@@ -198,7 +205,7 @@ parse_job(struct request *req, struct cc_job *job)
 	}
 	ok = 1;
 out:
-	json_object_put(root);
+	jwalk_free(root);
 	return ok;
 }
 

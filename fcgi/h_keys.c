@@ -132,15 +132,13 @@ own_key(struct json_object *req, const struct principal *p)
 		return 0;
 	if (!json_object_object_get_ex(req, "key", &v)) {
 		/* no key named: the caller's own */
-		json_object_object_add(req, "key", json_object_new_string(
-		    ((const struct keys_record *)p->key)->hash));
+		json_object_object_add(req, "key", json_object_new_string(p->key->hash));
 		return 1;
 	}
 	if (!json_object_is_type(v, json_type_string) ||
 	    keys_hash_arg(json_object_get_string(v), hash) != MG_OK)
 		return 0;
-	return strcmp(hash, p->key_hash) == 0 ||
-	    strcmp(hash, ((const struct keys_record *)p->key)->hash) == 0;
+	return strcmp(hash, p->key_hash) == 0 || strcmp(hash, p->key->hash) == 0;
 }
 
 void
@@ -163,8 +161,7 @@ h_keys(struct request *req, const struct principal *p)
 	}
 	if (op == KO_INFO && !json_object_object_get_ex(in, "key", NULL) &&
 	    p->kind == PRINCIPAL_VIRTUAL && p->key != NULL)
-		json_object_object_add(in, "key", json_object_new_string(
-		    ((const struct keys_record *)p->key)->hash));
+		json_object_object_add(in, "key", json_object_new_string(p->key->hash));
 	status = keys_mgmt(req->worker->store, req->arena, op, h_actor(req, p), in, &out,
 	    err, sizeof(err));
 	json_object_put(in);

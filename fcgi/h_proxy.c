@@ -81,7 +81,7 @@ hop_mark(const struct cfg *c, char out[33])
 {
 	unsigned char h[CRYPTO_HASH_LEN];
 
-	if (crypto_hmac_sha256(c->data_key, sizeof(c->data_key), "maskgate hop v1", 15, h) != MG_OK) {
+	if (CRYPTO_DERIVE(c->data_key, sizeof(c->data_key), "maskgate hop v1", h) != MG_OK) {
 		out[0] = '\0';
 		return;
 	}

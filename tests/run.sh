@@ -1,18 +1,21 @@
 #!/bin/sh
 # run.sh - every test: source checks, unit binaries, fuzz corpus replays and
 # the end-to-end suite. Prints TAP per suite; the last line is the total
-# "N passed, N failed"; exits non-zero on any failure.
+# "N passed, N failed" (", N skipped" appended when a suite skipped any);
+# exits non-zero on any failure.
 set -u
 OUT=${MG_OUT:-build/rel}
 export MG_BINDIR=${MG_BINDIR:-bin}
 total_pass=0
 total_fail=0
+total_skip=0
 
-# adds the counts from a suite's last line "N passed, N failed"
+# adds the counts from a suite's last line "N passed, N failed[, N skipped]"
 tally() { # name logfile rc
 	line=$(tail -n 1 "$2")
 	p=$(echo "$line" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed.*/\1/p')
 	f=$(echo "$line" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed.*/\2/p')
+	s=$(echo "$line" | sed -n 's/^[0-9]* passed, [0-9]* failed, \([0-9]*\) skipped$/\1/p')
 	if [ -z "$p" ]; then
 		p=0
 		f=1
@@ -23,6 +26,7 @@ tally() { # name logfile rc
 	fi
 	total_pass=$((total_pass + p))
 	total_fail=$((total_fail + f))
+	total_skip=$((total_skip + ${s:-0}))
 	echo "# $1: $line"
 }
 
@@ -66,5 +70,9 @@ if [ "${MG_SKIP_E2E:-0}" != 1 ]; then
 	tally e2e "$log" 0
 fi
 
-echo "$total_pass passed, $total_fail failed"
+if [ "$total_skip" -gt 0 ]; then
+	echo "$total_pass passed, $total_fail failed, $total_skip skipped"
+else
+	echo "$total_pass passed, $total_fail failed"
+fi
 [ "$total_fail" -eq 0 ]

@@ -341,6 +341,26 @@ def standalone_missing_cli(mock):
         srv.stop()
 
 
+def standalone_strict_body_parsing(mock):
+    """The body gets the strict parser every other body gets: what json-c's
+    lenient parser would let through (trailing data, comments, NaN, a lone
+    surrogate, a second object after a NUL) is a 400, before any CLI run.
+    No CLI is installed, so a body that parsed would answer 503."""
+    srv = harness.Lighttpd(mock, MASKGATE_CLAUDE_BIN="/nonexistent/claude").start()
+    try:
+        s, _, b = _post(srv, {"prompt": "hi"})
+        assert s == 503, ("control: a good body reaches the CLI check", s, b)
+        for body in (b'{"prompt": "hi"} trailing', b'{"prompt": "hi"}{"prompt": "again"}',
+                     b'{"prompt": "hi" /* comment */}', b'{"prompt": "hi", "n": NaN}',
+                     b'{"prompt": "\\ud800"}', b'{"prompt": "hi"}\x00{"model": "x"}'):
+            s, _, b = _post(srv, body)
+            assert s == 400, (body, s, b)
+            assert_envelope(b, "invalid_request_error")
+        assert not mock.requests
+    finally:
+        srv.stop()
+
+
 def standalone_turned_off(mock):
     srv = harness.Lighttpd(mock, MASKGATE_CLAUDE_MAX_RUNS="0").start()
     try:

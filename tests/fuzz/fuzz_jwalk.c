@@ -81,7 +81,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *s1, *s2, *m1, *m2;
 	enum mg_err rc, mrc;
 	long mt;
-	int st;
 
 	arena_init(&a);
 	rc = jwalk_parse((const char *)data, size, &root, err, sizeof(err));
@@ -92,7 +91,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	(void)jwalk_get_model(root);
 	(void)jwalk_get_max_tokens(root, &mt);
-	(void)jwalk_get_stream(root, &st);
 	jwalk_response_usage(root, &u);
 
 	/* plain round trip */

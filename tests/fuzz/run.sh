@@ -13,9 +13,10 @@ SECONDS_EACH=${FUZZ_SECONDS:-60}
 CLANG=${CLANG:-clang}
 OUT=build/fuzz
 REPORT=tests/fuzz/last-run.md
-CFLAGS="-g -O1 -std=c11 -D_GNU_SOURCE -Icommon -fno-omit-frame-pointer
+# the Makefile passes its MG_STD and MG_LDLIBS; the defaults are the same
+CFLAGS="-g -O1 ${MG_STD:--std=c11 -D_GNU_SOURCE -Icommon} -fno-omit-frame-pointer
  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
-LIBS="-lfcgi -lcurl -ljson-c -lpcre2-8 -lsqlite3 -lcrypto -ljwt"
+LIBS=${MG_LDLIBS:-"-lfcgi -lcurl -ljson-c -lpcre2-8 -lsqlite3 -lcrypto -ljwt"}
 pass=0
 fail=0
 

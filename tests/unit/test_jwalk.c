@@ -384,12 +384,10 @@ test_accessors(struct arena *a)
 	static const char body[] = "{\"model\":\"claude-a\",\"max_tokens\":64000,\"stream\":true,\"x\":1}";
 	struct json_object *root = NULL;
 	long mt = 0;
-	int st = -1;
 
 	jwalk_parse(body, sizeof(body) - 1, &root, NULL, 0);
 	TH_STREQ(jwalk_get_model(root), "claude-a", "get model");
 	TH_OK(jwalk_get_max_tokens(root, &mt) == MG_OK && mt == 64000, "get max_tokens");
-	TH_OK(jwalk_get_stream(root, &st) == MG_OK && st == 1, "get stream");
 	TH_OK(jwalk_set_model(root, "claude-b") == MG_OK && jwalk_set_max_tokens(root, 8192) == MG_OK,
 	    "set model and max_tokens");
 	TH_STREQ(jwalk_serialize(root, a, NULL),
@@ -403,7 +401,6 @@ test_accessors(struct arena *a)
 	}
 	TH_OK(jwalk_get_model(root) == NULL, "model not a string: NULL");
 	TH_OK(jwalk_get_max_tokens(root, &mt) == MG_EINVAL, "max_tokens not an integer: MG_EINVAL");
-	TH_OK(jwalk_get_stream(root, &st) == MG_EINVAL, "stream not a bool: MG_EINVAL");
 	TH_OK(jwalk_set_model(root, "m") == MG_OK && jwalk_set_max_tokens(root, 5) == MG_OK,
 	    "set over wrong types");
 	TH_STREQ(jwalk_serialize(root, a, NULL), "{\"model\":\"m\",\"max_tokens\":5,\"stream\":\"yes\"}",
@@ -412,7 +409,6 @@ test_accessors(struct arena *a)
 
 	jwalk_parse("{}", 2, &root, NULL, 0);
 	TH_OK(jwalk_get_max_tokens(root, &mt) == MG_ENOTFOUND, "max_tokens absent: MG_ENOTFOUND");
-	TH_OK(jwalk_get_stream(root, &st) == MG_OK && st == 0, "stream absent: 0");
 	TH_OK(jwalk_set_max_tokens(root, 10) == MG_OK && jwalk_set_model(root, "m") == MG_OK,
 	    "set on absent fields adds them");
 	TH_STREQ(jwalk_serialize(root, a, NULL), "{\"max_tokens\":10,\"model\":\"m\"}", "added at the end");

@@ -20,6 +20,93 @@
 
 static char dbpath[] = "/tmp/mg-test-keys-XXXXXX";
 
+/*
+ * SQLite fault injection: the statement started fault_at-th since
+ * fault_arm() is interrupted at its first progress check, so its
+ * sqlite3_step() returns SQLITE_INTERRUPT, as an I/O error or NOMEM would
+ * make it fail.
+ */
+static int fault_at, fault_started, fault_fired;
+
+static int
+fault_trace(unsigned type, void *ctx, void *p, void *x)
+{
+	if (type == SQLITE_TRACE_STMT)
+		fault_started++;
+	return 0;
+}
+
+static int
+fault_progress(void *ctx)
+{
+	if (fault_at > 0 && fault_started == fault_at && !fault_fired) {
+		fault_fired = 1;
+		return 1;
+	}
+	return 0;
+}
+
+static void
+fault_arm(struct store *s, int at)
+{
+	fault_at = at;
+	fault_started = 0;
+	fault_fired = 0;
+	sqlite3_trace_v2(s->db, SQLITE_TRACE_STMT, fault_trace, NULL);
+	sqlite3_progress_handler(s->db, 1, fault_progress, NULL);
+}
+
+static void
+fault_disarm(struct store *s)
+{
+	sqlite3_trace_v2(s->db, 0, NULL, NULL);
+	sqlite3_progress_handler(s->db, 0, NULL, NULL);
+}
+
+/*
+ * Fails each statement of an rpm/tpm-limited admission in turn: every
+ * failure must refuse the request as a store error (503), never admit it
+ * (a failed usage read that counts as zero would let the limit fail open)
+ * and never pass for a refusal of the key (401/429).
+ */
+static void
+test_admit_faults(struct cfg *c, struct store *s, struct arena *a, const char *key)
+{
+	struct principal p;
+	struct keys_ticket *t;
+	struct keys_refusal r;
+	const char *why;
+	int at, statements = 0, fired = 0, admitted = 0, refused = 0;
+	enum mg_err rc;
+
+	TH_OK(keys_authenticate_ex(c, s, a, key, NULL, NULL, &p, &why) == MG_OK,
+	    "rpm/tpm key authenticates");
+	fault_arm(s, 0);
+	rc = keys_admit(s, a, &p, "claude-sonnet-4-5", &t, &r);
+	statements = fault_started;
+	fault_disarm(s);
+	TH_OK(rc == MG_OK && statements > 0, "admission without a fault (%d statements)",
+	    statements);
+	for (at = 1; at <= statements; at++) {
+		fault_arm(s, at);
+		rc = keys_admit(s, a, &p, "claude-sonnet-4-5", &t, &r);
+		fault_disarm(s);
+		if (!fault_fired)
+			continue;
+		fired++;
+		if (rc == MG_OK)
+			admitted++;
+		else if (rc == MG_EINVAL)
+			refused++;
+	}
+	TH_OK(fired >= statements - 1, "a fault in %d of %d statements", fired, statements);
+	TH_OK(admitted == 0, "no admission when a statement fails (%d admitted)", admitted);
+	TH_OK(refused == 0, "a failed statement is a store error (503), not a refusal (%d)",
+	    refused);
+	TH_OK(keys_admit(s, a, &p, "claude-sonnet-4-5", &t, &r) == MG_OK,
+	    "admitted again once the store works");
+}
+
 static struct json_object *
 obj(const char *js)
 {
@@ -90,16 +177,16 @@ main(void)
 	TH_OK(keys_hash_arg("ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789",
 	    hash) == MG_OK && hash[0] == 'a', "hash argument lowercased");
 
-	TH_OK(keys_authenticate(&c, s, &a, c.master_key, NULL, &p, &why) == MG_OK &&
+	TH_OK(keys_authenticate_ex(&c, s, &a, c.master_key, NULL, NULL, &p, &why) == MG_OK &&
 	    p.kind == PRINCIPAL_MASTER && p.admin && strcmp(p.tenant, KEYS_MASTER_TENANT) == 0,
 	    "master key authenticates");
-	TH_OK(keys_authenticate(&c, s, &a, NULL, "Bearer sk-nope-nope", &p, &why) == MG_ENOTFOUND,
+	TH_OK(keys_authenticate_ex(&c, s, &a, NULL, "Bearer sk-nope-nope", NULL, &p, &why) == MG_ENOTFOUND,
 	    "unknown key refused");
 
 	key = gen(s, &a, "{\"team_id\":\"ops\",\"user_id\":\"al\",\"max_parallel_requests\":1,"
 	    "\"rpm_limit\":5,\"max_budget\":0.001}");
 	TH_OK(strncmp(key, "sk-", 3) == 0 && strlen(key) == 67, "generated key is sk- + 64 hex");
-	TH_OK(keys_authenticate(&c, s, &a, key, NULL, &p, &why) == MG_OK &&
+	TH_OK(keys_authenticate_ex(&c, s, &a, key, NULL, NULL, &p, &why) == MG_OK &&
 	    p.kind == PRINCIPAL_VIRTUAL && !p.admin, "virtual key authenticates");
 	TH_STREQ(p.tenant, "team:ops", "tenant is the team");
 
@@ -125,10 +212,16 @@ main(void)
 		arena_init(&ca);
 		if (store_open(&c, &cs, err, sizeof(err)) != MG_OK)
 			_exit(2);
-		/* t1 is still held by the parent: free it first via a fresh settle */
-		_exit(keys_admit(cs, &ca, &p, "claude-sonnet-4-5", &ct, &cr) == MG_EINVAL ? 0 : 1);
+		/* t1 is still held by the parent: a second process is refused */
+		_exit(keys_admit(cs, &ca, &p, "claude-sonnet-4-5", &ct, &cr) == MG_EINVAL &&
+		    cr.status == 429 ? 0 : 1);
 	}
-	waitpid(child, NULL, 0);
+	{
+		int status = -1;
+		waitpid(child, &status, 0);
+		TH_OK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		    "another process is refused the slot this one holds");
+	}
 	keys_settle(s, t1, &o);
 	child = fork();
 	if (child == 0) {
@@ -155,7 +248,7 @@ main(void)
 	    "budget exhausted after 0.0012 USD of 0.001");
 
 	key = gen(s, &a, "{\"models\":[\"claude-haiku-4-5\"]}");
-	TH_OK(keys_authenticate(&c, s, &a, key, NULL, &p, &why) == MG_OK, "haiku-only key");
+	TH_OK(keys_authenticate_ex(&c, s, &a, key, NULL, NULL, &p, &why) == MG_OK, "haiku-only key");
 	TH_OK(keys_admit(s, &a, &p, "claude-sonnet-4-5", &t1, &r) == MG_EINVAL && r.status == 403,
 	    "model outside the allow-list: 403");
 	TH_STREQ(p.tenant, arena_printf(&a, "key:%.12s", p.key_hash), "tenant of a bare key");
@@ -169,9 +262,9 @@ main(void)
 
 	TH_OK(keys_master_rotate(&c, s, "test", 3600, master2, sizeof(master2), err,
 	    sizeof(err)) == MG_OK, "master rotate");
-	TH_OK(keys_authenticate(&c, s, &a, master2, NULL, &p, &why) == MG_OK &&
+	TH_OK(keys_authenticate_ex(&c, s, &a, master2, NULL, NULL, &p, &why) == MG_OK &&
 	    p.kind == PRINCIPAL_MASTER, "rotated key is a master key");
-	TH_OK(keys_authenticate(&c, s, &a, c.master_key, NULL, &p, &why) == MG_OK,
+	TH_OK(keys_authenticate_ex(&c, s, &a, c.master_key, NULL, NULL, &p, &why) == MG_OK,
 	    "configured key still valid in grace");
 	TH_OK(keys_master_rotate(&c, s, "test", 0, master2 + 64, 60, err, sizeof(err)) != MG_OK,
 	    "small output buffer refused");
@@ -179,12 +272,15 @@ main(void)
 		char m3[128];
 		TH_OK(keys_master_rotate(&c, s, "test", 0, m3, sizeof(m3), err, sizeof(err)) == MG_OK,
 		    "rotate with no grace");
-		TH_OK(keys_authenticate(&c, s, &a, c.master_key, NULL, &p, &why) == MG_ENOTFOUND,
+		TH_OK(keys_authenticate_ex(&c, s, &a, c.master_key, NULL, NULL, &p, &why) == MG_ENOTFOUND,
 		    "configured key retired");
-		TH_OK(keys_authenticate(&c, s, &a, master2, NULL, &p, &why) == MG_ENOTFOUND,
+		TH_OK(keys_authenticate_ex(&c, s, &a, master2, NULL, NULL, &p, &why) == MG_ENOTFOUND,
 		    "earlier rotated key retired");
-		TH_OK(keys_authenticate(&c, s, &a, m3, NULL, &p, &why) == MG_OK, "newest works");
+		TH_OK(keys_authenticate_ex(&c, s, &a, m3, NULL, NULL, &p, &why) == MG_OK, "newest works");
 	}
+
+	key = gen(s, &a, "{\"rpm_limit\":1000,\"tpm_limit\":1000000}");
+	test_admit_faults(&c, s, &a, key);
 
 	store_close(s);
 	arena_free(&a);

@@ -2,7 +2,8 @@
  * test_mask.c - the engine with a real store: stable placeholders, round
  * trips, idempotence, tenants, expiry, fail-closed, streaming holdback,
  * one store round trip per distinct value, concurrency across processes,
- * and a regression test for every known failure listed in PRODUCT.md.
+ * and a regression test for each way earlier masking proxies failed
+ * (test_known_failures: each comment there names the failure).
  */
 #include <signal.h>
 #include <stdlib.h>
@@ -191,7 +192,7 @@ test_counter_over_999(struct store *s)
 	    "AWS_VPC_100 is not a prefix hit in AWS_VPC_1000x");
 }
 
-/* PRODUCT.md, "Known failures of earlier systems" - one test each */
+/* How earlier masking proxies failed, one test each (the comment says how) */
 static void
 test_known_failures(struct store *s)
 {

@@ -1,0 +1,149 @@
+/*
+ * test_cfg.c - the MASKGATE_CONFIG env file: read once per load, a long
+ * line kept whole, an over-long line or a NUL byte refused with the file
+ * and line named. cfg.c and cfg_file.c are included with fopen counted.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "th.h"
+
+static const char *count_path;	/* count the opens of this file */
+static int count_opens;
+
+static FILE *
+counting_fopen(const char *path, const char *mode)
+{
+	if (count_path != NULL && strcmp(path, count_path) == 0)
+		count_opens++;
+	return fopen(path, mode);
+}
+
+#define fopen counting_fopen
+#include "../../common/cfg.c"
+#include "../../common/cfg_file.c"
+#undef fopen
+
+static char dir[] = "/tmp/mg-test-cfg-XXXXXX";
+static char path[64];
+
+/* Writes the config file: a valid base, then extra (may be NULL), raw. */
+static void
+write_cfg(const char *extra, size_t extralen)
+{
+	FILE *f = fopen(path, "w");
+
+	if (f == NULL) {
+		perror(path);
+		exit(1);
+	}
+	fprintf(f, "# test\n"
+	    "export MASKGATE_MASTER_KEY=\"sk-Zq8vT3nLw0Pb5Yc7Hd2Kf9Rm4Xs6Ja1G\"\n"
+	    "MASKGATE_DATA_KEY=%s\n"
+	    "MASKGATE_DB='%s/cfg.db'\n",
+	    "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a", dir);
+	if (extra != NULL)
+		fwrite(extra, 1, extralen, f);
+	fclose(f);
+}
+
+/* A line of n bytes (newline included): NAME=aaa...tail\n. */
+static char *
+long_line(const char *name, size_t n, const char *tail)
+{
+	char *s = malloc(n + 1);
+	size_t head = strlen(name) + 1, t = strlen(tail);
+
+	if (s == NULL)
+		exit(1);
+	memcpy(s, name, head - 1);
+	s[head - 1] = '=';
+	memset(s + head, 'a', n - head - t - 1);
+	memcpy(s + n - t - 1, tail, t);
+	s[n - 1] = '\n';
+	s[n] = '\0';
+	return s;
+}
+
+int
+main(void)
+{
+	struct cfg c;
+	char err[512], **e, *line;
+	const char *want;
+
+	if (mkdtemp(dir) == NULL) {
+		printf("not ok 1 - mkdtemp\n0 passed, 1 failed\n");
+		return 1;
+	}
+	/* only the file configures: clear MASKGATE_* from the caller */
+	for (e = environ; *e != NULL;) {
+		if (strncmp(*e, "MASKGATE_", 9) == 0) {
+			char name[256];
+			snprintf(name, sizeof(name), "%.*s", (int)strcspn(*e, "="), *e);
+			unsetenv(name);
+			continue;
+		}
+		e++;
+	}
+	log_set_level(LOG_ERROR + 1);
+	snprintf(path, sizeof(path), "%s/maskgate.env", dir);
+	setenv("MASKGATE_CONFIG", path, 1);
+	count_path = path;
+
+	write_cfg("MASKGATE_WORKERS=3\nMASKGATE_WORKERS=5\n", 38);
+	count_opens = 0;
+	err[0] = '\0';
+	TH_OK(cfg_load(&c, CFG_NEED_MASTER_KEY | CFG_NEED_DATA_KEY, err, sizeof(err)) == MG_OK,
+	    "valid file loads: %s", err);
+	TH_OK(count_opens == 1, "the file is read once per load (%d opens)", count_opens);
+	TH_OK(c.workers == 5, "the last line of a setting wins (%ld)", (long)c.workers);
+	cfg_free(&c);
+
+	/* fgets(8192) read 8191 bytes, then the tail as a setting of its own */
+	line = long_line("MASKGATE_METRICS_ALLOW", 8191 + 19, "MASKGATE_WORKERS=7");
+	write_cfg(line, strlen(line));
+	err[0] = '\0';
+	TH_OK(cfg_load(&c, 0, err, sizeof(err)) == MG_OK, "an 8210-byte line loads: %s", err);
+	TH_OK(c.workers == 4, "its tail is not a setting (workers %ld)", (long)c.workers);
+	TH_OK(c.metrics_allow != NULL && strlen(c.metrics_allow) == 8210 - 24,
+	    "the long value is kept whole (%zu bytes)",
+	    c.metrics_allow != NULL ? strlen(c.metrics_allow) : 0);
+	cfg_free(&c);
+	free(line);
+
+	line = long_line("MASKGATE_METRICS_ALLOW", CFG_MAX_LINE + 1, "x");
+	write_cfg(line, strlen(line));
+	err[0] = '\0';
+	TH_OK(cfg_load(&c, 0, err, sizeof(err)) == MG_EINVAL, "an over-long line is refused");
+	want = "line 5: longer than 65536 bytes";
+	TH_OK(strstr(err, path) != NULL && strstr(err, want) != NULL,
+	    "the error names the file and the line: %s", err);
+	free(line);
+
+	write_cfg("MASKGATE_WORKERS=2\0MASKGATE_ENV=production\n", 43);
+	err[0] = '\0';
+	TH_OK(cfg_load(&c, 0, err, sizeof(err)) == MG_EINVAL &&
+	    strstr(err, "line 5: contains a NUL byte") != NULL, "a NUL byte is refused: %s", err);
+
+	write_cfg("MASKGATE_WORKERS\n", 17);
+	err[0] = '\0';
+	TH_OK(cfg_load(&c, 0, err, sizeof(err)) == MG_EINVAL &&
+	    strstr(err, "line 5: expected NAME=VALUE") != NULL, "a line without = is refused: %s",
+	    err);
+
+	write_cfg("MASKGATE_RULES=/etc/maskgate/site.rules\n", 40);
+	{
+		int failed = 0;
+		char *v = cfg_lookup("MASKGATE_RULES", err, sizeof(err), &failed);
+		TH_OK(!failed && v != NULL && strcmp(v, "/etc/maskgate/site.rules") == 0,
+		    "cfg_lookup reads one setting from the file");
+		free(v);
+	}
+
+	unlink(path);
+	rmdir(dir);
+	return th_done();
+}
