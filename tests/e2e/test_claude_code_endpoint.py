@@ -527,7 +527,8 @@ def standalone_run_cannot_read_secrets(mock):
     standalone_sandbox_view shows those are absent from the sandbox too.)"""
     if not _inner_auth_wired():
         return
-    for kind in SERVERS:
+    # the pool too: its workers inherit the sandbox check made once at start
+    for kind in SERVERS + ["lighttpd-pool"]:
         mock.reset()
         srv = _secret_file_server(kind, mock)
         try:
