@@ -170,9 +170,16 @@ dir_of(const char *path, struct arena *a)
 	return arena_strndup(a, path, (size_t)(slash - path));
 }
 
-const char **
-sandbox_argv(const struct cfg *c, const char *bwrap, const char *workdir,
-    const char *exec_dir, const char *const *inner, struct arena *a)
+/*
+ * sandbox_argv(), with or without --die-with-parent. The probe goes
+ * without: bwrap's PID 1 waits on bwrap for its uid map before it can
+ * arrange to die with it, so a bwrap killed in those first milliseconds
+ * leaves that PID 1 waiting forever, deaf to every signal but SIGKILL.
+ * A probe cut short by a dying worker is better left to finish on its own.
+ */
+static const char **
+build_argv(const struct cfg *c, const char *bwrap, const char *workdir, const char *exec_dir,
+    const char *const *inner, struct arena *a, int die_with_parent)
 {
 	struct argv_builder b;
 	struct stat st;
@@ -199,7 +206,8 @@ sandbox_argv(const struct cfg *c, const char *bwrap, const char *workdir,
 	add(&b, "--unshare-cgroup-try");
 	add3(&b, "--uid", SANDBOX_UID, NULL);
 	add3(&b, "--gid", SANDBOX_UID, NULL);
-	add(&b, "--die-with-parent");
+	if (die_with_parent)
+		add(&b, "--die-with-parent");
 	add(&b, "--new-session");
 	add3(&b, "--cap-drop", "ALL", NULL);
 	add3(&b, "--ro-bind", "/usr", "/usr");
@@ -253,12 +261,26 @@ sandbox_argv(const struct cfg *c, const char *bwrap, const char *workdir,
 	return b.oom ? NULL : b.v;
 }
 
-/* Child side of the probe: stderr to err_fd, nothing else. Never returns. */
+const char **
+sandbox_argv(const struct cfg *c, const char *bwrap, const char *workdir,
+    const char *exec_dir, const char *const *inner, struct arena *a)
+{
+	return build_argv(c, bwrap, workdir, exec_dir, inner, a, 1);
+}
+
+/*
+ * Child side of the probe: stderr to err_fd, nothing else, in a process
+ * group of its own (a Ctrl-C or a web server's stop signal for the worker's
+ * group would otherwise hit bwrap mid-setup). Never returns.
+ */
 static void __attribute__((noreturn))
 probe_child(const char *bwrap, const char **argv, int err_fd)
 {
 	static char *const envp[] = { "PATH=" SANDBOX_SAFE_PATH, NULL };
-	int devnull = open("/dev/null", O_RDWR);
+	int devnull;
+
+	setpgid(0, 0);
+	devnull = open("/dev/null", O_RDWR);
 
 	if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0 || dup2(err_fd, 2) < 0)
 		_exit(127);
@@ -275,7 +297,7 @@ static const char *
 probe(const struct cfg *c, const char *bwrap, struct arena *a)
 {
 	const char *inner[] = { "/bin/sh", "-c", "test ! -e \"$1\"", "sh", c->db_path, NULL };
-	const char **argv = sandbox_argv(c, bwrap, NULL, NULL, inner, a);
+	const char **argv = build_argv(c, bwrap, NULL, NULL, inner, a, 0);
 	char err[256];
 	size_t elen = 0, i;
 	int pipefd[2], status = 0, timed_out = 0;
@@ -299,6 +321,7 @@ probe(const struct cfg *c, const char *bwrap, struct arena *a)
 	}
 	if (pid == 0)
 		probe_child(bwrap, argv, pipefd[1]);
+	setpgid(pid, pid);	/* also here: no race with kill(-pid) below */
 	close(pipefd[1]);
 	for (;;) {
 		struct pollfd pfd = { pipefd[0], POLLIN, 0 };
@@ -324,9 +347,11 @@ probe(const struct cfg *c, const char *bwrap, struct arena *a)
 	}
 	close(pipefd[0]);
 	if (timed_out)
-		kill(pid, SIGKILL);
+		kill(-pid, SIGKILL);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
+	/* a PID 1 still waiting for its bwrap (see build_argv) is in the group */
+	kill(-pid, SIGKILL);
 	err[elen] = '\0';
 	for (i = 0; i < elen; i++)
 		if ((unsigned char)err[i] < 0x20 || err[i] == 0x7f)
