@@ -31,6 +31,8 @@ struct cfg {
 	char *models_path;		/* MASKGATE_MODELS: admin model table */
 	char *model_allowlist;		/* comma-separated; NULL = all */
 	long map_ttl;			/* seconds a mapping lives unused */
+	long max_new_mappings;		/* per request, 0 = no cap */
+	long max_new_mappings_hour;	/* per tenant and clock hour, 0 = no cap */
 	long busy_timeout_ms;		/* SQLite busy_timeout */
 	long max_requests;		/* per worker, then it is replaced */
 	long drain_timeout;		/* seconds to finish in-flight on SIGTERM */
@@ -43,6 +45,7 @@ struct cfg {
 	char *jwt_issuer;		/* MASKGATE_JWT_ISSUER: required iss, or NULL */
 	char *jwt_audience;		/* MASKGATE_JWT_AUDIENCE: required aud, or NULL */
 	long jwt_leeway;		/* seconds of clock skew for exp/nbf/iat */
+	long jwt_max_lifetime;		/* seconds a token may live: exp - iat (or - now) */
 	long byok;			/* MASKGATE_BYOK: x-maskgate-key authenticates */
 	long master_grace;		/* seconds a rotated-out master key still works */
 	long spend_headers;		/* MASKGATE_SPEND_HEADERS: x-maskgate-key-spend */
@@ -53,6 +56,9 @@ struct cfg {
 	long claude_max_runs;		/* MASKGATE_CLAUDE_MAX_RUNS: concurrent runs, 0 = off */
 	char *claude_bwrap;		/* MASKGATE_CLAUDE_BWRAP: the sandbox runs go in */
 	char *self_url;			/* MASKGATE_SELF_URL: maskgate's own base URL */
+	long console_session;		/* MASKGATE_CONSOLE_SESSION: console sign-in lifetime */
+	long anomaly_factor;		/* MASKGATE_ANOMALY_FACTOR: x median hour flagged */
+	long anomaly_min_requests;	/* MASKGATE_ANOMALY_MIN_REQUESTS: floor per hour */
 	/* the files values were read from (MASKGATE_CONFIG, NAME_FILE): kept out of sandboxes */
 	char *files[CFG_MAX_FILES];
 	size_t nfiles;
