@@ -105,6 +105,8 @@ static const struct cfg_var cfg_vars[] = {
 	  "give a duration such as 300s" },
 	{ "MASKGATE_CLAUDE_MAX_RUNS", T_INT, OFF(claude_max_runs), "2",
 	  "give the number of concurrent Claude Code runs, 0 to 64 (0 turns it off)" },
+	{ "MASKGATE_CLAUDE_BWRAP", T_STR, OFF(claude_bwrap), "bwrap",
+	  "give the path of bubblewrap (Debian package bubblewrap), or a name on the fixed PATH" },
 	{ "MASKGATE_SELF_URL", T_URL, OFF(self_url), NULL,
 	  "give maskgate's own base URL as its web server serves it, e.g. https://host:8443" },
 	{ "MASKGATE_CONSOLE_SESSION", T_DURATION, OFF(console_session), "1h",
@@ -371,9 +373,14 @@ fail:
 	return NULL;
 }
 
-/* cfg_lookup() over an already parsed MASKGATE_CONFIG file. */
+/*
+ * cfg_lookup() over an already parsed MASKGATE_CONFIG file, also naming
+ * the file the value was read from: *file gets a new string (caller frees)
+ * when the value came from a NAME_FILE file.
+ */
 static char *
-lookup(const struct cfg_file *cf, const char *name, char *err, size_t errlen, int *failed)
+lookup(const struct cfg_file *cf, const char *name, char *err, size_t errlen, int *failed,
+    char **file)
 {
 	char filevar[128];
 	const char *v, *fv;
@@ -381,6 +388,7 @@ lookup(const struct cfg_file *cf, const char *name, char *err, size_t errlen, in
 	int from_file;
 
 	*failed = 0;
+	*file = NULL;
 	snprintf(filevar, sizeof(filevar), "%s_FILE", name);
 	v = getenv(name);
 	fv = getenv(filevar);
@@ -395,15 +403,20 @@ lookup(const struct cfg_file *cf, const char *name, char *err, size_t errlen, in
 		r = read_secret_file(fv, err, errlen, name);
 		if (r == NULL)
 			*failed = 1;
+		else
+			*file = strdup(fv);
 		return r;
 	}
 	r = cfg_file_lookup(cf, name, err, errlen, failed, &from_file);
 	if (r != NULL && from_file) {
 		char *path = r;
 		r = read_secret_file(path, err, errlen, name);
-		free(path);
-		if (r == NULL)
+		if (r == NULL) {
 			*failed = 1;
+			free(path);
+		} else {
+			*file = path;
+		}
 	}
 	return r;
 }
@@ -412,15 +425,30 @@ char *
 cfg_lookup(const char *name, char *err, size_t errlen, int *failed)
 {
 	struct cfg_file cf;
-	char *r = NULL;
+	char *r = NULL, *file = NULL;
 
 	*failed = 0;
 	if (cfg_file_read(&cf, err, errlen) != MG_OK)
 		*failed = 1;
 	else
-		r = lookup(&cf, name, err, errlen, failed);
+		r = lookup(&cf, name, err, errlen, failed, &file);
 	cfg_file_free(&cf);
+	free(file);
 	return r;
+}
+
+/* Remembers path (taking it) among the files the configuration came from. */
+static enum mg_err
+note_file(struct cfg *c, char *path)
+{
+	if (path == NULL)
+		return MG_OK;
+	if (c->nfiles >= MG_NELEM(c->files)) {
+		free(path);
+		return MG_EINVAL;
+	}
+	c->files[c->nfiles++] = path;
+	return MG_OK;
 }
 
 static enum mg_err
@@ -567,11 +595,25 @@ cfg_load_values(struct cfg *c, const struct cfg_file *cf, unsigned need, char *e
 	const char *why;
 	size_t i;
 
+	{
+		const char *conf = getenv("MASKGATE_CONFIG");
+		if (conf != NULL && *conf != '\0') {
+			c->files[c->nfiles] = strdup(conf);
+			if (c->files[c->nfiles++] == NULL)
+				return MG_ENOMEM;
+		}
+	}
 	for (i = 0; i < MG_NELEM(cfg_vars); i++) {
 		const struct cfg_var *var = &cfg_vars[i];
 		int failed = 0;
-		char *v = lookup(cf, var->name, err, errlen, &failed);
+		char *file = NULL;
+		char *v = lookup(cf, var->name, err, errlen, &failed, &file);
 
+		if (note_file(c, file) != MG_OK) {
+			free(v);
+			mg_errf(err, errlen, "%s_FILE: too many settings read from files", var->name);
+			return MG_EINVAL;
+		}
 		if (failed) {
 			free(v);	/* NULL today; keeps cfg_load leak-free whatever cfg_lookup returns */
 			return MG_EINVAL;
@@ -668,5 +710,7 @@ cfg_free(struct cfg *c)
 		}
 	}
 	free(c->jwt_public_pem);
+	for (i = 0; i < c->nfiles; i++)
+		free(c->files[i]);
 	explicit_bzero(c, sizeof(*c));
 }

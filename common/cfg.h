@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include "mg.h"
 
+#define CFG_MAX_FILES 64
+
 enum cfg_env { CFG_ENV_DEVELOPMENT, CFG_ENV_STAGING, CFG_ENV_PRODUCTION, CFG_ENV__MAX };
 
 struct cfg {
@@ -52,10 +54,14 @@ struct cfg {
 	char *claude_tools;		/* MASKGATE_CLAUDE_TOOLS: allowed tools; NULL = none */
 	long claude_timeout;		/* MASKGATE_CLAUDE_TIMEOUT: seconds per run */
 	long claude_max_runs;		/* MASKGATE_CLAUDE_MAX_RUNS: concurrent runs, 0 = off */
+	char *claude_bwrap;		/* MASKGATE_CLAUDE_BWRAP: the sandbox runs go in */
 	char *self_url;			/* MASKGATE_SELF_URL: maskgate's own base URL */
 	long console_session;		/* MASKGATE_CONSOLE_SESSION: console sign-in lifetime */
 	long anomaly_factor;		/* MASKGATE_ANOMALY_FACTOR: x median hour flagged */
 	long anomaly_min_requests;	/* MASKGATE_ANOMALY_MIN_REQUESTS: floor per hour */
+	/* the files values were read from (MASKGATE_CONFIG, NAME_FILE): kept out of sandboxes */
+	char *files[CFG_MAX_FILES];
+	size_t nfiles;
 };
 
 /* What a command needs beyond the defaults. */

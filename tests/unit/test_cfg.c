@@ -143,6 +143,40 @@ main(void)
 		free(v);
 	}
 
+	/* the files values came from are recorded: the claude-code sandbox hides them */
+	{
+		char keyfile[96], upfile[96], line2[256];
+		FILE *f;
+		size_t i, seen = 0;
+
+		snprintf(keyfile, sizeof(keyfile), "%s/jwt.secret", dir);
+		snprintf(upfile, sizeof(upfile), "%s/upstream.key", dir);
+		f = fopen(keyfile, "w");
+		MG_ASSERT(f != NULL);
+		fputs("Zq8vT3nLw0Pb5Yc7Hd2Kf9Rm4Xs6Ja1GqW\n", f);
+		fclose(f);
+		f = fopen(upfile, "w");
+		MG_ASSERT(f != NULL);
+		fputs("sk-ant-upstream\n", f);
+		fclose(f);
+		/* one NAME_FILE in the config file, one in the environment */
+		snprintf(line2, sizeof(line2), "MASKGATE_JWT_SECRET_FILE=%s\n", keyfile);
+		write_cfg(line2, strlen(line2));
+		setenv("MASKGATE_UPSTREAM_API_KEY_FILE", upfile, 1);
+		err[0] = '\0';
+		TH_OK(cfg_load(&c, 0, err, sizeof(err)) == MG_OK, "secrets from files load: %s", err);
+		for (i = 0; i < c.nfiles; i++)
+			seen |= (strcmp(c.files[i], path) == 0 ? 1u : 0u) |
+			    (strcmp(c.files[i], keyfile) == 0 ? 2u : 0u) |
+			    (strcmp(c.files[i], upfile) == 0 ? 4u : 0u);
+		TH_OK(c.nfiles == 3 && seen == 7,
+		    "the config file and both NAME_FILE files are recorded (%zu files)", c.nfiles);
+		cfg_free(&c);
+		unsetenv("MASKGATE_UPSTREAM_API_KEY_FILE");
+		unlink(keyfile);
+		unlink(upfile);
+	}
+
 	unlink(path);
 	rmdir(dir);
 	return th_done();
