@@ -48,18 +48,7 @@ def _post(srv, body, key=None, timeout=150):
                 headers=auth(key or srv.master), data=body, timeout=timeout)
 
 
-def _inner_auth_wired():
-    """The CLI's sk-mgcc- credential needs one line in keys.c (see ccauth.h)."""
-    with open(os.path.join(harness.ROOT, "common", "keys.c")) as f:
-        if "ccauth_authenticate" in f.read():
-            return True
-    print("# SKIP real-CLI run: keys.c does not call ccauth_authenticate() yet", flush=True)
-    return False
-
-
 def test_real_cli_masks_and_restores(srv, mock):
-    if not _inner_auth_wired():
-        return
     mock.default = _mock_default(mock)
     s, h, b = _post(srv, {"prompt": "Test with EC2 %s" % EC2, "model": "claude-sonnet-4-5"})
     assert s == 200, (s, b[:2000], srv.read_log()[-3000:])
@@ -83,8 +72,6 @@ def test_real_cli_masks_and_restores(srv, mock):
 
 
 def test_allowed_tool_reaches_model(srv, mock):
-    if not _inner_auth_wired():
-        return
     mock.default = _mock_default(mock)
     s, _, b = _post(srv, {"prompt": "Test with EC2 %s" % EC2, "allowed_tools": ["Read"],
                           "model": "claude-sonnet-4-5", "system_prompt": "You are terse."})
@@ -525,8 +512,6 @@ def standalone_run_cannot_read_secrets(mock):
     database and the worker's environment: the sandbox holds none of them.
     (The CLI's Read and Grep also decline /proc and .db paths by themselves;
     standalone_sandbox_view shows those are absent from the sandbox too.)"""
-    if not _inner_auth_wired():
-        return
     # the pool too: its workers inherit the sandbox check made once at start
     for kind in SERVERS + ["lighttpd-pool"]:
         mock.reset()
