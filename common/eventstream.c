@@ -137,6 +137,8 @@ decode(struct es_decoder *d, const unsigned char *p, size_t total, es_on_message
 		return rc;
 	m.payload = (const char *)p + ES_PRELUDE_LEN + hlen;
 	m.payload_len = total - ES_MIN_MESSAGE - hlen;
+	m.raw = (const char *)p;
+	m.raw_len = total;
 	rc = on_message(ctx, &m);
 	if (rc != MG_OK)
 		d->failed = rc;

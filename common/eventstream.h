@@ -45,6 +45,8 @@ struct es_message {
 	size_t nheaders;
 	const char *payload;
 	size_t payload_len;
+	const char *raw;	/* the whole frame as received */
+	size_t raw_len;
 };
 
 struct es_decoder {
