@@ -51,7 +51,7 @@ def exception_frame(kind, message):
                   ":message-type": "exception"}, json.dumps({"message": message}).encode())
 
 
-def verify_sigv4(method, path, headers, body, secret=SECRET_KEY, access=ACCESS_KEY):
+def verify_sigv4(method, path, headers, body, secret, access=ACCESS_KEY):
     """None when the Authorization header is a valid SigV4 signature of
     this request, else the reason."""
     auth = headers.get("authorization", "")
@@ -105,6 +105,7 @@ class BedrockMock:
     def __init__(self, session_token=None, api_key=None):
         self.requests, self.script, self.sig_errors = [], [], []
         self.session_token, self.api_key = session_token, api_key
+        self.secret = SECRET_KEY     # a test changes it to see a refusal
         self.lock = threading.Lock()
         mock = self
 
@@ -149,7 +150,7 @@ class BedrockMock:
         if self.session_token is not None and \
                 rec.headers.get("x-amz-security-token") != self.session_token:
             return "missing or wrong session token"
-        return verify_sigv4(rec.method, rec.path, rec.headers, rec.body)
+        return verify_sigv4(rec.method, rec.path, rec.headers, rec.body, self.secret)
 
     def model_of(self, rec):
         parts = rec.path.split("?")[0].split("/")

@@ -1,0 +1,213 @@
+"""The Bedrock routes through lighttpd and Apache against a mock Bedrock
+runtime that verifies every SigV4 signature with botocore: masking up,
+restoring down (JSON and event-stream), frames decoded and CRC-checked by
+botocore's own event-stream parser, corrupt frames, refused signatures."""
+import atexit
+import base64
+import json
+import re
+import subprocess
+
+from botocore.eventstream import EventStreamBuffer
+
+import harness
+import mock_bedrock
+from harness import curl
+
+SERVERS = ["lighttpd", "apache"]
+SESSION_TOKEN = "IQoJb3JpZ2luX2VjEMockSessionToken0123456789"
+BEDROCK = mock_bedrock.BedrockMock(session_token=SESSION_TOKEN)
+atexit.register(BEDROCK.close)
+ENV = {"MASKGATE_BEDROCK_URL": BEDROCK.url, "MASKGATE_BEDROCK_REGION": mock_bedrock.REGION,
+       "MASKGATE_AWS_ACCESS_KEY_ID": mock_bedrock.ACCESS_KEY,
+       "MASKGATE_AWS_SECRET_ACCESS_KEY": mock_bedrock.SECRET_KEY,
+       "MASKGATE_AWS_SESSION_TOKEN": SESSION_TOKEN}
+
+PLACEHOLDER = re.compile(r"AWS_[A-Z0-9_]+?_\d{3,}")
+MODEL = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+MODEL_PATH = "/model/us.anthropic.claude-sonnet-4-5-20250929-v1%3A0"
+INSTANCE = "i-0a1b2c3d4e5f67890"
+ROLE = "arn:aws:iam::123456789012:role/DeployRole"
+REALS = [INSTANCE, ROLE, "123456789012"]
+CLIENT_TOKEN = "ClientOwnSessionTokenMustNotTravel"
+
+
+def body(text="Why can't %s assume %s?" % (INSTANCE, ROLE)):
+    return {"anthropic_version": "bedrock-2023-05-31", "anthropic_beta": ["some-beta-2025"],
+            "max_tokens": 1024,
+            "system": [{"type": "text", "text": "Account 123456789012.",
+                        "cache_control": {"type": "ephemeral"}}],
+            "messages": [{"role": "user", "content": [{"type": "text", "text": text}]}]}
+
+
+def headers(srv, stream=False):
+    h = {"x-api-key": srv.master, "content-type": "application/json",
+         # what an AWS SDK client adds: never forwarded
+         "x-amz-security-token": CLIENT_TOKEN, "x-amz-date": "20250101T000000Z",
+         "amz-sdk-invocation-id": "0d1e"}
+    if stream:
+        h["accept"] = "application/vnd.amazon.eventstream"
+    return h
+
+
+def decode_frames(raw):
+    """botocore's decoder: raises on any CRC or length error."""
+    buf = EventStreamBuffer()
+    buf.add_data(raw)
+    return list(buf)
+
+
+def stream_view(raw):
+    text, types, exceptions = "", [], []
+    for m in decode_frames(raw):
+        mtype = m.headers.get(":message-type")
+        if mtype == "exception":
+            exceptions.append((m.headers.get(":exception-type"), json.loads(m.payload)))
+            continue
+        ev = json.loads(base64.b64decode(json.loads(m.payload)["bytes"]))
+        types.append(ev["type"])
+        if ev["type"] == "content_block_delta":
+            text += ev["delta"].get("text", "")
+    return text, types, exceptions
+
+
+def assert_upstream_clean():
+    seen = BEDROCK.all_bytes()
+    for v in REALS + [CLIENT_TOKEN]:
+        assert v.encode() not in seen, "Bedrock mock saw %s" % v
+    assert not BEDROCK.sig_errors, BEDROCK.sig_errors
+
+
+def placeholders_for(srv):
+    """Mints the placeholders of REALS with one invoke; returns the masked text."""
+    BEDROCK.reset()
+    s, _, _ = curl(srv.url + MODEL_PATH + "/invoke", method="POST", headers=headers(srv),
+                   data=body())
+    assert s == 200
+    sent = json.loads(BEDROCK.requests[-1].body)
+    return sent["messages"][0]["content"][0]["text"]
+
+
+def test_invoke_masks_and_restores(srv, mock):
+    BEDROCK.reset()
+    s, h, out = curl(srv.url + MODEL_PATH + "/invoke", method="POST", headers=headers(srv),
+                     data=body())
+    assert s == 200, out
+    rec = BEDROCK.requests[-1]
+    assert rec.path == MODEL_PATH + "/invoke", rec.path
+    sent = json.loads(rec.body)
+    assert sent["anthropic_version"] == "bedrock-2023-05-31" and "model" not in sent, sent
+    assert sent["anthropic_beta"] == ["some-beta-2025"]
+    assert PLACEHOLDER.search(sent["messages"][0]["content"][0]["text"]), sent
+    assert rec.headers.get("x-amz-security-token") == SESSION_TOKEN
+    assert "x-api-key" not in rec.headers and "amz-sdk-invocation-id" not in rec.headers
+    assert_upstream_clean()
+    reply = json.loads(out)
+    assert INSTANCE in reply["content"][0]["text"] and ROLE in reply["content"][0]["text"], reply
+    assert not PLACEHOLDER.search(reply["content"][0]["text"])
+    assert h.get("content-type") == "application/json"
+
+
+def test_stream_split_placeholders(srv, mock):
+    masked = placeholders_for(srv)
+    ph = PLACEHOLDER.findall(masked)
+    assert len(ph) >= 2, masked
+    a, b = ph[0], ph[1]
+    text = "Instance %s and role %s." % (a, b)
+    # cut inside both placeholders, across frames
+    pieces = [text[:text.index(a) + 4], text[text.index(a) + 4:text.index(b) + 7],
+              text[text.index(b) + 7:]]
+    frames = [mock_bedrock.chunk_frame(e) for e in mock_bedrock.text_events(pieces)]
+    wire = b"".join(frames)
+    # and across network chunks: cut the bytes at odd places
+    cuts = [wire[i:i + 37] for i in range(0, len(wire), 37)]
+    BEDROCK.script.append(lambda rec: (200, {}, cuts))
+    s, h, out = curl(srv.url + MODEL_PATH + "/invoke-with-response-stream", method="POST",
+                     headers=headers(srv, stream=True), data=body("go on"))
+    assert s == 200, out
+    assert h.get("content-type") == "application/vnd.amazon.eventstream", h
+    got, types, exc = stream_view(out)
+    assert got == "Instance %s and role %s." % (INSTANCE, ROLE), got
+    assert not exc, exc
+    assert types[0] == "message_start" and types[-1] == "message_stop" and "ping" in types, types
+    # a frame nothing changed passes byte for byte
+    assert frames[2] in out   # the ping
+    assert_upstream_clean()
+
+
+def test_stream_bad_crc_ends_with_exception(srv, mock):
+    masked = placeholders_for(srv)
+    a = PLACEHOLDER.findall(masked)[0]
+    events = mock_bedrock.text_events(["before ", "secret %s after" % a])
+    frames = [mock_bedrock.chunk_frame(e) for e in events]
+    bad = bytearray(frames[4])          # the second delta
+    bad[-1] ^= 0x01                     # its message CRC
+    frames[4] = bytes(bad)
+    BEDROCK.script.append(lambda rec: (200, {}, frames))
+    s, h, out = curl(srv.url + MODEL_PATH + "/invoke-with-response-stream", method="POST",
+                     headers=headers(srv, stream=True), data=body("go"))
+    assert s == 200
+    got, types, exc = stream_view(out)     # every frame maskgate sent has valid CRCs
+    assert got == "before ", got
+    assert INSTANCE not in out.decode(errors="replace") and a.encode() not in out
+    assert exc and exc[-1][0] == "internalServerException" and "CRC" in exc[-1][1]["message"], exc
+    assert "message_stop" not in types
+
+
+def test_refused_signature_is_clear(srv, mock):
+    BEDROCK.reset()
+    try:
+        BEDROCK.secret = "not-the-key-maskgate-signs-with"
+        s, h, out = curl(srv.url + MODEL_PATH + "/invoke", method="POST", headers=headers(srv),
+                         data=body())
+    finally:
+        BEDROCK.secret = mock_bedrock.SECRET_KEY
+        BEDROCK.sig_errors.clear()
+    assert s == 403, (s, out)
+    assert h.get("x-amzn-errortype") == "InvalidSignatureException", h
+    assert "signature" in json.loads(out)["message"]
+
+
+def test_refusals_in_aws_shape(srv, mock):
+    BEDROCK.reset()
+    s, h, out = curl(srv.url + MODEL_PATH + "/invoke", method="POST",
+                     headers={"x-api-key": "sk-wrong", "content-type": "application/json"},
+                     data=body())
+    assert s == 401 and h.get("x-amzn-errortype") == "UnrecognizedClientException", (s, h)
+    assert json.loads(out)["message"] and json.loads(out)["type"] == "error"
+    s, h, out = curl(srv.url + "/model/a%2F%2Fb/invoke", method="POST", headers=headers(srv),
+                     data=body())
+    assert s == 400 and h.get("x-amzn-errortype") == "ValidationException", (s, out)
+    s, h, out = curl(srv.url + "/inference-profiles?type=SYSTEM_DEFINED&maxResults=100",
+                     headers={"x-api-key": srv.master})
+    assert s == 200 and json.loads(out) == {"inferenceProfileSummaries": []}, out
+    assert not BEDROCK.requests
+
+
+def test_spend_recorded_at_bedrock_price(srv, mock):
+    s, _, out = curl(srv.url + "/key/generate", method="POST",
+                     headers={"x-api-key": srv.master, "content-type": "application/json"},
+                     data={"max_budget": 10})
+    key = json.loads(out)["key"]
+    BEDROCK.reset()
+    h = headers(srv)
+    h["x-api-key"] = key
+    s, _, out = curl(srv.url + MODEL_PATH + "/invoke", method="POST", headers=h, data=body())
+    assert s == 200, out
+    s, _, out = curl(srv.url + "/key/info?key=" + key, headers={"x-api-key": srv.master})
+    info = json.loads(out)
+    spend = info.get("info", info).get("spend")
+    # 10 input, 5 output tokens at Sonnet 4.5 prices (3 and 15 USD per million)
+    assert spend is not None and abs(spend - (10 * 3 + 5 * 15) / 1e6) < 1e-9, info
+
+
+def test_inference_profile_arn(srv, mock):
+    """An application inference profile ARN is one escaped segment; it
+    reaches Bedrock as the client sent it and is signed as AWS wants."""
+    BEDROCK.reset()
+    arn = ("/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A210987654321%3A"
+           "application-inference-profile%2Fa1b2c3d4e5/invoke")
+    s, _, out = curl(srv.url + arn, method="POST", headers=headers(srv), data=body())
+    assert s == 200, out
+    assert BEDROCK.requests[-1].path == arn, BEDROCK.requests[-1].path
+    assert_upstream_clean()
