@@ -33,7 +33,8 @@ static const struct route routes[] = {
 	{ "/v1/messages/count_tokens", 0, M_POST, AUTH_CALLER, h_messages },
 	{ "/v1/models", 1, M_GET, AUTH_CALLER, h_models },
 	{ "/model", 1, M_POST, AUTH_CALLER, h_cloud },		/* Bedrock */
-	{ "/inference-profiles", 0, M_GET, AUTH_CALLER, h_inference_profiles },
+	/* Claude Code's startup probe, sent without our key: an empty list */
+	{ "/inference-profiles", 0, M_GET, AUTH_NONE, h_inference_profiles },
 	{ "/v1/projects", 1, M_POST, AUTH_CALLER, h_cloud },	/* Vertex */
 	{ "/v1/claude-code", 0, M_POST, AUTH_CALLER, h_claude_code },
 	{ "/key/generate", 0, M_POST, AUTH_ADMIN, h_keys },

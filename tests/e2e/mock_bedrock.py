@@ -106,6 +106,7 @@ class BedrockMock:
         self.requests, self.script, self.sig_errors = [], [], []
         self.session_token, self.api_key = session_token, api_key
         self.secret = SECRET_KEY     # a test changes it to see a refusal
+        self.default = None          # callable(rec) replacing the echo
         self.lock = threading.Lock()
         mock = self
 
@@ -134,7 +135,7 @@ class BedrockMock:
                                      json.dumps({"message": "The request signature we calculated "
                                                  "does not match the signature you provided (%s)"
                                                  % why}).encode())
-                status, headers, out = (step or mock.echo)(rec)
+                status, headers, out = (step or mock.default or mock.echo)(rec)
                 mock.send(self, status, headers, out)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -204,6 +205,7 @@ class BedrockMock:
             self.requests.clear()
             self.script.clear()
             self.sig_errors.clear()
+        self.default = None
 
     def all_bytes(self):
         with self.lock:

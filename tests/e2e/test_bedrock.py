@@ -6,13 +6,14 @@ import atexit
 import base64
 import json
 import re
+import os
 import subprocess
 
 from botocore.eventstream import EventStreamBuffer
 
 import harness
 import mock_bedrock
-from harness import curl
+from harness import curl, tmpdir
 
 SERVERS = ["lighttpd", "apache"]
 SESSION_TOKEN = "IQoJb3JpZ2luX2VjEMockSessionToken0123456789"
@@ -178,8 +179,7 @@ def test_refusals_in_aws_shape(srv, mock):
     s, h, out = curl(srv.url + "/model/a%2F%2Fb/invoke", method="POST", headers=headers(srv),
                      data=body())
     assert s == 400 and h.get("x-amzn-errortype") == "ValidationException", (s, out)
-    s, h, out = curl(srv.url + "/inference-profiles?type=SYSTEM_DEFINED&maxResults=100",
-                     headers={"x-api-key": srv.master})
+    s, h, out = curl(srv.url + "/inference-profiles?type=SYSTEM_DEFINED&maxResults=100")
     assert s == 200 and json.loads(out) == {"inferenceProfileSummaries": []}, out
     assert not BEDROCK.requests
 
@@ -211,3 +211,72 @@ def test_inference_profile_arn(srv, mock):
     assert s == 200, out
     assert BEDROCK.requests[-1].path == arn, BEDROCK.requests[-1].path
     assert_upstream_clean()
+
+
+def _claude_code_bedrock(workdir):
+    """Answers like Bedrock would for a Bash-using agent turn, in frames."""
+    def reply(rec):
+        body = json.loads(rec.body)
+        raw = json.dumps(body["messages"])
+        last = body["messages"][-1]
+        has_result = isinstance(last.get("content"), list) and any(
+            b.get("type") == "tool_result" for b in last["content"])
+        ph = PLACEHOLDER.findall(raw)
+        start = {"type": "message_start", "message": {
+            "id": "msg_cc", "type": "message", "role": "assistant", "model": "claude",
+            "content": [], "stop_reason": None, "stop_sequence": None,
+            "usage": {"input_tokens": 20, "output_tokens": 1}}}
+        if ph and not has_result:
+            partial = json.dumps({"command": "echo %s | tee %s/seen.txt" % (ph[0], workdir)})
+            cut = partial.index(ph[0]) + 5          # inside the placeholder
+            events = [start, {"type": "content_block_start", "index": 0, "content_block": {
+                "type": "tool_use", "id": "toolu_bd1", "name": "Bash", "input": {}}}]
+            for piece in (partial[:cut], partial[cut:]):
+                events.append({"type": "content_block_delta", "index": 0, "delta": {
+                    "type": "input_json_delta", "partial_json": piece}})
+            events += [{"type": "content_block_stop", "index": 0},
+                       {"type": "message_delta", "delta": {"stop_reason": "tool_use",
+                                                           "stop_sequence": None},
+                        "usage": {"output_tokens": 15}}, {"type": "message_stop"}]
+        else:
+            events = mock_bedrock.text_events(["Done with %s." % (ph[0] if ph else "it")])
+        if rec.path.endswith("/invoke-with-response-stream"):
+            return 200, {}, [mock_bedrock.chunk_frame(e) for e in events]
+        return BEDROCK.echo(rec)
+    return reply
+
+
+def test_claude_code_cli_bedrock(srv, mock):
+    """The Claude Code CLI in Bedrock mode (CLAUDE_CODE_USE_BEDROCK) runs a
+    Bash tool call on an EC2 id: Bedrock saw only placeholders, the command
+    got the real value, the follow-up carried the placeholder back."""
+    ec2 = "i-1234567890abcdef0"
+    work, home = tmpdir("mg-ccb-"), tmpdir("mg-ccb-home-")
+    BEDROCK.reset()
+    BEDROCK.default = _claude_code_bedrock(work)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("ANTHROPIC_", "CLAUDE", "MASKGATE_", "AWS_"))}
+    env.update({"HOME": home, "CLAUDE_CODE_USE_BEDROCK": "1",
+                "ANTHROPIC_BEDROCK_BASE_URL": srv.url, "CLAUDE_CODE_SKIP_BEDROCK_AUTH": "1",
+                "AWS_REGION": "us-east-1", "ANTHROPIC_CUSTOM_HEADERS": "x-api-key: " + srv.master,
+                "DISABLE_TELEMETRY": "1", "DISABLE_ERROR_REPORTING": "1",
+                "DISABLE_AUTOUPDATER": "1", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+                "DISABLE_NON_ESSENTIAL_MODEL_CALLS": "1", "CI": "1"})
+    claude = os.path.join(harness.ROOT, "tests", "clients", "node_modules", ".bin", "claude")
+    p = subprocess.run([claude, "-p", "Test with EC2 %s: echo it with Bash." % ec2,
+                        "--output-format", "json", "--allowedTools", "Bash",
+                        "--model", MODEL], env=env, cwd=work, capture_output=True, text=True,
+                       timeout=180)
+    assert p.returncode == 0, (p.stdout[-2000:], p.stderr[-2000:])
+    result = json.loads(p.stdout)
+    with open(os.path.join(work, "seen.txt")) as f:
+        assert f.read().strip() == ec2
+    assert ec2 in result["result"], result
+    assert ec2.encode() not in BEDROCK.all_bytes()
+    assert not BEDROCK.sig_errors, BEDROCK.sig_errors
+    posts = [r for r in BEDROCK.requests if r.path.startswith("/model/")]
+    assert all(r.path == MODEL_PATH + "/invoke-with-response-stream" for r in posts), \
+        [r.path for r in posts]
+    follow = [r for r in posts if b"tool_result" in r.body]
+    assert follow and PLACEHOLDER.search(follow[-1].body.decode())
+    assert not mock.requests          # nothing went to the Anthropic API
