@@ -170,9 +170,12 @@ fetch(const struct cfg *c, struct arena *a, const struct gcp_sa_key *k, char *er
 	if (call.status != 200 || !json_object_object_get_ex(root, "access_token", &v) ||
 	    !json_object_is_type(v, json_type_string)) {
 		struct json_object *e = NULL;
+		const char *why = "";
+
+		if (json_object_object_get_ex(root, "error", &e) && json_object_is_type(e, json_type_string))
+			why = json_object_get_string(e);	/* an OAuth2 error code, no secret */
 		mg_errf(err, errlen, "token endpoint refused the service-account grant (HTTP %ld%s%s)",
-		    call.status, json_object_object_get_ex(root, "error", &e) ? ": " : "",
-		    json_object_is_type(e, json_type_string) ? json_object_get_string(e) : "");
+		    call.status, *why != '\0' ? ": " : "", why);
 		json_object_put(root);
 		return MG_EUPSTREAM;
 	}

@@ -143,6 +143,14 @@ append_encoded(struct buf *b, const char *s)
 	return sigv4_uri_encode(b, s, strlen(s));
 }
 
+/* Only characters a path segment carries as they are. */
+static int
+vertex_plain(const char *s)
+{
+	return *s != '\0' && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789._-@") == strlen(s);
+}
+
 char *
 wire_upstream_url(const struct cfg *c, struct arena *a, const struct wire_route *r,
     const char *model, char *err, size_t errlen)
@@ -180,11 +188,14 @@ wire_upstream_url(const struct cfg *c, struct arena *a, const struct wire_route 
 			buf_appends(&url, "https://aiplatform.googleapis.com");
 		else
 			buf_printf(&url, "https://%s-aiplatform.googleapis.com", region);
-		if (buf_appends(&url, "/v1/projects/") != MG_OK || append_encoded(&url, project) != MG_OK ||
-		    buf_appends(&url, "/locations/") != MG_OK || append_encoded(&url, region) != MG_OK ||
-		    buf_appends(&url, "/publishers/anthropic/models/") != MG_OK ||
-		    append_encoded(&url, r->count_tokens ? "count-tokens" : model) != MG_OK ||
-		    buf_printf(&url, ":%s", r->verb) != MG_OK)
+		/* '@' stays as Google's clients send it; the rest is plain */
+		if (!vertex_plain(project) || !vertex_plain(region) || !vertex_plain(model)) {
+			mg_errf(err, errlen, "Vertex project, region or model holds characters "
+			    "a Vertex URL cannot carry");
+			return NULL;
+		}
+		if (buf_printf(&url, "/v1/projects/%s/locations/%s/publishers/anthropic/models/%s:%s",
+		    project, region, r->count_tokens ? "count-tokens" : model, r->verb) != MG_OK)
 			goto oom;
 		return url.data;
 	}

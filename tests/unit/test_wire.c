@@ -57,13 +57,13 @@ main(void)
 	c.vertex_sa_key = "{}";
 	url = wire_upstream_url(&c, &a, &r, r.model, err, sizeof(err));
 	TH_STREQ(url, "https://us-east5-aiplatform.googleapis.com/v1/projects/client-proj/locations/"
-	    "us-east5/publishers/anthropic/models/claude-haiku-4-5%4020251001:rawPredict",
+	    "us-east5/publishers/anthropic/models/claude-haiku-4-5@20251001:rawPredict",
 	    "Vertex URL from the path");
 	c.vertex_project = "ours";
 	c.vertex_region = "global";
 	url = wire_upstream_url(&c, &a, &r, r.model, err, sizeof(err));
 	TH_STREQ(url, "https://aiplatform.googleapis.com/v1/projects/ours/locations/global/"
-	    "publishers/anthropic/models/claude-haiku-4-5%4020251001:rawPredict",
+	    "publishers/anthropic/models/claude-haiku-4-5@20251001:rawPredict",
 	    "the gateway's project and region win");
 
 	TH_OK(wire_drop_header(&r, "X-Amz-Security-Token") && wire_drop_header(&r, "authorization") &&
