@@ -19,6 +19,8 @@ struct walk {
 	struct buf out;
 	char *err;
 	size_t errlen;
+	char path[256];		/* the request walk's place, for error messages */
+	size_t pathlen;
 };
 
 /* Names a place in the body for error messages; long paths are cut. */
@@ -204,213 +206,411 @@ xform_generic(struct walk *w, struct json_object *v)
 	return xform_tree(w, v, 1);
 }
 
-/* Transforms every "description" string inside a JSON schema. */
-static enum mg_err
-xform_schema_descriptions(struct walk *w, struct json_object *v)
-{
-	enum mg_err rc = MG_OK;
-	size_t i, n;
-
-	switch (json_object_get_type(v)) {
-	case json_type_array:
-		n = json_object_array_length(v);
-		for (i = 0; i < n && rc == MG_OK; i++)
-			rc = xform_schema_descriptions(w, json_object_array_get_idx(v, i));
-		return rc;
-	case json_type_object: {
-		json_object_object_foreach(v, key, val) {
-			if (strcmp(key, "description") == 0 && is_string(val))
-				rc = xform_string(w, val);
-			else
-				rc = xform_schema_descriptions(w, val);
-			if (rc != MG_OK)
-				return rc;
-		}
-		return MG_OK;
-	}
-	default:
-		return MG_OK;
-	}
-}
+/* ---- request validation: the shapes the API types ---------------------- */
 
 /* An optional string field: absent is fine, another type is a 400. */
 static enum mg_err
-mask_string_field(struct walk *w, struct json_object *obj, const char *key,
-    const char *path)
+check_string_field(struct walk *w, struct json_object *obj, const char *key, const char *path)
 {
 	struct json_object *v = field(obj, key);
 
-	if (v == NULL)
-		return MG_OK;
-	if (!is_string(v))
+	if (v != NULL && !is_string(v))
 		return WALK_FAIL(w, "%s.%s: expected a string", path, key);
-	return xform_string(w, v);
+	return MG_OK;
 }
 
-static enum mg_err mask_content(struct walk *w, struct json_object *v, const char *path);
+static enum mg_err check_content(struct walk *w, struct json_object *v, const char *path);
 
-/* Masks one request content block; path names it in error messages. */
+/* One content block; path names it in error messages. */
 static enum mg_err
-mask_block(struct walk *w, struct json_object *b, const char *path)
+check_block(struct walk *w, struct json_object *b, const char *path)
 {
-	struct json_object *t, *src, *v;
-	const char *type, *stype;
+	struct json_object *t, *src;
+	const char *type;
 	char sub[256];
-	enum mg_err rc;
+	enum mg_err rc = MG_OK;
 
 	if (!json_object_is_type(b, json_type_object))
 		return WALK_FAIL(w, "%s: expected a content block object", path);
 	t = field(b, "type");
 	type = is_string(t) ? json_object_get_string(t) : NULL;
-
-	if (streq(type, "text")) {
-		rc = mask_string_field(w, b, "text", path);
-		v = field(b, "citations");
-		if (rc == MG_OK && v != NULL)
-			rc = xform_generic(w, v);
-		return rc;
-	}
-	if (streq(type, "tool_use") || streq(type, "server_tool_use") ||
-	    streq(type, "mcp_tool_use")) {
-		v = field(b, "input");
-		return v != NULL ? xform_all_strings(w, v) : MG_OK;
-	}
-	if (streq(type, "tool_result") || streq(type, "mcp_tool_result")) {
-		v = field(b, "content");
-		if (v == NULL)
-			return MG_OK;
-		pathf(sub, sizeof(sub), "%s.content", path);
-		return mask_content(w, v, sub);
-	}
+	if (streq(type, "text"))
+		return check_string_field(w, b, "text", path);
 	if (streq(type, "thinking"))
-		return mask_string_field(w, b, "thinking", path);	/* never signature */
-	if (streq(type, "redacted_thinking") || streq(type, "image"))
-		return MG_OK;
-	if (streq(type, "document")) {
-		rc = mask_string_field(w, b, "title", path);
-		if (rc == MG_OK)
-			rc = mask_string_field(w, b, "context", path);
-		if (rc != MG_OK)
-			return rc;
-		src = field(b, "source");
-		if (src == NULL)
-			return MG_OK;
-		if (!json_object_is_type(src, json_type_object))
-			return WALK_FAIL(w, "%s.source: expected an object", path);
-		t = field(src, "type");
-		stype = is_string(t) ? json_object_get_string(t) : NULL;
-		pathf(sub, sizeof(sub), "%s.source", path);
-		if (streq(stype, "text"))
-			return mask_string_field(w, src, "data", sub);
-		if (streq(stype, "content")) {
-			v = field(src, "content");
-			if (v == NULL)
-				return MG_OK;
-			pathf(sub, sizeof(sub), "%s.source.content", path);
-			return mask_content(w, v, sub);
-		}
-		if (streq(stype, "base64") || streq(stype, "url") || streq(stype, "file"))
-			return MG_OK;
-		return xform_generic(w, src);
+		return check_string_field(w, b, "thinking", path);
+	if ((streq(type, "tool_result") || streq(type, "mcp_tool_result")) &&
+	    field(b, "content") != NULL) {
+		pathf(sub, sizeof(sub), "%s.content", path);
+		return check_content(w, field(b, "content"), sub);
 	}
-	/* unknown block type: fail closed */
-	return xform_generic(w, b);
+	if (!streq(type, "document"))
+		return MG_OK;
+	rc = check_string_field(w, b, "title", path);
+	if (rc == MG_OK)
+		rc = check_string_field(w, b, "context", path);
+	src = field(b, "source");
+	if (rc != MG_OK || src == NULL)
+		return rc;
+	if (!json_object_is_type(src, json_type_object))
+		return WALK_FAIL(w, "%s.source: expected an object", path);
+	pathf(sub, sizeof(sub), "%s.source", path);
+	t = field(src, "type");
+	type = is_string(t) ? json_object_get_string(t) : NULL;
+	if (streq(type, "text"))
+		return check_string_field(w, src, "data", sub);
+	if (streq(type, "content") && field(src, "content") != NULL) {
+		pathf(sub, sizeof(sub), "%s.source.content", path);
+		return check_content(w, field(src, "content"), sub);
+	}
+	return MG_OK;
 }
 
-/* content: a string, or an array of content blocks. */
+/* content: a string, or an array of content blocks (null: nothing). */
 static enum mg_err
-mask_content(struct walk *w, struct json_object *v, const char *path)
+check_content(struct walk *w, struct json_object *v, const char *path)
 {
 	char sub[256];
 	enum mg_err rc = MG_OK;
 	size_t i, n;
 
-	if (is_string(v))
-		return xform_string(w, v);
+	if (v == NULL || is_string(v))
+		return MG_OK;
 	if (!json_object_is_type(v, json_type_array))
-		return WALK_FAIL(w, "%s: expected a string or an array of content blocks",
-		    path);
+		return WALK_FAIL(w, "%s: expected a string or an array of content blocks", path);
 	n = json_object_array_length(v);
 	for (i = 0; i < n && rc == MG_OK; i++) {
 		pathf(sub, sizeof(sub), "%s[%zu]", path, i);
-		rc = mask_block(w, json_object_array_get_idx(v, i), sub);
+		rc = check_block(w, json_object_array_get_idx(v, i), sub);
 	}
 	return rc;
 }
 
+/* The request's typed fields, so that a wrong shape is a 400, not a guess. */
+static enum mg_err
+check_request(struct walk *w, struct json_object *root)
+{
+	struct json_object *v, *m;
+	char path[64];
+	enum mg_err rc = MG_OK;
+	size_t i, n;
+
+	if (!json_object_is_type(root, json_type_object))
+		return WALK_FAIL(w, "body must be a JSON object");
+	if (field(root, "system") != NULL) {
+		rc = check_content(w, field(root, "system"), "system");
+		if (rc != MG_OK)
+			return rc;
+	}
+	v = field(root, "messages");
+	if (v != NULL && !json_object_is_type(v, json_type_array))
+		return WALK_FAIL(w, "messages: expected an array");
+	n = v != NULL ? json_object_array_length(v) : 0;
+	for (i = 0; i < n && rc == MG_OK; i++) {
+		m = json_object_array_get_idx(v, i);
+		if (!json_object_is_type(m, json_type_object))
+			return WALK_FAIL(w, "messages[%zu]: expected an object", i);
+		pathf(path, sizeof(path), "messages[%zu].content", i);
+		rc = check_content(w, field(m, "content"), path);
+	}
+	v = field(root, "tools");
+	if (rc != MG_OK || v == NULL)
+		return rc;
+	if (!json_object_is_type(v, json_type_array))
+		return WALK_FAIL(w, "tools: expected an array");
+	n = json_object_array_length(v);
+	for (i = 0; i < n && rc == MG_OK; i++) {
+		m = json_object_array_get_idx(v, i);
+		if (!json_object_is_type(m, json_type_object))
+			return WALK_FAIL(w, "tools[%zu]: expected an object", i);
+		pathf(path, sizeof(path), "tools[%zu]", i);
+		rc = check_string_field(w, m, "description", path);
+	}
+	return rc;
+}
+
+/* ---- the request mask walk: every string, except a short proven list --- */
+
 /*
- * Masks in place what the model reads: system, messages[].content (every
- * role), tools[].description and descriptions inside tools[].input_schema.
- * Every other top-level field stays exactly as it is.
+ * How the walk treats a value:
+ *  - API: an object the Messages API defines (blocks, sources, messages,
+ *    tool definitions, and fields it does not know yet);
+ *  - DATA: free data the model reads or the API stores: tool_use input,
+ *    metadata, a tool's input_schema. Everything there is masked.
+ */
+enum rmode { RM_API, RM_DATA };
+
+/* What masking may do to one value. */
+enum rkeep {
+	RK_SCAN,	/* scanned and masked like any text */
+	RK_FIXED,	/* scanned; if it would change, the request is refused */
+	RK_OPAQUE,	/* not scanned (an opaque blob, proven by position and shape) */
+};
+
+/* Standard base64 (A-Za-z0-9+/, '=' padding): the shape of an opaque blob. */
+static int
+is_base64_blob(const char *s, size_t n)
+{
+	size_t i, pad = 0;
+
+	if (n == 0 || n % 4 != 0)
+		return 0;
+	while (pad < 2 && s[n - 1 - pad] == '=')
+		pad++;
+	for (i = 0; i < n - pad; i++)
+		if (!(s[i] >= 'A' && s[i] <= 'Z') && !(s[i] >= 'a' && s[i] <= 'z') &&
+		    !(s[i] >= '0' && s[i] <= '9') && s[i] != '+' && s[i] != '/')
+			return 0;
+	return 1;
+}
+
+/*
+ * The values of API objects that masking leaves alone or must not change.
+ * otype is the object's own "type" (as the client sent it), key the member.
+ *
+ * Not scanned (RK_OPAQUE), each only when it has the shape of base64:
+ *  - thinking.signature, redacted_thinking.data, and every
+ *    encrypted_content / encrypted_index: blobs the API minted and checks
+ *    (a changed byte makes it refuse the request); the model cannot write
+ *    them and a client that echoes them sends back what it received;
+ *  - data of a source whose type is "base64" (image, PDF): binary, not
+ *    text; masking would corrupt it, and scanning megabytes of it would only
+ *    find chance matches.
+ * With another shape these are scanned, and refused if they would change.
+ *
+ * Scanned but never changed (RK_FIXED): "type", "role" and "media_type" of
+ * API objects and the top-level "model" (the API routes and validates by
+ * them): if one holds an identifier, the request is refused with 400.
+ *
+ * Everything else is scanned and masked, including block ids, tool_use_id
+ * and tool names: masking is deterministic, so a tool_use id and the
+ * tool_result that answers it, or a tool's name in tools[], tool_choice and
+ * tool_use, get the same placeholder and stay consistent.
+ */
+static enum rkeep
+api_keep(const char *otype, const char *key, int top)
+{
+	static const char *const fixed[] = { "type", "role", "media_type" };
+	size_t i;
+
+	if ((streq(otype, "thinking") && strcmp(key, "signature") == 0) ||
+	    (streq(otype, "redacted_thinking") && strcmp(key, "data") == 0) ||
+	    (streq(otype, "base64") && strcmp(key, "data") == 0) ||
+	    strcmp(key, "encrypted_content") == 0 || strcmp(key, "encrypted_index") == 0)
+		return RK_OPAQUE;
+	if (top && strcmp(key, "model") == 0)
+		return RK_FIXED;
+	for (i = 0; i < MG_NELEM(fixed); i++)
+		if (strcmp(key, fixed[i]) == 0)
+			return RK_FIXED;
+	return RK_SCAN;
+}
+
+/* Members under which an API object holds free data. */
+static int
+data_key(const char *key)
+{
+	return strcmp(key, "input") == 0 || strcmp(key, "metadata") == 0 ||
+	    strcmp(key, "input_schema") == 0;
+}
+
+/*
+ * The key that gives context to the value of member key of obj, which
+ * itself stands under ownkey:
+ *  - {"name": "AWS_SECRET_ACCESS_KEY", "value": "..."} (ECS environment,
+ *    CloudFormation parameters, tags): the name;
+ *  - {"AccountId": {"type": "string", "default": "..."}} (a property of a
+ *    tool's input_schema): the property name for default, enum, const,
+ *    example(s);
+ *  - else the key itself.
+ */
+static const char *
+context_key(struct json_object *obj, const char *key, const char *ownkey)
+{
+	static const char *const names[] = { "name", "Name", "key", "Key", "ParameterKey",
+		"OptionName" };
+	static const char *const schema[] = { "default", "enum", "const", "example", "examples" };
+	size_t i;
+
+	for (i = 0; ownkey != NULL && i < MG_NELEM(schema); i++)
+		if (strcmp(key, schema[i]) == 0)
+			return ownkey;
+	if (strcmp(key, "value") != 0 && strcmp(key, "Value") != 0 &&
+	    strcmp(key, "ParameterValue") != 0)
+		return key;
+	for (i = 0; i < MG_NELEM(names); i++)
+		if (is_string(field(obj, names[i])))
+			return json_object_get_string(field(obj, names[i]));
+	return key;
+}
+
+static void
+path_push(struct walk *w, size_t *saved, const char *key, size_t idx)
+{
+	size_t n = w->pathlen;
+
+	*saved = n;
+	if (n >= sizeof(w->path) - 1)
+		return;
+	if (key != NULL)
+		snprintf(w->path + n, sizeof(w->path) - n, "%s%s", n > 0 ? "." : "", key);
+	else
+		snprintf(w->path + n, sizeof(w->path) - n, "[%zu]", idx);
+	w->pathlen = strlen(w->path);
+}
+
+static void
+path_pop(struct walk *w, size_t saved)
+{
+	w->pathlen = saved;
+	w->path[saved] = '\0';
+}
+
+/* Runs the transform on in[0..len) with key as context; result in w->out. */
+static enum mg_err
+xform_keyed(struct walk *w, const char *key, const char *in, size_t len)
+{
+	buf_clear(&w->out);
+	if (key != NULL && w->xf->keyed != NULL)
+		return w->xf->keyed(w->xf->ctx, key, strlen(key), in, len, &w->out);
+	return w->xf->fn(w->xf->ctx, in, len, &w->out);
+}
+
+static int
+out_differs(const struct walk *w, const char *in, size_t len)
+{
+	return w->out.len != len || (len > 0 && memcmp(w->out.data, in, len) != 0);
+}
+
+/*
+ * Masks a string or number value v standing under key. A number whose text
+ * masks to something else becomes a JSON string holding the placeholder:
+ * *repl is set to the new value for the caller to put in v's place.
+ */
+static enum mg_err
+mask_scalar(struct walk *w, struct json_object *v, const char *key, enum rkeep keep,
+    struct json_object **repl)
+{
+	const char *in;
+	size_t len;
+	enum mg_err rc;
+	int isnum = !is_string(v);
+
+	*repl = NULL;
+	if (isnum)
+		in = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
+	else
+		in = json_object_get_string(v);
+	len = isnum ? (in != NULL ? strlen(in) : 0) : (size_t)json_object_get_string_len(v);
+	if (in == NULL)
+		return MG_ENOMEM;
+	if (keep == RK_OPAQUE && !isnum && is_base64_blob(in, len))
+		return MG_OK;
+	if (len == 0)
+		return MG_OK;
+	rc = xform_keyed(w, key, in, len);
+	if (rc != MG_OK || !out_differs(w, in, len))
+		return rc;
+	if (keep != RK_SCAN)
+		return WALK_FAIL(w, "%s: holds an identifier but cannot be masked without "
+		    "breaking the request; remove it and retry", w->path);
+	if (w->out.len > INT32_MAX)
+		return MG_ETOOBIG;
+	if (isnum) {
+		*repl = json_object_new_string_len(w->out.data, (int)w->out.len);
+		return *repl != NULL ? MG_OK : MG_ENOMEM;
+	}
+	if (json_object_set_string_len(v, w->out.data != NULL ? w->out.data : "",
+	    (int)w->out.len) != 1)
+		return MG_ENOMEM;
+	return MG_OK;
+}
+
+static enum mg_err mask_value(struct walk *w, struct json_object *v, const char *key,
+    enum rmode mode, enum rkeep keep, int top, struct json_object **repl);
+
+static enum mg_err
+mask_object(struct walk *w, struct json_object *obj, const char *ownkey, enum rmode mode,
+    int top)
+{
+	struct json_object *t = field(obj, "type"), *repl;
+	const char *otype = is_string(t) ? json_object_get_string(t) : NULL;
+	enum mg_err rc;
+	size_t saved;
+
+	json_object_object_foreach(obj, key, val) {
+		enum rmode m = mode;
+		enum rkeep keep = RK_SCAN;
+		if (mode == RM_API) {
+			keep = api_keep(otype, key, top);
+			if (data_key(key))
+				m = RM_DATA;
+		}
+		path_push(w, &saved, key, 0);
+		rc = mask_value(w, val, context_key(obj, key, ownkey), m, keep, 0, &repl);
+		path_pop(w, saved);
+		if (rc != MG_OK)
+			return rc;
+		if (repl != NULL && json_object_object_add(obj, key, repl) != 0)
+			return MG_ENOMEM;
+	}
+	return xform_keys(w, obj);
+}
+
+/*
+ * Masks v (standing under key, the nearest object key: array elements
+ * inherit it) at any depth. A replacement for v itself (a masked number)
+ * is returned in *repl.
+ */
+static enum mg_err
+mask_value(struct walk *w, struct json_object *v, const char *key, enum rmode mode,
+    enum rkeep keep, int top, struct json_object **repl)
+{
+	struct json_object *r;
+	enum mg_err rc;
+	size_t i, n, saved;
+
+	*repl = NULL;
+	switch (json_object_get_type(v)) {
+	case json_type_string:
+	case json_type_int:
+	case json_type_double:
+		return mask_scalar(w, v, key, keep, repl);
+	case json_type_array:
+		n = json_object_array_length(v);
+		for (i = 0; i < n; i++) {
+			path_push(w, &saved, NULL, i);
+			rc = mask_value(w, json_object_array_get_idx(v, i), key, mode, keep, 0, &r);
+			path_pop(w, saved);
+			if (rc != MG_OK)
+				return rc;
+			if (r != NULL && json_object_array_put_idx(v, i, r) != 0)
+				return MG_ENOMEM;
+		}
+		return MG_OK;
+	case json_type_object:
+		return mask_object(w, v, key, mode, top);
+	default:
+		return MG_OK;	/* null, true, false */
+	}
+}
+
+/*
+ * Masks the whole request in place: every string and number at any depth,
+ * object keys included, with its key as context, except the values
+ * api_keep() proves safe. Checks the typed fields first.
  */
 enum mg_err
 jwalk_mask_request(struct json_object *root, struct arena *a,
     const struct jwalk_xform *xf, char *err, size_t errlen)
 {
-	struct walk w = { a, xf, { 0 }, err, errlen };
-	struct json_object *v, *m, *tool;
-	char path[64];
-	enum mg_err rc = MG_OK;
-	size_t i, n;
+	struct walk w = { a, xf, { 0 }, err, errlen, "", 0 };
+	enum mg_err rc;
 
 	buf_init(&w.out, a);
-	if (!json_object_is_type(root, json_type_object))
-		return WALK_FAIL(&w, "body must be a JSON object");
-
-	v = field(root, "system");
-	if (v != NULL) {
-		rc = mask_content(&w, v, "system");
-		if (rc != MG_OK)
-			goto out;
-	}
-	v = field(root, "messages");
-	if (v != NULL) {
-		if (!json_object_is_type(v, json_type_array)) {
-			rc = WALK_FAIL(&w, "messages: expected an array");
-			goto out;
-		}
-		n = json_object_array_length(v);
-		for (i = 0; i < n; i++) {
-			m = json_object_array_get_idx(v, i);
-			if (!json_object_is_type(m, json_type_object)) {
-				rc = WALK_FAIL(&w, "messages[%zu]: expected an object", i);
-				goto out;
-			}
-			if (field(m, "content") == NULL)
-				continue;
-			pathf(path, sizeof(path), "messages[%zu].content", i);
-			rc = mask_content(&w, field(m, "content"), path);
-			if (rc != MG_OK)
-				goto out;
-		}
-	}
-	v = field(root, "tools");
-	if (v != NULL) {
-		if (!json_object_is_type(v, json_type_array)) {
-			rc = WALK_FAIL(&w, "tools: expected an array");
-			goto out;
-		}
-		n = json_object_array_length(v);
-		for (i = 0; i < n; i++) {
-			tool = json_object_array_get_idx(v, i);
-			if (!json_object_is_type(tool, json_type_object)) {
-				rc = WALK_FAIL(&w, "tools[%zu]: expected an object", i);
-				goto out;
-			}
-			pathf(path, sizeof(path), "tools[%zu]", i);
-			rc = mask_string_field(&w, tool, "description", path);
-			if (rc == MG_OK && field(tool, "input_schema") != NULL)
-				rc = xform_schema_descriptions(&w, field(tool, "input_schema"));
-			if (rc != MG_OK)
-				goto out;
-		}
-	}
-	/* the model does not read metadata, but it leaves the machine */
-	v = field(root, "metadata");
-	if (v != NULL)
-		rc = xform_generic(&w, v);
-out:
-	return rc;
+	rc = check_request(&w, root);
+	if (rc != MG_OK)
+		return rc;
+	return mask_object(&w, root, NULL, RM_API, 1);
 }
 
 /*
@@ -421,7 +621,7 @@ enum mg_err
 jwalk_unmask_response(struct json_object *root, struct arena *a,
     const struct jwalk_xform *xf)
 {
-	struct walk w = { a, xf, { 0 }, NULL, 0 };
+	struct walk w = { a, xf, { 0 }, NULL, 0, "", 0 };
 	struct json_object *content, *b, *t, *v;
 	const char *type;
 	enum mg_err rc = MG_OK;
@@ -461,7 +661,7 @@ jwalk_unmask_response(struct json_object *root, struct arena *a,
 enum mg_err
 jwalk_xform_generic(struct json_object *v, struct arena *a, const struct jwalk_xform *xf)
 {
-	struct walk w = { a, xf, { 0 }, NULL, 0 };
+	struct walk w = { a, xf, { 0 }, NULL, 0, "", 0 };
 
 	buf_init(&w.out, a);
 	return xform_generic(&w, v);

@@ -1,13 +1,13 @@
 /*
  * jwalk.h - the JSON side of the messages proxy: strict parsing of client
- * bodies, the walk that masks every free-text string of a Messages request,
+ * bodies, the walk that masks every string and number of a Messages request,
  * the walk that unmasks a non-streaming Messages response, deterministic
  * serialisation, and the few field accessors the proxy needs (model,
  * max_tokens, stream, usage).
  *
  * The walker never calls the masking engine itself: it takes the text
  * transform as a callback (struct jwalk_xform), which the proxy wires to
- * mask_text() or mask_unmask(..., json_escape = 0, ...).
+ * mask_text() and mask_text_keyed(), or mask_unmask(..., json_escape = 0, ...).
  *
  * Trees are json-c objects. A tree returned by jwalk_parse() is owned by the
  * caller and released with jwalk_free().
@@ -27,11 +27,15 @@ struct json_object;
 /*
  * A text transform: appends the transformed in[0..len) to out. Any error it
  * returns stops the walk and is returned unchanged (MG_EBLOCKED, MG_ESTORE,
- * ...), so the caller can refuse the request (fail closed).
+ * ...), so the caller can refuse the request (fail closed). keyed, when not
+ * NULL, is used for values that stand under an object key, with the key as
+ * context (mask_text_keyed); fn for the rest and for the keys themselves.
  */
 struct jwalk_xform {
 	enum mg_err (*fn)(void *ctx, const char *in, size_t len, struct buf *out);
 	void *ctx;
+	enum mg_err (*keyed)(void *ctx, const char *key, size_t keylen, const char *in,
+	    size_t len, struct buf *out);
 };
 
 /* Token counts from a Messages response or stream; absent fields stay 0. */
@@ -60,14 +64,20 @@ enum mg_err jwalk_parse(const char *body, size_t len, struct json_object **root,
 void jwalk_free(struct json_object *root);
 
 /*
- * Masks, in place, every free-text string of a Messages (or count_tokens)
- * request that the model reads; see jwalk.c for the exact list. Structural
- * values and unknown top-level fields are left exactly as they were.
+ * Masks, in place, every string of a Messages (or count_tokens) request at
+ * any depth, object keys included, each value with its object key as
+ * context (xf->keyed), and every number (its text with its key as context;
+ * a number that masks becomes a JSON string holding the placeholder).
+ * Left alone: only the short list of opaque values in api_keep() (jwalk.c),
+ * each proven by its position and its base64 shape. Values the API routes
+ * by (type, role, media_type, top-level model) are scanned but never
+ * changed: one that would need masking is refused.
  * Temporary buffers come from a (request lifetime).
  * Returns MG_EINVAL with a message in err when a field the API types has the
- * wrong JSON type (messages not an array, content a number, ...); any error
- * of the transform is returned unchanged. On error the tree is partly masked
- * and must not be forwarded.
+ * wrong JSON type (messages not an array, content a number, ...) or a value
+ * cannot be masked without breaking the request (the message names it);
+ * any error of the transform is returned unchanged. On error the tree is
+ * partly masked and must not be forwarded.
  */
 enum mg_err jwalk_mask_request(struct json_object *root, struct arena *a,
     const struct jwalk_xform *xf, char *err, size_t errlen);
@@ -85,8 +95,9 @@ enum mg_err jwalk_unmask_response(struct json_object *root, struct arena *a,
 /*
  * Transforms, in place, every string value under v except those under
  * structural keys (type, id, tool_use_id, name, signature, data, media_type,
- * cache_control, url, file_id, encrypted_content, ...): the fail-closed walk
- * used for block types and objects the walker does not know, e.g. citations.
+ * cache_control, url, file_id, encrypted_content, ...): the response side's
+ * walk for objects it does not know, e.g. citations in a stream. (The
+ * request walk masks everything, see jwalk_mask_request.)
  */
 enum mg_err jwalk_xform_generic(struct json_object *v, struct arena *a,
     const struct jwalk_xform *xf);

@@ -15,7 +15,9 @@
 
 #include "log.h"
 #include "crypto.h"
+#include "decode.h"
 #include "mask.h"
+#include "mask_int.h"
 #include "rules.h"
 #include "store.h"
 #include "store_map.h"
@@ -426,19 +428,82 @@ resolve_pending(struct mask_session *m, struct centry **pend, size_t npend)
 	return rc;
 }
 
+/*
+ * Keeps the matches of ms[0..*n) that a pass may act on: those inside the
+ * window [lo, hi) of the scanned text, moved to window offsets. Returns 0
+ * when a mask or block match straddles an edge of the window (the caller
+ * scans the window alone instead).
+ */
+static int
+keep_window(struct rules_match *ms, size_t *n, size_t lo, size_t hi)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < *n; i++) {
+		if (ms[i].end <= lo || ms[i].start >= hi)
+			continue;	/* context only: its own string is scanned alone */
+		if (ms[i].start < lo || ms[i].end > hi) {
+			if (ms[i].action != RULES_ALLOW)
+				return 0;
+			continue;
+		}
+		ms[k] = ms[i];
+		ms[k].start -= lo;
+		ms[k].end -= lo;
+		k++;
+	}
+	*n = k;
+	return 1;
+}
+
+/*
+ * Moves the spans from view offsets to offsets of the original text the
+ * view was decoded from; a span that ends inside an escape takes all of it.
+ */
+static void
+map_spans(struct rules_match *ms, size_t n, const struct decode_view *view)
+{
+	size_t i, prev = 0;
+
+	for (i = 0; i < n; i++) {
+		size_t s = view->from[ms[i].start], e = decode_end(view, ms[i].end);
+		if (s < prev)
+			s = prev;	/* two spans in one escape: the first took it */
+		if (e <= s) {
+			ms[i].action = RULES_ALLOW;	/* nothing of its own left */
+			ms[i].start = ms[i].end = s;
+			continue;
+		}
+		ms[i].start = s;
+		ms[i].end = e;
+		prev = e;
+	}
+}
+
+/*
+ * One masking pass (see mask_int.h): scan, refuse on a block rule, give
+ * every chosen value its number (one batched lookup, one minting
+ * transaction), then emit in[] with the spans replaced.
+ */
 enum mg_err
-mask_text(struct mask_session *m, const char *in, size_t len, struct buf *out)
+mask_pass(struct mask_session *m, const char *scan, size_t scanlen, size_t lo, size_t hi,
+    const struct decode_view *view, const char *in, size_t len, struct buf *out)
 {
 	struct rules_match *ms;
 	struct centry **ent, **pend;
 	size_t n, i, npend = 0;
 	enum mg_err rc;
 
-	if (m == NULL || (in == NULL && len > 0))
+	if (m == NULL || (in == NULL && len > 0) || lo > hi || hi > scanlen)
 		return MG_EINVAL;
-	rc = rules_scan(m->rules, m->arena, in, len, &ms, &n);
+	rc = rules_scan(m->rules, m->arena, scan, scanlen, &ms, &n);
 	if (rc != MG_OK)
 		return rc;
+	if ((lo > 0 || hi < scanlen) && !keep_window(ms, &n, lo, hi)) {
+		rc = rules_scan(m->rules, m->arena, scan + lo, hi - lo, &ms, &n);
+		if (rc != MG_OK)
+			return rc;
+	}
 	if (n == 0 && m->kcount == 0)
 		return buf_append(out, in, len);
 	/* refuse before anything is minted for a request that will not go out */
@@ -463,7 +528,8 @@ mask_text(struct mask_session *m, const char *in, size_t len, struct buf *out)
 		struct centry *e;
 		if (ms[i].action != RULES_MASK)
 			continue;
-		e = vget(m, ms[i].rule, in + ms[i].start, ms[i].end - ms[i].start);
+		/* the value as the window spells it: decoded when scanning a view */
+		e = vget(m, ms[i].rule, scan + lo + ms[i].start, ms[i].end - ms[i].start);
 		if (e == NULL)
 			return MG_ENOMEM;
 		if (e->num == 0 && !e->pending) {
@@ -484,6 +550,8 @@ mask_text(struct mask_session *m, const char *in, size_t len, struct buf *out)
 		if (kput(m, ent[i]) != MG_OK)
 			return MG_ENOMEM;
 	}
+	if (view != NULL)
+		map_spans(ms, n, view);
 	return emit_masked(m, in, len, ms, n, ent, out);
 }
 
@@ -768,4 +836,10 @@ mask_session_foreach_type(const struct mask_session *m,
 		if (c->masked || c->restored || c->minted)
 			fn(arg, rules_type(m->rules, (unsigned)i), c->masked, c->restored, c->minted);
 	}
+}
+
+struct arena *
+mask_session_arena(const struct mask_session *m)
+{
+	return m->arena;
 }

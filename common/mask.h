@@ -23,11 +23,26 @@ struct mask_session *mask_session_new(struct arena *a, const struct rules *r,
 
 /*
  * Appends in[0..len) to out with every identifier replaced by its
- * placeholder. Returns MG_EBLOCKED when a `block` rule matched (see
+ * placeholder. Identifiers are also found through the encodings a string
+ * can carry (mask_context.c): JSON escapes ("\/"), URL percent escapes and
+ * HTML character references are decoded for the scan and the value's
+ * original spelling is replaced; base64 values under credential names
+ * ("aws_secret_access_key: <base64>") are decoded, masked and encoded
+ * again. Returns MG_EBLOCKED when a `block` rule matched (see
  * mask_blocked_type); any other error means the caller must refuse the
  * request (fail closed) and forward nothing.
  */
 enum mg_err mask_text(struct mask_session *m, const char *in, size_t len, struct buf *out);
+
+/*
+ * Like mask_text for a JSON value that stands under the object key
+ * key[0..keylen): the key is context for the rules, as if the text read
+ * `"KEY": "VALUE"`, so {"AccountId": "483920175634"} and
+ * {"aws_secret_access_key": "<secret>"} are masked; only the value is
+ * written to out. key NULL (or empty): plain mask_text.
+ */
+enum mg_err mask_text_keyed(struct mask_session *m, const char *key, size_t keylen,
+    const char *in, size_t len, struct buf *out);
 
 /*
  * Appends in[0..len) to out with every placeholder known to the tenant

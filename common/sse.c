@@ -428,7 +428,7 @@ unmask_plain(void *ctx, const char *in, size_t len, struct buf *out)
 static enum mg_err
 rewrite_citation(struct sse *r, struct json_object *ev, struct json_object *delta)
 {
-	struct jwalk_xform xf = { unmask_plain, (void *)r->um };
+	struct jwalk_xform xf = { unmask_plain, (void *)r->um, NULL };
 	const char *before;
 	size_t blen = 0;
 	char *copy;

@@ -229,6 +229,13 @@ mask_cb(void *ctx, const char *in, size_t len, struct buf *out)
 }
 
 static enum mg_err
+mask_keyed_cb(void *ctx, const char *key, size_t keylen, const char *in, size_t len,
+    struct buf *out)
+{
+	return mask_text_keyed(ctx, key, keylen, in, len, out);
+}
+
+static enum mg_err
 unmask_plain_cb(void *ctx, const char *in, size_t len, struct buf *out)
 {
 	return mask_unmask(ctx, in, len, 0, out);
@@ -368,7 +375,7 @@ send_buffered(struct proxy *px)
 	char err[256];
 
 	if (px->unmask_json && status >= 200 && status < 300) {
-		struct jwalk_xform xf = { unmask_plain_cb, px->ms };
+		struct jwalk_xform xf = { unmask_plain_cb, px->ms, NULL };
 		size_t len;
 		char *out;
 		enum mg_err rc;
@@ -692,6 +699,7 @@ exchange(struct request *req, const struct principal *p, const struct wire_route
 	req->mask = px.ms;
 	xf.fn = mask_cb;
 	xf.ctx = px.ms;
+	xf.keyed = mask_keyed_cb;
 	rc = jwalk_mask_request(root, req->arena, &xf, err, sizeof(err));
 	if (rc == MG_EINVAL) {
 		http_error(req, 400, ET_INVALID_REQUEST, "%s", err);

@@ -5,23 +5,33 @@
  *  - mask walk, unmask walk, accessors and serialisation must not crash;
  *  - serialisation is deterministic and parse(serialise(x)) is stable:
  *    it parses again and serialises to the same bytes;
- *  - masking is idempotent: masking the masked body changes nothing.
- * The transform is a small substring table (real value -> placeholder).
+ *  - masking is idempotent: masking the masked body changes nothing;
+ *  - nothing planted survives a walk that succeeded: no "i-0" anywhere in
+ *    the serialised body (keys, numbers, unknown fields, any depth: it
+ *    cannot hide in the opaque base64 blobs the walk skips, '-' is not
+ *    base64), and every string or number standing under a key that
+ *    contains "secret" became the secret's placeholder.
+ * The transform is a small substring table (real value -> placeholder);
+ * its keyed form also masks any value under a "secret" key, like the
+ * context rules do.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <json-c/json.h>
+
 #include "arena.h"
 #include "jwalk.h"
 
+/* placeholders end in a letter: "AWS_EC2_001" + "234" would spell "1234" again */
 static const struct {
 	const char *from, *to;
 } table[] = {
-	{ "i-0", "AWS_EC2_001" },
-	{ "1234", "AWS_ACCOUNT_002" },
-	{ "\"", "AWS_QUOTE_003" },
+	{ "i-0", "AWS_EC2_X" },
+	{ "1234", "AWS_ACCOUNT_Y" },
+	{ "\"", "AWS_QUOTE_Z" },
 };
 
 static enum mg_err
@@ -49,7 +59,57 @@ t_mask(void *ctx, const char *in, size_t len, struct buf *out)
 	return MG_OK;
 }
 
-static const struct jwalk_xform xmask = { t_mask, NULL };
+#define SECRET_PH "AWS_SECRET_KEY_001"
+
+static int
+secret_key(const char *key, size_t keylen)
+{
+	return key != NULL && memmem(key, keylen, "secret", 6) != NULL;
+}
+
+static enum mg_err
+t_keyed(void *ctx, const char *key, size_t keylen, const char *in, size_t len, struct buf *out)
+{
+	if (secret_key(key, keylen))
+		return buf_appends(out, SECRET_PH);
+	return t_mask(ctx, in, len, out);
+}
+
+static const struct jwalk_xform xmask = { t_mask, NULL, t_keyed };
+
+/* Aborts if a scalar under a "secret" key (nearest key) is not the placeholder. */
+static void
+check_secrets(struct json_object *v, const char *key)
+{
+	size_t i, n;
+
+	switch (json_object_get_type(v)) {
+	case json_type_string:
+		if (secret_key(key, key != NULL ? strlen(key) : 0) &&
+		    json_object_get_string_len(v) > 0 && strcmp(json_object_get_string(v), SECRET_PH) != 0) {
+			fprintf(stderr, "value under %s survived: %s\n", key, json_object_get_string(v));
+			abort();
+		}
+		return;
+	case json_type_int:
+	case json_type_double:
+		if (secret_key(key, key != NULL ? strlen(key) : 0))
+			abort();
+		return;
+	case json_type_array:
+		n = json_object_array_length(v);
+		for (i = 0; i < n; i++)
+			check_secrets(json_object_array_get_idx(v, i), key);
+		return;
+	case json_type_object: {
+		json_object_object_foreach(v, k, val)
+			check_secrets(val, k);
+		return;
+	}
+	default:
+		return;
+	}
+}
 
 /* Parses s, masks it (when mask), serialises; aborts if it no longer parses. */
 static char *
@@ -118,6 +178,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			fprintf(stderr, "masking is not idempotent\n");
 			abort();
 		}
+		if (strstr(m1, "i-0") != NULL) {
+			fprintf(stderr, "a planted value survived: %s\n", m1);
+			abort();
+		}
+		if (jwalk_parse(m1, strlen(m1), &root, err, sizeof(err)) != MG_OK)
+			abort();
+		check_secrets(root, NULL);
 	} else if (rc != MG_EINVAL || err[0] == '\0')
 		abort();
 out:

@@ -79,9 +79,9 @@ t_blocked(void *ctx, const char *in, size_t len, struct buf *out)
 	return buf_append(out, in, len);
 }
 
-static const struct jwalk_xform xmask = { t_mask, NULL };
-static const struct jwalk_xform xunmask = { t_unmask, NULL };
-static const struct jwalk_xform xblocked = { t_blocked, NULL };
+static const struct jwalk_xform xmask = { t_mask, NULL, NULL };
+static const struct jwalk_xform xunmask = { t_unmask, NULL, NULL };
+static const struct jwalk_xform xblocked = { t_blocked, NULL, NULL };
 
 /* Parses, masks and serialises body; returns an arena string or NULL. */
 static const char *
@@ -202,56 +202,72 @@ test_roundtrip(struct arena *a)
 	jwalk_free(again);
 }
 
-/* A Claude-Code-shaped request touching every masked and unmasked place. */
+/*
+ * A Claude-Code-shaped request touching every place a value can stand:
+ * everything is masked except the opaque base64 blobs (signature,
+ * redacted_thinking data, base64 source data, encrypted_content), which
+ * hold "123456789012" inside their base64 to prove they are not scanned.
+ */
 static const char req[] =
-    "{\"model\":\"claude-i-0abc\",\"max_tokens\":64000,\"stream\":true,"
-    "\"system\":[{\"type\":\"text\",\"text\":\"acct 123456789012\",\"cache_control\":{\"type\":\"ephemeral\",\"i-0abc\":\"i-0abc\"}}],"
-    "\"messages\":["
-    "{\"role\":\"user\",\"content\":\"plain i-0abc\"},"
-    "{\"role\":\"system\",\"content\":[{\"type\":\"text\",\"text\":\"sys i-0abc\"}]},"
-    "{\"role\":\"assistant\",\"content\":["
-    "{\"type\":\"thinking\",\"thinking\":\"think i-0abc\",\"signature\":\"sig-i-0abc\"},"
-    "{\"type\":\"redacted_thinking\",\"data\":\"i-0abc\"},"
-    "{\"type\":\"text\",\"text\":\"said i-0abc\",\"citations\":[{\"type\":\"char_location\",\"cited_text\":\"i-0abc\",\"document_index\":0}]},"
-    "{\"type\":\"tool_use\",\"id\":\"toolu_i-0abc\",\"name\":\"Bash\",\"input\":{\"command\":\"aws ec2 describe-instances --instance-ids i-0abc\",\"i-0abc\":[\"i-0abc\",1.50,{\"deep\":\"x i-0abc\"}],\"n\":null}}]},"
-    "{\"role\":\"user\",\"content\":["
-    "{\"type\":\"tool_result\",\"tool_use_id\":\"toolu_i-0abc\",\"content\":\"out i-0abc\"},"
-    "{\"type\":\"tool_result\",\"tool_use_id\":\"t2\",\"is_error\":false,\"content\":[{\"type\":\"text\",\"text\":\"blk i-0abc\"},{\"type\":\"image\",\"source\":{\"type\":\"base64\",\"media_type\":\"image/png\",\"data\":\"i-0abc\"}}]},"
-    "{\"type\":\"image\",\"source\":{\"type\":\"url\",\"url\":\"https://x/i-0abc.png\"}},"
-    "{\"type\":\"document\",\"title\":\"t i-0abc\",\"context\":\"c i-0abc\",\"source\":{\"type\":\"text\",\"media_type\":\"text/plain\",\"data\":\"doc i-0abc\"}},"
-    "{\"type\":\"document\",\"source\":{\"type\":\"content\",\"content\":[{\"type\":\"text\",\"text\":\"dc i-0abc\"}]}},"
-    "{\"type\":\"document\",\"source\":{\"type\":\"base64\",\"media_type\":\"application/pdf\",\"data\":\"i-0abc\"}},"
-    "{\"type\":\"future_block\",\"id\":\"i-0abc\",\"name\":\"i-0abc\",\"body\":\"fb i-0abc\",\"nested\":{\"type\":\"i-0abc\",\"note\":[\"i-0abc\"]},\"encrypted_content\":\"i-0abc\"}"
-    "]}],"
-    "\"tools\":[{\"name\":\"Bash_i-0abc\",\"description\":\"Run i-0abc\",\"input_schema\":{\"type\":\"object\","
-    "\"properties\":{\"command\":{\"type\":\"string\",\"description\":\"cmd i-0abc\",\"enum\":[\"i-0abc\"]},"
-    "\"description\":{\"type\":\"string\",\"description\":\"prop i-0abc\"}},\"required\":[\"i-0abc\"]}}],"
-    "\"metadata\":{\"user_id\":\"i-0abc\"},\"context_management\":{\"x\":[1e3,\"i-0abc\"]},\"unknown_top\":\"i-0abc\"}";
+    "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":64000,\"stream\":true,\"system\":[{\"type\":\"text\",\"te"
+    "xt\":\"acct 123456789012\",\"cache_control\":{\"type\":\"ephemeral\",\"i-0abc\":\"i-0abc\"}}],\"messages"
+    "\":[{\"role\":\"user\",\"content\":\"plain i-0abc\"},{\"role\":\"system\",\"content\":[{\"type\":\"text\",\"te"
+    "xt\":\"sys i-0abc\"}]},{\"role\":\"assistant\",\"content\":[{\"type\":\"thinking\",\"thinking\":\"think i-"
+    "0abc\",\"signature\":\"EqQB123456789012\"},{\"type\":\"redacted_thinking\",\"data\":\"EqQB123456789012"
+    "\"},{\"type\":\"text\",\"text\":\"said i-0abc\",\"citations\":[{\"type\":\"char_location\",\"cited_text\":\""
+    "i-0abc\",\"document_index\":0,\"url\":\"https://i-0abc/\"}]},{\"type\":\"tool_use\",\"id\":\"toolu_i-0ab"
+    "c\",\"name\":\"Bash\",\"input\":{\"command\":\"aws ec2 describe-instances --instance-ids i-0abc\",\"i-"
+    "0abc\":[\"i-0abc\",1.5,{\"deep\":\"x i-0abc\",\"type\":\"i-0abc\"}],\"n\":null},\"extra\":\"i-0abc\"}]},{\"r"
+    "ole\":\"user\",\"extra_message_field\":\"i-0abc\",\"content\":[{\"type\":\"tool_result\",\"tool_use_id\":"
+    "\"toolu_i-0abc\",\"content\":\"out i-0abc\"},{\"type\":\"tool_result\",\"tool_use_id\":\"t2\",\"is_error\""
+    ":false,\"content\":[{\"type\":\"text\",\"text\":\"blk i-0abc\"},{\"type\":\"image\",\"source\":{\"type\":\"ba"
+    "se64\",\"media_type\":\"image/png\",\"data\":\"EqQB123456789012\"}}]},{\"type\":\"image\",\"source\":{\"ty"
+    "pe\":\"url\",\"url\":\"https://x/i-0abc.png\"}},{\"type\":\"document\",\"title\":\"t i-0abc\",\"context\":\""
+    "c i-0abc\",\"source\":{\"type\":\"text\",\"media_type\":\"text/plain\",\"data\":\"doc i-0abc\"}},{\"type\":"
+    "\"document\",\"source\":{\"type\":\"content\",\"content\":[{\"type\":\"text\",\"text\":\"dc i-0abc\"}]}},{\"t"
+    "ype\":\"document\",\"source\":{\"type\":\"base64\",\"media_type\":\"application/pdf\",\"data\":\"EqQB12345"
+    "6789012\"}},{\"type\":\"future_block\",\"id\":\"i-0abc\",\"name\":\"i-0abc\",\"body\":\"fb i-0abc\",\"nested"
+    "\":{\"type\":\"note\",\"note\":[\"i-0abc\"]},\"encrypted_content\":\"EqQB123456789012\"}]}],\"tools\":[{\""
+    "name\":\"Bash_i-0abc\",\"description\":\"Run i-0abc\",\"input_schema\":{\"type\":\"object\",\"properties"
+    "\":{\"command\":{\"type\":\"string\",\"description\":\"cmd i-0abc\",\"enum\":[\"i-0abc\"],\"default\":\"i-0a"
+    "bc\",\"examples\":[\"i-0abc\"],\"title\":\"i-0abc\"},\"i-0abc\":{\"type\":\"string\",\"description\":\"prop "
+    "i-0abc\"}},\"required\":[\"i-0abc\"]}}],\"tool_choice\":{\"type\":\"tool\",\"name\":\"Bash_i-0abc\"},\"sto"
+    "p_sequences\":[\"i-0abc\"],\"mcp_servers\":[{\"type\":\"url\",\"url\":\"https://i-0abc.example/sse\",\"n"
+    "ame\":\"srv\",\"authorization_token\":\"tok i-0abc\"}],\"container\":\"i-0abc\",\"output_format\":{\"typ"
+    "e\":\"json_schema\",\"schema\":{\"i-0abc\":1}},\"metadata\":{\"user_id\":\"i-0abc\",\"i-0abc\":\"x\"},\"cont"
+    "ext_management\":{\"x\":[1e3,\"i-0abc\"]},\"unknown_top\":\"i-0abc\"}";
 
 static const char req_masked[] =
-    "{\"model\":\"claude-i-0abc\",\"max_tokens\":64000,\"stream\":true,"
-    "\"system\":[{\"type\":\"text\",\"text\":\"acct AWS_ACCOUNT_001\",\"cache_control\":{\"type\":\"ephemeral\",\"i-0abc\":\"i-0abc\"}}],"
-    "\"messages\":["
-    "{\"role\":\"user\",\"content\":\"plain AWS_EC2_001\"},"
-    "{\"role\":\"system\",\"content\":[{\"type\":\"text\",\"text\":\"sys AWS_EC2_001\"}]},"
-    "{\"role\":\"assistant\",\"content\":["
-    "{\"type\":\"thinking\",\"thinking\":\"think AWS_EC2_001\",\"signature\":\"sig-i-0abc\"},"
-    "{\"type\":\"redacted_thinking\",\"data\":\"i-0abc\"},"
-    "{\"type\":\"text\",\"text\":\"said AWS_EC2_001\",\"citations\":[{\"type\":\"char_location\",\"cited_text\":\"AWS_EC2_001\",\"document_index\":0}]},"
-    "{\"type\":\"tool_use\",\"id\":\"toolu_i-0abc\",\"name\":\"Bash\",\"input\":{\"command\":\"aws ec2 describe-instances --instance-ids AWS_EC2_001\",\"AWS_EC2_001\":[\"AWS_EC2_001\",1.50,{\"deep\":\"x AWS_EC2_001\"}],\"n\":null}}]},"
-    "{\"role\":\"user\",\"content\":["
-    "{\"type\":\"tool_result\",\"tool_use_id\":\"toolu_i-0abc\",\"content\":\"out AWS_EC2_001\"},"
-    "{\"type\":\"tool_result\",\"tool_use_id\":\"t2\",\"is_error\":false,\"content\":[{\"type\":\"text\",\"text\":\"blk AWS_EC2_001\"},{\"type\":\"image\",\"source\":{\"type\":\"base64\",\"media_type\":\"image/png\",\"data\":\"i-0abc\"}}]},"
-    "{\"type\":\"image\",\"source\":{\"type\":\"url\",\"url\":\"https://x/i-0abc.png\"}},"
-    "{\"type\":\"document\",\"title\":\"t AWS_EC2_001\",\"context\":\"c AWS_EC2_001\",\"source\":{\"type\":\"text\",\"media_type\":\"text/plain\",\"data\":\"doc AWS_EC2_001\"}},"
-    "{\"type\":\"document\",\"source\":{\"type\":\"content\",\"content\":[{\"type\":\"text\",\"text\":\"dc AWS_EC2_001\"}]}},"
-    "{\"type\":\"document\",\"source\":{\"type\":\"base64\",\"media_type\":\"application/pdf\",\"data\":\"i-0abc\"}},"
-    "{\"type\":\"future_block\",\"id\":\"i-0abc\",\"name\":\"i-0abc\",\"body\":\"fb AWS_EC2_001\",\"nested\":{\"type\":\"i-0abc\",\"note\":[\"AWS_EC2_001\"]},\"encrypted_content\":\"i-0abc\"}"
-    "]}],"
-    "\"tools\":[{\"name\":\"Bash_i-0abc\",\"description\":\"Run AWS_EC2_001\",\"input_schema\":{\"type\":\"object\","
-    "\"properties\":{\"command\":{\"type\":\"string\",\"description\":\"cmd AWS_EC2_001\",\"enum\":[\"i-0abc\"]},"
-    "\"description\":{\"type\":\"string\",\"description\":\"prop AWS_EC2_001\"}},\"required\":[\"i-0abc\"]}}],"
-    "\"metadata\":{\"user_id\":\"AWS_EC2_001\"},\"context_management\":{\"x\":[1e3,\"i-0abc\"]},\"unknown_top\":\"i-0abc\"}";
+    "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":64000,\"stream\":true,\"system\":[{\"type\":\"text\",\"te"
+    "xt\":\"acct AWS_ACCOUNT_001\",\"cache_control\":{\"type\":\"ephemeral\",\"AWS_EC2_001\":\"AWS_EC2_001\""
+    "}}],\"messages\":[{\"role\":\"user\",\"content\":\"plain AWS_EC2_001\"},{\"role\":\"system\",\"content\":["
+    "{\"type\":\"text\",\"text\":\"sys AWS_EC2_001\"}]},{\"role\":\"assistant\",\"content\":[{\"type\":\"thinkin"
+    "g\",\"thinking\":\"think AWS_EC2_001\",\"signature\":\"EqQB123456789012\"},{\"type\":\"redacted_thinki"
+    "ng\",\"data\":\"EqQB123456789012\"},{\"type\":\"text\",\"text\":\"said AWS_EC2_001\",\"citations\":[{\"typ"
+    "e\":\"char_location\",\"cited_text\":\"AWS_EC2_001\",\"document_index\":0,\"url\":\"https://AWS_EC2_00"
+    "1/\"}]},{\"type\":\"tool_use\",\"id\":\"toolu_AWS_EC2_001\",\"name\":\"Bash\",\"input\":{\"command\":\"aws e"
+    "c2 describe-instances --instance-ids AWS_EC2_001\",\"AWS_EC2_001\":[\"AWS_EC2_001\",1.5,{\"deep\""
+    ":\"x AWS_EC2_001\",\"type\":\"AWS_EC2_001\"}],\"n\":null},\"extra\":\"AWS_EC2_001\"}]},{\"role\":\"user\","
+    "\"extra_message_field\":\"AWS_EC2_001\",\"content\":[{\"type\":\"tool_result\",\"tool_use_id\":\"toolu_"
+    "AWS_EC2_001\",\"content\":\"out AWS_EC2_001\"},{\"type\":\"tool_result\",\"tool_use_id\":\"t2\",\"is_err"
+    "or\":false,\"content\":[{\"type\":\"text\",\"text\":\"blk AWS_EC2_001\"},{\"type\":\"image\",\"source\":{\"t"
+    "ype\":\"base64\",\"media_type\":\"image/png\",\"data\":\"EqQB123456789012\"}}]},{\"type\":\"image\",\"sour"
+    "ce\":{\"type\":\"url\",\"url\":\"https://x/AWS_EC2_001.png\"}},{\"type\":\"document\",\"title\":\"t AWS_EC"
+    "2_001\",\"context\":\"c AWS_EC2_001\",\"source\":{\"type\":\"text\",\"media_type\":\"text/plain\",\"data\":"
+    "\"doc AWS_EC2_001\"}},{\"type\":\"document\",\"source\":{\"type\":\"content\",\"content\":[{\"type\":\"text"
+    "\",\"text\":\"dc AWS_EC2_001\"}]}},{\"type\":\"document\",\"source\":{\"type\":\"base64\",\"media_type\":\"a"
+    "pplication/pdf\",\"data\":\"EqQB123456789012\"}},{\"type\":\"future_block\",\"id\":\"AWS_EC2_001\",\"nam"
+    "e\":\"AWS_EC2_001\",\"body\":\"fb AWS_EC2_001\",\"nested\":{\"type\":\"note\",\"note\":[\"AWS_EC2_001\"]},\""
+    "encrypted_content\":\"EqQB123456789012\"}]}],\"tools\":[{\"name\":\"Bash_AWS_EC2_001\",\"description"
+    "\":\"Run AWS_EC2_001\",\"input_schema\":{\"type\":\"object\",\"properties\":{\"command\":{\"type\":\"strin"
+    "g\",\"description\":\"cmd AWS_EC2_001\",\"enum\":[\"AWS_EC2_001\"],\"default\":\"AWS_EC2_001\",\"example"
+    "s\":[\"AWS_EC2_001\"],\"title\":\"AWS_EC2_001\"},\"AWS_EC2_001\":{\"type\":\"string\",\"description\":\"pr"
+    "op AWS_EC2_001\"}},\"required\":[\"AWS_EC2_001\"]}}],\"tool_choice\":{\"type\":\"tool\",\"name\":\"Bash_"
+    "AWS_EC2_001\"},\"stop_sequences\":[\"AWS_EC2_001\"],\"mcp_servers\":[{\"type\":\"url\",\"url\":\"https:/"
+    "/AWS_EC2_001.example/sse\",\"name\":\"srv\",\"authorization_token\":\"tok AWS_EC2_001\"}],\"containe"
+    "r\":\"AWS_EC2_001\",\"output_format\":{\"type\":\"json_schema\",\"schema\":{\"AWS_EC2_001\":1}},\"metada"
+    "ta\":{\"user_id\":\"AWS_EC2_001\",\"AWS_EC2_001\":\"x\"},\"context_management\":{\"x\":[1e3,\"AWS_EC2_00"
+    "1\"]},\"unknown_top\":\"AWS_EC2_001\"}";
 
 static void
 test_mask_request(struct arena *a)
@@ -262,7 +278,7 @@ test_mask_request(struct arena *a)
 
 	s = masked(a, req, &rc, err, sizeof(err));
 	TH_OK(rc == MG_OK, "Claude-Code-shaped request masks (rc %d %s)", rc, rc ? err : "");
-	TH_STREQ(s, req_masked, "every free-text place masked, structure and unknown fields untouched");
+	TH_STREQ(s, req_masked, "every string masked (keys, ids, names, urls, unknown fields), opaque blobs untouched");
 	if (s != NULL && strcmp(s, req_masked) != 0)
 		printf("# got:  %s\n# want: %s\n", s, req_masked);
 	s2 = masked(a, req, &rc, err, sizeof(err));
@@ -327,6 +343,123 @@ test_wrong_types(struct arena *a)
 	rc = jwalk_mask_request(root, a, &xblocked, err, sizeof(err));
 	TH_OK(rc == MG_EBLOCKED, "transform error is returned unchanged");
 	jwalk_free(root);
+}
+
+/*
+ * A keyed transform: knows two values that only their key makes masked,
+ * like the context rules (a secret after its name, an account id after
+ * AccountId), and logs the keys it was given.
+ */
+static char keys_seen[512];
+
+static enum mg_err
+t_keyed(void *ctx, const char *key, size_t keylen, const char *in, size_t len, struct buf *out)
+{
+	size_t n = strlen(keys_seen);
+
+	(void)ctx;
+	snprintf(keys_seen + n, sizeof(keys_seen) - n, "%.*s;", (int)keylen, key);
+	if (keylen == 21 && memcmp(key, "aws_secret_access_key", 21) == 0 && len == 11 &&
+	    memcmp(in, "SECRETVALUE", 11) == 0)
+		return buf_appends(out, "AWS_SECRET_KEY_001");
+	if (keylen >= 9 && strncmp(key, "AccountId", 9) == 0 && len == 12 &&
+	    memcmp(in, "483920175634", 12) == 0)
+		return buf_appends(out, "AWS_ACCOUNT_002");
+	return replace(mask_table, MG_NELEM(mask_table), in, len, out);
+}
+
+static const struct jwalk_xform xkeyed = { t_mask, NULL, t_keyed };
+
+static const char *
+masked_keyed(struct arena *a, const char *body, enum mg_err *rcp, char *err, size_t errlen)
+{
+	struct json_object *root = NULL;
+	enum mg_err rc;
+	char *s = NULL;
+
+	rc = jwalk_parse(body, strlen(body), &root, err, errlen);
+	if (rc == MG_OK)
+		rc = jwalk_mask_request(root, a, &xkeyed, err, errlen);
+	if (rc == MG_OK)
+		s = jwalk_serialize(root, a, NULL);
+	jwalk_free(root);
+	*rcp = rc;
+	return s;
+}
+
+#define KEYED(body, want, name) do { \
+	enum mg_err rc_; char err_[200] = ""; \
+	const char *s_ = masked_keyed(a, body, &rc_, err_, sizeof(err_)); \
+	TH_STREQ(s_, want, "keyed: %s", name); \
+	if (s_ == NULL || strcmp(s_, want) != 0) printf("# got %s (%s)\n", s_ ? s_ : "NULL", err_); \
+} while (0)
+
+/* Route 4: a key is context for its value, strings and numbers alike. */
+static void
+test_keys_as_context(struct arena *a)
+{
+	KEYED("{\"messages\":[{\"role\":\"assistant\",\"content\":[{\"type\":\"tool_use\",\"id\":\"toolu_1\","
+	    "\"name\":\"x\",\"input\":{\"aws_secret_access_key\":\"SECRETVALUE\",\"AccountId\":\"483920175634\"}}]}]}",
+	    "{\"messages\":[{\"role\":\"assistant\",\"content\":[{\"type\":\"tool_use\",\"id\":\"toolu_1\","
+	    "\"name\":\"x\",\"input\":{\"aws_secret_access_key\":\"AWS_SECRET_KEY_001\",\"AccountId\":\"AWS_ACCOUNT_002\"}}]}]}",
+	    "tool_use.input strings under their keys");
+	KEYED("{\"metadata\":{\"AccountId\":483920175634,\"AccountIds\":[483920175634,7],\"n\":483920175634}}",
+	    "{\"metadata\":{\"AccountId\":\"AWS_ACCOUNT_002\",\"AccountIds\":[\"AWS_ACCOUNT_002\",7],\"n\":483920175634}}",
+	    "numbers: masked to a placeholder string with their key (arrays inherit it)");
+	KEYED("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"x_future\",\"env\":[{\"name\":"
+	    "\"aws_secret_access_key\",\"value\":\"SECRETVALUE\"}]}]}]}",
+	    "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"x_future\",\"env\":[{\"name\":"
+	    "\"aws_secret_access_key\",\"value\":\"AWS_SECRET_KEY_001\"}]}]}]}",
+	    "{name, value} pairs: the name is the value's key, in unknown blocks too");
+	KEYED("{\"tools\":[{\"name\":\"t\",\"input_schema\":{\"type\":\"object\",\"properties\":{\"AccountId\":"
+	    "{\"type\":\"string\",\"default\":\"483920175634\",\"enum\":[\"483920175634\"],\"examples\":[483920175634]}}}}]}",
+	    "{\"tools\":[{\"name\":\"t\",\"input_schema\":{\"type\":\"object\",\"properties\":{\"AccountId\":"
+	    "{\"type\":\"string\",\"default\":\"AWS_ACCOUNT_002\",\"enum\":[\"AWS_ACCOUNT_002\"],\"examples\":[\"AWS_ACCOUNT_002\"]}}}}]}",
+	    "input_schema default, enum, examples take the property name as context");
+	keys_seen[0] = '\0';
+	KEYED("{\"system\":\"s\",\"x\":{\"k\":[\"v\"]}}", "{\"system\":\"s\",\"x\":{\"k\":[\"v\"]}}",
+	    "nothing to mask: unchanged");
+	TH_STREQ(keys_seen, "system;k;", "every value went through the keyed transform with its key");
+}
+
+/* A value the API routes by, or a blob, that would need masking: 400 naming it. */
+static void
+refused(struct arena *a, const char *body, const char *path)
+{
+	char err[300] = "";
+	enum mg_err rc;
+
+	masked(a, body, &rc, err, sizeof(err));
+	TH_OK(rc == MG_EINVAL && strstr(err, path) != NULL && strstr(err, "cannot be masked") != NULL,
+	    "refused, naming %s (\"%s\")", path, err);
+}
+
+static void
+test_refusals(struct arena *a)
+{
+	refused(a, "{\"model\":\"claude-i-0abc\",\"messages\":[]}", "model:");
+	refused(a, "{\"messages\":[{\"role\":\"user i-0abc\",\"content\":\"x\"}]}", "messages[0].role");
+	refused(a, "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"i-0abc\",\"text\":\"x\"}]}]}",
+	    "messages[0].content[0].type");
+	refused(a, "{\"messages\":[{\"role\":\"assistant\",\"content\":[{\"type\":\"thinking\",\"thinking\":\"t\","
+	    "\"signature\":\"sig-i-0abc\"}]}]}", "messages[0].content[0].signature");
+	refused(a, "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image\",\"source\":{\"type\":\"base64\","
+	    "\"media_type\":\"image/png\",\"data\":\"i-0abc==\"}}]}]}", "messages[0].content[0].source.data");
+	refused(a, "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image\",\"source\":{\"type\":\"base64\","
+	    "\"media_type\":\"image/i-0abc\",\"data\":\"QUJD\"}}]}]}", "source.media_type");
+	{
+		char err[200];
+		enum mg_err rc;
+		const char *s = masked(a, "{\"metadata\":{\"type\":\"i-0abc\",\"role\":\"i-0abc\"},\"messages\":"
+		    "[{\"role\":\"user\",\"content\":[{\"type\":\"tool_use\",\"input\":{\"type\":\"i-0abc\"}}]}]}",
+		    &rc, err, sizeof(err));
+		TH_STREQ(s, "{\"metadata\":{\"type\":\"AWS_EC2_001\",\"role\":\"AWS_EC2_001\"},\"messages\":"
+		    "[{\"role\":\"user\",\"content\":[{\"type\":\"tool_use\",\"input\":{\"type\":\"AWS_EC2_001\"}}]}]}",
+		    "type and role in free data (metadata, tool input) are masked, not refused");
+		s = masked(a, "{\"messages\":[{\"role\":\"assistant\",\"content\":[{\"type\":\"thinking\",\"thinking\":\"t\","
+		    "\"signature\":\"sig-opaque-abc==\"}]}]}", &rc, err, sizeof(err));
+		TH_OK(rc == MG_OK, "a signature of another shape with nothing to mask passes");
+	}
 }
 
 static void
@@ -425,6 +558,8 @@ main(void)
 	test_roundtrip(&a);
 	test_mask_request(&a);
 	test_wrong_types(&a);
+	test_keys_as_context(&a);
+	test_refusals(&a);
 	test_unmask_response(&a);
 	test_accessors(&a);
 	arena_free(&a);

@@ -358,7 +358,9 @@ static const char sample[] =
     "instance i-0123456789abcdef0 in account 123456789012 behind 54.239.28.85, "
     "role arn:aws:iam::123456789012:role/deploy, key AKIAIOSFODNN7EXAMPLE, "
     "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY, "
-    "bucket s3://my-prod-logs/2024/ and sg-0a1b2c3d4e5f67890; git 3f2a9c1 stays.";
+    "bucket s3://my-prod-logs/2024/ and sg-0a1b2c3d4e5f67890; git 3f2a9c1 stays. "
+    "?aws_secret_access_key=wJalrXUtnFEMI%2FK7MDENG%2FbPxRfiCYEXAMPLEKEZ&amp;x=role\\/a "
+    "aws_session_token: d0phbHJYVXRuRkVNSS9LN01ERU5HL2JQeFJmaUNZRVhBTVBMRUtFWQ==";
 
 static const char body[] =
     "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":64000,\"stream\":true,"
@@ -369,7 +371,7 @@ static const char body[] =
     "{\"role\":\"assistant\",\"content\":[{\"type\":\"thinking\",\"thinking\":\"check "
     "arn:aws:iam::123456789012:role/deploy\",\"signature\":\"c2lnbmF0dXJl\"},"
     "{\"type\":\"tool_use\",\"id\":\"toolu_01\",\"name\":\"Bash\",\"input\":{\"command\":"
-    "\"aws ec2 describe-instances --instance-ids i-0123456789abcdef0\"}}]},"
+    "\"aws ec2 describe-instances --instance-ids i-0123456789abcdef0\",\"AccountId\":210987654321}}]},"
     "{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\",\"tool_use_id\":\"toolu_01\","
     "\"content\":[{\"type\":\"text\",\"text\":\"{\\\"OwnerId\\\": \\\"123456789012\\\", "
     "\\\"KeyName\\\": \\\"AKIAIOSFODNN7EXAMPLE\\\"}\"}]}]}],"
@@ -515,13 +517,19 @@ xf_mask(void *ctx, const char *in, size_t len, struct buf *out)
 	return mask_text(ctx, in, len, out);
 }
 
+static enum mg_err
+xf_keyed(void *ctx, const char *key, size_t keylen, const char *in, size_t len, struct buf *out)
+{
+	return mask_text_keyed(ctx, key, keylen, in, len, out);
+}
+
 /* the proxy's request path: parse, mask every free-text string, serialise */
 static enum mg_err
 op_jwalk_body(struct buf *out)
 {
 	struct arena a;
 	struct json_object *root = NULL;
-	struct jwalk_xform xf;
+	struct jwalk_xform xf = { xf_mask, NULL, xf_keyed };
 	char err[256] = "", tenant[32];
 	const char *json;
 	size_t len;

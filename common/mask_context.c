@@ -1,0 +1,171 @@
+/*
+ * mask_context.c - where the masking engine looks: the text as written,
+ * the text with its escapes decoded (JSON "\/", URL "%2F", HTML "&#43;"),
+ * base64 values under credential names, and, for a JSON value, the key it
+ * stands under as context ({"AccountId": "483920175634"} reads like
+ * `"AccountId": "483920175634"` to the rules). The engine itself (spans,
+ * numbers, placeholders) is mask.c.
+ */
+#include <string.h>
+
+#include "decode.h"
+#include "mask.h"
+#include "mask_int.h"
+
+/*
+ * One pass over text, or over a view decoded from in, with key (when not
+ * NULL) as context: the rules see `"KEY": "TEXT"` and act inside TEXT only.
+ */
+static enum mg_err
+pass(struct mask_session *m, const char *key, size_t keylen, const char *text, size_t textlen,
+    const struct decode_view *view, const char *in, size_t len, struct buf *out)
+{
+	struct buf ctx;
+	size_t lo;
+
+	if (key == NULL)
+		return mask_pass(m, text, textlen, 0, textlen, view, in, len, out);
+	buf_init(&ctx, mask_session_arena(m));
+	if (buf_appendc(&ctx, '"') != MG_OK || buf_append(&ctx, key, keylen) != MG_OK ||
+	    buf_append(&ctx, "\": \"", 4) != MG_OK)
+		return MG_ENOMEM;
+	lo = ctx.len;
+	if (buf_append(&ctx, text, textlen) != MG_OK || buf_appendc(&ctx, '"') != MG_OK)
+		return MG_ENOMEM;
+	return mask_pass(m, ctx.data, ctx.len, lo, lo + textlen, view, in, len, out);
+}
+
+/*
+ * The escape and plain passes: first the decoded view (so an identifier
+ * spelled with escapes is found whole and replaced with its escapes), then
+ * the text as written.
+ */
+static enum mg_err
+layers(struct mask_session *m, const char *key, size_t keylen, const char *in, size_t len,
+    struct buf *out)
+{
+	struct arena *a = mask_session_arena(m);
+	struct decode_view v;
+	struct buf esc;
+	enum mg_err rc;
+	int r;
+
+	r = decode_view_deep(a, in, len, DECODE_MAX_LEVELS, &v);
+	if (r < 0)
+		return MG_ENOMEM;
+	if (r > 0) {
+		buf_init(&esc, a);
+		rc = pass(m, key, keylen, v.text, v.len, &v, in, len, &esc);
+		if (rc != MG_OK)
+			return rc;
+		in = esc.data != NULL ? esc.data : "";
+		len = esc.len;
+	}
+	return pass(m, key, keylen, in, len, NULL, in, len, out);
+}
+
+/*
+ * Masks the base64 value in[0..len) under name: decoded, masked with the
+ * name as context, encoded again (same padding). *changed says if it did.
+ */
+static enum mg_err
+b64_value(struct mask_session *m, const char *name, size_t namelen, const char *in, size_t len,
+    struct buf *out, int *changed)
+{
+	struct arena *a = mask_session_arena(m);
+	struct buf plain, masked;
+	enum mg_err rc;
+	int padded = 0;
+
+	*changed = 0;
+	if (!decode_is_base64_text(in, len, &padded))
+		return MG_OK;
+	buf_init(&plain, a);
+	buf_init(&masked, a);
+	rc = decode_base64(in, len, &plain);
+	if (rc == MG_OK)
+		rc = layers(m, name, namelen, plain.data, plain.len, &masked);
+	if (rc != MG_OK)
+		return rc;
+	if (masked.len == plain.len && memcmp(masked.data, plain.data, plain.len) == 0)
+		return MG_OK;
+	*changed = 1;
+	return decode_base64_append(out, masked.data, masked.len, padded);
+}
+
+/*
+ * The base64 pass: a value that is base64 under a credential-named key,
+ * and every `name: base64` with a credential name inside the text. Writes
+ * the result to out and sets *changed, or leaves out alone.
+ */
+static enum mg_err
+b64_pass(struct mask_session *m, const char *key, size_t keylen, const char *in, size_t len,
+    struct buf *out, int *changed)
+{
+	struct decode_field f;
+	struct buf val;
+	size_t pos = 0, copied = 0;
+	enum mg_err rc;
+	int ch;
+
+	*changed = 0;
+	if (key != NULL && decode_credential_name(key, keylen)) {
+		rc = b64_value(m, key, keylen, in, len, out, changed);
+		if (rc != MG_OK || *changed)
+			return rc;
+	}
+	while (decode_next_b64_field(in, len, &pos, &f)) {
+		buf_init(&val, mask_session_arena(m));
+		rc = b64_value(m, in + f.name, f.namelen, in + f.value, f.valuelen, &val, &ch);
+		if (rc != MG_OK)
+			return rc;
+		if (!ch)
+			continue;
+		if (buf_append(out, in + copied, f.value - copied) != MG_OK ||
+		    buf_append(out, val.data, val.len) != MG_OK)
+			return MG_ENOMEM;
+		copied = f.value + f.valuelen;
+		*changed = 1;
+	}
+	if (*changed)
+		return buf_append(out, in + copied, len - copied);
+	return MG_OK;
+}
+
+static enum mg_err
+mask_all(struct mask_session *m, const char *key, size_t keylen, const char *in, size_t len,
+    struct buf *out)
+{
+	struct buf b64;
+	enum mg_err rc;
+	int changed = 0;
+
+	if (m == NULL || (in == NULL && len > 0) || (key == NULL && keylen > 0))
+		return MG_EINVAL;
+	if (in == NULL)
+		in = "";
+	buf_init(&b64, mask_session_arena(m));
+	rc = b64_pass(m, key, keylen, in, len, &b64, &changed);
+	if (rc != MG_OK)
+		return rc;
+	if (changed) {
+		in = b64.data;
+		len = b64.len;
+	}
+	return layers(m, key, keylen, in, len, out);
+}
+
+enum mg_err
+mask_text(struct mask_session *m, const char *in, size_t len, struct buf *out)
+{
+	return mask_all(m, NULL, 0, in, len, out);
+}
+
+enum mg_err
+mask_text_keyed(struct mask_session *m, const char *key, size_t keylen, const char *in,
+    size_t len, struct buf *out)
+{
+	if (key != NULL && keylen == 0)
+		key = NULL;
+	return mask_all(m, key, keylen, in, len, out);
+}
