@@ -32,8 +32,15 @@ struct bedrock_stream {
 	const struct es_message *current;	/* frame being rewritten, or NULL */
 	const char *why;	/* our own failure, named in the exception frame */
 	int saw_exception;
+	int sse_out;		/* write SSE, not frames */
 	enum mg_err failed;
 };
+
+void
+bedrock_stream_sse_out(struct bedrock_stream *b)
+{
+	b->sse_out = 1;
+}
 
 enum mg_err
 bedrock_b64_decode(const char *in, size_t len, struct buf *out)
@@ -118,6 +125,19 @@ error_message(struct bedrock_stream *b, const char *json, size_t len)
 	return m != NULL ? m : "stream failed";
 }
 
+/* An Anthropic error event for an SSE client. */
+static enum mg_err
+emit_sse_error(struct bedrock_stream *b, const char *message)
+{
+	buf_clear(&b->frame);
+	if (buf_appends(&b->frame, "event: error\ndata: {\"type\":\"error\",\"error\":"
+	    "{\"type\":\"api_error\",\"message\":\"") != MG_OK ||
+	    buf_append_json_escaped(&b->frame, message, strlen(message)) != MG_OK ||
+	    buf_appends(&b->frame, "\"}}\n\n") != MG_OK)
+		return MG_ENOMEM;
+	return emit_frame(b);
+}
+
 /*
  * sse's emit: one complete SSE event. The exact text we fed it means
  * "pass through": the received frame goes out as it was. An `event: error`
@@ -136,6 +156,12 @@ on_sse_event(void *ctx, const char *bytes, size_t len)
 	const char *p = bytes, *end = bytes + len, *nl;
 	int is_error = 0;
 
+	if (b->sse_out) {
+		/* sse's own error event names our reason when we have one */
+		if (b->why != NULL && len >= 13 && memcmp(bytes, "event: error\n", 13) == 0)
+			return emit_sse_error(b, b->why);
+		return b->emit(b->emit_ctx, bytes, len);
+	}
 	if (b->current != NULL && len == b->synth.len && memcmp(bytes, b->synth.data, len) == 0)
 		return b->emit(b->emit_ctx, b->current->raw, b->current->raw_len);
 	buf_clear(&b->data);
@@ -198,6 +224,19 @@ synthesize(struct bedrock_stream *b)
 	const char *p = b->event.data, *end = b->event.data + b->event.len;
 
 	buf_clear(&b->synth);
+	if (b->sse_out) {
+		/* SSE clients dispatch on the event name: the event's type */
+		struct json_object *root = json_tokener_parse(b->event.data), *t;
+		const char *type = json_object_object_get_ex(root, "type", &t) &&
+		    json_object_is_type(t, json_type_string) ? json_object_get_string(t) : NULL;
+		enum mg_err rc = MG_OK;
+
+		if (type != NULL && strcspn(type, "\r\n") == strlen(type))
+			rc = buf_printf(&b->synth, "event: %s\n", type);
+		json_object_put(root);
+		if (rc != MG_OK)
+			return rc;
+	}
 	while (p < end) {
 		size_t n = strcspn(p, "\r\n");
 
@@ -209,6 +248,38 @@ synthesize(struct bedrock_stream *b)
 		p += n + 1;
 	}
 	return buf_append(&b->synth, "\n", 1);
+}
+
+/*
+ * An upstream exception frame for an SSE client: an Anthropic error event
+ * (throttling as overloaded_error, the rest as api_error) with Bedrock's
+ * message, after the text held back so far.
+ */
+static enum mg_err
+exception_as_sse(struct bedrock_stream *b, const struct es_message *m)
+{
+	struct json_object *root = json_tokener_parse(m->payload_len > 0 ?
+	    arena_strndup(b->arena, m->payload, m->payload_len) : ""), *msg;
+	const char *kind, *message = "upstream error";
+	size_t klen = 0;
+	enum mg_err rc;
+
+	kind = es_header_string(m, ":exception-type", &klen);
+	if (kind != NULL && strcspn(kind, "\"\\") < klen)
+		kind = NULL;
+	if (json_object_object_get_ex(root, "message", &msg) &&
+	    json_object_is_type(msg, json_type_string))
+		message = arena_strdup(b->arena, json_object_get_string(msg));
+	json_object_put(root);
+	b->why = message != NULL ? message : "upstream error";
+	if (kind != NULL)
+		b->why = arena_printf(b->arena, "%.*s: %s", (int)klen, kind, b->why);
+	if (b->why == NULL)
+		b->why = "upstream error";
+	rc = sse_finish(b->sse);	/* held text, then the error event */
+	if (rc == MG_OK)
+		return emit_sse_error(b, b->why);
+	return MG_OK;
 }
 
 /* es_decoder callback: one CRC-checked frame from upstream. */
@@ -227,6 +298,8 @@ on_frame(void *ctx, const struct es_message *m)
 		return MG_OK;	/* nothing follows an exception */
 	if (mtype == NULL || mlen != 5 || memcmp(mtype, "event", 5) != 0) {
 		b->saw_exception = 1;	/* exception or error: the client reads it as sent */
+		if (b->sse_out)
+			return exception_as_sse(b, m);
 		return b->emit(b->emit_ctx, m->raw, m->raw_len);
 	}
 	if (etype == NULL || elen != 5 || memcmp(etype, "chunk", 5) != 0)
@@ -265,7 +338,9 @@ broken(struct bedrock_stream *b, const char *why)
 	b->why = why;
 	log_warn("bedrock stream from upstream: %s", why);
 	rc = sse_finish(b->sse);
-	if (rc == MG_OK) {
+	if (rc == MG_OK && b->sse_out)
+		emit_sse_error(b, why);
+	else if (rc == MG_OK) {
 		buf_clear(&b->frame);
 		if (bedrock_exception_frame(&b->frame, "internalServerException", why) == MG_OK)
 			emit_frame(b);

@@ -28,6 +28,13 @@ struct bedrock_stream;
 struct bedrock_stream *bedrock_stream_new(struct arena *a, const struct sse_unmasker *um,
     enum mg_err (*emit)(void *emit_ctx, const char *bytes, size_t len), void *emit_ctx);
 
+/*
+ * Writes the restored events as SSE (named events, as the Messages API
+ * streams them) instead of frames: a /v1/messages client served from a
+ * Bedrock upstream. Exceptions become SSE error events.
+ */
+void bedrock_stream_sse_out(struct bedrock_stream *b);
+
 /* Consumes upstream bytes; errors as sse_feed() (the client got an exception frame). */
 enum mg_err bedrock_stream_feed(struct bedrock_stream *b, const char *chunk, size_t len);
 

@@ -101,6 +101,8 @@ static const struct cfg_var cfg_vars[] = {
 	  "give the number of concurrent Claude Code runs, 0 to 64 (0 turns it off)" },
 	{ "MASKGATE_SELF_URL", T_URL, OFF(self_url), NULL,
 	  "give maskgate's own base URL as its web server serves it, e.g. https://host:8443" },
+	{ "MASKGATE_UPSTREAM_FORMAT", T_STR, OFF(upstream_format), "anthropic",
+	  "use anthropic, bedrock or vertex" },
 	{ "MASKGATE_BEDROCK_URL", T_URL, OFF(bedrock_url), NULL,
 	  "give the Bedrock runtime base URL, e.g. https://bedrock-runtime.us-east-1.amazonaws.com" },
 	{ "MASKGATE_BEDROCK_REGION", T_STR, OFF(bedrock_region), NULL,
@@ -237,6 +239,23 @@ cfg_check_clouds(const struct cfg *c, char *err, size_t errlen)
 	    c->bedrock_region == NULL) {
 		mg_errf(err, errlen, "MASKGATE_BEDROCK_REGION: required for Bedrock (SigV4 signs "
 		    "with it), e.g. us-east-1");
+		return MG_EINVAL;
+	}
+	if (strcmp(c->upstream_format, "anthropic") != 0 &&
+	    strcmp(c->upstream_format, "bedrock") != 0 && strcmp(c->upstream_format, "vertex") != 0) {
+		mg_errf(err, errlen, "MASKGATE_UPSTREAM_FORMAT: use anthropic, bedrock or vertex");
+		return MG_EINVAL;
+	}
+	if (strcmp(c->upstream_format, "bedrock") == 0 && (c->bedrock_region == NULL ||
+	    (c->aws_access_key_id == NULL && c->bedrock_api_key == NULL))) {
+		mg_errf(err, errlen, "MASKGATE_UPSTREAM_FORMAT: bedrock needs MASKGATE_BEDROCK_REGION "
+		    "and the AWS access keys or MASKGATE_BEDROCK_API_KEY");
+		return MG_EINVAL;
+	}
+	if (strcmp(c->upstream_format, "vertex") == 0 && (c->vertex_sa_key == NULL ||
+	    c->vertex_project == NULL || c->vertex_region == NULL)) {
+		mg_errf(err, errlen, "MASKGATE_UPSTREAM_FORMAT: vertex needs MASKGATE_VERTEX_SA_KEY, "
+		    "MASKGATE_VERTEX_PROJECT and MASKGATE_VERTEX_REGION");
 		return MG_EINVAL;
 	}
 	if (c->bedrock_region != NULL && strspn(c->bedrock_region,

@@ -50,6 +50,7 @@ struct cfg {
 	long claude_timeout;		/* MASKGATE_CLAUDE_TIMEOUT: seconds per run */
 	long claude_max_runs;		/* MASKGATE_CLAUDE_MAX_RUNS: concurrent runs, 0 = off */
 	char *self_url;			/* MASKGATE_SELF_URL: maskgate's own base URL */
+	char *upstream_format;		/* MASKGATE_UPSTREAM_FORMAT: anthropic, bedrock, vertex */
 	/* Amazon Bedrock upstream (the /model/... routes) */
 	char *bedrock_url;		/* MASKGATE_BEDROCK_URL; NULL: from the region */
 	char *bedrock_region;		/* MASKGATE_BEDROCK_REGION */

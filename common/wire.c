@@ -5,6 +5,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include <json-c/json.h>
+
 #include "crypto.h"
 #include "gcp_token.h"
 #include "sigv4.h"
@@ -272,4 +274,71 @@ wire_drop_header(const struct wire_route *r, const char *name)
 	return strncasecmp(name, "x-amz-", 6) == 0 || strncasecmp(name, "amz-sdk-", 8) == 0 ||
 	    strncasecmp(name, "x-goog-", 7) == 0 || strcasecmp(name, "authorization") == 0 ||
 	    strcasecmp(name, "x-api-key") == 0 || strcasecmp(name, "content-type") == 0;
+}
+
+enum mg_err
+wire_translated_route(const struct cfg *c, int count_tokens, int stream, const char *model,
+    struct wire_route *r)
+{
+	memset(r, 0, sizeof(*r));
+	if (c->upstream_format == NULL || strcmp(c->upstream_format, "anthropic") == 0)
+		return MG_ENOTFOUND;
+	r->translate = 1;
+	r->model = (char *)model;
+	r->stream = stream && !count_tokens;
+	r->count_tokens = count_tokens;
+	if (strcmp(c->upstream_format, "bedrock") == 0) {
+		if (count_tokens)
+			return MG_EINVAL;	/* Bedrock's CountTokens takes another body */
+		r->kind = WIRE_BEDROCK;
+		r->verb = r->stream ? "invoke-with-response-stream" : "invoke";
+		return MG_OK;
+	}
+	r->kind = WIRE_VERTEX;
+	r->verb = r->stream ? "streamRawPredict" : "rawPredict";
+	return MG_OK;
+}
+
+enum mg_err
+wire_translate_body(struct json_object *root, const struct wire_route *r, const char *betas)
+{
+	struct json_object *arr;
+	const char *p;
+
+	if (!json_object_is_type(root, json_type_object))
+		return MG_EINVAL;
+	if (!r->count_tokens)
+		json_object_object_del(root, "model");
+	if (!json_object_object_get_ex(root, "anthropic_version", NULL) &&
+	    json_object_object_add(root, "anthropic_version", json_object_new_string(
+	    r->kind == WIRE_BEDROCK ? "bedrock-2023-05-31" : "vertex-2023-10-16")) != 0)
+		return MG_ENOMEM;
+	if (r->kind != WIRE_BEDROCK)
+		return MG_OK;	/* Vertex reads stream and the anthropic-beta header */
+	json_object_object_del(root, "stream");
+	if (betas == NULL || json_object_object_get_ex(root, "anthropic_beta", NULL))
+		return MG_OK;
+	arr = json_object_new_array();
+	if (arr == NULL)
+		return MG_ENOMEM;
+	for (p = betas; *p != '\0';) {
+		size_t n;
+
+		p += strspn(p, " ,");
+		n = strcspn(p, " ,");
+		if (n > 0 && json_object_array_add(arr, json_object_new_string_len(p, (int)n)) != 0) {
+			json_object_put(arr);
+			return MG_ENOMEM;
+		}
+		p += n;
+	}
+	if (json_object_array_length(arr) == 0) {
+		json_object_put(arr);
+		return MG_OK;
+	}
+	if (json_object_object_add(root, "anthropic_beta", arr) != 0) {
+		json_object_put(arr);
+		return MG_ENOMEM;
+	}
+	return MG_OK;
 }

@@ -29,7 +29,10 @@ struct wire_route {
 	int count_tokens;	/* Vertex count-tokens:rawPredict: model in the body */
 	char *project;		/* Vertex: from the path */
 	char *location;
+	int translate;		/* a /v1/messages request sent on in this format */
 };
+
+struct json_object;
 
 /*
  * Parses a Bedrock (/model/{id}/{verb}) or Vertex
@@ -55,6 +58,25 @@ char *wire_upstream_url(const struct cfg *c, struct arena *a, const struct wire_
 enum mg_err wire_sign(const struct cfg *c, struct arena *a, const struct wire_route *r,
     const char *url, const char *content_type, const char *body, size_t body_len,
     enum mg_err (*add)(void *ctx, const char *line), void *ctx, char *err, size_t errlen);
+
+/*
+ * MASKGATE_UPSTREAM_FORMAT=bedrock or vertex: the route a /v1/messages (or
+ * count_tokens) request takes upstream, for the policy's target model.
+ * MG_ENOTFOUND when the upstream speaks Messages (nothing to translate);
+ * MG_EINVAL when this call has no equivalent there (count_tokens on
+ * Bedrock).
+ */
+enum mg_err wire_translated_route(const struct cfg *c, int count_tokens, int stream,
+    const char *model, struct wire_route *r);
+
+/*
+ * Rewrites a Messages body in place for r's format: no model (it is in
+ * the path), anthropic_version set when absent, for Bedrock no stream
+ * field and the anthropic-beta header's values (betas, may be NULL) as the
+ * anthropic_beta array.
+ */
+enum mg_err wire_translate_body(struct json_object *root, const struct wire_route *r,
+    const char *betas);
 
 /* 1 for a client header this format never forwards (cloud SDK credentials). */
 int wire_drop_header(const struct wire_route *r, const char *name);

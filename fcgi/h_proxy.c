@@ -271,8 +271,14 @@ on_body(void *ctx, const char *data, size_t len)
 		px->bs = bedrock_stream_new(req->arena, &px->um, sse_emit, req);
 		if (px->bs == NULL)
 			return MG_ENOMEM;
-		/* the Content-Type exactly as Bedrock sent it */
-		http_start(req, 200, px->content_type);
+		if (px->wire->translate) {
+			/* a /v1/messages client: the same events as SSE */
+			bedrock_stream_sse_out(px->bs);
+			http_add_header(req, "Cache-Control", "no-cache");
+			http_add_header(req, "X-Accel-Buffering", "no");
+			http_start(req, 200, "text/event-stream; charset=utf-8");
+		} else
+			http_start(req, 200, px->content_type);	/* exactly as Bedrock sent it */
 		http_flush(req);
 	}
 	if (px->sse != NULL)
@@ -654,6 +660,8 @@ exchange(struct request *req, const struct principal *p, const struct wire_route
 	struct json_object *root = NULL;
 	struct keys_ticket *ticket = NULL;
 	struct jwalk_xform xf;
+	struct wire_route translated;
+	struct json_object *stream;
 	struct proxy px;
 	const char *model = NULL;
 	char err[256];
@@ -689,6 +697,21 @@ exchange(struct request *req, const struct principal *p, const struct wire_route
 	    &model))
 		goto out;
 	px.model = model;
+	if (wire == NULL) {
+		/* MASKGATE_UPSTREAM_FORMAT: the operator's upstream is Bedrock or Vertex */
+		rc = wire_translated_route(w->cfg, strcmp(req->path, "/v1/messages") != 0,
+		    json_object_object_get_ex(root, "stream", &stream) &&
+		    json_object_get_boolean(stream), model, &translated);
+		if (rc == MG_EINVAL) {
+			http_error(req, 404, ET_NOT_FOUND, "count_tokens is not available on this "
+			    "gateway: its upstream is Amazon Bedrock");
+			goto out;
+		}
+		if (rc == MG_OK) {
+			wire = &translated;
+			px.wire = wire;
+		}
+	}
 	if (!admit(req, p, model, &ticket))
 		goto out;
 	px.ms = mask_session_new(req->arena, w->rules, w->store, p->tenant);
@@ -716,6 +739,11 @@ exchange(struct request *req, const struct principal *p, const struct wire_route
 		    mg_strerror(rc));
 		http_error(req, 503, ET_API, "masking failed (%s); request not forwarded",
 		    mg_strerror(rc));
+		goto out;
+	}
+	if (wire != NULL && wire->translate &&
+	    wire_translate_body(root, wire, http_header(req, "anthropic-beta")) != MG_OK) {
+		http_error(req, 500, ET_API, "out of memory");
 		goto out;
 	}
 	body = jwalk_serialize(root, req->arena, &body_len);

@@ -280,3 +280,63 @@ def test_claude_code_cli_bedrock(srv, mock):
     follow = [r for r in posts if b"tool_result" in r.body]
     assert follow and PLACEHOLDER.search(follow[-1].body.decode())
     assert not mock.requests          # nothing went to the Anthropic API
+
+
+def standalone_messages_client_bedrock_upstream(mock):
+    """MASKGATE_UPSTREAM_FORMAT=bedrock: a /v1/messages client (SSE, model
+    names as Anthropic spells them) is served from Bedrock: the alias
+    picks the Bedrock id, the body loses model and stream, betas move into
+    anthropic_beta, and the event stream comes back as SSE, restored."""
+    models = os.path.join(tmpdir("mg-bdrk-models-"), "models.conf")
+    with open(models, "w") as f:
+        f.write("alias claude-sonnet-4-5 %s\n" % MODEL)
+    os.chmod(models, 0o644)
+    for kind in SERVERS:
+        BEDROCK.reset()
+        srv = harness.SERVERS[kind](mock, MASKGATE_UPSTREAM_FORMAT="bedrock",
+                                    MASKGATE_MODELS=models, **ENV).start()
+        try:
+            h = {"x-api-key": srv.master, "content-type": "application/json",
+                 "anthropic-version": "2023-06-01", "anthropic-beta": "b-one, b-two"}
+            b = {"model": "claude-sonnet-4-5", "max_tokens": 100,
+                 "messages": [{"role": "user", "content": "Why can't %s assume %s?"
+                               % (INSTANCE, ROLE)}]}
+            s, _, out = curl(srv.url + "/v1/messages", method="POST", headers=h, data=b)
+            assert s == 200, out
+            text = json.loads(out)["content"][0]["text"]
+            assert INSTANCE in text and ROLE in text, text
+            rec = BEDROCK.requests[-1]
+            assert rec.path == MODEL_PATH + "/invoke", rec.path
+            sent = json.loads(rec.body)
+            assert "model" not in sent and "stream" not in sent, sent
+            assert sent["anthropic_version"] == "bedrock-2023-05-31"
+            assert sent["anthropic_beta"] == ["b-one", "b-two"], sent
+            masked = sent["messages"][0]["content"]
+            ph = PLACEHOLDER.findall(masked)
+            text = "Instance %s and role %s." % (ph[0], ph[1])
+            cut = text.index(ph[0]) + 6
+            BEDROCK.script.append(lambda rec, t=text, c=cut: (200, {}, [
+                mock_bedrock.chunk_frame(e) for e in mock_bedrock.text_events([t[:c], t[c:]])]))
+            s, hd, out = curl(srv.url + "/v1/messages", method="POST", headers=h,
+                              data=dict(b, stream=True))
+            assert s == 200 and hd["content-type"].startswith("text/event-stream"), (s, hd)
+            events, got = [], ""
+            for block in out.decode().split("\n\n"):
+                lines = dict(l.split(": ", 1) for l in block.splitlines() if ": " in l)
+                if "data" in lines:
+                    ev = json.loads(lines["data"])
+                    assert lines.get("event") == ev["type"], block
+                    events.append(ev["type"])
+                    if ev["type"] == "content_block_delta":
+                        got += ev["delta"]["text"]
+            assert got == "Instance %s and role %s." % (INSTANCE, ROLE), got
+            assert events[-1] == "message_stop", events
+            assert BEDROCK.requests[-1].path == MODEL_PATH + "/invoke-with-response-stream"
+            assert "stream" not in json.loads(BEDROCK.requests[-1].body)
+            s, _, out = curl(srv.url + "/v1/messages/count_tokens", method="POST", headers=h,
+                             data=b)
+            assert s == 404 and "Bedrock" in json.loads(out)["error"]["message"], out
+            assert_upstream_clean()
+            assert not mock.requests
+        finally:
+            srv.stop()

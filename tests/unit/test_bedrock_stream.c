@@ -257,6 +257,39 @@ main(void)
 		TH_OK(rc == MG_EUPSTREAM && decode_out(&a, &out, &s) &&
 		    strstr(s.exception.data, "mid-frame") != NULL, "end mid-frame: exception frame");
 	}
+	/* SSE out (a /v1/messages client on a Bedrock upstream) */
+	{
+		struct bedrock_stream *bs;
+		struct buf ex;
+
+		buf_init(&out, &a);
+		bs = bedrock_stream_new(&a, &um, sink_emit, &out);
+		bedrock_stream_sse_out(bs);
+		for (step = 0; step < wire.len; step += 13)
+			bedrock_stream_feed(bs, wire.data + step, wire.len - step < 13 ? wire.len - step : 13);
+		TH_OK(bedrock_stream_finish(bs) == MG_OK, "SSE out: clean end");
+		TH_OK(strncmp(out.data, "event: message_start\ndata: {", 28) == 0 &&
+		    strstr(out.data, "event: ping\ndata: {\"type\":\"ping\"}\n\n") != NULL &&
+		    strstr(out.data, "i-0abc7") != NULL && strstr(out.data, "AWS_EC") == NULL &&
+		    strstr(out.data, "event: message_stop\n") != NULL, "SSE out: named events, restored");
+
+		buf_init(&ex, &a);
+		add_chunk(&ex, "{\"type\":\"message_start\",\"message\":{}}");
+		add_chunk(&ex, "{\"type\":\"content_block_delta\",\"index\":0,"
+		    "\"delta\":{\"type\":\"text_delta\",\"text\":\"held AWS_E\"}}");
+		bedrock_exception_frame(&ex, "throttlingException", "slow down");
+		buf_init(&out, &a);
+		bs = bedrock_stream_new(&a, &um, sink_emit, &out);
+		bedrock_stream_sse_out(bs);
+		rc = bedrock_stream_feed(bs, ex.data, ex.len);
+		if (rc == MG_OK)
+			rc = bedrock_stream_finish(bs);
+		TH_OK(rc != MG_OK && strstr(out.data, "event: error\ndata: {\"type\":\"error\","
+		    "\"error\":{\"type\":\"api_error\",\"message\":\"throttlingException: slow down"
+		    "\"}}\n\n") != NULL && strstr(out.data, "held ") != NULL,
+		    "SSE out: an upstream exception is an error event after the held text: %s",
+		    out.data);
+	}
 	arena_free(&a);
 	return th_done();
 }

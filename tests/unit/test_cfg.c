@@ -159,6 +159,9 @@ main(void)
 			{ "MASKGATE_BEDROCK_URL=http://127.0.0.1:9\nMASKGATE_BEDROCK_REGION=us/east\n",
 			  "not a region" },
 			{ "MASKGATE_VERTEX_REGION=US_EAST5\n", "MASKGATE_VERTEX_REGION" },
+			{ "MASKGATE_UPSTREAM_FORMAT=openai\n", "MASKGATE_UPSTREAM_FORMAT" },
+			{ "MASKGATE_UPSTREAM_FORMAT=bedrock\n", "bedrock needs" },
+			{ "MASKGATE_UPSTREAM_FORMAT=vertex\nMASKGATE_VERTEX_SA_KEY={}\n", "vertex needs" },
 		};
 		size_t i;
 
