@@ -163,3 +163,38 @@ def test_claude_code_cli_vertex(srv, mock):
     assert posts and all(r.path == UPSTREAM + MODEL + ":streamRawPredict" for r in posts), \
         [r.path for r in VERTEX.requests]
     assert not mock.requests
+
+
+def standalone_messages_client_vertex_upstream(mock):
+    """MASKGATE_UPSTREAM_FORMAT=vertex: /v1/messages and count_tokens served
+    from Vertex; the model goes into the path (via the alias table)."""
+    models = os.path.join(tmpdir("mg-vrtx-models-"), "models.conf")
+    with open(models, "w") as f:
+        f.write("alias claude-sonnet-4-5 %s\n" % MODEL)
+    os.chmod(models, 0o644)
+    VERTEX.reset()
+    srv = harness.Lighttpd(mock, MASKGATE_UPSTREAM_FORMAT="vertex", MASKGATE_MODELS=models,
+                           **ENV).start()
+    try:
+        h = {"x-api-key": srv.master, "content-type": "application/json",
+             "anthropic-version": "2023-06-01", "anthropic-beta": "b-one"}
+        b = {"model": "claude-sonnet-4-5", "max_tokens": 100, "stream": True,
+             "messages": [{"role": "user", "content": "Why can't %s assume %s?" % (INSTANCE, ROLE)}]}
+        s, hd, out = curl(srv.url + "/v1/messages", method="POST", headers=h, data=b)
+        assert s == 200 and hd["content-type"].startswith("text/event-stream"), (s, out)
+        assert INSTANCE.encode() in out and ROLE.encode() in out, out
+        rec = VERTEX.requests[-1]
+        assert rec.path == UPSTREAM + MODEL + ":streamRawPredict", rec.path
+        sent = json.loads(rec.body)
+        assert "model" not in sent and sent["stream"] is True, sent
+        assert sent["anthropic_version"] == "vertex-2023-10-16"
+        assert rec.headers.get("anthropic-beta") == "b-one"
+        s, _, out = curl(srv.url + "/v1/messages/count_tokens", method="POST", headers=h,
+                         data={k: v for k, v in b.items() if k != "stream"})
+        assert s == 200 and json.loads(out) == {"input_tokens": 42}, out
+        assert VERTEX.requests[-1].path == UPSTREAM + "count-tokens:rawPredict"
+        assert json.loads(VERTEX.requests[-1].body)["model"] == MODEL
+        assert_upstream_clean()
+        assert not mock.requests
+    finally:
+        srv.stop()
