@@ -340,3 +340,17 @@ def standalone_messages_client_bedrock_upstream(mock):
             assert not mock.requests
         finally:
             srv.stop()
+
+
+def standalone_dead_bedrock_is_clear(mock):
+    """Nothing listens at the Bedrock URL: 502 in the shape AWS SDKs read."""
+    env = dict(ENV, MASKGATE_BEDROCK_URL="http://127.0.0.1:%d" % harness.free_port())
+    srv = harness.Lighttpd(mock, **env).start()
+    try:
+        s, h, out = curl(srv.url + MODEL_PATH + "/invoke-with-response-stream", method="POST",
+                         headers=headers(srv, stream=True), data=body())
+    finally:
+        srv.stop()
+    assert s == 502, (s, out)
+    assert h.get("x-amzn-errortype") == "InternalServerException", h
+    assert "upstream" in json.loads(out)["message"]
