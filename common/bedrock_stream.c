@@ -217,26 +217,32 @@ bedrock_stream_new(struct arena *a, const struct sse_unmasker *um,
 	return b->sse != NULL ? b : NULL;
 }
 
-/* The decoded event as one SSE event: a data line per line of JSON. */
+/*
+ * The decoded event as one SSE event: `event: <its type>`, then a data line
+ * per line of JSON. The name matters: sse refuses a content block event it
+ * cannot parse only when the name says what it is, so an unnamed event
+ * whose parse failed (out of memory) would pass through unrestored.
+ * MG_EUPSTREAM (b->why set) when the event is no JSON object with a type.
+ */
 static enum mg_err
 synthesize(struct bedrock_stream *b)
 {
-	const char *p = b->event.data, *end = b->event.data + b->event.len;
+	const char *p = b->event.data, *end = b->event.data + b->event.len, *type;
+	struct json_object *root, *t;
+	enum mg_err rc = MG_OK;
 
 	buf_clear(&b->synth);
-	if (b->sse_out) {
-		/* SSE clients dispatch on the event name: the event's type */
-		struct json_object *root = json_tokener_parse(b->event.data), *t;
-		const char *type = json_object_object_get_ex(root, "type", &t) &&
-		    json_object_is_type(t, json_type_string) ? json_object_get_string(t) : NULL;
-		enum mg_err rc = MG_OK;
-
-		if (type != NULL && strcspn(type, "\r\n") == strlen(type))
-			rc = buf_printf(&b->synth, "event: %s\n", type);
-		json_object_put(root);
-		if (rc != MG_OK)
-			return rc;
-	}
+	root = json_tokener_parse(b->event.data);
+	type = json_object_object_get_ex(root, "type", &t) &&
+	    json_object_is_type(t, json_type_string) ? json_object_get_string(t) : NULL;
+	if (type == NULL || strcspn(type, "\r\n") != strlen(type)) {
+		b->why = "malformed chunk from upstream";
+		rc = MG_EUPSTREAM;
+	} else
+		rc = buf_printf(&b->synth, "event: %s\n", type);
+	json_object_put(root);
+	if (rc != MG_OK)
+		return rc;
 	while (p < end) {
 		size_t n = strcspn(p, "\r\n");
 
