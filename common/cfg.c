@@ -61,6 +61,10 @@ static const struct cfg_var cfg_vars[] = {
 	  "give a comma-separated list of model names" },
 	{ "MASKGATE_MAP_TTL", T_DURATION, OFF(map_ttl), "7d",
 	  "give a duration such as 7d" },
+	{ "MASKGATE_MAX_NEW_MAPPINGS", T_INT, OFF(max_new_mappings), "10000",
+	  "give the number of new values one request may add to the mapping (0: no cap)" },
+	{ "MASKGATE_MAX_NEW_MAPPINGS_PER_HOUR", T_INT, OFF(max_new_mappings_hour), "100000",
+	  "give the number of new values a tenant may add to the mapping per hour (0: no cap)" },
 	{ "MASKGATE_BUSY_TIMEOUT_MS", T_INT, OFF(busy_timeout_ms), "5000",
 	  "give milliseconds, for example 5000" },
 	{ "MASKGATE_MAX_REQUESTS", T_INT, OFF(max_requests), "10000",
@@ -83,6 +87,8 @@ static const struct cfg_var cfg_vars[] = {
 	  "give the expected aud claim" },
 	{ "MASKGATE_JWT_LEEWAY", T_DURATION, OFF(jwt_leeway), "60s",
 	  "give a duration such as 60s" },
+	{ "MASKGATE_JWT_MAX_LIFETIME", T_DURATION, OFF(jwt_max_lifetime), "24h",
+	  "give a duration such as 24h" },
 	{ "MASKGATE_BYOK", T_BOOL, OFF(byok), "off",
 	  "use on or off" },
 	{ "MASKGATE_MASTER_GRACE", T_DURATION, OFF(master_grace), "7d",
@@ -125,6 +131,12 @@ static const struct cfg_var cfg_vars[] = {
 	  "give the service-account key JSON, best as a file: MASKGATE_VERTEX_SA_KEY_FILE" },
 	{ "MASKGATE_VERTEX_TOKEN_URL", T_URL, OFF(vertex_token_url), NULL,
 	  "give the OAuth2 token endpoint (default: the key's token_uri)" },
+	{ "MASKGATE_CONSOLE_SESSION", T_DURATION, OFF(console_session), "1h",
+	  "give a duration such as 1h (5m to 1d)" },
+	{ "MASKGATE_ANOMALY_FACTOR", T_INT, OFF(anomaly_factor), "5",
+	  "give how many times its median hour a key's last hour must exceed, 2 to 1000" },
+	{ "MASKGATE_ANOMALY_MIN_REQUESTS", T_INT, OFF(anomaly_min_requests), "20",
+	  "give the requests a key must make in an hour before it can be flagged, at least 1" },
 };
 
 static const char *const cfg_env_names[CFG_ENV__MAX] = {
@@ -681,6 +693,15 @@ cfg_load_values(struct cfg *c, const struct cfg_file *cf, unsigned need, char *e
 	}
 	if (c->claude_max_runs < 0 || c->claude_max_runs > 64) {
 		mg_errf(err, errlen, "MASKGATE_CLAUDE_MAX_RUNS: must be between 0 and 64");
+		return MG_EINVAL;
+	}
+	if (c->console_session < 300 || c->console_session > 86400) {
+		mg_errf(err, errlen, "MASKGATE_CONSOLE_SESSION: must be between 5m and 1d");
+		return MG_EINVAL;
+	}
+	if (c->anomaly_factor < 2 || c->anomaly_factor > 1000 || c->anomaly_min_requests < 1) {
+		mg_errf(err, errlen, "MASKGATE_ANOMALY_FACTOR: must be between 2 and 1000 "
+		    "(and MASKGATE_ANOMALY_MIN_REQUESTS at least 1)");
 		return MG_EINVAL;
 	}
 	if (need & CFG_NEED_MASTER_KEY) {

@@ -29,6 +29,8 @@ struct cfg {
 	char *models_path;		/* MASKGATE_MODELS: admin model table */
 	char *model_allowlist;		/* comma-separated; NULL = all */
 	long map_ttl;			/* seconds a mapping lives unused */
+	long max_new_mappings;		/* per request, 0 = no cap */
+	long max_new_mappings_hour;	/* per tenant and clock hour, 0 = no cap */
 	long busy_timeout_ms;		/* SQLite busy_timeout */
 	long max_requests;		/* per worker, then it is replaced */
 	long drain_timeout;		/* seconds to finish in-flight on SIGTERM */
@@ -41,6 +43,7 @@ struct cfg {
 	char *jwt_issuer;		/* MASKGATE_JWT_ISSUER: required iss, or NULL */
 	char *jwt_audience;		/* MASKGATE_JWT_AUDIENCE: required aud, or NULL */
 	long jwt_leeway;		/* seconds of clock skew for exp/nbf/iat */
+	long jwt_max_lifetime;		/* seconds a token may live: exp - iat (or - now) */
 	long byok;			/* MASKGATE_BYOK: x-maskgate-key authenticates */
 	long master_grace;		/* seconds a rotated-out master key still works */
 	long spend_headers;		/* MASKGATE_SPEND_HEADERS: x-maskgate-key-spend */
@@ -64,6 +67,9 @@ struct cfg {
 	char *vertex_project;		/* MASKGATE_VERTEX_PROJECT */
 	char *vertex_sa_key;		/* MASKGATE_VERTEX_SA_KEY: service-account key JSON */
 	char *vertex_token_url;		/* MASKGATE_VERTEX_TOKEN_URL */
+	long console_session;		/* MASKGATE_CONSOLE_SESSION: console sign-in lifetime */
+	long anomaly_factor;		/* MASKGATE_ANOMALY_FACTOR: x median hour flagged */
+	long anomaly_min_requests;	/* MASKGATE_ANOMALY_MIN_REQUESTS: floor per hour */
 };
 
 /* What a command needs beyond the defaults. */

@@ -117,7 +117,8 @@ mg_jwt_verify(const struct cfg *c, struct arena *a, const char *token, long now,
 	jwt_alg_t want;
 	const unsigned char *key;
 	int keylen, present;
-	long v;
+	long v, exp;
+	char *crit;
 	enum mg_err rc = MG_EINVAL;
 
 	memset(out, 0, sizeof(*out));
@@ -151,16 +152,23 @@ mg_jwt_verify(const struct cfg *c, struct arena *a, const char *token, long now,
 		*why = "token algorithm not accepted";
 		goto out;
 	}
-	v = grant_long(jwt, "exp", &present);
+	/* RFC 7515 4.1.11: a critical extension we do not implement is fatal */
+	crit = jwt_get_headers_json(jwt, "crit");
+	if (crit != NULL || jwt_get_header(jwt, "crit") != NULL) {
+		free(crit);
+		*why = "token has critical header extensions (crit) this gateway does not support";
+		goto out;
+	}
+	exp = grant_long(jwt, "exp", &present);
 	if (!present) {
 		*why = "token has no exp claim";
 		goto out;
 	}
-	if (now >= v + c->jwt_leeway) {
+	if (now >= exp + c->jwt_leeway) {
 		*why = "token expired";
 		goto out;
 	}
-	out->exp = v;
+	out->exp = exp;
 	v = grant_long(jwt, "nbf", &present);
 	if (present && now + c->jwt_leeway < v) {
 		*why = "token not valid yet (nbf)";
@@ -169,6 +177,11 @@ mg_jwt_verify(const struct cfg *c, struct arena *a, const char *token, long now,
 	v = grant_long(jwt, "iat", &present);
 	if (present && now + c->jwt_leeway < v) {
 		*why = "token issued in the future (iat)";
+		goto out;
+	}
+	/* a token valid for years is a stolen credential that never dies */
+	if (c->jwt_max_lifetime > 0 && exp - (present ? v : now) > c->jwt_max_lifetime) {
+		*why = "token lifetime (exp - iat) exceeds MASKGATE_JWT_MAX_LIFETIME";
 		goto out;
 	}
 	if (c->jwt_issuer != NULL) {

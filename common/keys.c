@@ -81,7 +81,8 @@ keys_tenant(struct arena *a, const struct keys_record *k)
 		return arena_printf(a, "team:%s", k->team_id);
 	if (k->user_id != NULL && *k->user_id != '\0')
 		return arena_printf(a, "user:%s", k->user_id);
-	return arena_printf(a, "key:%.12s", k->hash);
+	return arena_printf(a, "key:%.*s", KEYS_TENANT_ANCHOR_LEN,
+	    k->key_tenant != NULL && *k->key_tenant != '\0' ? k->key_tenant : k->hash);
 }
 
 double
@@ -163,6 +164,50 @@ auth_virtual(struct store *s, struct arena *a, const char *hex, long now,
 	return out->tenant != NULL ? MG_OK : MG_ENOMEM;
 }
 
+/*
+ * 1 when token is, or may be, a credential of this maskgate: the master
+ * key (also a rotated one), a /v1/claude-code run token, a JWT while JWTs
+ * are on, or a virtual key the store knows (blocked and expired ones too).
+ * Such a value is never forwarded upstream as a caller's own key; when the
+ * store cannot tell, the answer is 1 (fail closed).
+ */
+static int
+maskgate_credential(const struct cfg *c, struct store *s, struct arena *a, const char *token,
+    long now)
+{
+	char hex[2 * CRYPTO_HASH_LEN + 1];
+	struct keys_record k;
+
+	if (ccauth_is_token(token) || hash_hex(token, hex) != MG_OK)
+		return 1;
+	if (c->master_key != NULL && crypto_str_equal(token, c->master_key))
+		return 1;
+	if (s != NULL && store_master_state(s, hex, now) >= 0)
+		return 1;
+	if (mg_jwt_enabled(c) && mg_jwt_looks_like(token))
+		return 1;
+	return s != NULL && store_keys_get(s, a, hex, now, &k) != MG_ENOTFOUND;
+}
+
+/*
+ * BYOK: which of x-api-key and Authorization are the caller's own
+ * Anthropic credential, to be forwarded as sent; a value that
+ * authenticates here is skipped. 0 when the caller sent none of its own.
+ */
+static int
+byok_credentials(const struct cfg *c, struct store *s, struct arena *a, const char *x_api_key,
+    const char *authorization, long now, struct principal *out)
+{
+	const char *bearer = bearer_token(authorization);
+
+	if (x_api_key != NULL && *x_api_key != '\0' && !maskgate_credential(c, s, a, x_api_key, now))
+		out->byok_api_key = x_api_key;
+	if (authorization != NULL && *authorization != '\0' &&
+	    !maskgate_credential(c, s, a, bearer != NULL ? bearer : authorization, now))
+		out->byok_authorization = authorization;
+	return out->byok_api_key != NULL || out->byok_authorization != NULL;
+}
+
 enum mg_err
 keys_authenticate_ex(const struct cfg *c, struct store *s, struct arena *a,
     const char *x_api_key, const char *authorization, const char *x_maskgate_key,
@@ -179,9 +224,14 @@ keys_authenticate_ex(const struct cfg *c, struct store *s, struct arena *a,
 		token = bearer_token(x_maskgate_key);
 		if (token == NULL)
 			token = x_maskgate_key;
-		/* the caller's own credential, if any, goes upstream untouched */
-		byok = (x_api_key != NULL && *x_api_key != '\0') ||
-		    (authorization != NULL && *authorization != '\0');
+		/* the caller's own credential goes upstream untouched; never the server's */
+		byok = 1;
+		if (!byok_credentials(c, s, a, x_api_key, authorization, now, out)) {
+			*why = "BYOK: send your own Anthropic credential in x-api-key or "
+			    "Authorization beside x-maskgate-key (a maskgate credential is never "
+			    "forwarded)";
+			return MG_ENOTFOUND;
+		}
 	} else {
 		token = x_api_key != NULL && *x_api_key != '\0' ? x_api_key :
 		    bearer_token(authorization);

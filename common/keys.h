@@ -21,6 +21,8 @@ struct principal {
 	const char *key_hash;	/* hex SHA-256 of the credential, for logs */
 	int admin;		/* may call management endpoints */
 	int byok;		/* the caller's own Anthropic credential goes upstream */
+	const char *byok_api_key;	/* BYOK: x-api-key to forward, or NULL */
+	const char *byok_authorization;	/* BYOK: Authorization to forward, or NULL */
 	struct keys_record *key;	/* virtual key record, in the request arena (else NULL) */
 	const struct cfg *cfg;	/* for limits that depend on configuration */
 	const char *user_id;	/* from the key or the JWT; may be NULL */
@@ -40,6 +42,7 @@ struct keys_record {
 	const char *models;	/* JSON array */
 	const char *metadata;	/* JSON object */
 	const char *created_by;
+	const char *key_tenant;	/* tenant anchor (hash prefix at generation), NULL until stored */
 	double max_budget;	/* USD, -1 = none */
 	double spend;
 	long budget_duration;	/* seconds, -1 = none */
@@ -50,7 +53,13 @@ struct keys_record {
 	long created_at, updated_at;
 };
 
-/* The masking tenant of a key record: team, else user, else key:<hash12>. */
+/* Hex characters of a key's hash that name its own tenant (key:<prefix>). */
+#define KEYS_TENANT_ANCHOR_LEN 12
+
+/*
+ * The masking tenant of a key record: team, else user, else key:<anchor>,
+ * the hash prefix of the key as first generated (regeneration keeps it).
+ */
 const char *keys_tenant(struct arena *a, const struct keys_record *k);
 
 /* Hash of a key given as "sk-..." or as its 64-hex hash; MG_EINVAL otherwise. */
@@ -77,7 +86,10 @@ struct keys_refusal {
  * credential matches (*why says why, for the 401 message).
  * BYOK mode: when MASKGATE_BYOK is on and the request carries
  * x-maskgate-key (NULL: none), that header authenticates the caller and the
- * caller's own x-api-key/Authorization goes upstream (out->byok = 1).
+ * caller's own x-api-key/Authorization goes upstream (out->byok = 1,
+ * out->byok_api_key/byok_authorization). A value that authenticates to
+ * maskgate is never picked; a BYOK caller with no credential of its own
+ * gets MG_ENOTFOUND (401), never the server's key.
  */
 enum mg_err keys_authenticate_ex(const struct cfg *c, struct store *s, struct arena *a,
     const char *x_api_key, const char *authorization, const char *x_maskgate_key,

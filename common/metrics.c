@@ -8,11 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "mask.h"
 #include "metrics.h"
 #include "store.h"
+#include "store_console.h"
 #include "store_keys.h"
 
 static const char *const reason_names[MR__MAX] = {
@@ -43,6 +45,8 @@ static const struct family families[] = {
 	{ "maskgate_tokens_cache_write_total", "counter", "Cache write tokens per key alias." },
 	{ "maskgate_tokens_cache_read_total", "counter", "Cache read tokens per key alias." },
 	{ "maskgate_spend_usd_total", "counter", "Spend in USD per key alias and model." },
+	{ "maskgate_usage_anomalies_total", "counter",
+	  "Keys flagged for an hour far above their own 7-day median hour, by kind." },
 };
 
 void
@@ -111,6 +115,8 @@ observe(struct store *s, const char *name, const char *route, double secs)
 
 struct mask_counts {
 	struct store *s;
+	const char *tenant;
+	long day;		/* for the console's per-day counters */
 	enum mg_err rc;
 };
 
@@ -129,6 +135,9 @@ add_mask_counts(void *arg, const char *type, unsigned long masked, unsigned long
 		    (double)minted);
 	if (mc->rc == MG_OK && restored > 0)
 		mc->rc = store_metric_add(mc->s, "maskgate_restored_total", labels, (double)restored);
+	if (mc->rc == MG_OK && (masked > 0 || minted > 0 || restored > 0))
+		mc->rc = store_mask_daily_add(mc->s, mc->day, mc->tenant, type, masked, minted,
+		    restored);
 }
 
 void
@@ -160,6 +169,8 @@ metrics_record_request(struct store *s, const struct metrics_request *m)
 	}
 	if (rc == MG_OK && m->mask != NULL) {
 		mc.s = s;
+		mc.tenant = m->tenant != NULL ? m->tenant : "-";
+		mc.day = (long)(time(NULL) / 86400 * 86400);
 		mc.rc = MG_OK;
 		mask_session_foreach_type(m->mask, add_mask_counts, &mc);
 		rc = mc.rc;

@@ -9,6 +9,9 @@
 
 #include <stddef.h>
 
+/* Shown by the console's health page and `maskgate --version`-like output. */
+#define MG_VERSION "0.9.0"
+
 enum mg_err {
 	MG_OK = 0,
 	MG_ENOMEM,	/* allocation failed */

@@ -14,6 +14,9 @@ struct store {
 	unsigned char aead_key[CRYPTO_KEY_LEN];	/* encryption of values */
 	int have_keys;
 	long map_ttl;				/* seconds */
+	long mint_quota;			/* new mappings store_map_assign may add, 0 = any */
+	long minted;				/* added since store_map_set_quota */
+	int mint_quota_hit;			/* the quota refused one */
 };
 
 /* Maps a SQLite result code to an mg_err (BUSY/LOCKED -> MG_EBUSY). */

@@ -21,7 +21,8 @@
 
 #define KEY_COLUMNS "hash, key_name, key_alias, user_id, team_id, models, metadata, " \
 	"max_budget, budget_duration, budget_reset_at, spend, rpm_limit, tpm_limit, " \
-	"max_parallel_requests, expires, blocked, admin, created_at, updated_at, created_by"
+	"max_parallel_requests, expires, blocked, admin, created_at, updated_at, created_by, " \
+	"key_tenant"
 
 static const char *
 col_str(struct arena *a, sqlite3_stmt *st, int i)
@@ -65,6 +66,7 @@ row_to_record(struct arena *a, sqlite3_stmt *st, struct keys_record *k)
 	k->created_at = col_long(st, 17, 0);
 	k->updated_at = col_long(st, 18, 0);
 	k->created_by = col_str(a, st, 19);
+	k->key_tenant = col_str(a, st, 20);
 }
 
 static void
@@ -85,7 +87,7 @@ bind_long_or_null(sqlite3_stmt *st, int i, long v, long none)
 		sqlite3_bind_int64(st, i, v);
 }
 
-/* Binds the 19 columns after hash, starting at parameter 2. */
+/* Binds hash and the 20 columns after it, parameters 1 to 21. */
 static void
 bind_record(sqlite3_stmt *st, const struct keys_record *k)
 {
@@ -112,6 +114,11 @@ bind_record(sqlite3_stmt *st, const struct keys_record *k)
 	sqlite3_bind_int64(st, 18, k->created_at);
 	sqlite3_bind_int64(st, 19, k->updated_at);
 	bind_text_or_null(st, 20, k->created_by);
+	/* a key's own tenant is pinned at its first write: regeneration keeps it */
+	if (k->key_tenant != NULL)
+		sqlite3_bind_text(st, 21, k->key_tenant, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_text(st, 21, k->hash, KEYS_TENANT_ANCHOR_LEN, SQLITE_TRANSIENT);
 }
 
 enum mg_err
@@ -160,7 +167,7 @@ store_keys_insert(struct store *s, const struct keys_record *k)
 {
 	sqlite3_stmt *st = store_prepare(s, "INSERT INTO vkey(" KEY_COLUMNS ") VALUES "
 	    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
-	    "?19, ?20)");
+	    "?19, ?20, ?21)");
 
 	if (st == NULL)
 		return MG_ESTORE;
@@ -175,7 +182,8 @@ store_keys_update(struct store *s, const struct keys_record *k)
 	    "user_id = ?4, team_id = ?5, models = ?6, metadata = ?7, max_budget = ?8, "
 	    "budget_duration = ?9, budget_reset_at = ?10, spend = ?11, rpm_limit = ?12, "
 	    "tpm_limit = ?13, max_parallel_requests = ?14, expires = ?15, blocked = ?16, "
-	    "admin = ?17, created_at = ?18, updated_at = ?19, created_by = ?20 WHERE hash = ?1");
+	    "admin = ?17, created_at = ?18, updated_at = ?19, created_by = ?20, key_tenant = ?21 "
+	    "WHERE hash = ?1");
 	enum mg_err rc;
 	int changes = 0;
 
@@ -209,7 +217,7 @@ store_keys_delete(struct store *s, const char *hash)
 
 	rc = exec2(s, "DELETE FROM vkey_grace WHERE hash = ?1", hash, NULL, NULL);
 	if (rc == MG_OK)
-		rc = exec2(s, "DELETE FROM vkey_rate WHERE hash = ?1", hash, NULL, NULL);
+		rc = exec2(s, "DELETE FROM vkey_use WHERE hash = ?1", hash, NULL, NULL);
 	if (rc == MG_OK)
 		rc = exec2(s, "DELETE FROM vkey_slot WHERE hash = ?1", hash, NULL, NULL);
 	if (rc == MG_OK)
@@ -238,10 +246,18 @@ store_keys_rehash(struct store *s, const char *old_hash, const char *new_hash,
 		return rc;
 	if (changes == 0)
 		return MG_ENOTFOUND;
-	rc = exec2(s, "UPDATE vkey_rate SET hash = ?2 WHERE hash = ?1", old_hash, new_hash, NULL);
+	rc = exec2(s, "UPDATE vkey_use SET hash = ?2 WHERE hash = ?1", old_hash, new_hash, NULL);
 	if (rc == MG_OK)
 		rc = exec2(s, "UPDATE vkey_slot SET hash = ?2 WHERE hash = ?1", old_hash, new_hash,
 		    NULL);
+	/*
+	 * Without grace every earlier secret stops now: the graces of earlier
+	 * regenerations followed the record (ON UPDATE CASCADE) and would
+	 * otherwise keep a possibly leaked key alive until they ran out.
+	 */
+	if (rc == MG_OK && grace_until <= 0)
+		rc = exec2(s, "DELETE FROM vkey_grace WHERE hash = ?1 OR hash = ?2", old_hash,
+		    new_hash, NULL);
 	if (rc != MG_OK || grace_until <= 0)
 		return rc;
 	st = store_prepare(s, "INSERT OR REPLACE INTO vkey_grace(old_hash, hash, grace_until) "
@@ -352,15 +368,46 @@ out:
 	return rc;
 }
 
+/*
+ * Requests and tokens of the key in the sliding window (now - 60, now],
+ * with when the oldest of each falls out of it. A usage that cannot be
+ * read is an error, never zero usage (the limit fails closed).
+ */
+static enum mg_err
+window_usage(struct store *s, const char *hash, long now, long *requests, long *tokens,
+    long *requests_free_at, long *tokens_free_at)
+{
+	sqlite3_stmt *st = store_prepare(s, "SELECT coalesce(sum(requests), 0), "
+	    "coalesce(sum(tokens), 0), min(CASE WHEN requests > 0 THEN at END), "
+	    "min(CASE WHEN tokens > 0 THEN at END) FROM vkey_use WHERE hash = ?1 AND at > ?2");
+	enum mg_err rc = MG_OK;
+	int step;
+
+	if (st == NULL)
+		return MG_ESTORE;
+	sqlite3_bind_text(st, 1, hash, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, now - STORE_KEYS_RATE_WINDOW);
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW) {
+		*requests = (long)sqlite3_column_int64(st, 0);
+		*tokens = (long)sqlite3_column_int64(st, 1);
+		*requests_free_at = col_long(st, 2, now) + STORE_KEYS_RATE_WINDOW;
+		*tokens_free_at = col_long(st, 3, now) + STORE_KEYS_RATE_WINDOW;
+	} else {
+		rc = store_rc(step) == MG_OK ? MG_ESTORE : store_rc(step);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
 /* Budget reset, budget, rpm/tpm and parallel checks inside the transaction. */
 static enum mg_err
 admit_checks(struct store *s, struct keys_record *k, long now, long slot_stale, long *slot,
     struct keys_refusal *r)
 {
 	sqlite3_stmt *st;
-	long window = now / 60, requests = 0, tokens = 0, live;
+	long requests = 0, tokens = 0, requests_free_at = now, tokens_free_at = now, live;
 	enum mg_err rc;
-	int step;
 
 	if (k->budget_duration > 0 && (k->budget_reset_at == 0 || now >= k->budget_reset_at)) {
 		long next = k->budget_reset_at > 0 ? k->budget_reset_at : now + k->budget_duration;
@@ -388,27 +435,18 @@ admit_checks(struct store *s, struct keys_record *k, long now, long slot_stale, 
 		return MG_EINVAL;
 	}
 	if (k->rpm_limit >= 0 || k->tpm_limit >= 0) {
-		st = store_prepare(s, "SELECT requests, tokens FROM vkey_rate WHERE hash = ?1 "
-		    "AND window = ?2");
-		if (st == NULL)
-			return MG_ESTORE;
-		sqlite3_bind_text(st, 1, k->hash, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 2, window);
-		step = sqlite3_step(st);
-		if (step == SQLITE_ROW) {
-			requests = (long)sqlite3_column_int64(st, 0);
-			tokens = (long)sqlite3_column_int64(st, 1);
-		}
-		sqlite3_finalize(st);
-		/* a usage that cannot be read is not zero usage: fail closed */
-		if (step != SQLITE_ROW && step != SQLITE_DONE)
-			return store_rc(step) == MG_OK ? MG_ESTORE : store_rc(step);
+		rc = window_usage(s, k->hash, now, &requests, &tokens, &requests_free_at,
+		    &tokens_free_at);
+		if (rc != MG_OK)
+			return rc;
 		if (k->rpm_limit >= 0 && requests >= k->rpm_limit) {
-			refuse(r, 429, 60 - now % 60, "rate limit: rpm_limit reached for this key");
+			refuse(r, 429, requests_free_at > now ? requests_free_at - now : 1,
+			    "rate limit: rpm_limit reached for this key");
 			return MG_EINVAL;
 		}
 		if (k->tpm_limit >= 0 && tokens >= k->tpm_limit) {
-			refuse(r, 429, 60 - now % 60, "rate limit: tpm_limit reached for this key");
+			refuse(r, 429, tokens_free_at > now ? tokens_free_at - now : 1,
+			    "rate limit: tpm_limit reached for this key");
 			return MG_EINVAL;
 		}
 	}
@@ -433,20 +471,19 @@ admit_checks(struct store *s, struct keys_record *k, long now, long slot_stale, 
 		*slot = (long)sqlite3_last_insert_rowid(s->db);
 	}
 	if (k->rpm_limit >= 0 || k->tpm_limit >= 0) {
-		st = store_prepare(s, "DELETE FROM vkey_rate WHERE hash = ?1 AND window < ?2");
+		st = store_prepare(s, "DELETE FROM vkey_use WHERE hash = ?1 AND at <= ?2");
 		if (st == NULL)
 			return MG_ESTORE;
 		sqlite3_bind_text(st, 1, k->hash, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 2, window);
+		sqlite3_bind_int64(st, 2, now - STORE_KEYS_RATE_WINDOW);
 		rc = run_write(s, st, NULL);
 		if (rc != MG_OK)
 			return rc;
-		st = store_prepare(s, "INSERT INTO vkey_rate(hash, window, requests) VALUES "
-		    "(?1, ?2, 1) ON CONFLICT(hash, window) DO UPDATE SET requests = requests + 1");
+		st = store_prepare(s, "INSERT INTO vkey_use(hash, at, requests) VALUES (?1, ?2, 1)");
 		if (st == NULL)
 			return MG_ESTORE;
 		sqlite3_bind_text(st, 1, k->hash, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 2, window);
+		sqlite3_bind_int64(st, 2, now);
 		rc = run_write(s, st, NULL);
 		if (rc != MG_OK)
 			return rc;
@@ -518,12 +555,14 @@ store_keys_settle(struct store *s, const struct store_spend *sp)
 		rc = run_write(s, st, NULL);
 		if (rc != MG_OK)
 			goto out;
-		st = store_prepare(s, "INSERT INTO vkey_rate(hash, window, tokens) VALUES "
-		    "(?1, ?2, ?3) ON CONFLICT(hash, window) DO UPDATE SET tokens = tokens + ?3");
+		/* tokens count for the tpm window only of keys that have one */
+		st = store_prepare(s, "INSERT INTO vkey_use(hash, at, tokens) SELECT ?1, ?2, ?3 "
+		    "WHERE ?3 > 0 AND EXISTS (SELECT 1 FROM vkey WHERE hash = ?1 AND "
+		    "tpm_limit IS NOT NULL)");
 		if (st == NULL)
 			goto fail;
 		sqlite3_bind_text(st, 1, sp->key_hash, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 2, now / 60);
+		sqlite3_bind_int64(st, 2, now);
 		sqlite3_bind_int64(st, 3, tokens);
 		rc = run_write(s, st, NULL);
 		if (rc != MG_OK)

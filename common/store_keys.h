@@ -44,9 +44,13 @@ struct store_keys_filter {
 enum mg_err store_keys_list(struct store *s, struct arena *a, const struct store_keys_filter *f,
     struct keys_record **out, size_t *n, long *total);
 
+/* Seconds a request (and its tokens) counts against rpm_limit/tpm_limit. */
+#define STORE_KEYS_RATE_WINDOW 60
+
 /*
  * The admission transaction for a virtual key: budget (with its periodic
- * reset), rpm and tpm in the current minute, parallel slots (reclaiming
+ * reset), rpm and tpm in the sliding window of the last
+ * STORE_KEYS_RATE_WINDOW seconds before now, parallel slots (reclaiming
  * those of dead workers or older than slot_stale seconds). On MG_OK *slot
  * is the slot taken (0 when the key has no parallel limit) and *k the
  * record after the reset; MG_EINVAL with r filled when refused.

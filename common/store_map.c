@@ -152,6 +152,7 @@ store_map_assign(struct store *s, const char *tenant, struct store_map_item *ite
 	unsigned char *fresh;
 	enum mg_err rc;
 	size_t i;
+	long minted = 0;
 
 	if (!s->have_keys)
 		return MG_ESTORE;
@@ -218,6 +219,12 @@ store_map_assign(struct store *s, const char *tenant, struct store_map_item *ite
 			goto out;
 		}
 		sqlite3_reset(sel);
+		/* a request (or tenant) over its budget of new mappings mints none */
+		if (s->mint_quota > 0 && s->minted + minted >= s->mint_quota) {
+			s->mint_quota_hit = 1;
+			rc = MG_ETOOBIG;
+			goto out;
+		}
 		rc = next_number(s, ctr, tenant, it->type, &it->num);
 		if (rc != MG_OK)
 			goto out;
@@ -244,8 +251,11 @@ store_map_assign(struct store *s, const char *tenant, struct store_map_item *ite
 			goto out;
 		}
 		arena_reset(&a);
+		minted++;
 	}
 	rc = store_commit(s);
+	if (rc == MG_OK)
+		s->minted += minted;
 out:
 	sqlite3_finalize(sel);
 	sqlite3_finalize(del);
@@ -261,6 +271,22 @@ out:
 	free(fresh);
 	arena_free(&a);
 	return rc;
+}
+
+void
+store_map_set_quota(struct store *s, long quota)
+{
+	s->mint_quota = quota > 0 ? quota : 0;
+	s->minted = 0;
+	s->mint_quota_hit = 0;
+}
+
+long
+store_map_minted(const struct store *s, int *hit)
+{
+	if (hit != NULL)
+		*hit = s->mint_quota_hit;
+	return s->minted;
 }
 
 enum mg_err

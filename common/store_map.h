@@ -65,6 +65,20 @@ struct store_map_stat {
 enum mg_err store_map_stats(struct store *s, time_t now,
     void (*fn)(void *arg, const struct store_map_stat *st), void *arg);
 
+/*
+ * The cap on new mappings: store_map_assign refuses (MG_ETOOBIG, nothing
+ * of that call kept) a value that would make more than quota new mappings
+ * since this call; 0 lifts the cap. Restarts the count either way.
+ */
+void store_map_set_quota(struct store *s, long quota);
+/* New mappings committed since store_map_set_quota; *hit: the cap refused one. */
+long store_map_minted(const struct store *s, int *hit);
+
+/* New mappings tenant minted in the clock hour (Unix seconds / 3600). */
+enum mg_err store_mint_used(struct store *s, const char *tenant, long hour, long *used);
+/* Adds n to that count (and forgets hours older than a day). */
+enum mg_err store_mint_add(struct store *s, const char *tenant, long hour, long n);
+
 /* Seconds after which a lookup refreshes last_seen. */
 #define STORE_MAP_TOUCH_INTERVAL 3600
 

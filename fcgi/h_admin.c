@@ -11,6 +11,7 @@
 
 #include <json-c/json.h>
 
+#include "anomaly.h"
 #include "metrics.h"
 #include "route.h"
 #include "store_keys.h"
@@ -186,6 +187,8 @@ h_metrics(struct request *req, const struct principal *unused)
 	struct worker *w = req->worker;
 	struct principal p;
 	const char *why = "";
+	struct anomaly *found;
+	size_t nfound;
 	struct buf out;
 	enum mg_err rc;
 
@@ -209,6 +212,8 @@ h_metrics(struct request *req, const struct principal *unused)
 			return;
 		}
 	}
+	/* anomalies are found when looked for: here and on the console */
+	anomaly_scan(w->cfg, w->store, req->arena, (long)time(NULL), &found, &nfound);
 	buf_init(&out, req->arena);
 	rc = metrics_render(w->store, &out);
 	if (rc != MG_OK) {

@@ -44,8 +44,13 @@ url_decode(struct arena *a, const char *in, size_t len)
 struct json_object *
 h_query_object(struct request *req)
 {
+	return h_urlencoded_object(req, req->query);
+}
+
+struct json_object *
+h_urlencoded_object(struct request *req, const char *p)
+{
 	struct json_object *o = json_object_new_object();
-	const char *p = req->query;
 
 	if (o == NULL)
 		return NULL;

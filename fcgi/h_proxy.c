@@ -23,7 +23,8 @@
 #include "log.h"
 #include "mask.h"
 #include "metrics.h"
-#include "models.h"
+#include "peer.h"
+#include "proxy.h"
 #include "route.h"
 #include "sse.h"
 #include "upstream.h"
@@ -32,9 +33,12 @@
 
 #define PROXY_MAX_RESPONSE (64u * 1024 * 1024)
 #define HOP_HEADER "x-maskgate-hop"
+/* gateways a request may pass before it is taken for a loop (508) */
+#define PROXY_MAX_HOPS 4
 
 struct proxy {
 	struct request *req;
+	struct proxy_mint mint;
 	struct mask_session *ms;	/* NULL: nothing to unmask (models) */
 	int unmask_json;		/* restore a Messages JSON response */
 	const char *content_type;
@@ -48,6 +52,9 @@ struct proxy {
 	const struct principal *principal;
 	struct jwalk_usage usage;	/* from the response, for spend */
 	const char *model;		/* the target model (cloud routes: for the URL) */
+	const char *header_refused;	/* a request header not forwarded, or NULL */
+	enum mg_err header_rc;		/* why: MG_OK/MG_EBLOCKED = it held a value */
+	double peer_checked_ms;		/* last client connection check (client_gone) */
 	struct sse_unmasker um;		/* the rewriter keeps a pointer to it */
 };
 
@@ -101,20 +108,45 @@ add_request_header(void *ctx, const char *name, const char *value)
 {
 	struct proxy *px = ctx;
 	struct curl_slist *n;
+	struct buf scan;
 	char *line;
-	int byok_credential = px->principal != NULL && px->principal->byok &&
-	    (strcmp(name, "x-api-key") == 0 || strcmp(name, "authorization") == 0);
+	size_t len;
+	enum mg_err rc;
 
-	if (!byok_credential && listed(drop_request_headers, MG_NELEM(drop_request_headers), name))
+	if (px->header_refused != NULL ||
+	    listed(drop_request_headers, MG_NELEM(drop_request_headers), name))
 		return;
 	if (wire_drop_header(px->wire, name))
 		return;	/* the client's own cloud credentials; ours are added */
 	line = arena_printf(px->req->arena, "%s: %s", name, value);
-	if (line == NULL)
+	if (line == NULL) {
+		px->header_refused = "-";
+		px->header_rc = MG_ENOMEM;
 		return;
+	}
+	/*
+	 * Every forwarded header is scanned like body text, its name giving
+	 * context to its value ("x-aws-secret-access-key: ..."). A header goes
+	 * up byte for byte only when clean: one the rules find anything in is
+	 * refused, since a value half recognised would half leak.
+	 */
+	len = strlen(line);
+	buf_init(&scan, px->req->arena);
+	rc = mask_text(px->ms, line, len, &scan);
+	if (rc != MG_OK || scan.len != len || memcmp(scan.data, line, len) != 0) {
+		px->header_refused = arena_strdup(px->req->arena, name);
+		px->header_rc = rc;
+		if (px->header_refused == NULL)
+			px->header_refused = "-";
+		return;
+	}
 	n = curl_slist_append(px->headers, line);
-	if (n != NULL)
-		px->headers = n;
+	if (n == NULL) {
+		px->header_refused = "-";
+		px->header_rc = MG_ENOMEM;
+		return;
+	}
+	px->headers = n;
 }
 
 static enum mg_err
@@ -301,6 +333,7 @@ client_gone(void *ctx)
 {
 	struct proxy *px = ctx;
 	struct pollfd pfd;
+	double now;
 
 	if (px->req->client_gone)
 		return 1;
@@ -313,56 +346,21 @@ client_gone(void *ctx)
 		px->req->client_gone = 1;
 		return 1;
 	}
+	/*
+	 * lighttpd does not drop us when its client closes: it cannot tell a
+	 * close from a half-close until it writes, and a non-streaming
+	 * request writes nothing until the end. Ask the kernel, once a second.
+	 */
+	now = mg_now_ms();
+	if (now - px->peer_checked_ms < 1000)
+		return 0;
+	px->peer_checked_ms = now;
+	if (peer_closed(http_param(px->req, "SERVER_ADDR"), http_param(px->req, "SERVER_PORT"),
+	    http_param(px->req, "REMOTE_ADDR"), http_param(px->req, "REMOTE_PORT"))) {
+		px->req->client_gone = 1;
+		return 1;
+	}
 	return 0;
-}
-
-/*
- * Applies alias, allow-list and the max_tokens clamp to the model asked in
- * the body or, on a cloud route, in the path (the body has none then, and
- * the alias changes the upstream URL instead). Sets *model to the target.
- * 0 when refused.
- */
-static int
-apply_model_policy(struct request *req, struct json_object *root, const char *in_path,
-    const char **model)
-{
-	const struct models *mt = req->worker->models;
-	const char *asked = in_path != NULL ? in_path : jwalk_get_model(root), *target;
-	const struct model *md;
-	long max_tokens;
-
-	if (asked == NULL) {
-		http_error(req, 400, ET_INVALID_REQUEST, "model: field required (a string)");
-		return 0;
-	}
-	asked = arena_strdup(req->arena, asked);
-	target = models_alias(mt, asked);
-	if (target == NULL)
-		target = asked;
-	if (!models_allowed(mt, asked) && !models_allowed(mt, target)) {
-		http_error(req, 403, ET_PERMISSION, "model %s is not allowed on this gateway", asked);
-		return 0;
-	}
-	*model = target;
-	if (target != asked && in_path == NULL && jwalk_set_model(root, target) != MG_OK) {
-		http_error(req, 500, ET_API, "out of memory");
-		return 0;
-	}
-	md = models_find(mt, target);
-	if (md != NULL && jwalk_get_max_tokens(root, &max_tokens) == MG_OK &&
-	    max_tokens > md->max_output) {
-		struct json_object *thinking, *budget;
-		jwalk_set_max_tokens(root, md->max_output);
-		/* the API requires budget_tokens < max_tokens */
-		if (json_object_object_get_ex(root, "thinking", &thinking) &&
-		    json_object_object_get_ex(thinking, "budget_tokens", &budget) &&
-		    json_object_is_type(budget, json_type_int) &&
-		    json_object_get_int64(budget) >= md->max_output)
-			json_object_set_int64(budget, md->max_output - 1);
-		log_info("rid=%s max_tokens %ld clamped to %ld for %s", req->request_id,
-		    max_tokens, md->max_output, target);
-	}
-	return 1;
 }
 
 static int
@@ -437,8 +435,12 @@ wire_target(struct proxy *px, struct up_call *call, const char *body, size_t bod
 	err[0] = '\0';
 	call->url = wire_upstream_url(req->worker->cfg, req->arena, px->wire, px->model, err,
 	    sizeof(err));
+	/* as for the Anthropic API: the client's label only when it is plain */
+	if (ct == NULL || (strcasecmp(ct, "application/json") != 0 &&
+	    strcasecmp(ct, "application/json; charset=utf-8") != 0))
+		ct = "application/json";
 	rc = call->url != NULL ? wire_sign(req->worker->cfg, req->arena, px->wire, call->url,
-	    ct != NULL && *ct != '\0' ? ct : "application/json", body, body_len,
+	    ct, body, body_len,
 	    add_signed_header, px, err, sizeof(err)) : MG_EINVAL;
 	if (rc == MG_OK)
 		return 1;
@@ -460,7 +462,7 @@ forward(struct proxy *px, const char *method, const char *body, size_t body_len)
 	struct request *req = px->req;
 	const struct cfg *c = req->worker->cfg;
 	struct up_call call;
-	const char *query;
+	const char *query, *hops;
 	char mark[33], *line;
 	enum mg_err rc;
 	double t0;
@@ -469,14 +471,63 @@ forward(struct proxy *px, const char *method, const char *body, size_t body_len)
 	/* cppcheck-suppress autoVariables ; read only by the curl callbacks inside up_perform() below */
 	px->call = &call;
 	http_each_header(req, add_request_header, px);
+	if (px->header_refused != NULL) {
+		curl_slist_free_all(px->headers);
+		px->headers = NULL;
+		if (px->header_rc != MG_OK && proxy_mint_refused(req, &px->mint))
+			return;
+		if (px->header_rc == MG_OK || px->header_rc == MG_EBLOCKED) {
+			req->reject_reason = MR_BLOCK_RULE;
+			http_error(req, 400, ET_INVALID_REQUEST, "request header %s carries a value "
+			    "this gateway masks, so it is not forwarded; remove it and retry",
+			    px->header_refused);
+		} else {
+			http_error(req, 503, ET_API, "masking a request header failed (%s); request "
+			    "not forwarded", mg_strerror(px->header_rc));
+		}
+		return;
+	}
 	hop_mark(c, mark);
 	if (mark[0] == '\0')
 		goto oom;
-	line = arena_printf(req->arena, "%s: %s", HOP_HEADER, mark);
+	/* earlier gateways' marks stay: a loop through several instances stops */
+	hops = http_header(req, HOP_HEADER);
+	line = hops != NULL && *hops != '\0' ?
+	    arena_printf(req->arena, "%s: %s, %s", HOP_HEADER, hops, mark) :
+	    arena_printf(req->arena, "%s: %s", HOP_HEADER, mark);
 	if (line == NULL || append_header(px, line) != MG_OK || append_header(px, "Expect:") != MG_OK)
 		goto oom;
-	if (px->wire == NULL && c->upstream_api_key != NULL &&
-	    (px->principal == NULL || !px->principal->byok)) {
+	if (body != NULL && px->wire == NULL) {
+		/*
+		 * CONTENT_TYPE is no HTTP_* parameter, so it is not among the
+		 * forwarded headers, and libcurl would label the POST
+		 * x-www-form-urlencoded. The body is JSON maskgate serialised.
+		 */
+		const char *ct = http_header(req, "content-type");
+		/* the client's label as sent when it is plain; parameters could carry anything */
+		line = arena_printf(req->arena, "Content-Type: %s", ct != NULL &&
+		    (strcasecmp(ct, "application/json") == 0 ||
+		    strcasecmp(ct, "application/json; charset=utf-8") == 0) ? ct :
+		    "application/json");
+		if (line == NULL || append_header(px, line) != MG_OK)
+			goto oom;
+	}
+	if (px->wire != NULL) {
+		/* a cloud route: Content-Type and credentials come from wire_sign() */
+	} else if (px->principal != NULL && px->principal->byok) {
+		/* only the caller's own credential, as keys_authenticate_ex() chose it */
+		if (px->principal->byok_api_key != NULL) {
+			line = arena_printf(req->arena, "x-api-key: %s", px->principal->byok_api_key);
+			if (line == NULL || append_header(px, line) != MG_OK)
+				goto oom;
+		}
+		if (px->principal->byok_authorization != NULL) {
+			line = arena_printf(req->arena, "authorization: %s",
+			    px->principal->byok_authorization);
+			if (line == NULL || append_header(px, line) != MG_OK)
+				goto oom;
+		}
+	} else if (c->upstream_api_key != NULL) {
 		line = arena_printf(req->arena, "x-api-key: %s", c->upstream_api_key);
 		if (line == NULL || append_header(px, line) != MG_OK)
 			goto oom;
@@ -565,23 +616,53 @@ oom:
 }
 
 /*
- * Refuses a request that carries this instance's own loop mark. Runs before
- * authentication: a looped request carries the upstream key, not a caller's.
+ * Refuses a request that carries this instance's own loop mark, or that
+ * already passed PROXY_MAX_HOPS gateways. Every mark is kept on the way up
+ * (forward() appends ours), so two instances with different data keys
+ * pointing at each other stop at the second pass instead of looping until
+ * the upstream timeout. Runs before authentication: a looped request
+ * carries the upstream key, not a caller's.
  */
 int
 proxy_loop_detected(struct request *req)
 {
-	const char *hop = http_header(req, HOP_HEADER);
+	const char *hop = http_header(req, HOP_HEADER), *p;
 	char mark[33];
+	int hops = 0, own = 0;
 
 	if (hop == NULL)
 		return 0;
 	hop_mark(req->worker->cfg, mark);
-	if (mark[0] == '\0' || strcmp(hop, mark) != 0)
-		return 0;
-	http_error(req, 508, ET_INVALID_REQUEST, "request loop: this request came from this "
-	    "maskgate itself; MASKGATE_UPSTREAM_URL points at maskgate instead of the Anthropic API");
-	return 1;
+	/* the web server joins repeated headers with ", " */
+	for (p = hop; *p != '\0';) {
+		size_t n;
+		while (*p == ' ' || *p == ',' || *p == '\t')
+			p++;
+		n = strcspn(p, ", \t");
+		if (n == 0)
+			break;
+		/* marks are forwarded as they came: nothing else may ride on them */
+		if (n != 32 || strspn(p, "0123456789abcdef") < n) {
+			http_error(req, 400, ET_INVALID_REQUEST, "%s: malformed loop mark", HOP_HEADER);
+			return 1;
+		}
+		hops++;
+		if (mark[0] != '\0' && n == strlen(mark) && memcmp(p, mark, n) == 0)
+			own = 1;
+		p += n;
+	}
+	if (own) {
+		http_error(req, 508, ET_INVALID_REQUEST, "request loop: this request already passed "
+		    "this maskgate; MASKGATE_UPSTREAM_URL points (directly or through other "
+		    "gateways) at maskgate instead of the Anthropic API");
+		return 1;
+	}
+	if (hops >= PROXY_MAX_HOPS) {
+		http_error(req, 508, ET_INVALID_REQUEST, "request loop: this request already passed "
+		    "%d maskgate instances; check MASKGATE_UPSTREAM_URL of each", hops);
+		return 1;
+	}
+	return 0;
 }
 
 static void
@@ -591,62 +672,6 @@ init_proxy(struct proxy *px, struct request *req, const struct principal *p)
 	px->req = req;
 	px->principal = p;
 	buf_init(&px->body, req->arena);
-}
-
-/* Key limits before anything goes upstream; 0 when refused (answered). */
-static int
-admit(struct request *req, const struct principal *p, const char *model,
-    struct keys_ticket **ticket)
-{
-	struct keys_refusal r;
-	enum mg_err rc = keys_admit(req->worker->store, req->arena, p, model, ticket, &r);
-	char retry[32];
-
-	if (rc == MG_OK) {
-		/* only when the admin enabled it: callers then see their spend */
-		if (req->worker->cfg->spend_headers && keys_ticket_spend(*ticket) >= 0) {
-			snprintf(retry, sizeof(retry), "%.6f", keys_ticket_spend(*ticket));
-			http_add_header(req, "x-maskgate-key-spend", retry);
-		}
-		return 1;
-	}
-	*ticket = NULL;
-	if (rc != MG_EINVAL) {
-		http_error(req, 503, ET_API, "key store unavailable (%s); request not forwarded",
-		    mg_strerror(rc));
-		return 0;
-	}
-	if (r.retry_after > 0) {
-		snprintf(retry, sizeof(retry), "%ld", r.retry_after);
-		http_add_header(req, "retry-after", retry);
-	}
-	http_error(req, r.status, r.status == 401 ? ET_AUTHENTICATION :
-	    r.status == 403 ? ET_PERMISSION : r.status == 429 ? ET_RATE_LIMIT : ET_API,
-	    "%s", r.message);
-	return 0;
-}
-
-/* Spend, spend log and the parallel slot, once per admitted request. */
-static void
-settle(struct request *req, struct keys_ticket *ticket, const char *model,
-    const struct jwalk_usage *u, int count_spend)
-{
-	struct keys_outcome o;
-
-	memset(&o, 0, sizeof(o));
-	o.request_id = req->request_id;
-	o.model = model;
-	if (count_spend) {
-		o.input_tokens = u->input_tokens;
-		o.output_tokens = u->output_tokens;
-		o.cache_write_tokens = u->cache_creation_input_tokens;
-		o.cache_read_tokens = u->cache_read_input_tokens;
-		o.cost = models_cost(models_find(req->worker->models, model), o.input_tokens,
-		    o.output_tokens, o.cache_write_tokens, o.cache_read_tokens);
-	}
-	o.status = req->status;
-	o.duration_ms = (long)(mg_now_ms() - req->t_start);
-	keys_settle(req->worker->store, ticket, &o);
 }
 
 /*
@@ -693,7 +718,7 @@ exchange(struct request *req, const struct principal *p, const struct wire_route
 		http_error(req, 400, ET_INVALID_REQUEST, "%s", err);
 		return;
 	}
-	if (!apply_model_policy(req, root, wire != NULL && !wire->count_tokens ? wire->model : NULL,
+	if (!proxy_model_policy(req, root, wire != NULL && !wire->count_tokens ? wire->model : NULL,
 	    &model))
 		goto out;
 	px.model = model;
@@ -712,7 +737,7 @@ exchange(struct request *req, const struct principal *p, const struct wire_route
 			px.wire = wire;
 		}
 	}
-	if (!admit(req, p, model, &ticket))
+	if (!proxy_admit(req, p, model, &ticket))
 		goto out;
 	px.ms = mask_session_new(req->arena, w->rules, w->store, p->tenant);
 	if (px.ms == NULL) {
@@ -720,10 +745,14 @@ exchange(struct request *req, const struct principal *p, const struct wire_route
 		goto out;
 	}
 	req->mask = px.ms;
+	if (!proxy_mint_begin(req, p->tenant, &px.mint))
+		goto out;
 	xf.fn = mask_cb;
 	xf.ctx = px.ms;
 	xf.keyed = mask_keyed_cb;
 	rc = jwalk_mask_request(root, req->arena, &xf, err, sizeof(err));
+	if (rc != MG_OK && proxy_mint_refused(req, &px.mint))
+		goto out;
 	if (rc == MG_EINVAL) {
 		http_error(req, 400, ET_INVALID_REQUEST, "%s", err);
 		goto out;
@@ -756,11 +785,12 @@ exchange(struct request *req, const struct principal *p, const struct wire_route
 	px.unmask_json = wire != NULL ? !wire->count_tokens : strcmp(req->path, "/v1/messages") == 0;
 	forward(&px, "POST", body, body_len);
 out:
+	proxy_mint_end(req, p->tenant, &px.mint);
 	jwalk_free(root);
 	if (ticket != NULL) {
 		if (!req->started)
 			req->status = 503;	/* refused after admission */
-		settle(req, ticket, model, &px.usage, px.unmask_json);
+		proxy_settle(req, ticket, model, &px.usage, px.unmask_json);
 	}
 }
 
@@ -831,17 +861,22 @@ h_models(struct request *req, const struct principal *p)
 		http_error(req, 503, ET_API, "masking unavailable; request not forwarded");
 		return;
 	}
+	if (!proxy_mint_begin(req, p->tenant, &px.mint))
+		return;
 	if (strcmp(req->path, "/v1/models") != 0) {
-		/* the id is forwarded (and logged) like any other text: masked */
+		/* the id is forwarded like any other text: masked */
 		struct buf path;
 		buf_init(&path, req->arena);
 		if (buf_appends(&path, "/v1/models/") != MG_OK ||
 		    mask_text(px.ms, req->path + strlen("/v1/models/"),
 		    strlen(req->path + strlen("/v1/models/")), &path) != MG_OK) {
-			http_error(req, 503, ET_API, "masking failed; request not forwarded");
-			return;
+			if (!proxy_mint_refused(req, &px.mint))
+				http_error(req, 503, ET_API, "masking failed; request not forwarded");
+			goto out;
 		}
 		req->path = path.data;
 	}
 	forward(&px, "GET", NULL, 0);
+out:
+	proxy_mint_end(req, p->tenant, &px.mint);
 }

@@ -48,6 +48,7 @@ static const struct route routes[] = {
 	{ "/spend/logs", 0, M_GET, AUTH_ADMIN, h_spend_logs },
 	{ "/audit", 0, M_GET, AUTH_ADMIN, h_audit },
 	{ "/metrics", 0, M_GET, AUTH_NONE, h_metrics },	/* own check: admin or allow-list */
+	{ "/ui", 1, M_GET | M_HEAD | M_POST, AUTH_NONE, h_ui },	/* own check: session cookie */
 };
 
 static unsigned

@@ -32,11 +32,15 @@ void h_claude_code(struct request *req, const struct principal *p);
 void h_keys(struct request *req, const struct principal *p);
 /* The query string as a new JSON object of strings (caller puts), or NULL. */
 struct json_object *h_query_object(struct request *req);
+/* The same for any name=value&... text (an HTML form's body). */
+struct json_object *h_urlencoded_object(struct request *req, const char *text);
 /* Who a principal is, for the audit log (never a key). */
 const char *h_actor(struct request *req, const struct principal *p);
 /* h_admin.c: spend log, audit log, Prometheus metrics */
 void h_spend_logs(struct request *req, const struct principal *p);
 void h_audit(struct request *req, const struct principal *p);
 void h_metrics(struct request *req, const struct principal *p);
+/* h_ui.c: the admin console under /ui/ (its own session sign-in) */
+void h_ui(struct request *req, const struct principal *p);
 
 #endif

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "http.h"
@@ -41,6 +42,7 @@ worker_init(struct worker *w, const struct cfg *c, char *err, size_t errlen)
 
 	memset(w, 0, sizeof(*w));
 	w->cfg = c;
+	w->started = (long)time(NULL);
 	arena_init(&w->arena);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
 		snprintf(err, errlen, "libcurl initialisation failed");
@@ -66,7 +68,7 @@ worker_fini(struct worker *w)
 	curl_global_cleanup();
 }
 
-/* Control characters in a logged path could forge log lines. */
+/* Control characters in a logged method could forge log lines. */
 static const char *
 log_safe(struct arena *a, const char *s)
 {
@@ -91,9 +93,10 @@ handle(struct worker *w, FCGX_Request *fcgx)
 	if (!req.started)
 		http_error(&req, 500, ET_API, "handler produced no response");
 	http_flush(&req);
-	log_info("access rid=%s tenant=%s method=%s path=%s status=%d bytes=%zu "
+	/* the routing-table entry, never the raw path: /key/info/sk-... is a key */
+	log_info("access rid=%s tenant=%s method=%s route=%s status=%d bytes=%zu "
 	    "upstream_ms=%ld own_ms=%ld%s", req.request_id, req.tenant,
-	    log_safe(&w->arena, req.method), log_safe(&w->arena, req.path), req.status,
+	    log_safe(&w->arena, req.method), req.route, req.status,
 	    req.bytes_out, req.upstream_ms > 0 ? req.upstream_ms : 0,
 	    (long)(mg_now_ms() - req.t_start) - (req.upstream_ms > 0 ? req.upstream_ms : 0),
 	    req.client_gone ? " client_gone=1" : "");

@@ -18,6 +18,7 @@ struct worker {
 	struct models *models;
 	struct arena arena;
 	long served;
+	long started;		/* Unix seconds, for the console's uptime */
 };
 
 /* Set by signal handlers: finish the current request, then exit. */

@@ -5,7 +5,7 @@ set -eu
 PKGS="build-essential pkg-config libfcgi-dev libcurl4-openssl-dev libjson-c-dev
 libpcre2-dev libsqlite3-dev libssl-dev libjwt-dev zlib1g-dev sqlite3 curl python3 python3-botocore
 lighttpd lighttpd-mod-openssl apache2 libapache2-mod-fcgid libapache2-mod-qos spawn-fcgi openssl
-nodejs npm valgrind cppcheck clang clang-tidy libclang-rt-14-dev"
+nodejs npm chromium valgrind cppcheck clang clang-tidy libclang-rt-14-dev"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
@@ -24,8 +24,17 @@ if [ -n "$(echo "$missing" | tr -d ' ')" ]; then
 	$SUDO apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
 fi
-# JavaScript test clients (the Anthropic SDK and the Claude Code CLI)
-if [ -f tests/clients/package.json ] && [ ! -d tests/clients/node_modules ]; then
+# JavaScript test clients (the Anthropic SDK, the Claude Code CLI, playwright-core
+# driving Debian's chromium for the console, html-validate)
+npm_missing=0
+if [ -f tests/clients/package.json ]; then
+	[ -d tests/clients/node_modules ] || npm_missing=1
+	# a package added to package.json since the last install
+	for m in $(node -e 'console.log(Object.keys(require("./tests/clients/package.json").dependencies).join(" "))'); do
+		[ -d "tests/clients/node_modules/$m" ] || npm_missing=1
+	done
+fi
+if [ "$npm_missing" = 1 ]; then
 	echo "deps: npm install in tests/clients"
 	(cd tests/clients && npm install --no-audit --no-fund --loglevel=error)
 fi

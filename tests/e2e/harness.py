@@ -97,7 +97,8 @@ class Reply:
 
     kind: "json" (status, obj), "sse" (events: list of (name, obj|str) with
     `delay` seconds between events), "raw" (bytes as body), "hang"
-    (sleep `delay` then close), "reset" (close the socket at once).
+    (sleep `delay` then close), "hold" (wait up to `delay` for the client to
+    close, recording when in Mock.dropped), "reset" (close the socket at once).
     For "sse", `cut_after` stops after that many events; `cut_how` says how:
     None (close), "reset" (TCP RST) or bytes (write them, then close).
     """
@@ -146,7 +147,12 @@ class Mock:
     def __init__(self):
         self.requests = []
         self.script = []          # Replies consumed in order; then default
+        # strict, as the real API: a POST body that is not labelled JSON is
+        # refused (a scripted reply is not consumed by the refusal)
+        self.strict = True
         self.default = None       # callable(Recorded) -> Reply
+        self.dropped = []         # when "hold" replies saw the connection end
+
         self.lock = threading.Lock()
         mock = self
 
@@ -163,7 +169,13 @@ class Mock:
                                {k.lower(): v for k, v in self.headers.items()}, body)
                 with mock.lock:
                     mock.requests.append(rec)
-                    reply = mock.script.pop(0) if mock.script else None
+                    if mock.strict and not mock.acceptable(rec):
+                        reply = Reply("json", 400, {"type": "error", "error": {
+                            "type": "invalid_request_error",
+                            "message": "mock (strict): a POST body must be "
+                                       "content-type application/json"}})
+                    else:
+                        reply = mock.script.pop(0) if mock.script else None
                 if reply is None:
                     reply = mock.default(rec) if mock.default else mock.auto(rec)
                 mock.send(self, reply)
@@ -176,6 +188,13 @@ class Mock:
         self.url = "http://127.0.0.1:%d" % self.port
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
+
+    @staticmethod
+    def acceptable(rec):
+        if rec.method != "POST":
+            return True
+        ct = rec.headers.get("content-type", "")
+        return ct.split(";")[0].strip().lower() == "application/json"
 
     def auto(self, rec):
         if rec.path.startswith("/v1/models"):
@@ -201,6 +220,23 @@ class Mock:
             return
         if r.kind == "hang":
             time.sleep(r.delay)
+            h.close_connection = True
+            return
+        if r.kind == "hold":
+            # answer nothing for up to `delay` seconds, noting when the
+            # client (maskgate) closes the connection
+            deadline = time.time() + r.delay
+            h.connection.settimeout(0.1)
+            while time.time() < deadline:
+                try:
+                    if h.connection.recv(1, socket.MSG_PEEK) == b"":
+                        break
+                except socket.timeout:
+                    continue
+                except OSError:
+                    break
+            with self.lock:
+                self.dropped.append(time.time())
             h.close_connection = True
             return
         if r.kind == "sse":
@@ -250,7 +286,9 @@ class Mock:
         with self.lock:
             self.requests.clear()
             self.script.clear()
+            self.dropped.clear()
         self.default = None
+        self.strict = True
 
     def last(self):
         with self.lock:

@@ -81,7 +81,7 @@ def test_access_log_has_no_secrets(srv, mock):
     curl(srv.url + "/v1/models?key=" + srv.master, headers={"x-api-key": srv.master})
     time.sleep(0.3)
     log = srv.read_log()
-    assert "access rid=req_mg_" in log and "path=/v1/models" in log, log[-2000:]
+    assert "access rid=req_mg_" in log and "route=/v1/models" in log, log[-2000:]
     assert srv.master not in log
     assert srv.env["MASKGATE_UPSTREAM_API_KEY"] not in log
 

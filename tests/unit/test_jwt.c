@@ -32,6 +32,22 @@ mint(jwt_alg_t alg, const char *key, size_t keylen, const char *claims)
 	return tok;
 }
 
+/* The same with extra protected header members (JSON object). */
+static char *
+mint_hdr(const char *headers, const char *claims)
+{
+	jwt_t *j = NULL;
+	char *tok = NULL;
+
+	if (jwt_new(&j) != 0)
+		return NULL;
+	if (jwt_add_grants_json(j, claims) == 0 && jwt_add_headers_json(j, headers) == 0 &&
+	    jwt_set_alg(j, JWT_ALG_HS256, (const unsigned char *)secret, (int)strlen(secret)) == 0)
+		tok = jwt_encode_str(j);
+	jwt_free(j);
+	return tok;
+}
+
 static int
 check(const struct cfg *c, struct arena *a, char *tok, struct mg_jwt_claims *cl)
 {
@@ -79,6 +95,7 @@ main(void)
 	c.jwt_secret = (char *)secret;
 	c.jwt_alg = "HS256";
 	c.jwt_leeway = 60;
+	c.jwt_max_lifetime = 86400;
 
 	snprintf(claims, sizeof(claims), "{\"sub\":\"alice\",\"team\":\"ops\",\"exp\":%ld,"
 	    "\"iat\":%ld,\"models\":[\"claude-haiku-4-5\"]}", now + 300, now);
@@ -108,6 +125,34 @@ main(void)
 	TH_OK(!check(&c, &a, mint(JWT_ALG_NONE, NULL, 0, claims), &cl), "alg none refused");
 	TH_OK(!check(&c, &a, mint(JWT_ALG_HS256, secret, strlen(secret), "{\"exp\":99999999999}"),
 	    &cl), "token naming nobody refused");
+
+	/* RFC 7515: an unknown critical extension makes the token invalid */
+	snprintf(claims, sizeof(claims), "{\"sub\":\"a\",\"exp\":%ld}", now + 300);
+	TH_OK(check(&c, &a, mint_hdr("{\"kid\":\"k1\"}", claims), &cl),
+	    "ordinary extra header accepted");
+	TH_OK(!check(&c, &a, mint_hdr("{\"crit\":[\"exp-ext\"],\"exp-ext\":1}", claims), &cl),
+	    "crit header (array) refused");
+	TH_OK(!check(&c, &a, mint_hdr("{\"crit\":\"b64\"}", claims), &cl),
+	    "crit header (string) refused");
+
+	/* the maximum lifetime: exp - iat, or exp - now without iat */
+	TH_OK(!check(&c, &a, mint(JWT_ALG_HS256, secret, strlen(secret),
+	    "{\"sub\":\"a\",\"exp\":253402300799}"), &cl), "exp in the year 9999 refused");
+	snprintf(claims, sizeof(claims), "{\"sub\":\"a\",\"exp\":%ld,\"iat\":%ld}",
+	    now + 3600, now - 2 * 86400);
+	TH_OK(!check(&c, &a, mint(JWT_ALG_HS256, secret, strlen(secret), claims), &cl),
+	    "exp - iat over the maximum refused");
+	snprintf(claims, sizeof(claims), "{\"sub\":\"a\",\"exp\":%ld,\"iat\":%ld}",
+	    now + 3600, now - 60);
+	TH_OK(check(&c, &a, mint(JWT_ALG_HS256, secret, strlen(secret), claims), &cl),
+	    "lifetime within the maximum accepted");
+	snprintf(claims, sizeof(claims), "{\"sub\":\"a\",\"exp\":%ld}", now + 2 * 86400);
+	TH_OK(!check(&c, &a, mint(JWT_ALG_HS256, secret, strlen(secret), claims), &cl),
+	    "no iat: exp - now over the maximum refused");
+	c.jwt_max_lifetime = 0;
+	TH_OK(check(&c, &a, mint(JWT_ALG_HS256, secret, strlen(secret), claims), &cl),
+	    "maximum 0 turns the lifetime check off");
+	c.jwt_max_lifetime = 86400;
 
 	c.jwt_issuer = "https://idp";
 	c.jwt_audience = "maskgate";

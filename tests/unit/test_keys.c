@@ -113,14 +113,14 @@ obj(const char *js)
 	return json_tokener_parse(js);
 }
 
-/* Generates a key with the given fields; returns the raw key (static). */
+/* Runs a key operation that returns a key; returns the raw key (static), "" on failure. */
 static const char *
-gen(struct store *s, struct arena *a, const char *fields)
+gen_op(struct store *s, struct arena *a, enum keys_op op, const char *fields)
 {
 	static char key[80];
 	struct json_object *req = obj(fields), *resp = NULL, *v;
 	char err[256];
-	int st = keys_mgmt(s, a, KO_GENERATE, "test", req, &resp, err, sizeof(err));
+	int st = keys_mgmt(s, a, op, "test", req, &resp, err, sizeof(err));
 
 	json_object_put(req);
 	key[0] = '\0';
@@ -128,6 +128,13 @@ gen(struct store *s, struct arena *a, const char *fields)
 		snprintf(key, sizeof(key), "%s", json_object_get_string(v));
 	json_object_put(resp);
 	return key;
+}
+
+/* Generates a key with the given fields; returns the raw key (static). */
+static const char *
+gen(struct store *s, struct arena *a, const char *fields)
+{
+	return gen_op(s, a, KO_GENERATE, fields);
 }
 
 static int
@@ -143,6 +150,93 @@ mgmt_status(struct store *s, struct arena *a, enum keys_op op, const char *field
 	json_object_put(req);
 	json_object_put(resp);
 	return st;
+}
+
+/* /key/regenerate of key (grace: JSON duration or NULL); returns the new key (static). */
+static const char *
+regen(struct store *s, struct arena *a, const char *key, const char *grace)
+{
+	static char out[80];
+	char fields[256];
+
+	if (grace != NULL)
+		snprintf(fields, sizeof(fields), "{\"key\":\"%s\",\"grace_period\":\"%s\"}", key,
+		    grace);
+	else
+		snprintf(fields, sizeof(fields), "{\"key\":\"%s\"}", key);
+	snprintf(out, sizeof(out), "%s", gen_op(s, a, KO_REGENERATE, fields));
+	return out;
+}
+
+/* A regenerate without grace ends every grace of the record. */
+static void
+test_regenerate_grace(const struct cfg *c, struct store *s, struct arena *a)
+{
+	struct principal p;
+	const char *why;
+	char k0[80], k1[80], k2[80];
+
+	snprintf(k0, sizeof(k0), "%s", gen(s, a, "{\"user_id\":\"regen\"}"));
+	snprintf(k1, sizeof(k1), "%s", regen(s, a, k0, "1h"));
+	TH_OK(keys_authenticate_ex(c, s, a, k0, NULL, NULL, &p, &why) == MG_OK &&
+	    keys_authenticate_ex(c, s, a, k1, NULL, NULL, &p, &why) == MG_OK, "grace: old and new work");
+	snprintf(k2, sizeof(k2), "%s", regen(s, a, k1, NULL));
+	TH_OK(k2[0] != '\0' && keys_authenticate_ex(c, s, a, k2, NULL, NULL, &p, &why) == MG_OK,
+	    "regenerated without grace: newest works");
+	TH_OK(keys_authenticate_ex(c, s, a, k1, NULL, NULL, &p, &why) == MG_ENOTFOUND,
+	    "regenerated without grace: the previous key stops");
+	TH_OK(keys_authenticate_ex(c, s, a, k0, NULL, NULL, &p, &why) == MG_ENOTFOUND,
+	    "regenerated without grace: the first key's grace ends too");
+}
+
+/* A key with neither team nor user keeps its tenant through regeneration. */
+static void
+test_tenant_survives_regeneration(const struct cfg *c, struct store *s, struct arena *a)
+{
+	struct principal p;
+	const char *why, *tenant = NULL;
+	char k0[80], k1[80];
+
+	snprintf(k0, sizeof(k0), "%s", gen(s, a, "{\"key_alias\":\"bare\"}"));
+	if (keys_authenticate_ex(c, s, a, k0, NULL, NULL, &p, &why) == MG_OK)
+		tenant = p.tenant;
+	snprintf(k1, sizeof(k1), "%s", regen(s, a, k0, NULL));
+	TH_OK(tenant != NULL && keys_authenticate_ex(c, s, a, k1, NULL, NULL, &p, &why) == MG_OK &&
+	    strcmp(p.tenant, tenant) == 0, "tenant of a bare key survives regeneration");
+	snprintf(k0, sizeof(k0), "%s", regen(s, a, k1, "1h"));
+	TH_OK(keys_authenticate_ex(c, s, a, k0, NULL, NULL, &p, &why) == MG_OK &&
+	    strcmp(p.tenant, tenant) == 0, "and a second one, with grace");
+}
+
+/*
+ * rpm_limit is a sliding window shared through the store: 20 requests at
+ * second 50 of a minute still count at second 61 (a fixed window let 20
+ * more through there) and stop counting 60 s after they were made.
+ */
+static void
+test_sliding_window(struct store *s, struct arena *a)
+{
+	struct keys_record k;
+	struct keys_refusal r;
+	char hash[65];
+	long base = 60L * 100000, slot, admitted = 0;
+	int i;
+
+	keys_hash_arg(gen(s, a, "{\"rpm_limit\":20}"), hash);
+	for (i = 0; i < 25; i++)
+		if (store_keys_admit(s, a, hash, base + 50, 600, &k, &slot, &r) == MG_OK)
+			admitted++;
+	TH_OK(admitted == 20, "20 of 25 admitted within a minute");
+	TH_OK(store_keys_admit(s, a, hash, base + 61, 600, &k, &slot, &r) == MG_EINVAL &&
+	    r.status == 429 && r.retry_after == 49,
+	    "across the minute boundary: still refused, retry-after until they expire");
+	TH_OK(store_keys_admit(s, a, hash, base + 109, 600, &k, &slot, &r) == MG_EINVAL,
+	    "refused until 60 s after the 20 requests");
+	admitted = 0;
+	for (i = 0; i < 25; i++)
+		if (store_keys_admit(s, a, hash, base + 110, 600, &k, &slot, &r) == MG_OK)
+			admitted++;
+	TH_OK(admitted == 20, "60 s later the window is free again (20 admitted)");
 }
 
 int
@@ -279,6 +373,9 @@ main(void)
 		TH_OK(keys_authenticate_ex(&c, s, &a, m3, NULL, NULL, &p, &why) == MG_OK, "newest works");
 	}
 
+	test_regenerate_grace(&c, s, &a);
+	test_tenant_survives_regeneration(&c, s, &a);
+	test_sliding_window(s, &a);
 	key = gen(s, &a, "{\"rpm_limit\":1000,\"tpm_limit\":1000000}");
 	test_admit_faults(&c, s, &a, key);
 
