@@ -5,8 +5,8 @@ botocore's own event-stream parser, corrupt frames, refused signatures."""
 import atexit
 import base64
 import json
-import re
 import os
+import re
 import subprocess
 
 from botocore.eventstream import EventStreamBuffer
@@ -19,7 +19,12 @@ SERVERS = ["lighttpd", "apache"]
 SESSION_TOKEN = "IQoJb3JpZ2luX2VjEMockSessionToken0123456789"
 BEDROCK = mock_bedrock.BedrockMock(session_token=SESSION_TOKEN)
 atexit.register(BEDROCK.close)
-ENV = {"MASKGATE_BEDROCK_URL": BEDROCK.url, "MASKGATE_BEDROCK_REGION": mock_bedrock.REGION,
+_MODELS = os.path.join(tmpdir("mg-bdrk-alias-"), "models.conf")
+with open(_MODELS, "w") as _f:
+    _f.write("alias claude-via-profile arn:aws:bedrock:us-east-1:210987654321:"
+             "application-inference-profile/a1b2c3d4e5\n")
+os.chmod(_MODELS, 0o644)
+ENV = {"MASKGATE_MODELS": _MODELS, "MASKGATE_BEDROCK_URL": BEDROCK.url, "MASKGATE_BEDROCK_REGION": mock_bedrock.REGION,
        "MASKGATE_AWS_ACCESS_KEY_ID": mock_bedrock.ACCESS_KEY,
        "MASKGATE_AWS_SECRET_ACCESS_KEY": mock_bedrock.SECRET_KEY,
        "MASKGATE_AWS_SESSION_TOKEN": SESSION_TOKEN}
@@ -202,12 +207,17 @@ def test_spend_recorded_at_bedrock_price(srv, mock):
 
 
 def test_inference_profile_arn(srv, mock):
-    """An application inference profile ARN is one escaped segment; it
-    reaches Bedrock as the client sent it and is signed as AWS wants."""
+    """An inference-profile ARN carries an account id: asked for directly it
+    is refused (it would reach the spend log and metrics); an admin alias
+    may point at one, and it reaches Bedrock escaped and signed as AWS wants."""
     BEDROCK.reset()
     arn = ("/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A210987654321%3A"
            "application-inference-profile%2Fa1b2c3d4e5/invoke")
-    s, _, out = curl(srv.url + arn, method="POST", headers=headers(srv), data=body())
+    s, h, out = curl(srv.url + arn, method="POST", headers=headers(srv), data=body())
+    assert s == 400 and h.get("x-amzn-errortype") == "ValidationException", (s, out)
+    assert b"210987654321" not in out and not BEDROCK.requests
+    s, _, out = curl(srv.url + "/model/claude-via-profile/invoke", method="POST",
+                     headers=headers(srv), data=body())
     assert s == 200, out
     assert BEDROCK.requests[-1].path == arn, BEDROCK.requests[-1].path
     assert_upstream_clean()
@@ -293,8 +303,8 @@ def standalone_messages_client_bedrock_upstream(mock):
     os.chmod(models, 0o644)
     for kind in SERVERS:
         BEDROCK.reset()
-        srv = harness.SERVERS[kind](mock, MASKGATE_UPSTREAM_FORMAT="bedrock",
-                                    MASKGATE_MODELS=models, **ENV).start()
+        srv = harness.SERVERS[kind](mock, **dict(ENV, MASKGATE_UPSTREAM_FORMAT="bedrock",
+                                                 MASKGATE_MODELS=models)).start()
         try:
             h = {"x-api-key": srv.master, "content-type": "application/json",
                  "anthropic-version": "2023-06-01", "anthropic-beta": "b-one, b-two"}
