@@ -275,7 +275,31 @@ add_leads(struct rules *r, unsigned ri, struct rules_diag *d)
 	return rc;
 }
 
-/* Builds the bigram filter and buckets over all leads. */
+/*
+ * Sets the trigram filter's bits for every first-three-bytes value lead l
+ * accepts (every third byte when the lead is two bytes long).
+ */
+static void
+add_trigrams(struct rules *r, const struct rules_lead *l)
+{
+	unsigned char b0[32], b1[32], b2[256];
+	size_t n0 = lead_bytes(l, 0, b0), n1 = lead_bytes(l, 1, b1), n2, x, y, z;
+
+	if (l->len >= 3) {
+		n2 = lead_bytes(l, 2, b2);
+	} else {
+		for (n2 = 0; n2 < 256; n2++)
+			b2[n2] = (unsigned char)n2;
+	}
+	for (x = 0; x < n0; x++)
+		for (y = 0; y < n1; y++)
+			for (z = 0; z < n2; z++) {
+				uint32_t h = rules_trigram(b0[x], b1[y], b2[z]);
+				r->trigram_bits[h >> 6] |= (uint64_t)1 << (h & 63);
+			}
+}
+
+/* Builds the bigram and trigram filters and the buckets over all leads. */
 static int
 build_bigrams(struct rules *r)
 {
@@ -291,6 +315,7 @@ build_bigrams(struct rules *r)
 	for (i = 0; i < r->nlead; i++) {
 		unsigned char b0[32], b1[32];
 		size_t n0 = lead_bytes(&r->lead[i], 0, b0), n1 = lead_bytes(&r->lead[i], 1, b1), x, y;
+		add_trigrams(r, &r->lead[i]);
 		for (x = 0; x < n0; x++)
 			for (y = 0; y < n1; y++) {
 				unsigned bg = (unsigned)b0[x] << 8 | b1[y];

@@ -15,6 +15,14 @@
 #include "rules.h"
 
 #define RULES_MAX_LEAD 128
+#define RULES_TRIGRAM_BITS (1u << 18)
+
+/* the trigram filter's bit for bytes a b c */
+static inline uint32_t
+rules_trigram(unsigned a, unsigned b, unsigned c)
+{
+	return ((a << 16 | b << 8 | c) * 2654435761u) >> 14;
+}
 
 enum rules_lead_class { RULES_LC_LIT, RULES_LC_DIGIT, RULES_LC_HEX };
 
@@ -78,6 +86,8 @@ struct rules {
 	struct rules_lead *lead;
 	size_t nlead;
 	uint64_t bigram_bits[65536 / 64];
+	/* second filter: a hash of the first three bytes of every lead */
+	uint64_t trigram_bits[RULES_TRIGRAM_BITS / 64];
 	uint32_t *bucket_start;	/* 65537 entries */
 	uint32_t *bucket;
 	struct rules_lead_quick *quick;	/* hot copy of the leads, same indices */

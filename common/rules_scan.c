@@ -3,7 +3,7 @@
  * a text.
  *
  * Scanning is one pass over the text with a bigram filter on the first two
- * bytes of every lead; only where a lead really occurs does its rule's
+ * bytes of every lead and a hashed trigram filter on the first three; only where a lead really occurs does its rule's
  * regex run, starting at most `back` bytes before it and never starting
  * after it (PCRE2 offset limit). Rules without a lead scan the whole text.
  */
@@ -200,6 +200,229 @@ resolve(const struct rules *r, struct mvec *v, const struct rules_match *ph, siz
 	v->n = out;
 }
 
+/*
+ * The next "AWS_" in [p, end), or NULL: memchr for the 'A' (vectorised)
+ * and a compare, several times cheaper than memmem for a 4-byte needle.
+ */
+static const char *
+find_aws(const char *p, const char *end)
+{
+	while (end - p >= 4) {
+		const char *a = memchr(p, 'A', (size_t)(end - p - 3));
+		if (a == NULL)
+			return NULL;
+		if (a[1] == 'W' && a[2] == 'S' && a[3] == '_')
+			return a;
+		p = a + 1;
+	}
+	return NULL;
+}
+
+/* ---- account IDs beyond their context ---------------------------------- */
+
+static int
+is_dig(int c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* The enabled mask rule of type ACCOUNT, or -1. */
+static int
+account_rule(const struct rules *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->nactive; i++) {
+		const struct rules_rule *ru = &r->rule[r->active[i]];
+		if (ru->action == RULES_MASK && ru->typelen == 7 && memcmp(ru->type, "ACCOUNT", 7) == 0)
+			return (int)r->active[i];
+	}
+	return -1;
+}
+
+/*
+ * The account field of an ARN starting at text[s] and ending before e
+ * (arn:partition:service:region:ACCOUNT:resource), as [*as, *ae); 0 when
+ * the ARN has none (S3, AWS-managed policies).
+ */
+static int
+arn_account(const char *text, size_t s, size_t e, size_t *as, size_t *ae)
+{
+	size_t p = s, colons = 0, i;
+
+	if (e - s < 4 || memcmp(text + s, "arn:", 4) != 0)
+		return 0;
+	while (p < e && colons < 4) {
+		if (text[p] == ':')
+			colons++;
+		p++;
+	}
+	if (colons < 4 || p + 12 > e)
+		return 0;
+	for (i = 0; i < 12; i++)
+		if (!is_dig(text[p + i]))
+			return 0;
+	if (p + 12 < e && text[p + 12] != ':' && text[p + 12] != '/')
+		return 0;
+	*as = p;
+	*ae = p + 12;
+	return 1;
+}
+
+static int
+overlaps(const struct rules_match *ph, size_t nph, size_t s, size_t e)
+{
+	size_t lo = 0, hi = nph;
+
+	while (lo < hi) {	/* first placeholder ending after s */
+		size_t mid = (lo + hi) / 2;
+		if (ph[mid].end <= s)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < nph && ph[lo].start < e;
+}
+
+/*
+ * A match that overlaps a placeholder already in the text is dropped, but
+ * an ARN around a placeholder (arn:aws:iam::483920175634:role/AWS_EC2_001)
+ * still names its account: such a candidate becomes its account field.
+ */
+static void
+salvage_arns(const struct rules *r, struct mvec *v, const struct rules_match *ph, size_t nph,
+    const char *text, int acct)
+{
+	size_t i, as, ae;
+
+	if (acct < 0 || nph == 0)
+		return;
+	for (i = 0; i < v->n; i++) {
+		struct rules_match *m = &v->m[i];
+		if (!overlaps(ph, nph, m->start, m->end) ||
+		    !arn_account(text, m->start, m->end, &as, &ae) || overlaps(ph, nph, as, ae))
+			continue;
+		m->start = as;
+		m->end = ae;
+		m->rule = (unsigned)acct;
+		m->action = r->rule[acct].action;
+	}
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static uint64_t
+digits12(const char *p)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < 12; i++)
+		v = v * 10 + (uint64_t)(p[i] - '0');
+	return v;
+}
+
+/*
+ * Context travels within a text: an account ID recognised in context (a key
+ * that names an account, an ARN) is the same account where it stands alone
+ * elsewhere ("in the ``123456789012`` AWS account", "codebuild-...-123456789012-
+ * input-bucket", "urn:.../123456789012/..."), so every standalone 12-digit
+ * occurrence of it is masked too. Also the further items of a list whose
+ * first item was matched ("UserIds": ["111...", "222..."]). v holds the
+ * chosen, sorted spans; new ones are added and v is sorted again.
+ */
+static enum mg_err
+propagate_accounts(const struct rules *r, struct mvec *v, const struct rules_match *ph, size_t nph,
+    const char *text, size_t len, int acct)
+{
+	const unsigned char *t = (const unsigned char *)text;
+	uint64_t *val;
+	size_t nval = 0, nchosen = v->n, i, j = 0, as, ae;
+
+	if (acct < 0 || nchosen == 0)
+		return MG_OK;
+	/* the further items of a list after a matched account */
+	for (i = 0; i < nchosen; i++) {
+		size_t p = v->m[i].end, q;
+		if ((int)v->m[i].rule != acct || v->m[i].action != RULES_MASK)
+			continue;
+		for (;;) {
+			while (p < len && (t[p] == '"' || t[p] == '\'' || t[p] == '`' || t[p] == ' '))
+				p++;
+			if (p >= len || t[p] != ',')
+				break;
+			p++;
+			while (p < len && (isspace(t[p]) || t[p] == '"' || t[p] == '\'' || t[p] == '`'))
+				p++;
+			for (q = p; q < len && q - p < 13 && is_dig(t[q]); q++)
+				;
+			if (q - p != 12 || (q < len && isalnum(t[q])) || overlaps(ph, nph, p, q) ||
+			    (i + 1 < nchosen && v->m[i + 1].start < q))
+				break;
+			if (mvec_push(v, p, q, (unsigned)acct, r->rule[acct].action) != MG_OK)
+				return MG_ENOMEM;
+			p = q;
+		}
+	}
+	if (v->n > nchosen) {
+		qsort_r(v->m, v->n, sizeof(*v->m), cmp_match, (void *)r);
+		nchosen = v->n;
+	}
+	val = arena_alloc(v->a, nchosen * sizeof(*val) + 8);
+	if (val == NULL)
+		return MG_ENOMEM;
+	for (i = 0; i < nchosen; i++) {
+		const struct rules_match *m = &v->m[i];
+		if (m->action != RULES_MASK)
+			continue;
+		if ((int)m->rule == acct && m->end - m->start == 12)
+			val[nval++] = digits12(text + m->start);
+		else if (arn_account(text, m->start, m->end, &as, &ae))
+			val[nval++] = digits12(text + as);
+	}
+	if (nval == 0)
+		return MG_OK;
+	qsort(val, nval, sizeof(*val), cmp_u64);
+	/* every standalone run of exactly 12 digits: test the 12th byte of a
+	 * window; when it is no digit, no such run starts in the window */
+	i = 0;
+	while (i + 12 <= len) {
+		size_t s, e;
+		uint64_t x;
+		if (!is_dig(t[i + 11])) {
+			i += 12;
+			continue;
+		}
+		s = i + 11;
+		while (s > 0 && is_dig(t[s - 1]))
+			s--;
+		e = i + 12;
+		while (e < len && is_dig(t[e]))
+			e++;
+		i = e + 1;
+		if (e - s != 12 || (s > 0 && isalpha(t[s - 1])) || (e < len && isalpha(t[e])))
+			continue;
+		x = digits12(text + s);
+		if (bsearch(&x, val, nval, sizeof(*val), cmp_u64) == NULL)
+			continue;
+		while (j < nchosen && v->m[j].end <= s)
+			j++;
+		if ((j < nchosen && v->m[j].start < e) || overlaps(ph, nph, s, e))
+			continue;
+		if (mvec_push(v, s, e, (unsigned)acct, r->rule[acct].action) != MG_OK)
+			return MG_ENOMEM;
+	}
+	if (v->n > nchosen)
+		qsort_r(v->m, v->n, sizeof(*v->m), cmp_match, (void *)r);
+	return MG_OK;
+}
+
 enum mg_err
 rules_scan(const struct rules *r, struct arena *a, const char *text, size_t len,
     struct rules_match **out, size_t *n)
@@ -208,6 +431,7 @@ rules_scan(const struct rules *r, struct arena *a, const char *text, size_t len,
 	struct mvec v = { NULL, 0, 0, a }, ph = { NULL, 0, 0, a };
 	size_t *next, i;
 	enum mg_err rc;
+	int acct;
 
 	*out = NULL;
 	*n = 0;
@@ -219,6 +443,11 @@ rules_scan(const struct rules *r, struct arena *a, const char *text, size_t len,
 		uint32_t k;
 		if (!((r->bigram_bits[bg >> 6] >> (bg & 63)) & 1))
 			continue;
+		if (i + 2 < len) {
+			uint32_t h = rules_trigram(t[i], t[i + 1], t[i + 2]);
+			if (!((r->trigram_bits[h >> 6] >> (h & 63)) & 1))
+				continue;
+		}
 		for (k = r->bucket_start[bg]; k < r->bucket_start[bg + 1]; k++) {
 			const struct rules_lead_quick *q = &r->quick[r->bucket[k]];
 			if (i + q->len > len)
@@ -260,7 +489,7 @@ rules_scan(const struct rules *r, struct arena *a, const char *text, size_t len,
 	{
 		const char *p = text, *end = text + len;
 		while (p < end) {
-			const char *hit = memmem(p, (size_t)(end - p), "AWS_", 4);
+			const char *hit = find_aws(p, end);
 			unsigned rule;
 			unsigned long num;
 			size_t pos, pend;
@@ -277,7 +506,12 @@ rules_scan(const struct rules *r, struct arena *a, const char *text, size_t len,
 			}
 		}
 	}
+	acct = account_rule(r);
+	salvage_arns(r, &v, ph.m, ph.n, text, acct);
 	resolve(r, &v, ph.m, ph.n);
+	rc = propagate_accounts(r, &v, ph.m, ph.n, text, len, acct);
+	if (rc != MG_OK)
+		return rc;
 	*out = v.m;
 	*n = v.n;
 	return MG_OK;

@@ -30,6 +30,121 @@ is_b64(int c)
 }
 
 static int
+lc(int c)
+{
+	return c >= 'A' && c <= 'Z' ? c + 32 : c;
+}
+
+static int
+is_alpha(int c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+/*
+ * Whether the word w (lower case) ends at text[p] (exclusive), case-blind.
+ * A word inside a placeholder (AWS_EC2_HOST_001) does not count: the
+ * context must read the same before and after masking.
+ */
+struct word {
+	const char *w;
+	size_t n;
+};
+#define WORD(s) { s, sizeof(s) - 1 }
+
+static int
+word_before(const char *text, size_t p, const struct word *word)
+{
+	const char *w = word->w;
+	size_t n = word->n, i, q;
+
+	if (p < n || lc(text[p - 1]) != w[n - 1])
+		return 0;
+	for (i = 0; i < n; i++)
+		if (lc(text[p - n + i]) != w[i])
+			return 0;
+	for (q = p - n; q > 0 && (is_alpha(text[q - 1]) || is_digit(text[q - 1]) || text[q - 1] == '_'); q--)
+		;
+	return !(p - q >= 4 && memcmp(text + q, "AWS_", 4) == 0);
+}
+
+/*
+ * Version context: "v1.2.3.4", "version 1.2.3.4", "Release: 1.2.3.4",
+ * "pkg (2.39.90.1-1)" and "1.2.3.4-1" / "1.2.3.4~rc1" / "1.2.3.4+dfsg"
+ * (Debian and semver suffixes).
+ */
+static int
+version_context(const char *text, size_t len, size_t start, size_t end)
+{
+	static const struct word words[] = { WORD("version"), WORD("ver"), WORD("release"),
+		WORD("rev"), WORD("revision"), WORD("build"), WORD("firmware"), WORD("kernel"),
+		WORD("package"), WORD("upgrade to"), WORD("update to") };
+	size_t p = start, i;
+
+	if (end < len && (text[end] == '-' || text[end] == '~' || text[end] == '+') &&
+	    end + 1 < len && (is_digit(text[end + 1]) || is_alpha(text[end + 1])))
+		return 1;
+	if (p > 0 && (text[p - 1] == 'v' || text[p - 1] == 'V'))
+		return 1;
+	if (p > 0 && text[p - 1] == '(')
+		return 1;
+	while (p > 0 && start - p < 3 && (text[p - 1] == ' ' || text[p - 1] == ':' ||
+	    text[p - 1] == '=' || text[p - 1] == '"' || text[p - 1] == '\''))
+		p--;
+	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (word_before(text, p, &words[i]))
+			return 1;
+	return 0;
+}
+
+/*
+ * Address context for numbers that could be versions: a CIDR suffix or a
+ * port after it ("/32", ":443", " port 51122"), "user@" or "scheme://"
+ * before it, or,
+ * earlier on the same line (up to 24 bytes), a word that names an address:
+ * "ip" as a word or a camel-case part (PublicIp, ip_address, SourceIP),
+ * address, host, cidr, inet, server, peer, dns, gateway, endpoint, remote,
+ * client, proxy, connection, ssh, ping, listen, curl, wget, telnet,
+ * traceroute, nslookup, whois.
+ */
+static int
+ip_context(const char *text, size_t len, size_t start, size_t end)
+{
+	static const struct word words[] = { WORD("addr"), WORD("host"), WORD("cidr"),
+		WORD("inet"), WORD("server"), WORD("peer"), WORD("dns"), WORD("gateway"),
+		WORD("endpoint"), WORD("remote"), WORD("client"), WORD("proxy"), WORD("nameserver"),
+		WORD("connection"), WORD("connect to"), WORD("ssh"), WORD("ping"), WORD("listen"),
+		WORD("curl"), WORD("wget"), WORD("telnet"), WORD("traceroute"), WORD("nslookup"),
+		WORD("whois") };
+	static const struct word ip = WORD("ip");
+	size_t lo = start > 24 ? start - 24 : 0, p, i;
+
+	if (end + 1 < len && (text[end] == '/' || text[end] == ':') && is_digit(text[end + 1]))
+		return 1;
+	if (start > 0 && text[start - 1] == '@')	/* user@host */
+		return 1;
+	if (start >= 3 && memcmp(text + start - 3, "://", 3) == 0)	/* a URL's host */
+		return 1;
+	if (end + 6 <= len && memcmp(text + end, " port ", 6) == 0)
+		return 1;
+	for (p = start; p > lo && text[p - 1] != '\n'; p--) {
+		if (p >= 2 && text[p - 1] == '.' && is_digit(text[p - 2]))
+			break;	/* another number: its context is not this one's */
+		if (p >= lo + 2 && lc(text[p - 2]) == 'i' && lc(text[p - 1]) == 'p') {
+			char before = p >= 3 ? text[p - 3] : ' ', after = p < len ? text[p] : ' ';
+			int start_ok = !is_alpha(before) || (text[p - 2] == 'I' && before >= 'a' && before <= 'z');
+			int end_ok = !(after >= 'a' && after <= 'z') || after == 's' || after == 'v';
+			if (start_ok && end_ok && word_before(text, p, &ip))
+				return 1;
+		}
+		for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+			if (word_before(text, p, &words[i]))
+				return 1;
+	}
+	return 0;
+}
+
+static int
 v_public_ipv4(const char *text, size_t len, size_t start, size_t end)
 {
 	unsigned o[4] = { 0, 0, 0, 0 };
@@ -54,14 +169,15 @@ v_public_ipv4(const char *text, size_t len, size_t start, size_t end)
 	}
 	if (k != 3 || digits == 0)
 		return 0;
+	if (version_context(text, len, start, end))
+		return 0;
 	/*
-	 * Version strings ("1.2.3.4", "3.11.4.1") look like addresses. Every
-	 * octet small and the first below 10 is a version, not a host; the
-	 * test is context-free on purpose: a context test ("after the word
-	 * version") would change once the context itself is masked, and
-	 * masking must stay idempotent.
+	 * Four small numbers ("1.2.3.4", "3.11.4.1", "2.39.90.1") are as likely
+	 * a version as an address: a first part below 10, or every part below
+	 * 32, is an address only in address context (3.8.12.25 is AWS's).
 	 */
-	if (o[0] < 10 && o[1] < 32 && o[2] < 32 && o[3] < 32)
+	if ((o[0] < 10 || (o[0] < 32 && o[1] < 32 && o[2] < 32 && o[3] < 32)) &&
+	    !ip_context(text, len, start, end))
 		return 0;
 	if (o[0] == 0 || o[0] == 10 || o[0] == 127 || o[0] >= 224)	/* this, private, loopback, multicast, reserved */
 		return 0;
@@ -108,9 +224,25 @@ v_public_ipv6(const char *text, size_t len, size_t start, size_t end)
 	return 1;
 }
 
+/* Whether "secret" (any case) stands up to 64 bytes before start, same line. */
+static int
+secret_named(const char *text, size_t start)
+{
+	size_t p, lo = start > 64 ? start - 64 : 0;
+
+	for (p = start; p >= lo + 6 && text[p - 1] != '\n'; p--)
+		if (lc(text[p - 6]) == 's' && lc(text[p - 5]) == 'e' && lc(text[p - 4]) == 'c' &&
+		    lc(text[p - 3]) == 'r' && lc(text[p - 2]) == 'e' && lc(text[p - 1]) == 't')
+			return 1;
+	return 0;
+}
+
 /*
- * A 40-character secret access key: base64 alphabet, mixed case and not
- * plain hex (a git SHA is 40 hex digits), and not a repeated filler.
+ * A 40-character secret access key: base64 alphabet and not a repeated
+ * filler. Under a name that says "secret" that is enough (hex and
+ * low-entropy values too: there a false mask costs nothing and a miss
+ * leaks a credential); found only next to an access key ID it must also
+ * mix character classes and not be plain hex (a git SHA is 40 hex digits).
  */
 static int
 v_secret_key(const char *text, size_t len, size_t start, size_t end)
@@ -137,10 +269,15 @@ v_secret_key(const char *text, size_t len, size_t start, size_t end)
 			distinct++;
 		}
 	}
+	if (secret_named(text, start))
+		return distinct >= 8;
 	return nonhex && upper + lower + digit >= 2 && distinct >= 12;
 }
 
-/* A session token: long base64 with mixed classes. */
+/*
+ * A session token: long base64 with mixed classes; URL-encoded (%2F) or
+ * base64url and JWT-shaped ('.', '-', '_') forms too.
+ */
 static int
 v_session_token(const char *text, size_t len, size_t start, size_t end)
 {
@@ -152,7 +289,7 @@ v_session_token(const char *text, size_t len, size_t start, size_t end)
 		return 0;
 	for (i = start; i < end; i++) {
 		unsigned char c = (unsigned char)text[i];
-		if (!is_b64(c) && c != '=')
+		if (!is_b64(c) && c != '=' && c != '%' && c != '.' && c != '-' && c != '_')
 			return 0;
 		upper |= c >= 'A' && c <= 'Z';
 		lower |= c >= 'a' && c <= 'z';

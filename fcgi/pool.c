@@ -4,13 +4,17 @@
  * The parent holds no database connection, no libcurl handle and no PCRE2
  * state: each child initialises its own after fork(). A child that dies is
  * replaced; one that dies immediately after start is replaced with a delay
- * so a broken configuration cannot spin the machine.
+ * so a broken configuration cannot spin the machine. A child whose master
+ * dies (even by SIGKILL) finishes its request and exits: an orphan would
+ * hold the database and the socket under any supervisor that does not kill
+ * the whole cgroup.
  */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -40,6 +44,7 @@ on_child(int sig)
 static pid_t
 spawn(const struct cfg *c, int fd)
 {
+	pid_t master = getpid();
 	pid_t pid = fork();
 
 	if (pid != 0) {
@@ -52,11 +57,19 @@ spawn(const struct cfg *c, int fd)
 		char err[512];
 		int status;
 
+		/*
+		 * SIGTERM when the master dies: the worker's handler finishes the
+		 * request in flight. A master that died before prctl() took effect
+		 * is caught by the getppid() check; the accept loop checks again.
+		 */
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != master)
+			_exit(0);
 		signal(SIGCHLD, SIG_DFL);
 		if (worker_init(&w, c, err, sizeof(err)) != MG_OK) {
 			log_error("worker: %s", err);
 			_exit(3);
 		}
+		w.master = master;
 		status = worker_serve_fcgi(&w, fd, c->max_requests);
 		worker_fini(&w);
 		_exit(status);

@@ -106,11 +106,15 @@ handle(struct worker *w, FCGX_Request *fcgx)
 	w->served++;
 }
 
+/* interrupted accepts in a row without a signal of ours: libfcgi gave up */
+#define ACCEPT_EINTR_MAX 100
+
 int
 worker_serve_fcgi(struct worker *w, int listen_fd, long max_requests)
 {
 	struct sigaction sa;
 	FCGX_Request fcgx;
+	int rc, interrupted = 0;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_term;
@@ -123,11 +127,27 @@ worker_serve_fcgi(struct worker *w, int listen_fd, long max_requests)
 		return 1;
 	}
 	while (!worker_stop) {
-		if (FCGX_Accept_r(&fcgx) < 0) {
-			if (errno == EINTR && !worker_stop)
-				continue;
+		/* orphaned: the master cannot replace or stop us; take no more */
+		if (w->master != 0 && getppid() != w->master) {
+			log_warn("worker: pool master %ld is gone; exiting", (long)w->master);
 			break;
 		}
+		rc = FCGX_Accept_r(&fcgx);
+		if (rc < 0) {
+			/*
+			 * libfcgi returns -errno. An orphaned worker was seen with
+			 * every accept failing at once, no system call made, on a
+			 * stale EINTR (libfcgi's shutdown flag): retrying forever
+			 * spun it at full CPU. Signals of ours set worker_stop, so
+			 * a run of interrupted accepts means the library gave up.
+			 */
+			if (rc == -EINTR && !worker_stop && ++interrupted < ACCEPT_EINTR_MAX)
+				continue;
+			if (!worker_stop)
+				log_warn("worker: FastCGI accept failed (%d); exiting", rc);
+			break;
+		}
+		interrupted = 0;
 		handle(w, &fcgx);
 		arena_reset(&w->arena);
 		if (max_requests > 0 && w->served >= max_requests) {

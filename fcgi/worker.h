@@ -6,6 +6,7 @@
 #define MG_WORKER_H
 
 #include <signal.h>
+#include <sys/types.h>
 #include <fcgiapp.h>
 
 #include "arena.h"
@@ -19,6 +20,7 @@ struct worker {
 	struct arena arena;
 	long served;
 	long started;		/* Unix seconds, for the console's uptime */
+	pid_t master;		/* the pool master (--listen mode), 0 otherwise */
 };
 
 /* Set by signal handlers: finish the current request, then exit. */
@@ -29,8 +31,9 @@ enum mg_err worker_init(struct worker *w, const struct cfg *c, char *err, size_t
 void worker_fini(struct worker *w);
 
 /*
- * Serves FastCGI requests on listen_fd until stopped or, when max_requests
- * is non-zero, after that many. Returns the process exit status.
+ * Serves FastCGI requests on listen_fd until stopped, when w->master is set
+ * and no longer this process's parent, or, when max_requests is non-zero,
+ * after that many. Returns the process exit status.
  */
 int worker_serve_fcgi(struct worker *w, int listen_fd, long max_requests);
 /* Serves the single CGI request of this process. */

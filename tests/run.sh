@@ -39,6 +39,12 @@ rc=$?
 cat "$log"
 tally checksrc "$log" $rc
 
+echo "# package checks"
+python3 tests/depcheck.py >"$log" 2>&1
+rc=$?
+cat "$log"
+tally depcheck "$log" $rc
+
 for t in "$OUT"/tests/test_*; do
 	[ -x "$t" ] || continue
 	echo "# $(basename "$t")"

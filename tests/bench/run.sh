@@ -4,7 +4,8 @@
 set -eu
 OUT=${MG_OUT:-build/rel}
 table=$(mktemp)
-trap 'rm -f "$table"' EXIT
+acc=$(mktemp)
+trap 'rm -f "$table" "$acc"' EXIT
 {
 	echo "| measurement | value | against the baseline |"
 	echo "|---|---|---|"
@@ -13,6 +14,10 @@ trap 'rm -f "$table"' EXIT
 	python3 tests/bench/proxy.py
 } >"$table"
 cat "$table"
+# recognition on third-party material: per-family recall and false
+# placeholders per 100 KB of non-AWS text (tests/corpus/README.md)
+"$OUT/tests/test_corpus_thirdparty" | sed -n 's/^# |/|/p' >"$acc"
+cat "$acc"
 {
 	echo "# Benchmarks"
 	echo
@@ -23,6 +28,14 @@ cat "$table"
 	echo "numbers vary between machines, the ratios much less."
 	echo
 	cat "$table"
+	echo
+	echo "## Recognition on third-party material"
+	echo
+	echo "tests/corpus/thirdparty (tests/corpus/README.md): recall per family of"
+	echo "labelled occurrences in AWS documentation examples and scanners' fixtures,"
+	echo "and false placeholders in real non-AWS text."
+	echo
+	cat "$acc"
 	if [ -f tests/fuzz/last-run.md ]; then
 		echo
 		echo "## Fuzzing (last \`make fuzz\` run)"

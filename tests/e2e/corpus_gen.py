@@ -120,6 +120,25 @@ class Gen:
                             "export AWS_SESSION_TOKEN={v}", "X-Amz-Security-Token: {v}",
                             "token {v} expires at 2026-01-02T10:00:00Z")
 
+    def BEDROCK_KEY(self):
+        if self.r.random() < 0.5:
+            v = "ABSKQmVkcm9ja0FQSUtleS" + self.b64_mixed(110) + self.r.choice(["", "="])
+        else:
+            v = "bedrock-api-key-" + self.b64_mixed(160) + self.r.choice(["", "=="])
+        return v, self.pick("export AWS_BEARER_TOKEN_BEDROCK={v}", "Authorization: Bearer {v}",
+                            '"apiKey": "{v}"')
+
+    def APPSYNC_KEY(self):
+        return "da2-" + self.s(LOW36, 25) + self.r.choice("0123456789"), \
+            self.pick('"x-api-key": "{v}"', "APPSYNC_API_KEY={v}")
+
+    def MWS_TOKEN(self):
+        return "amzn.mws." + self.uuid(), self.pick("MWSAuthToken={v}", '"mws_auth_token": "{v}"')
+
+    def SIGNATURE(self):
+        return self.hex(64), self.pick("&X-Amz-Date=20260101T000000Z&X-Amz-Signature={v}",
+                                       "SignedHeaders=host;x-amz-date, Signature={v}")
+
     # -- ARNs
     def _arn(self, svc, res, region=True):
         r = self.region()
@@ -337,6 +356,21 @@ class Gen:
         return self._id(self.r.choice(["pcx", "dopt", "eigw", "eipassoc", "vgw", "cgw", "tgw-attach",
                                        "tgw-rtb", "rtbassoc", "fsmt", "fsap", "sir", "fleet", "key",
                                        "vpce-svc", "pl", "fl", "r", "ipam"]), "Id")
+
+    def EC2_TASK(self):
+        return "%s-%s-0%s" % (self.r.choice(["import", "export"]), self.r.choice(["ami", "snap", "i"]),
+                              self.hex(16)), self.pick('"ImportTaskId": "{v}"', "--task-id {v}")
+
+    def EC2_PRIVATE_HOST(self):
+        a = (self.r.randint(1, 254), self.r.randint(0, 255), self.r.randint(1, 254))
+        r = self.region()
+        dom = "ec2.internal" if r == "us-east-1" else r + ".compute.internal"
+        return "ip-10-%d-%d-%d.%s" % (a[0], a[1], a[2], dom), \
+            self.pick('"PrivateDnsName": "{v}"', "node {v} Ready", "kubectl cordon {v}")
+
+    def ORG_ROOT(self):
+        return "r-" + self.s(LOW36, 3) + self.r.choice("0123456789"), \
+            self.pick('"RootId": "{v}"', "--parent-id {v}", '"ParentId": "{v}"')
 
     def SSM_SESSION(self):
         return "%s-0%s" % (self.r.choice(PEOPLE), self.hex(16)), \

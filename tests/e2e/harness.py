@@ -24,27 +24,145 @@ FCGI = os.path.join(BINDIR, "maskgate.fcgi")
 CLI = os.path.join(BINDIR, "maskgate")
 APACHE_MODULES = "/usr/lib/apache2/modules"
 
+
+class Skip(Exception):
+    """Raised by a test that cannot run on this machine; reported as skipped."""
+
 _procs = []
 _tmpdirs = []
 
+# Every process of this run carries RUN_VAR=RUN_TOKEN in its environment when
+# it inherits ours; with track_descendants() the runner is also the child
+# subreaper, so orphans (a pool worker whose master died, a daemon) come
+# back to it instead of PID 1 and stay findable. Other runs on the machine
+# have other tokens and other ancestors: leftovers() never sees them.
+RUN_VAR = "MG_E2E_RUN"
+RUN_TOKEN = secrets.token_hex(8)
+os.environ[RUN_VAR] = RUN_TOKEN
+PR_SET_CHILD_SUBREAPER = 36
 
-def stop_all():
-    for p in reversed(_procs):
-        if p.poll() is None:
-            try:
-                os.killpg(p.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-    deadline = time.time() + 10
-    for p in reversed(_procs):
+
+def track_descendants():
+    """Makes this process the subreaper of everything it starts. Returns
+    whether the kernel agreed."""
+    import ctypes
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def proc_table():
+    """{pid: (ppid, state, cmdline, environ bytes)} of the processes we may read."""
+    table = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
         try:
-            p.wait(timeout=max(0.1, deadline - time.time()))
-        except subprocess.TimeoutExpired:
+            with open("/proc/%s/stat" % name) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            with open("/proc/%s/cmdline" % name, "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+            try:
+                with open("/proc/%s/environ" % name, "rb") as f:
+                    env = f.read()
+            except OSError:
+                env = b""
+        except (OSError, IndexError):
+            continue
+        table[int(name)] = (int(fields[1]), fields[0], cmd, env)
+    return table
+
+
+def run_processes():
+    """{pid: command line} of the live (non-zombie) processes this run
+    started: descendants of this process and carriers of this run's token."""
+    table = proc_table()
+    me = os.getpid()
+    children = {}
+    for pid, (ppid, _, _, _) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    mine, todo = set(), list(children.get(me, []))
+    while todo:
+        pid = todo.pop()
+        if pid not in mine:
+            mine.add(pid)
+            todo.extend(children.get(pid, []))
+    tag = ("\0%s=%s\0" % (RUN_VAR, RUN_TOKEN)).encode()
+    return {pid: cmd for pid, (_, state, cmd, env) in table.items()
+            if pid != me and state != "Z" and (pid in mine or tag in b"\0" + env)}
+
+
+def reap():
+    """Collects exited children (orphans adopted as subreaper included)."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def leftovers(grace=5.0):
+    """Processes of this run still alive after grace seconds: {pid: cmdline}.
+    Call when nothing should be running (after stop_all())."""
+    deadline = time.time() + grace
+    while True:
+        reap()
+        left = run_processes()
+        if not left or time.time() >= deadline:
+            return left
+        time.sleep(0.1)
+
+
+def kill_all(pids):
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    time.sleep(0.2)
+    reap()
+
+
+def _group_alive(pgid):
+    """Whether a live (non-zombie) process remains in process group pgid."""
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open("/proc/%s/stat" % name) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                return True
+    return False
+
+
+def _stop_groups(procs, timeout):
+    """SIGTERM to each process group, also when its leader is gone (its
+    workers may not be); wait for the group to empty; SIGKILL at timeout."""
+    for p in procs:
+        try:
+            os.killpg(p.pid, signal.SIGTERM)
+        except (ProcessLookupError, PermissionError):
+            pass
+    deadline = time.time() + timeout
+    for p in procs:
+        while (p.poll() is None or _group_alive(p.pid)) and time.time() < deadline:
+            time.sleep(0.05)
+        if p.poll() is None or _group_alive(p.pid):
             try:
                 os.killpg(p.pid, signal.SIGKILL)
-            except ProcessLookupError:
+            except (ProcessLookupError, PermissionError):
                 pass
-            p.wait()
+        p.wait()
+
+
+def stop_all():
+    _stop_groups(list(reversed(_procs)), 10)
     _procs.clear()
     if not os.environ.get("MG_KEEP_TMP"):
         for d in _tmpdirs:
@@ -58,8 +176,12 @@ atexit.register(stop_all)
 def spawn(argv, env=None, log=None, **kw):
     """Starts a process in its own group so stop_all() reaps its children."""
     out = open(log, "ab") if log else subprocess.DEVNULL
+    if env is not None:
+        env = dict(env, **{RUN_VAR: RUN_TOKEN})
     p = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT,
                          stdin=subprocess.DEVNULL, start_new_session=True, **kw)
+    if log:
+        out.close()
     _procs.append(p)
     return p
 
@@ -70,6 +192,47 @@ def tmpdir(prefix="mg-e2e-"):
     os.chmod(d, 0o777)
     _tmpdirs.append(d)
     return d
+
+
+_shared = {}
+
+
+def www_copy(path):
+    """A copy of path (a file in the checkout) that Apache's workers can reach.
+
+    As root, Apache runs maskgate as www-data, which may not be able to enter
+    the checkout (a clone under /root or in a 0700 directory). Everything
+    Apache executes therefore runs from a 0755 directory of this run: a hard
+    link when it is on the same file system, else a copy. Returns the path."""
+    d = _shared.get("dir")
+    if d is None or not os.path.isdir(d):
+        d = tempfile.mkdtemp(prefix="mg-e2e-bin-")
+        os.chmod(d, 0o755)
+        _tmpdirs.append(d)
+        _shared.clear()
+        _shared["dir"] = d
+    src = os.path.realpath(path)
+    if src not in _shared:
+        sub = os.path.join(d, str(len(_shared)))
+        os.mkdir(sub)
+        os.chmod(sub, 0o755)
+        dst = os.path.join(sub, os.path.basename(path))
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+        _shared[src] = dst
+    return _shared[src]
+
+
+def www_env(env):
+    """env with every value that names a file in the checkout replaced by its www_copy()."""
+    out = {}
+    for k, v in env.items():
+        if v.startswith(ROOT + os.sep) and os.path.isfile(v):
+            v = www_copy(v)
+        out[k] = v
+    return out
 
 
 def free_port():
@@ -357,30 +520,24 @@ class Server:
         return out
 
     def worker_pids(self):
-        out = subprocess.run(["pgrep", "-f", "^" + FCGI], capture_output=True, text=True).stdout
-        pids = []
-        for pid in out.split():
-            try:
-                with open("/proc/%s/environ" % pid, "rb") as f:
-                    if ("MASKGATE_DB=" + self.env["MASKGATE_DB"]).encode() in f.read():
-                        pids.append(int(pid))
-            except OSError:
-                pass
-        return pids
+        """maskgate.fcgi processes serving this server's database (never
+        the pool's master, which serves nothing)."""
+        tag = ("\0MASKGATE_DB=%s\0" % self.env["MASKGATE_DB"]).encode()
+        master = self.pool.pid if getattr(self, "pool", None) else None
+        return sorted(pid for pid, (_, state, cmd, env) in proc_table().items()
+                      if state != "Z" and os.path.basename(cmd.split(" ")[0]) == "maskgate.fcgi"
+                      and tag in b"\0" + env and pid != master)
+
+    def cli_argv(self):
+        """argv that runs the maskgate CLI as the account owning this
+        server's database: www-data under Apache as root, from a copy that
+        account can reach (see www_copy)."""
+        if os.geteuid() == 0 and self.kind == "apache":
+            return ["runuser", "-u", "www-data", "--", www_copy(CLI)]
+        return [CLI]
 
     def stop(self):
-        for p in self.procs:
-            if p.poll() is None:
-                try:
-                    os.killpg(p.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-        for p in self.procs:
-            try:
-                p.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-                p.wait()
+        _stop_groups(self.procs, 15)
 
 
 def _lighttpd_env_block(env):
@@ -482,7 +639,8 @@ class Apache(Server):
         os.makedirs(www, exist_ok=True)
         os.makedirs(os.path.join(self.dir, "fcgid"), exist_ok=True)
         os.chmod(os.path.join(self.dir, "fcgid"), 0o777)
-        env_lines = "\n".join('FcgidInitialEnv %s "%s"' % (k, v) for k, v in self.env.items())
+        env_lines = "\n".join('FcgidInitialEnv %s "%s"' % (k, v) for k, v in www_env(self.env).items())
+        fcgi = www_copy(FCGI)
         conf = apache_conf(self.dir, self.port, ["mpm_event", "authz_core", "authz_host", "alias",
                                                  "fcgid"], """DocumentRoot %(www)s
 StartServers 1
@@ -507,7 +665,8 @@ AliasMatch "^/(.*)$" "%(fcgi)s/$1"
     CGIPassAuth On
     Require all granted
 </Directory>
-""" % {"dir": self.dir, "www": www, "env": env_lines, "fcgi": FCGI, "bindir": BINDIR})
+""" % {"dir": self.dir, "www": www, "env": env_lines, "fcgi": fcgi,
+       "bindir": os.path.dirname(fcgi)})
         self.procs.append(spawn(["apache2", "-f", conf, "-DFOREGROUND"],
                                 log=os.path.join(self.dir, "stdout.log")))
         self.wait_ready()
@@ -566,15 +725,20 @@ def curl_stream(url, headers=None, data=None, timeout=60):
         argv += ["--data-binary", "@-"]
     argv.append(url)
     t0 = time.time()
-    p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    payload = json.dumps(data).encode() if isinstance(data, (dict, list)) else data
-    if payload is not None:
-        p.stdin.write(payload)
-    p.stdin.close()
+    p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     lines = []
-    for line in p.stdout:
-        lines.append((time.time() - t0, line))
-    p.wait()
+    try:
+        payload = json.dumps(data).encode() if isinstance(data, (dict, list)) else data
+        if payload is not None:
+            p.stdin.write(payload)
+        p.stdin.close()
+        for line in p.stdout:
+            lines.append((time.time() - t0, line))
+    except BaseException:
+        p.kill()        # the caller's curl ends with it
+        raise
+    finally:
+        p.wait()
     return lines
 
 

@@ -288,8 +288,8 @@ def standalone_make_run(mock):
     os.killpg(p.pid, signal.SIGINT)
     assert p.wait(timeout=15) is not None
     time.sleep(0.5)
-    left = subprocess.run(["pgrep", "-f", os.path.join(d, "var")], capture_output=True, text=True)
-    assert left.stdout.strip() == "", "processes left behind: " + left.stdout
+    left = [cmd for cmd in harness.run_processes().values() if os.path.join(d, "var") in cmd]
+    assert not left, "processes left behind: %s" % left
 
 
 def standalone_env_templates_validate(mock):

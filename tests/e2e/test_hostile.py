@@ -11,7 +11,7 @@ import subprocess
 import threading
 import time
 
-from harness import CLI, assert_envelope, auth, curl, message_reply
+from harness import assert_envelope, auth, curl, message_reply
 
 SERVERS = ["lighttpd", "apache"]
 MODEL = "claude-sonnet-4-5"
@@ -634,9 +634,7 @@ def test_31_cli_unmask_other_tenant(srv, mock):
     v = secret_id()
     env = {k: val for k, val in os.environ.items() if not k.startswith("MASKGATE_")}
     env.update(srv.env)
-    argv = [CLI]
-    if os.geteuid() == 0 and srv.kind == "apache":
-        argv = ["runuser", "-u", "www-data", "--"] + argv
+    argv = srv.cli_argv()
     p = subprocess.run(argv + ["mask", "--tenant", "team:alpha"], input=("x " + v).encode(), env=env,
                        capture_output=True, timeout=30)
     ph = PH.findall(p.stdout.decode())

@@ -53,9 +53,7 @@ def cli(srv, *args):
     env = dict(os.environ)
     env = {k: v for k, v in env.items() if not k.startswith("MASKGATE_")}
     env.update(srv.env)
-    argv = [harness.CLI] + list(args)
-    if os.geteuid() == 0 and srv.kind == "apache":
-        argv = ["runuser", "-u", "www-data", "--"] + argv
+    argv = srv.cli_argv() + list(args)
     p = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=30)
     return p.returncode, p.stdout, p.stderr
 
