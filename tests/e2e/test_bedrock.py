@@ -7,7 +7,9 @@ import base64
 import json
 import os
 import re
+import shutil
 import subprocess
+import tempfile
 
 from botocore.eventstream import EventStreamBuffer
 
@@ -19,7 +21,11 @@ SERVERS = ["lighttpd", "apache"]
 SESSION_TOKEN = "IQoJb3JpZ2luX2VjEMockSessionToken0123456789"
 BEDROCK = mock_bedrock.BedrockMock(session_token=SESSION_TOKEN)
 atexit.register(BEDROCK.close)
-_MODELS = os.path.join(tmpdir("mg-bdrk-alias-"), "models.conf")
+# module lifetime, unlike harness.tmpdir() which the runner empties after each test
+_MODELS_DIR = tempfile.mkdtemp(prefix="mg-bdrk-alias-")
+atexit.register(shutil.rmtree, _MODELS_DIR, True)
+os.chmod(_MODELS_DIR, 0o755)
+_MODELS = os.path.join(_MODELS_DIR, "models.conf")
 with open(_MODELS, "w") as _f:
     _f.write("alias claude-via-profile arn:aws:bedrock:us-east-1:210987654321:"
              "application-inference-profile/a1b2c3d4e5\n")

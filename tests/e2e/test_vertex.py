@@ -7,7 +7,9 @@ import atexit
 import json
 import os
 import re
+import shutil
 import subprocess
+import tempfile
 
 import harness
 import mock_vertex
@@ -16,7 +18,9 @@ from harness import curl, tmpdir
 SERVERS = ["lighttpd", "apache"]
 VERTEX = mock_vertex.VertexMock()
 atexit.register(VERTEX.close)
-_KEYDIR = tmpdir("mg-vertex-key-")
+# module lifetime, unlike harness.tmpdir() which the runner empties after each test
+_KEYDIR = tempfile.mkdtemp(prefix="mg-vertex-key-")
+atexit.register(shutil.rmtree, _KEYDIR, True)
 SA_KEY, VERTEX.pub = mock_vertex.new_service_account(_KEYDIR, VERTEX.url + "/token")
 ENV = {"MASKGATE_VERTEX_URL": VERTEX.url, "MASKGATE_VERTEX_SA_KEY_FILE": SA_KEY,
        "MASKGATE_VERTEX_PROJECT": "gw-project", "MASKGATE_VERTEX_REGION": "us-east5"}
