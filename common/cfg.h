@@ -56,6 +56,20 @@ struct cfg {
 	long claude_max_runs;		/* MASKGATE_CLAUDE_MAX_RUNS: concurrent runs, 0 = off */
 	char *claude_bwrap;		/* MASKGATE_CLAUDE_BWRAP: the sandbox runs go in */
 	char *self_url;			/* MASKGATE_SELF_URL: maskgate's own base URL */
+	char *upstream_format;		/* MASKGATE_UPSTREAM_FORMAT: anthropic, bedrock, vertex */
+	/* Amazon Bedrock upstream (the /model/... routes) */
+	char *bedrock_url;		/* MASKGATE_BEDROCK_URL; NULL: from the region */
+	char *bedrock_region;		/* MASKGATE_BEDROCK_REGION */
+	char *aws_access_key_id;	/* MASKGATE_AWS_ACCESS_KEY_ID */
+	char *aws_secret_access_key;	/* MASKGATE_AWS_SECRET_ACCESS_KEY */
+	char *aws_session_token;	/* MASKGATE_AWS_SESSION_TOKEN */
+	char *bedrock_api_key;		/* MASKGATE_BEDROCK_API_KEY: bearer instead of SigV4 */
+	/* Google Vertex AI upstream (the /v1/projects/... routes) */
+	char *vertex_url;		/* MASKGATE_VERTEX_URL; NULL: from the region */
+	char *vertex_region;		/* MASKGATE_VERTEX_REGION */
+	char *vertex_project;		/* MASKGATE_VERTEX_PROJECT */
+	char *vertex_sa_key;		/* MASKGATE_VERTEX_SA_KEY: service-account key JSON */
+	char *vertex_token_url;		/* MASKGATE_VERTEX_TOKEN_URL */
 	long console_session;		/* MASKGATE_CONSOLE_SESSION: console sign-in lifetime */
 	long anomaly_factor;		/* MASKGATE_ANOMALY_FACTOR: x median hour flagged */
 	long anomaly_min_requests;	/* MASKGATE_ANOMALY_MIN_REQUESTS: floor per hour */

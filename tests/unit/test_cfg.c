@@ -177,6 +177,46 @@ main(void)
 		unlink(upfile);
 	}
 
+	/* Bedrock and Vertex settings come in sets */
+	{
+		static const struct {
+			const char *lines, *want;
+		} cloud[] = {
+			{ "MASKGATE_AWS_ACCESS_KEY_ID=AKIAEXAMPLE0000000001\n"
+			  "MASKGATE_BEDROCK_REGION=us-east-1\n", "MASKGATE_AWS_SECRET_ACCESS_KEY" },
+			{ "MASKGATE_AWS_SESSION_TOKEN=tok\nMASKGATE_BEDROCK_REGION=us-east-1\n",
+			  "MASKGATE_AWS_SESSION_TOKEN" },
+			{ "MASKGATE_BEDROCK_API_KEY=k\n", "MASKGATE_BEDROCK_REGION" },
+			{ "MASKGATE_BEDROCK_API_KEY=k\nMASKGATE_BEDROCK_REGION=us-east-1\n"
+			  "MASKGATE_AWS_ACCESS_KEY_ID=a\nMASKGATE_AWS_SECRET_ACCESS_KEY=s\n",
+			  "not both" },
+			{ "MASKGATE_BEDROCK_URL=http://127.0.0.1:9\nMASKGATE_BEDROCK_REGION=us/east\n",
+			  "not a region" },
+			{ "MASKGATE_VERTEX_REGION=US_EAST5\n", "MASKGATE_VERTEX_REGION" },
+			{ "MASKGATE_UPSTREAM_FORMAT=openai\n", "MASKGATE_UPSTREAM_FORMAT" },
+			{ "MASKGATE_UPSTREAM_FORMAT=bedrock\n", "bedrock needs" },
+			{ "MASKGATE_UPSTREAM_FORMAT=vertex\nMASKGATE_VERTEX_SA_KEY={}\n", "vertex needs" },
+		};
+		size_t i;
+
+		for (i = 0; i < MG_NELEM(cloud); i++) {
+			write_cfg(cloud[i].lines, strlen(cloud[i].lines));
+			err[0] = '\0';
+			TH_OK(cfg_load(&c, 0, err, sizeof(err)) == MG_EINVAL &&
+			    strstr(err, cloud[i].want) != NULL, "cloud settings %zu refused: %s", i, err);
+			cfg_free(&c);
+		}
+		want = "MASKGATE_AWS_ACCESS_KEY_ID=AKIAEXAMPLE0000000001\n"
+		    "MASKGATE_AWS_SECRET_ACCESS_KEY=abc/def+ghi\nMASKGATE_AWS_SESSION_TOKEN=t0k\n"
+		    "MASKGATE_BEDROCK_REGION=eu-central-1\n";
+		write_cfg(want, strlen(want));
+		err[0] = '\0';
+		TH_OK(cfg_load(&c, 0, err, sizeof(err)) == MG_OK &&
+		    strcmp(c.aws_secret_access_key, "abc/def+ghi") == 0 &&
+		    strcmp(c.bedrock_region, "eu-central-1") == 0, "a full Bedrock set loads: %s", err);
+		cfg_free(&c);
+	}
+
 	unlink(path);
 	rmdir(dir);
 	return th_done();
