@@ -23,7 +23,7 @@ MG_STD := -std=c11 -D_GNU_SOURCE -Icommon
 MG_CFLAGS := $(MG_STD) -Wall -Wextra -Wshadow -Wformat=2 -Wno-unused-parameter \
 	-fstack-protector-strong
 MG_LDFLAGS :=
-MG_LDLIBS := -lfcgi -lcurl -ljson-c -lpcre2-8 -lsqlite3 -lcrypto -ljwt
+MG_LDLIBS := -lfcgi -lcurl -ljson-c -lpcre2-8 -lsqlite3 -lcrypto -ljwt -lz
 
 ifeq ($(SANITIZE),1)
 OUT := build/san

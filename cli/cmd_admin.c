@@ -14,6 +14,7 @@
 #include "cfg.h"
 #include "cli.h"
 #include "crypto.h"
+#include "sandbox.h"
 
 int
 cli_keygen(int argc, char **argv)
@@ -142,6 +143,24 @@ check_upstream_loop(struct doctor *d, const char *url)
 	curl_easy_cleanup(h);
 }
 
+/* /v1/claude-code refuses to run the CLI without its sandbox: say whether it can. */
+static void
+check_sandbox(struct doctor *d, const struct cfg *c)
+{
+	const char *bwrap = NULL, *why;
+
+	if (c->claude_max_runs == 0) {
+		finding(d, "ok", "%s", "/v1/claude-code is off (MASKGATE_CLAUDE_MAX_RUNS=0)");
+		return;
+	}
+	why = sandbox_check(c, &bwrap);
+	if (why != NULL)
+		finding(d, "warn", "/v1/claude-code will answer 503: %s "
+		    "(or turn it off with MASKGATE_CLAUDE_MAX_RUNS=0)", why);
+	else
+		finding(d, "ok", "/v1/claude-code runs are sandboxed with %s", bwrap);
+}
+
 int
 cli_doctor(int argc, char **argv)
 {
@@ -154,9 +173,10 @@ cli_doctor(int argc, char **argv)
 	if (cli_wants_help(argc, argv)) {
 		printf("usage: maskgate doctor [--offline]\n\n"
 		    "Checks the configuration in this environment: secrets present and\n"
-		    "strong, secret and database files private, PCRE2 JIT, and the\n"
-		    "request-loop trap (upstream URL answering as maskgate). --offline\n"
-		    "skips contacting the upstream. Exit status 1 on any error.\n");
+		    "strong, secret and database files private, PCRE2 JIT, the sandbox\n"
+		    "/v1/claude-code runs in, and the request-loop trap (upstream URL\n"
+		    "answering as maskgate). --offline skips contacting the upstream.\n"
+		    "Exit status 1 on any error.\n");
 		return 0;
 	}
 	if (cfg_load(&cfg, 0, err, sizeof(err)) != MG_OK) {
@@ -179,6 +199,7 @@ cli_doctor(int argc, char **argv)
 	check_secret_files(&d);
 	check_private(&d, cfg.db_path, "database");
 	check_jit(&d);
+	check_sandbox(&d, &cfg);
 	if (base != NULL)
 		finding(&d, "info", "ANTHROPIC_BASE_URL=%s is set here; maskgate ignores it "
 		    "(it is the client's setting), but make sure it is not also the upstream", base);

@@ -125,7 +125,8 @@ anomaly_scan(const struct cfg *c, struct store *s, struct arena *a, long now,
 
 	*out = NULL;
 	*n = 0;
-	rc = store_spend_active_keys(s, now_ms - hour_ms, now_ms + 1, c->anomaly_min_requests,
+	/* now is whole seconds; requests logged later in this second count too */
+	rc = store_spend_active_keys(s, now_ms - hour_ms, now_ms + 1000, c->anomaly_min_requests,
 	    add_active, &ac);
 	if (rc == MG_OK)
 		rc = ac.rc;

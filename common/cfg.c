@@ -105,8 +105,34 @@ static const struct cfg_var cfg_vars[] = {
 	  "give a duration such as 300s" },
 	{ "MASKGATE_CLAUDE_MAX_RUNS", T_INT, OFF(claude_max_runs), "2",
 	  "give the number of concurrent Claude Code runs, 0 to 64 (0 turns it off)" },
+	{ "MASKGATE_CLAUDE_BWRAP", T_STR, OFF(claude_bwrap), "bwrap",
+	  "give the path of bubblewrap (Debian package bubblewrap), or a name on the fixed PATH" },
 	{ "MASKGATE_SELF_URL", T_URL, OFF(self_url), NULL,
 	  "give maskgate's own base URL as its web server serves it, e.g. https://host:8443" },
+	{ "MASKGATE_UPSTREAM_FORMAT", T_STR, OFF(upstream_format), "anthropic",
+	  "use anthropic, bedrock or vertex" },
+	{ "MASKGATE_BEDROCK_URL", T_URL, OFF(bedrock_url), NULL,
+	  "give the Bedrock runtime base URL, e.g. https://bedrock-runtime.us-east-1.amazonaws.com" },
+	{ "MASKGATE_BEDROCK_REGION", T_STR, OFF(bedrock_region), NULL,
+	  "give the AWS region of the Bedrock runtime, e.g. us-east-1" },
+	{ "MASKGATE_AWS_ACCESS_KEY_ID", T_STR, OFF(aws_access_key_id), NULL,
+	  "give the AWS access key id maskgate signs Bedrock requests with" },
+	{ "MASKGATE_AWS_SECRET_ACCESS_KEY", T_STR, OFF(aws_secret_access_key), NULL,
+	  "give the AWS secret access key (or MASKGATE_AWS_SECRET_ACCESS_KEY_FILE)" },
+	{ "MASKGATE_AWS_SESSION_TOKEN", T_STR, OFF(aws_session_token), NULL,
+	  "give the AWS session token of temporary credentials" },
+	{ "MASKGATE_BEDROCK_API_KEY", T_STR, OFF(bedrock_api_key), NULL,
+	  "give a Bedrock API key (sent as a bearer token instead of SigV4)" },
+	{ "MASKGATE_VERTEX_URL", T_URL, OFF(vertex_url), NULL,
+	  "give the Vertex AI base URL, e.g. https://us-east5-aiplatform.googleapis.com" },
+	{ "MASKGATE_VERTEX_REGION", T_STR, OFF(vertex_region), NULL,
+	  "give the Vertex AI region, e.g. us-east5 or global" },
+	{ "MASKGATE_VERTEX_PROJECT", T_STR, OFF(vertex_project), NULL,
+	  "give the Google Cloud project id" },
+	{ "MASKGATE_VERTEX_SA_KEY", T_STR, OFF(vertex_sa_key), NULL,
+	  "give the service-account key JSON, best as a file: MASKGATE_VERTEX_SA_KEY_FILE" },
+	{ "MASKGATE_VERTEX_TOKEN_URL", T_URL, OFF(vertex_token_url), NULL,
+	  "give the OAuth2 token endpoint (default: the key's token_uri)" },
 	{ "MASKGATE_CONSOLE_SESSION", T_DURATION, OFF(console_session), "1h",
 	  "give a duration such as 1h (5m to 1d)" },
 	{ "MASKGATE_ANOMALY_FACTOR", T_INT, OFF(anomaly_factor), "5",
@@ -197,6 +223,66 @@ cfg_weak_jwt_secret(const char *secret)
 	if (distinct < 10)
 		return "has too little entropy (use `bin/maskgate keygen`)";
 	return NULL;
+}
+
+/*
+ * Bedrock and Vertex settings come in sets: a half-given set is a typo or a
+ * missing secret file, which would otherwise surface as a 403 at the first
+ * request.
+ */
+static enum mg_err
+cfg_check_clouds(const struct cfg *c, char *err, size_t errlen)
+{
+	if ((c->aws_access_key_id == NULL) != (c->aws_secret_access_key == NULL)) {
+		mg_errf(err, errlen, "MASKGATE_AWS_%s: required with MASKGATE_AWS_%s",
+		    c->aws_access_key_id == NULL ? "ACCESS_KEY_ID" : "SECRET_ACCESS_KEY",
+		    c->aws_access_key_id == NULL ? "SECRET_ACCESS_KEY" : "ACCESS_KEY_ID");
+		return MG_EINVAL;
+	}
+	if (c->aws_session_token != NULL && c->aws_access_key_id == NULL) {
+		mg_errf(err, errlen, "MASKGATE_AWS_SESSION_TOKEN: needs MASKGATE_AWS_ACCESS_KEY_ID "
+		    "and MASKGATE_AWS_SECRET_ACCESS_KEY");
+		return MG_EINVAL;
+	}
+	if (c->aws_access_key_id != NULL && c->bedrock_api_key != NULL) {
+		mg_errf(err, errlen, "MASKGATE_BEDROCK_API_KEY: set either it or the AWS access "
+		    "keys, not both");
+		return MG_EINVAL;
+	}
+	if ((c->aws_access_key_id != NULL || c->bedrock_api_key != NULL || c->bedrock_url != NULL) &&
+	    c->bedrock_region == NULL) {
+		mg_errf(err, errlen, "MASKGATE_BEDROCK_REGION: required for Bedrock (SigV4 signs "
+		    "with it), e.g. us-east-1");
+		return MG_EINVAL;
+	}
+	if (strcmp(c->upstream_format, "anthropic") != 0 &&
+	    strcmp(c->upstream_format, "bedrock") != 0 && strcmp(c->upstream_format, "vertex") != 0) {
+		mg_errf(err, errlen, "MASKGATE_UPSTREAM_FORMAT: use anthropic, bedrock or vertex");
+		return MG_EINVAL;
+	}
+	if (strcmp(c->upstream_format, "bedrock") == 0 && (c->bedrock_region == NULL ||
+	    (c->aws_access_key_id == NULL && c->bedrock_api_key == NULL))) {
+		mg_errf(err, errlen, "MASKGATE_UPSTREAM_FORMAT: bedrock needs MASKGATE_BEDROCK_REGION "
+		    "and the AWS access keys or MASKGATE_BEDROCK_API_KEY");
+		return MG_EINVAL;
+	}
+	if (strcmp(c->upstream_format, "vertex") == 0 && (c->vertex_sa_key == NULL ||
+	    c->vertex_project == NULL || c->vertex_region == NULL)) {
+		mg_errf(err, errlen, "MASKGATE_UPSTREAM_FORMAT: vertex needs MASKGATE_VERTEX_SA_KEY, "
+		    "MASKGATE_VERTEX_PROJECT and MASKGATE_VERTEX_REGION");
+		return MG_EINVAL;
+	}
+	if (c->bedrock_region != NULL && strspn(c->bedrock_region,
+	    "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(c->bedrock_region)) {
+		mg_errf(err, errlen, "MASKGATE_BEDROCK_REGION: not a region name, e.g. us-east-1");
+		return MG_EINVAL;
+	}
+	if (c->vertex_region != NULL && strspn(c->vertex_region,
+	    "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(c->vertex_region)) {
+		mg_errf(err, errlen, "MASKGATE_VERTEX_REGION: not a region name, e.g. us-east5");
+		return MG_EINVAL;
+	}
+	return MG_OK;
 }
 
 /* Reads MASKGATE_JWT_PUBLIC_KEY and checks the JWT settings agree. */
@@ -371,9 +457,14 @@ fail:
 	return NULL;
 }
 
-/* cfg_lookup() over an already parsed MASKGATE_CONFIG file. */
+/*
+ * cfg_lookup() over an already parsed MASKGATE_CONFIG file, also naming
+ * the file the value was read from: *file gets a new string (caller frees)
+ * when the value came from a NAME_FILE file.
+ */
 static char *
-lookup(const struct cfg_file *cf, const char *name, char *err, size_t errlen, int *failed)
+lookup(const struct cfg_file *cf, const char *name, char *err, size_t errlen, int *failed,
+    char **file)
 {
 	char filevar[128];
 	const char *v, *fv;
@@ -381,6 +472,7 @@ lookup(const struct cfg_file *cf, const char *name, char *err, size_t errlen, in
 	int from_file;
 
 	*failed = 0;
+	*file = NULL;
 	snprintf(filevar, sizeof(filevar), "%s_FILE", name);
 	v = getenv(name);
 	fv = getenv(filevar);
@@ -395,15 +487,20 @@ lookup(const struct cfg_file *cf, const char *name, char *err, size_t errlen, in
 		r = read_secret_file(fv, err, errlen, name);
 		if (r == NULL)
 			*failed = 1;
+		else
+			*file = strdup(fv);
 		return r;
 	}
 	r = cfg_file_lookup(cf, name, err, errlen, failed, &from_file);
 	if (r != NULL && from_file) {
 		char *path = r;
 		r = read_secret_file(path, err, errlen, name);
-		free(path);
-		if (r == NULL)
+		if (r == NULL) {
 			*failed = 1;
+			free(path);
+		} else {
+			*file = path;
+		}
 	}
 	return r;
 }
@@ -412,15 +509,30 @@ char *
 cfg_lookup(const char *name, char *err, size_t errlen, int *failed)
 {
 	struct cfg_file cf;
-	char *r = NULL;
+	char *r = NULL, *file = NULL;
 
 	*failed = 0;
 	if (cfg_file_read(&cf, err, errlen) != MG_OK)
 		*failed = 1;
 	else
-		r = lookup(&cf, name, err, errlen, failed);
+		r = lookup(&cf, name, err, errlen, failed, &file);
 	cfg_file_free(&cf);
+	free(file);
 	return r;
+}
+
+/* Remembers path (taking it) among the files the configuration came from. */
+static enum mg_err
+note_file(struct cfg *c, char *path)
+{
+	if (path == NULL)
+		return MG_OK;
+	if (c->nfiles >= MG_NELEM(c->files)) {
+		free(path);
+		return MG_EINVAL;
+	}
+	c->files[c->nfiles++] = path;
+	return MG_OK;
 }
 
 static enum mg_err
@@ -567,11 +679,25 @@ cfg_load_values(struct cfg *c, const struct cfg_file *cf, unsigned need, char *e
 	const char *why;
 	size_t i;
 
+	{
+		const char *conf = getenv("MASKGATE_CONFIG");
+		if (conf != NULL && *conf != '\0') {
+			c->files[c->nfiles] = strdup(conf);
+			if (c->files[c->nfiles++] == NULL)
+				return MG_ENOMEM;
+		}
+	}
 	for (i = 0; i < MG_NELEM(cfg_vars); i++) {
 		const struct cfg_var *var = &cfg_vars[i];
 		int failed = 0;
-		char *v = lookup(cf, var->name, err, errlen, &failed);
+		char *file = NULL;
+		char *v = lookup(cf, var->name, err, errlen, &failed, &file);
 
+		if (note_file(c, file) != MG_OK) {
+			free(v);
+			mg_errf(err, errlen, "%s_FILE: too many settings read from files", var->name);
+			return MG_EINVAL;
+		}
 		if (failed) {
 			free(v);	/* NULL today; keeps cfg_load leak-free whatever cfg_lookup returns */
 			return MG_EINVAL;
@@ -647,6 +773,9 @@ cfg_load_values(struct cfg *c, const struct cfg_file *cf, unsigned need, char *e
 	rc = cfg_check_jwt(c, err, errlen);
 	if (rc != MG_OK)
 		return rc;
+	rc = cfg_check_clouds(c, err, errlen);
+	if (rc != MG_OK)
+		return rc;
 	log_set_level((enum log_level)c->log_level);
 	return MG_OK;
 }
@@ -668,5 +797,7 @@ cfg_free(struct cfg *c)
 		}
 	}
 	free(c->jwt_public_pem);
+	for (i = 0; i < c->nfiles; i++)
+		free(c->files[i]);
 	explicit_bzero(c, sizeof(*c));
 }

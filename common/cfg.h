@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include "mg.h"
 
+#define CFG_MAX_FILES 64
+
 enum cfg_env { CFG_ENV_DEVELOPMENT, CFG_ENV_STAGING, CFG_ENV_PRODUCTION, CFG_ENV__MAX };
 
 struct cfg {
@@ -52,10 +54,28 @@ struct cfg {
 	char *claude_tools;		/* MASKGATE_CLAUDE_TOOLS: allowed tools; NULL = none */
 	long claude_timeout;		/* MASKGATE_CLAUDE_TIMEOUT: seconds per run */
 	long claude_max_runs;		/* MASKGATE_CLAUDE_MAX_RUNS: concurrent runs, 0 = off */
+	char *claude_bwrap;		/* MASKGATE_CLAUDE_BWRAP: the sandbox runs go in */
 	char *self_url;			/* MASKGATE_SELF_URL: maskgate's own base URL */
+	char *upstream_format;		/* MASKGATE_UPSTREAM_FORMAT: anthropic, bedrock, vertex */
+	/* Amazon Bedrock upstream (the /model/... routes) */
+	char *bedrock_url;		/* MASKGATE_BEDROCK_URL; NULL: from the region */
+	char *bedrock_region;		/* MASKGATE_BEDROCK_REGION */
+	char *aws_access_key_id;	/* MASKGATE_AWS_ACCESS_KEY_ID */
+	char *aws_secret_access_key;	/* MASKGATE_AWS_SECRET_ACCESS_KEY */
+	char *aws_session_token;	/* MASKGATE_AWS_SESSION_TOKEN */
+	char *bedrock_api_key;		/* MASKGATE_BEDROCK_API_KEY: bearer instead of SigV4 */
+	/* Google Vertex AI upstream (the /v1/projects/... routes) */
+	char *vertex_url;		/* MASKGATE_VERTEX_URL; NULL: from the region */
+	char *vertex_region;		/* MASKGATE_VERTEX_REGION */
+	char *vertex_project;		/* MASKGATE_VERTEX_PROJECT */
+	char *vertex_sa_key;		/* MASKGATE_VERTEX_SA_KEY: service-account key JSON */
+	char *vertex_token_url;		/* MASKGATE_VERTEX_TOKEN_URL */
 	long console_session;		/* MASKGATE_CONSOLE_SESSION: console sign-in lifetime */
 	long anomaly_factor;		/* MASKGATE_ANOMALY_FACTOR: x median hour flagged */
 	long anomaly_min_requests;	/* MASKGATE_ANOMALY_MIN_REQUESTS: floor per hour */
+	/* the files values were read from (MASKGATE_CONFIG, NAME_FILE): kept out of sandboxes */
+	char *files[CFG_MAX_FILES];
+	size_t nfiles;
 };
 
 /* What a command needs beyond the defaults. */

@@ -7,10 +7,17 @@
  * The CLI's own requests come back in through the web server, so each run
  * occupies one worker here and needs a second free worker for its nested
  * /v1/messages calls (see deploy/README.md). The run:
- *   - is started with fork/execve and an argv (no shell), in its own
- *     process group, with a clean environment whose HOME is a fresh
- *     temporary working directory removed afterwards;
- *   - gets MASKGATE_CLAUDE_TIMEOUT, then its whole group is killed;
+ *   - lives in a bubblewrap sandbox (sandbox.c) that sees its fresh working
+ *     directory and a minimal read-only system, never the keys, the
+ *     configuration or the database; without that sandbox there is no run;
+ *   - is started with fork/execve and an argv (no shell) that holds no
+ *     caller text: the prompt comes on stdin and the system prompt through
+ *     an inherited fd, both from memory, so `ps` shows neither;
+ *   - has a clean environment whose HOME is that working directory,
+ *     removed afterwards;
+ *   - gets MASKGATE_CLAUDE_TIMEOUT, then the bwrap we started is killed,
+ *     and with it the sandbox's PID namespace: every descendant, also one
+ *     that called setsid();
  *   - takes one of MASKGATE_CLAUDE_MAX_RUNS slots (flock on files next to
  *     the database), shared by every worker and every web server process;
  *   - may use only tools on the admin allow-list MASKGATE_CLAUDE_TOOLS.
@@ -18,12 +25,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -36,13 +45,16 @@
 #include "log.h"
 #include "mask.h"
 #include "route.h"
+#include "sandbox.h"
 #include "worker.h"
 
 #define CC_MAX_BODY (1024 * 1024)
 #define CC_MAX_OUTPUT (16 * 1024 * 1024)
 #define CC_STDERR_TAIL 512
 #define CC_MAX_TOOLS 32
-#define CC_SAFE_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+/* the fd the system prompt reaches the CLI on, and its name inside the sandbox */
+#define CC_SYSTEM_FD 3
+#define CC_SYSTEM_PATH "/dev/fd/3"
 
 /* What the caller asked for, validated. */
 struct cc_job {
@@ -229,25 +241,25 @@ take_slot(const struct cfg *c, struct arena *a)
 	return opened ? -1 : -2;
 }
 
-/* The CLI's path: MASKGATE_CLAUDE_BIN as given, or searched on a fixed PATH. */
+/*
+ * The CLI's real path (symlinks resolved: only its target is bound into
+ * the sandbox) from MASKGATE_CLAUDE_BIN as given or searched on the fixed
+ * PATH; *dir gets its directory. NULL when there is no such executable.
+ */
 static const char *
-find_cli(const char *bin, struct arena *a)
+find_cli(const char *bin, struct arena *a, const char **dir)
 {
-	const char *dir = CC_SAFE_PATH;
+	const char *path = sandbox_find_program(bin, a), *slash;
+	char real[PATH_MAX];
 
-	if (strchr(bin, '/') != NULL)
-		return access(bin, X_OK) == 0 ? bin : NULL;
-	while (*dir != '\0') {
-		const char *end = strchr(dir, ':');
-		size_t len = end != NULL ? (size_t)(end - dir) : strlen(dir);
-		const char *path = arena_printf(a, "%.*s/%s", (int)len, dir, bin);
-		if (path != NULL && access(path, X_OK) == 0)
-			return path;
-		if (end == NULL)
-			break;
-		dir = end + 1;
-	}
-	return NULL;
+	if (path == NULL || realpath(path, real) == NULL)
+		return NULL;
+	slash = strrchr(real, '/');
+	/* a CLI in / would bind the whole file system into the sandbox */
+	if (slash == NULL || slash == real)
+		return NULL;
+	*dir = arena_strndup(a, real, (size_t)(slash - real));
+	return *dir != NULL ? arena_strdup(a, real) : NULL;
 }
 
 /*
@@ -290,26 +302,61 @@ tools_arg(const struct cc_job *job, struct arena *a)
 	return b.data;
 }
 
-/* Child side of fork(): never returns. Only async-signal-safe calls. */
+/*
+ * Child side of fork(): never returns. Only async-signal-safe calls. The
+ * prompt is stdin; the system prompt (sys_fd, -1 for none) is fd 3.
+ */
 static void __attribute__((noreturn))
 child_exec(const char *path, char *const argv[], char *const envp[], const char *workdir,
-    int out_fd, int err_fd)
+    int prompt_fd, int sys_fd, int out_fd, int err_fd)
 {
 	sigset_t none;
-	int devnull;
 
 	setpgid(0, 0);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_DFL);	/* the worker ignores it; exec keeps ignored signals */
-	devnull = open("/dev/null", O_RDONLY);
-	if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0 ||
+	if (dup2(prompt_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0 ||
 	    chdir(workdir) != 0)
 		_exit(127);
+	/* dup2 onto itself would keep close-on-exec */
+	if (sys_fd == CC_SYSTEM_FD ? fcntl(sys_fd, F_SETFD, 0) < 0 :
+	    sys_fd >= 0 && dup2(sys_fd, CC_SYSTEM_FD) < 0)
+		_exit(127);
 	/* the FastCGI socket, the database and the slot lock stay with the worker */
-	closefrom(3);
+	closefrom(sys_fd >= 0 ? CC_SYSTEM_FD + 1 : CC_SYSTEM_FD);
 	execve(path, argv, envp);
 	_exit(127);
+}
+
+/*
+ * A close-on-exec memory file holding text, read from its start: caller
+ * text reaches the CLI through it, never through argv or the disk.
+ * Returns the fd (caller closes) or -1.
+ */
+static int
+memory_file(const char *name, const char *text)
+{
+	size_t len = strlen(text), done = 0;
+	int fd = memfd_create(name, MFD_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	while (done < len) {
+		ssize_t n = write(fd, text + done, len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			close(fd);
+			return -1;
+		}
+		done += (size_t)n;
+	}
+	if (lseek(fd, 0, SEEK_SET) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
 }
 
 /* Reads the child's output until both pipes close or the deadline passes. */
@@ -363,7 +410,10 @@ collect(struct cc_run *run, int out_fd, int err_fd, double deadline_ms)
 	}
 }
 
-/* Waits for pid until the deadline, then kills the whole group. */
+/*
+ * Waits for pid (the bwrap we started) until the deadline, then kills its
+ * group; its death takes the sandbox's PID namespace with it.
+ */
 static void
 reap(struct cc_run *run, pid_t pid, double deadline_ms)
 {
@@ -385,7 +435,7 @@ reap(struct cc_run *run, pid_t pid, double deadline_ms)
 		}
 	}
 	run->status = status;
-	/* whatever the CLI left running in its group (tool shells) goes too */
+	/* belt and braces: the namespace is gone already with bwrap's PID 1 */
 	kill(-pid, SIGKILL);
 }
 
@@ -402,17 +452,19 @@ rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 }
 
 /*
- * Runs the CLI for job with credential token against base; fills run.
- * Returns MG_EIO when it could not even be started (pipes, fork).
+ * Runs the CLI (at cli, in cli_dir) for job in a sandbox started with
+ * bwrap, with credential token against base; fills run. Returns MG_EIO
+ * when it could not even be started (pipes, memory files, fork).
  */
 static enum mg_err
-run_cli(struct request *req, const struct cc_job *job, const char *cli, const char *base,
-    const char *token, const char *workdir, struct cc_run *run)
+run_cli(struct request *req, const struct cc_job *job, const char *bwrap, const char *cli,
+    const char *cli_dir, const char *base, const char *token, const char *workdir,
+    struct cc_run *run)
 {
 	const struct cfg *c = req->worker->cfg;
 	struct arena *a = req->arena;
-	const char *argv[24], *envp[16], *tools = tools_arg(job, a);
-	int out_pipe[2] = { -1, -1 }, err_pipe[2] = { -1, -1 };
+	const char *argv[24], *envp[16], *tools = tools_arg(job, a), **sandboxed;
+	int out_pipe[2] = { -1, -1 }, err_pipe[2] = { -1, -1 }, prompt_fd = -1, sys_fd = -1;
 	size_t n = 0, e = 0;
 	double deadline = mg_now_ms() + (double)c->claude_timeout * 1000.0;
 	enum mg_err rc = MG_EIO;
@@ -434,19 +486,17 @@ run_cli(struct request *req, const struct cc_job *job, const char *cli, const ch
 		argv[n++] = tools;
 	}
 	if (job->system_prompt != NULL) {
-		argv[n++] = "--system-prompt";
-		argv[n++] = job->system_prompt;
+		argv[n++] = "--system-prompt-file";
+		argv[n++] = CC_SYSTEM_PATH;
 	}
 	if (job->model != NULL) {
 		argv[n++] = "--model";
 		argv[n++] = job->model;
 	}
-	/* "--" so that a prompt starting with '-' is never read as an option */
-	argv[n++] = "--";
-	argv[n++] = job->prompt;
+	/* no prompt here: with none on the command line, -p reads it from stdin */
 	argv[n] = NULL;
 
-	envp[e++] = "PATH=" CC_SAFE_PATH;
+	envp[e++] = "PATH=" SANDBOX_SAFE_PATH;
 	envp[e++] = arena_printf(a, "HOME=%s", workdir);
 	envp[e++] = arena_printf(a, "TMPDIR=%s", workdir);
 	envp[e++] = "LANG=C.UTF-8";
@@ -462,15 +512,26 @@ run_cli(struct request *req, const struct cc_job *job, const char *cli, const ch
 	for (n = 0; n < e; n++)
 		if (envp[n] == NULL)
 			return MG_ENOMEM;
+	sandboxed = sandbox_argv(c, bwrap, workdir, cli_dir, argv, a);
+	if (sandboxed == NULL)
+		return MG_ENOMEM;
 
+	prompt_fd = memory_file("maskgate-cc-prompt", job->prompt);
+	if (prompt_fd < 0)
+		goto out;
+	if (job->system_prompt != NULL) {
+		sys_fd = memory_file("maskgate-cc-system", job->system_prompt);
+		if (sys_fd < 0)
+			goto out;
+	}
 	if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0)
 		goto out;
 	pid = fork();
 	if (pid < 0)
 		goto out;
 	if (pid == 0)
-		child_exec(cli, (char *const *)argv, (char *const *)envp, workdir,
-		    out_pipe[1], err_pipe[1]);
+		child_exec(bwrap, (char *const *)sandboxed, (char *const *)envp, workdir,
+		    prompt_fd, sys_fd, out_pipe[1], err_pipe[1]);
 	setpgid(pid, pid);	/* also here: no race with kill(-pid) below */
 	close(out_pipe[1]);
 	close(err_pipe[1]);
@@ -483,6 +544,10 @@ run_cli(struct request *req, const struct cc_job *job, const char *cli, const ch
 	    run->out.len == 0;
 	rc = MG_OK;
 out:
+	if (prompt_fd >= 0)
+		close(prompt_fd);
+	if (sys_fd >= 0)
+		close(sys_fd);
 	for (n = 0; n < 2; n++) {
 		if (out_pipe[n] >= 0)
 			close(out_pipe[n]);
@@ -520,9 +585,13 @@ respond(struct request *req, const struct principal *p, struct cc_run *run, doub
 
 	res = run->out.data != NULL ? json_tokener_parse(run->out.data) : NULL;
 	if (res == NULL || !json_object_is_type(res, json_type_object)) {
-		if (WIFSIGNALED(run->status))
+		/* bwrap reports its child's death by signal N as exit status 128 + N */
+		int sig = WIFSIGNALED(run->status) ? WTERMSIG(run->status) :
+		    WIFEXITED(run->status) && WEXITSTATUS(run->status) > 128 ?
+		    WEXITSTATUS(run->status) - 128 : 0;
+		if (sig != 0)
 			http_error(req, 502, ET_API, "the Claude Code CLI crashed (signal %d): %s",
-			    WTERMSIG(run->status), err_line(run));
+			    sig, err_line(run));
 		else
 			http_error(req, 502, ET_API, "the Claude Code CLI failed (exit status %d) "
 			    "without a JSON result: %s", WIFEXITED(run->status) ?
@@ -574,7 +643,7 @@ h_claude_code(struct request *req, const struct principal *p)
 	const struct cfg *c = req->worker->cfg;
 	struct cc_job job;
 	struct cc_run run;
-	const char *cli, *base, *token;
+	const char *cli, *cli_dir = NULL, *base, *token, *bwrap = NULL, *why;
 	char workdir[] = "/tmp/maskgate-cc-XXXXXX";
 	int slot = -1, have_dir = 0;
 	double started = mg_now_ms();
@@ -583,6 +652,13 @@ h_claude_code(struct request *req, const struct principal *p)
 	if (c->claude_max_runs == 0) {
 		http_error(req, 403, ET_PERMISSION,
 		    "/v1/claude-code is turned off on this server (MASKGATE_CLAUDE_MAX_RUNS=0)");
+		return;
+	}
+	/* no sandbox, no run: the CLI would read whatever this worker can */
+	why = sandbox_check(c, &bwrap);
+	if (why != NULL) {
+		http_error(req, 503, ET_API, "/v1/claude-code is unavailable: it runs the CLI only "
+		    "in a sandbox, and %s", why);
 		return;
 	}
 	rc = http_read_body(req, CC_MAX_BODY);
@@ -605,7 +681,7 @@ h_claude_code(struct request *req, const struct principal *p)
 		    "/v1/claude-code is not available to a token with a models claim");
 		return;
 	}
-	cli = find_cli(c->claude_bin, req->arena);
+	cli = find_cli(c->claude_bin, req->arena, &cli_dir);
 	if (cli == NULL) {
 		http_error(req, 503, ET_API, "the Claude Code CLI is not installed here "
 		    "(MASKGATE_CLAUDE_BIN=%s is not an executable)", c->claude_bin);
@@ -638,7 +714,7 @@ h_claude_code(struct request *req, const struct principal *p)
 	memset(&run, 0, sizeof(run));
 	buf_init(&run.out, req->arena);
 	log_info("claude-code: run for tenant %s, %zu tools, base %s", p->tenant, job.ntools, base);
-	rc = run_cli(req, &job, cli, base, token, workdir, &run);
+	rc = run_cli(req, &job, bwrap, cli, cli_dir, base, token, workdir, &run);
 	if (rc != MG_OK) {
 		http_error(req, 503, ET_API, "could not start the Claude Code CLI: %s",
 		    mg_strerror(rc));

@@ -1,7 +1,10 @@
 /*
- * h_proxy.c - /v1/messages, /v1/messages/count_tokens and /v1/models:
- * mask the request, forward it with libcurl, restore the response (JSON or
- * SSE, event by event) and pass everything else through unchanged.
+ * h_proxy.c - /v1/messages, /v1/messages/count_tokens and /v1/models, and
+ * the same Messages exchange on the Bedrock (/model/...) and Vertex
+ * (/v1/projects/...) routes: mask the request, forward it with libcurl,
+ * restore the response (JSON, SSE or AWS event-stream, event by event) and
+ * pass everything else through unchanged. A cloud route differs only in
+ * what wire.h decides: model from the path, upstream URL, signing.
  *
  * Fail closed: if masking fails for any reason the request is refused with
  * 503 and nothing is sent upstream.
@@ -14,6 +17,7 @@
 
 #include <json-c/json.h>
 
+#include "bedrock_stream.h"
 #include "crypto.h"
 #include "jwalk.h"
 #include "log.h"
@@ -24,6 +28,7 @@
 #include "route.h"
 #include "sse.h"
 #include "upstream.h"
+#include "wire.h"
 #include "worker.h"
 
 #define PROXY_MAX_RESPONSE (64u * 1024 * 1024)
@@ -39,11 +44,14 @@ struct proxy {
 	const char *content_type;
 	struct buf body;		/* buffered non-streaming response */
 	struct sse *sse;		/* set once a 200 event stream starts */
+	struct bedrock_stream *bs;	/* or a 200 Bedrock event stream */
+	const struct wire_route *wire;	/* Bedrock/Vertex route; NULL: Anthropic */
 	enum mg_err body_error;
 	struct curl_slist *headers;
 	struct up_call *call;
 	const struct principal *principal;
 	struct jwalk_usage usage;	/* from the response, for spend */
+	const char *model;		/* the target model (cloud routes: for the URL) */
 	const char *header_refused;	/* a request header not forwarded, or NULL */
 	enum mg_err header_rc;		/* why: MG_OK/MG_EBLOCKED = it held a value */
 	double peer_checked_ms;		/* last client connection check (client_gone) */
@@ -108,6 +116,8 @@ add_request_header(void *ctx, const char *name, const char *value)
 	if (px->header_refused != NULL ||
 	    listed(drop_request_headers, MG_NELEM(drop_request_headers), name))
 		return;
+	if (wire_drop_header(px->wire, name))
+		return;	/* the client's own cloud credentials; ours are added */
 	line = arena_printf(px->req->arena, "%s: %s", name, value);
 	if (line == NULL) {
 		px->header_refused = "-";
@@ -293,8 +303,30 @@ on_body(void *ctx, const char *data, size_t len)
 		http_start(req, 200, px->content_type);
 		http_flush(req);
 	}
+	if (px->sse == NULL && px->bs == NULL && !req->started && px->ms != NULL &&
+	    px->body.len == 0 && px->call->status == 200 && px->content_type != NULL &&
+	    px->wire != NULL && px->wire->kind == WIRE_BEDROCK &&
+	    strncasecmp(px->content_type, WIRE_EVENTSTREAM, strlen(WIRE_EVENTSTREAM)) == 0) {
+		px->um.unmask = unmask_cb;
+		px->um.holdback = holdback_cb;
+		px->um.ctx = px->ms;
+		px->bs = bedrock_stream_new(req->arena, &px->um, sse_emit, req);
+		if (px->bs == NULL)
+			return MG_ENOMEM;
+		if (px->wire->translate) {
+			/* a /v1/messages client: the same events as SSE */
+			bedrock_stream_sse_out(px->bs);
+			http_add_header(req, "Cache-Control", "no-cache");
+			http_add_header(req, "X-Accel-Buffering", "no");
+			http_start(req, 200, "text/event-stream; charset=utf-8");
+		} else
+			http_start(req, 200, px->content_type);	/* exactly as Bedrock sent it */
+		http_flush(req);
+	}
 	if (px->sse != NULL)
 		return sse_feed(px->sse, data, len);
+	if (px->bs != NULL)
+		return bedrock_stream_feed(px->bs, data, len);
 	if (px->body.len + len > PROXY_MAX_RESPONSE) {
 		px->body_error = MG_ETOOBIG;
 		return MG_ETOOBIG;
@@ -393,6 +425,47 @@ send_buffered(struct proxy *px)
 	http_write(req, px->body.data, px->body.len);
 }
 
+static enum mg_err
+add_signed_header(void *ctx, const char *line)
+{
+	return append_header(ctx, line);
+}
+
+/*
+ * A cloud route's upstream URL (the policy's target model) and credentials
+ * for exactly this body. 0 when refused (answered, headers freed).
+ */
+static int
+wire_target(struct proxy *px, struct up_call *call, const char *body, size_t body_len)
+{
+	struct request *req = px->req;
+	const char *ct = http_header(req, "content-type");
+	char err[256];
+	enum mg_err rc;
+
+	err[0] = '\0';
+	call->url = wire_upstream_url(req->worker->cfg, req->arena, px->wire, px->model, err,
+	    sizeof(err));
+	/* as for the Anthropic API: the client's label only when it is plain */
+	if (ct == NULL || (strcasecmp(ct, "application/json") != 0 &&
+	    strcasecmp(ct, "application/json; charset=utf-8") != 0))
+		ct = "application/json";
+	rc = call->url != NULL ? wire_sign(req->worker->cfg, req->arena, px->wire, call->url,
+	    ct, body, body_len,
+	    add_signed_header, px, err, sizeof(err)) : MG_EINVAL;
+	if (rc == MG_OK)
+		return 1;
+	curl_slist_free_all(px->headers);
+	px->headers = NULL;
+	log_error("rid=%s %s upstream not called: %s", req->request_id,
+	    px->wire->kind == WIRE_BEDROCK ? "Bedrock" : "Vertex", err);
+	if (rc == MG_EUPSTREAM)
+		http_error(req, 502, ET_API, "%s", err);
+	else
+		http_error(req, 503, ET_API, "%s", err);
+	return 0;
+}
+
 /* Forwards the (already masked) body and writes the response. */
 static void
 forward(struct proxy *px, const char *method, const char *body, size_t body_len)
@@ -435,7 +508,7 @@ forward(struct proxy *px, const char *method, const char *body, size_t body_len)
 	    arena_printf(req->arena, "%s: %s", HOP_HEADER, mark);
 	if (line == NULL || append_header(px, line) != MG_OK || append_header(px, "Expect:") != MG_OK)
 		goto oom;
-	if (body != NULL) {
+	if (body != NULL && px->wire == NULL) {
 		/*
 		 * CONTENT_TYPE is no HTTP_* parameter, so it is not among the
 		 * forwarded headers, and libcurl would label the POST
@@ -450,7 +523,9 @@ forward(struct proxy *px, const char *method, const char *body, size_t body_len)
 		if (line == NULL || append_header(px, line) != MG_OK)
 			goto oom;
 	}
-	if (px->principal != NULL && px->principal->byok) {
+	if (px->wire != NULL) {
+		/* a cloud route: Content-Type and credentials come from wire_sign() */
+	} else if (px->principal != NULL && px->principal->byok) {
 		/* only the caller's own credential, as keys_authenticate_ex() chose it */
 		if (px->principal->byok_api_key != NULL) {
 			line = arena_printf(req->arena, "x-api-key: %s", px->principal->byok_api_key);
@@ -469,16 +544,21 @@ forward(struct proxy *px, const char *method, const char *body, size_t body_len)
 			goto oom;
 	}
 	call.method = method;
-	query = filter_query(px);
-	if (query == NULL) {
-		curl_slist_free_all(px->headers);
-		px->headers = NULL;
-		http_error(req, 503, ET_API, "masking failed; request not forwarded");
-		return;
+	if (px->wire != NULL) {
+		if (!wire_target(px, &call, body, body_len))
+			return;
+	} else {
+		query = filter_query(px);
+		if (query == NULL) {
+			curl_slist_free_all(px->headers);
+			px->headers = NULL;
+			http_error(req, 503, ET_API, "masking failed; request not forwarded");
+			return;
+		}
+		call.url = arena_printf(req->arena, "%s%s%s", c->upstream_url, req->path, query);
+		if (call.url == NULL)
+			goto oom;
 	}
-	call.url = arena_printf(req->arena, "%s%s%s", c->upstream_url, req->path, query);
-	if (call.url == NULL)
-		goto oom;
 	call.headers = px->headers;
 	call.body = body;
 	call.body_len = body_len;
@@ -501,6 +581,17 @@ forward(struct proxy *px, const char *method, const char *body, size_t body_len)
 		if (rc == MG_OK || rc == MG_EUPSTREAM || rc == MG_ETIMEOUT)
 			sse_finish(px->sse);
 		px->usage = *sse_usage(px->sse);
+		if (rc != MG_OK)
+			log_warn("rid=%s stream ended early: %s%s%s", req->request_id,
+			    mg_strerror(rc), call.error[0] ? ": " : "", call.error);
+		req->status = 200;
+		return;
+	}
+	if (px->bs != NULL) {
+		/* a broken stream ends with an exception frame from bedrock_stream */
+		if (rc == MG_OK || rc == MG_EUPSTREAM || rc == MG_ETIMEOUT)
+			bedrock_stream_finish(px->bs);
+		px->usage = *bedrock_stream_usage(px->bs);
 		if (rc != MG_OK)
 			log_warn("rid=%s stream ended early: %s%s%s", req->request_id,
 			    mg_strerror(rc), call.error[0] ? ": " : "", call.error);
@@ -594,13 +685,19 @@ init_proxy(struct proxy *px, struct request *req, const struct principal *p)
 	buf_init(&px->body, req->arena);
 }
 
-void
-h_messages(struct request *req, const struct principal *p)
+/*
+ * One Messages exchange: on /v1/messages (wire NULL) or a Bedrock or
+ * Vertex route (wire: model from the path, URL and signing from wire.c).
+ */
+static void
+exchange(struct request *req, const struct principal *p, const struct wire_route *wire)
 {
 	struct worker *w = req->worker;
 	struct json_object *root = NULL;
 	struct keys_ticket *ticket = NULL;
 	struct jwalk_xform xf;
+	struct wire_route translated;
+	struct json_object *stream;
 	struct proxy px;
 	const char *model = NULL;
 	char err[256];
@@ -609,6 +706,7 @@ h_messages(struct request *req, const struct principal *p)
 	enum mg_err rc;
 
 	init_proxy(&px, req, p);
+	px.wire = wire;
 	if (!is_json_content_type(http_header(req, "content-type"))) {
 		http_error(req, 400, ET_INVALID_REQUEST, "content-type must be application/json");
 		return;
@@ -631,10 +729,26 @@ h_messages(struct request *req, const struct principal *p)
 		http_error(req, 400, ET_INVALID_REQUEST, "%s", err);
 		return;
 	}
-	if (!proxy_model_policy(req, root))
+	if (!proxy_model_policy(req, root, wire != NULL && !wire->count_tokens ? wire->model : NULL,
+	    &model))
 		goto out;
-	model = arena_strdup(req->arena, jwalk_get_model(root));
-	if (model == NULL || !proxy_admit(req, p, model, &ticket))
+	px.model = model;
+	if (wire == NULL) {
+		/* MASKGATE_UPSTREAM_FORMAT: the operator's upstream is Bedrock or Vertex */
+		rc = wire_translated_route(w->cfg, strcmp(req->path, "/v1/messages") != 0,
+		    json_object_object_get_ex(root, "stream", &stream) &&
+		    json_object_get_boolean(stream), model, &translated);
+		if (rc == MG_EINVAL) {
+			http_error(req, 404, ET_NOT_FOUND, "count_tokens is not available on this "
+			    "gateway: its upstream is Amazon Bedrock");
+			goto out;
+		}
+		if (rc == MG_OK) {
+			wire = &translated;
+			px.wire = wire;
+		}
+	}
+	if (!proxy_admit(req, p, model, &ticket))
 		goto out;
 	px.ms = mask_session_new(req->arena, w->rules, w->store, p->tenant);
 	if (px.ms == NULL) {
@@ -667,6 +781,11 @@ h_messages(struct request *req, const struct principal *p)
 		    mg_strerror(rc));
 		goto out;
 	}
+	if (wire != NULL && wire->translate &&
+	    wire_translate_body(root, wire, http_header(req, "anthropic-beta")) != MG_OK) {
+		http_error(req, 500, ET_API, "out of memory");
+		goto out;
+	}
 	body = jwalk_serialize(root, req->arena, &body_len);
 	if (body == NULL) {
 		http_error(req, 500, ET_API, "out of memory");
@@ -674,7 +793,7 @@ h_messages(struct request *req, const struct principal *p)
 	}
 	jwalk_free(root);
 	root = NULL;
-	px.unmask_json = strcmp(req->path, "/v1/messages") == 0;
+	px.unmask_json = wire != NULL ? !wire->count_tokens : strcmp(req->path, "/v1/messages") == 0;
 	forward(&px, "POST", body, body_len);
 out:
 	proxy_mint_end(req, p->tenant, &px.mint);
@@ -684,6 +803,49 @@ out:
 			req->status = 503;	/* refused after admission */
 		proxy_settle(req, ticket, model, &px.usage, px.unmask_json);
 	}
+}
+
+void
+h_messages(struct request *req, const struct principal *p)
+{
+	exchange(req, p, NULL);
+}
+
+/* Bedrock InvokeModel(WithResponseStream) and Vertex (stream)rawPredict. */
+void
+h_cloud(struct request *req, const struct principal *p)
+{
+	struct wire_route *wire = arena_alloc(req->arena, sizeof(*wire));
+	enum mg_err rc;
+
+	if (wire == NULL) {
+		http_error(req, 500, ET_API, "out of memory");
+		return;
+	}
+	rc = wire_parse_path(req->arena, req->path, wire);
+	req->aws_errors = wire->kind == WIRE_BEDROCK;
+	if (rc == MG_ENOTFOUND) {
+		http_error(req, 404, ET_NOT_FOUND, "no route for this path");
+		return;
+	}
+	if (rc != MG_OK) {
+		http_error(req, 400, ET_INVALID_REQUEST, "malformed model id in the path");
+		return;
+	}
+	exchange(req, p, wire);
+}
+
+/*
+ * Claude Code lists Bedrock inference profiles at startup to pick model
+ * ids; an empty list makes it use its defaults, which the gateway's model
+ * table and allow-list then govern like any other.
+ */
+void
+h_inference_profiles(struct request *req, const struct principal *p)
+{
+	(void)p;
+	req->aws_errors = 1;
+	http_json(req, 200, "{\"inferenceProfileSummaries\":[]}");
 }
 
 void

@@ -26,6 +26,13 @@ static const char *const etype_names[ET__MAX] = {
 	"overloaded_error", "timeout_error",
 };
 
+/* The Bedrock exception names for the same failures. */
+static const char *const aws_error_types[ET__MAX] = {
+	"ValidationException", "UnrecognizedClientException", "AccessDeniedException",
+	"ResourceNotFoundException", "ValidationException", "ThrottlingException",
+	"InternalServerException", "ServiceUnavailableException", "ModelTimeoutException",
+};
+
 static const char *
 status_text(int status)
 {
@@ -322,6 +329,9 @@ http_error_json(struct request *req, enum http_etype type, const char *message)
 		json_object_object_add(root, "type", json_object_new_string("error"));
 		json_object_object_add(root, "error", err);
 		err = NULL;
+		/* AWS SDKs (and the Bedrock client) read a top-level message */
+		if (req->aws_errors)
+			json_object_object_add(root, "message", json_object_new_string(message));
 		s = arena_strdup(req->arena, json_object_to_json_string_ext(root,
 		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	}
@@ -345,5 +355,7 @@ http_error(struct request *req, int status, enum http_etype type, const char *fm
 		log_warn("rid=%s error after response start: %s", req->request_id, msg);
 		return;
 	}
+	if (req->aws_errors)
+		http_add_header(req, "x-amzn-ErrorType", aws_error_types[type]);
 	http_json(req, status, http_error_json(req, type, msg));
 }

@@ -47,6 +47,7 @@ struct request {
 	const char *route;		/* routing-table path, for metrics */
 	int reject_reason;		/* enum metrics_reason; MR__MAX = none */
 	const struct mask_session *mask;	/* for per-type mask metrics */
+	int aws_errors;		/* Bedrock route: errors also as AWS SDKs read them */
 	double t_start;
 
 	/* response state */

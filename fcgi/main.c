@@ -17,6 +17,7 @@
 #include "cfg.h"
 #include "log.h"
 #include "pool.h"
+#include "sandbox.h"
 #include "worker.h"
 
 static void
@@ -47,6 +48,26 @@ cgi_startup_error(const char *msg)
 	    "{\"type\":\"error\",\"error\":{\"type\":\"api_error\","
 	    "\"message\":\"maskgate is misconfigured; see the server error log\"}}");
 	log_error("%s", msg);
+}
+
+/*
+ * /v1/claude-code runs only in a sandbox: find out once, at start (the
+ * verdict is inherited by forked workers), and say so in the log.
+ */
+static void
+check_claude_sandbox(const struct cfg *c, int check)
+{
+	const char *bwrap = NULL, *why;
+
+	if (c->claude_max_runs == 0)
+		return;
+	why = sandbox_check(c, &bwrap);
+	if (why != NULL)
+		log_warn("/v1/claude-code will answer 503: %s", why);
+	else
+		log_info("/v1/claude-code runs are sandboxed with %s", bwrap);
+	if (check && why != NULL)
+		printf("warning: /v1/claude-code will answer 503: %s\n", why);
 }
 
 int
@@ -98,6 +119,7 @@ main(int argc, char **argv)
 			return 1;
 		}
 		worker_fini(&w);
+		check_claude_sandbox(&cfg, check);
 		if (check) {
 			printf("configuration ok (%s)\n", cfg_env_name(cfg.env));
 			cfg_free(&cfg);
@@ -115,6 +137,9 @@ main(int argc, char **argv)
 		cfg_free(&cfg);
 		return 1;
 	}
+	/* CGI: one request per process; the endpoint checks when it is asked */
+	if (!is_cgi)
+		check_claude_sandbox(&cfg, 0);
 	status = is_cgi ? worker_serve_cgi(&w) : worker_serve_fcgi(&w, 0, 0);
 	worker_fini(&w);
 	cfg_free(&cfg);

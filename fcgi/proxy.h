@@ -27,9 +27,13 @@ struct proxy_mint {
 
 /*
  * Checks the model name (a model id, nothing the rules find), applies the
- * alias, the allow-list and the max_tokens clamp. 0 when refused (answered).
+ * alias, the allow-list and the max_tokens clamp. The model is the body's
+ * or, on a Bedrock or Vertex route, in_path (the body has none then, and
+ * the alias changes the upstream URL instead of the body). Sets *model to
+ * the target (arena or model-table lifetime). 0 when refused (answered).
  */
-int proxy_model_policy(struct request *req, struct json_object *root);
+int proxy_model_policy(struct request *req, struct json_object *root, const char *in_path,
+    const char **model);
 
 /* Key limits before anything goes upstream; 0 when refused (answered). */
 int proxy_admit(struct request *req, const struct principal *p, const char *model,

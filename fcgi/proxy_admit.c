@@ -51,10 +51,11 @@ model_name_ok(struct request *req, const char *name)
 
 /* Applies alias, allow-list and the max_tokens clamp. 0 when refused. */
 int
-proxy_model_policy(struct request *req, struct json_object *root)
+proxy_model_policy(struct request *req, struct json_object *root, const char *in_path,
+    const char **model)
 {
 	const struct models *mt = req->worker->models;
-	const char *asked = jwalk_get_model(root), *target;
+	const char *asked = in_path != NULL ? in_path : jwalk_get_model(root), *target;
 	const struct model *md;
 	long max_tokens;
 
@@ -76,7 +77,8 @@ proxy_model_policy(struct request *req, struct json_object *root)
 		http_error(req, 403, ET_PERMISSION, "model %s is not allowed on this gateway", asked);
 		return 0;
 	}
-	if (target != asked && jwalk_set_model(root, target) != MG_OK) {
+	*model = target;
+	if (target != asked && in_path == NULL && jwalk_set_model(root, target) != MG_OK) {
 		http_error(req, 500, ET_API, "out of memory");
 		return 0;
 	}

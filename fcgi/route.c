@@ -32,6 +32,10 @@ static const struct route routes[] = {
 	{ "/v1/messages", 0, M_POST, AUTH_CALLER, h_messages },
 	{ "/v1/messages/count_tokens", 0, M_POST, AUTH_CALLER, h_messages },
 	{ "/v1/models", 1, M_GET, AUTH_CALLER, h_models },
+	{ "/model", 1, M_POST, AUTH_CALLER, h_cloud },		/* Bedrock */
+	/* Claude Code's startup probe, sent without our key: an empty list */
+	{ "/inference-profiles", 0, M_GET, AUTH_NONE, h_inference_profiles },
+	{ "/v1/projects", 1, M_POST, AUTH_CALLER, h_cloud },	/* Vertex */
 	{ "/v1/claude-code", 0, M_POST, AUTH_CALLER, h_claude_code },
 	{ "/key/generate", 0, M_POST, AUTH_ADMIN, h_keys },
 	{ "/key/info", 0, M_GET | M_POST, AUTH_CALLER, h_keys },
@@ -97,6 +101,9 @@ dispatch(struct request *req, int *auth_failed)
 		http_error(req, 405, ET_INVALID_REQUEST, "method %s not allowed here", req->method);
 		return r;
 	}
+	/* Bedrock clients read AWS-style errors, from the first refusal on */
+	req->aws_errors = r->handler == h_cloud && strncmp(req->path, "/model/", 7) == 0;
+	req->aws_errors |= r->handler == h_inference_profiles;
 	if (r->auth == AUTH_NONE) {
 		r->handler(req, NULL);
 		return r;
@@ -135,7 +142,7 @@ route_dispatch(struct request *req)
 	if (auth_failed)
 		req->reject_reason = MR_AUTH;
 	else if (req->upstream_ms < 0 && req->status == 503 && req->reject_reason == MR__MAX &&
-	    r != NULL && (r->handler == h_messages || r->handler == h_models))
+	    r != NULL && (r->handler == h_messages || r->handler == h_models || r->handler == h_cloud))
 		req->reject_reason = MR_FAIL_CLOSED;
 }
 

@@ -24,6 +24,8 @@ void h_liveliness(struct request *req, const struct principal *p);
 void h_readiness(struct request *req, const struct principal *p);
 void h_messages(struct request *req, const struct principal *p);
 void h_models(struct request *req, const struct principal *p);
+void h_cloud(struct request *req, const struct principal *p);
+void h_inference_profiles(struct request *req, const struct principal *p);
 /* h_claude_code.c: POST /v1/claude-code, the headless Claude Code CLI */
 void h_claude_code(struct request *req, const struct principal *p);
 /* h_keys.c: /key/... management (LiteLLM-compatible) */

@@ -3,8 +3,10 @@
 # no-op when everything is present.
 set -eu
 PKGS="build-essential pkg-config libfcgi-dev libcurl4-openssl-dev libjson-c-dev
-libpcre2-dev libsqlite3-dev libssl-dev libjwt-dev sqlite3 curl python3 python3-yaml
+libpcre2-dev libsqlite3-dev libssl-dev libjwt-dev zlib1g-dev sqlite3 curl python3 python3-yaml
+python3-botocore
 lighttpd lighttpd-mod-openssl apache2 libapache2-mod-fcgid libapache2-mod-qos spawn-fcgi openssl
+bubblewrap
 nodejs npm chromium valgrind cppcheck clang clang-tidy libclang-rt-14-dev"
 missing=""
 for p in $PKGS; do

@@ -5,8 +5,10 @@
  *   bench_upstream PORT
  *
  * Thread per connection, HTTP/1.1 keep-alive. A POST whose body contains
- * "stream":true gets a short Messages SSE stream; any other request a
- * small Messages JSON response. Loopback only; runs until killed.
+ * "stream":true gets a short Messages SSE stream; a POST to a Bedrock
+ * .../invoke-with-response-stream path the same events as AWS event-stream
+ * frames (framed once at start with maskgate's encoder); any other request
+ * a small Messages JSON response. Loopback only; runs until killed.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -19,6 +21,9 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include "bedrock_stream.h"
+#include "eventstream.h"
 
 static const char json_body[] =
     "{\"id\":\"msg_bench\",\"type\":\"message\",\"role\":\"assistant\","
@@ -42,6 +47,38 @@ static const char *const sse_events[] = {
 	"\"end_turn\"},\"usage\":{\"output_tokens\":12}}\n\n",
 	"event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
 };
+
+static struct arena frames_arena;
+static struct buf frames;	/* sse_events as Bedrock chunk frames */
+
+/* Frames each event's data line once, before serving. */
+static int
+build_frames(void)
+{
+	static const struct es_header h[3] = {
+		{ ":event-type", 11, ES_STRING, "chunk", 5 },
+		{ ":content-type", 13, ES_STRING, "application/json", 16 },
+		{ ":message-type", 13, ES_STRING, "event", 5 },
+	};
+	struct buf payload;
+	size_t i;
+
+	arena_init(&frames_arena);
+	buf_init(&frames, &frames_arena);
+	buf_init(&payload, &frames_arena);
+	for (i = 0; i < sizeof(sse_events) / sizeof(sse_events[0]); i++) {
+		const char *data = strstr(sse_events[i], "data: ") + 6;
+		size_t len = strcspn(data, "\n");
+
+		buf_clear(&payload);
+		if (buf_appends(&payload, "{\"bytes\":\"") != MG_OK ||
+		    bedrock_b64_encode(data, len, &payload) != MG_OK ||
+		    buf_appends(&payload, "\"}") != MG_OK ||
+		    es_encode(&frames, h, 3, payload.data, payload.len) != MG_OK)
+			return -1;
+	}
+	return 0;
+}
 
 static int
 write_all(int fd, const char *p, size_t n)
@@ -98,6 +135,15 @@ serve(void *arg)
 				goto out;
 			len += (size_t)r;
 		}
+		if (strncmp(buf, "POST /model/", 12) == 0 &&
+		    strstr(buf, "/invoke-with-response-stream ") != NULL) {
+			static const char h[] = "HTTP/1.1 200 OK\r\n"
+			    "content-type: application/vnd.amazon.eventstream\r\n"
+			    "connection: close\r\n\r\n";
+			write_all(fd, h, sizeof(h) - 1);
+			write_all(fd, frames.data, frames.len);
+			goto out;
+		}
 		if (want > 0 && memmem(buf + head, want, "\"stream\":true", 13) != NULL) {
 			static const char h[] = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
 			    "connection: close\r\n\r\n";
@@ -133,6 +179,8 @@ main(int argc, char **argv)
 	if (argc != 2)
 		return 2;
 	signal(SIGPIPE, SIG_IGN);
+	if (build_frames() != 0)
+		return 1;
 	s = socket(AF_INET, SOCK_STREAM, 0);
 	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	memset(&sa, 0, sizeof(sa));

@@ -10,7 +10,6 @@ blocks), tool_use input and thinking.
     python3 corpus_gen.py [N]      -> masks the corpus with bin/maskgate and
                                       prints per-type misses (engine gaps)
 """
-import json
 import random
 import re
 import string

@@ -656,6 +656,7 @@ FcgidBusyTimeout 900
 FcgidMaxProcessesPerClass 4
 FcgidMinProcessesPerClass 0
 FcgidConnectTimeout 20
+AllowEncodedSlashes NoDecode
 %(env)s
 AliasMatch "^/(.*)$" "%(fcgi)s/$1"
 <Directory "%(bindir)s">

@@ -4,12 +4,10 @@ type, loop marks across instances, BYOK credentials, request headers, model
 names, and a client that goes away during a non-streaming call."""
 import json
 import os
-import socket
-import subprocess
 import time
 
 import harness
-from harness import Reply, assert_envelope, auth, curl, message_reply
+from harness import Reply, assert_envelope, auth, curl
 
 SERVERS = ["lighttpd", "apache"]
 ENV = {"MASKGATE_BYOK": "on"}

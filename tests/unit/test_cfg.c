@@ -143,6 +143,80 @@ main(void)
 		free(v);
 	}
 
+	/* the files values came from are recorded: the claude-code sandbox hides them */
+	{
+		char keyfile[96], upfile[96], line2[256];
+		FILE *f;
+		size_t i, seen = 0;
+
+		snprintf(keyfile, sizeof(keyfile), "%s/jwt.secret", dir);
+		snprintf(upfile, sizeof(upfile), "%s/upstream.key", dir);
+		f = fopen(keyfile, "w");
+		MG_ASSERT(f != NULL);
+		fputs("Zq8vT3nLw0Pb5Yc7Hd2Kf9Rm4Xs6Ja1GqW\n", f);
+		fclose(f);
+		f = fopen(upfile, "w");
+		MG_ASSERT(f != NULL);
+		fputs("sk-ant-upstream\n", f);
+		fclose(f);
+		/* one NAME_FILE in the config file, one in the environment */
+		snprintf(line2, sizeof(line2), "MASKGATE_JWT_SECRET_FILE=%s\n", keyfile);
+		write_cfg(line2, strlen(line2));
+		setenv("MASKGATE_UPSTREAM_API_KEY_FILE", upfile, 1);
+		err[0] = '\0';
+		TH_OK(cfg_load(&c, 0, err, sizeof(err)) == MG_OK, "secrets from files load: %s", err);
+		for (i = 0; i < c.nfiles; i++)
+			seen |= (strcmp(c.files[i], path) == 0 ? 1u : 0u) |
+			    (strcmp(c.files[i], keyfile) == 0 ? 2u : 0u) |
+			    (strcmp(c.files[i], upfile) == 0 ? 4u : 0u);
+		TH_OK(c.nfiles == 3 && seen == 7,
+		    "the config file and both NAME_FILE files are recorded (%zu files)", c.nfiles);
+		cfg_free(&c);
+		unsetenv("MASKGATE_UPSTREAM_API_KEY_FILE");
+		unlink(keyfile);
+		unlink(upfile);
+	}
+
+	/* Bedrock and Vertex settings come in sets */
+	{
+		static const struct {
+			const char *lines, *want;
+		} cloud[] = {
+			{ "MASKGATE_AWS_ACCESS_KEY_ID=AKIAEXAMPLE0000000001\n"
+			  "MASKGATE_BEDROCK_REGION=us-east-1\n", "MASKGATE_AWS_SECRET_ACCESS_KEY" },
+			{ "MASKGATE_AWS_SESSION_TOKEN=tok\nMASKGATE_BEDROCK_REGION=us-east-1\n",
+			  "MASKGATE_AWS_SESSION_TOKEN" },
+			{ "MASKGATE_BEDROCK_API_KEY=k\n", "MASKGATE_BEDROCK_REGION" },
+			{ "MASKGATE_BEDROCK_API_KEY=k\nMASKGATE_BEDROCK_REGION=us-east-1\n"
+			  "MASKGATE_AWS_ACCESS_KEY_ID=a\nMASKGATE_AWS_SECRET_ACCESS_KEY=s\n",
+			  "not both" },
+			{ "MASKGATE_BEDROCK_URL=http://127.0.0.1:9\nMASKGATE_BEDROCK_REGION=us/east\n",
+			  "not a region" },
+			{ "MASKGATE_VERTEX_REGION=US_EAST5\n", "MASKGATE_VERTEX_REGION" },
+			{ "MASKGATE_UPSTREAM_FORMAT=openai\n", "MASKGATE_UPSTREAM_FORMAT" },
+			{ "MASKGATE_UPSTREAM_FORMAT=bedrock\n", "bedrock needs" },
+			{ "MASKGATE_UPSTREAM_FORMAT=vertex\nMASKGATE_VERTEX_SA_KEY={}\n", "vertex needs" },
+		};
+		size_t i;
+
+		for (i = 0; i < MG_NELEM(cloud); i++) {
+			write_cfg(cloud[i].lines, strlen(cloud[i].lines));
+			err[0] = '\0';
+			TH_OK(cfg_load(&c, 0, err, sizeof(err)) == MG_EINVAL &&
+			    strstr(err, cloud[i].want) != NULL, "cloud settings %zu refused: %s", i, err);
+			cfg_free(&c);
+		}
+		want = "MASKGATE_AWS_ACCESS_KEY_ID=AKIAEXAMPLE0000000001\n"
+		    "MASKGATE_AWS_SECRET_ACCESS_KEY=abc/def+ghi\nMASKGATE_AWS_SESSION_TOKEN=t0k\n"
+		    "MASKGATE_BEDROCK_REGION=eu-central-1\n";
+		write_cfg(want, strlen(want));
+		err[0] = '\0';
+		TH_OK(cfg_load(&c, 0, err, sizeof(err)) == MG_OK &&
+		    strcmp(c.aws_secret_access_key, "abc/def+ghi") == 0 &&
+		    strcmp(c.bedrock_region, "eu-central-1") == 0, "a full Bedrock set loads: %s", err);
+		cfg_free(&c);
+	}
+
 	unlink(path);
 	rmdir(dir);
 	return th_done();

@@ -42,6 +42,8 @@
 #include "mask.h"
 #include "rules.h"
 #include "sse.h"
+#include "bedrock_stream.h"
+#include "eventstream.h"
 #include "store.h"
 #include "store_map.h"
 
@@ -753,6 +755,65 @@ op_sse(struct buf *out)
 	return with_store(op_sse_body, out);
 }
 
+/*
+ * The Bedrock rewriter: the SSE test's events framed as Bedrock chunks
+ * (the framing allocates too), fed in odd chunks, restored and re-framed.
+ */
+static enum mg_err
+op_bedrock_body(struct buf *out)
+{
+	static const struct es_header h[3] = {
+		{ ":event-type", 11, ES_STRING, "chunk", 5 },
+		{ ":content-type", 13, ES_STRING, "application/json", 16 },
+		{ ":message-type", 13, ES_STRING, "event", 5 },
+	};
+	struct arena a;
+	struct sse_unmasker um;
+	struct bedrock_stream *b;
+	struct buf wire, payload;
+	const char *p;
+	size_t i, n;
+	enum mg_err rc = MG_ENOMEM;
+
+	arena_init(&a);
+	buf_init(&wire, &a);
+	buf_init(&payload, &a);
+	for (p = strstr(stream, "data: "); p != NULL; p = strstr(p, "data: ")) {
+		p += 6;
+		n = strcspn(p, "\n");
+		buf_clear(&payload);
+		if (buf_appends(&payload, "{\"bytes\":\"") != MG_OK ||
+		    bedrock_b64_encode(p, n, &payload) != MG_OK ||
+		    buf_appends(&payload, "\"}") != MG_OK ||
+		    es_encode(&wire, h, 3, payload.data, payload.len) != MG_OK)
+			goto out;
+	}
+	um.unmask = um_unmask;
+	um.holdback = um_holdback;
+	um.ctx = mask_session_new(&a, R, S, "sse");
+	if (um.ctx == NULL)
+		goto out;
+	b = bedrock_stream_new(&a, &um, emit, out);
+	if (b == NULL)
+		goto out;
+	rc = MG_OK;
+	for (i = 0; i < wire.len && rc == MG_OK; i += n) {
+		n = wire.len - i < 97 ? wire.len - i : 97;
+		rc = bedrock_stream_feed(b, wire.data + i, n);
+	}
+	if (rc == MG_OK)
+		rc = bedrock_stream_finish(b);
+out:
+	arena_free(&a);
+	return rc;
+}
+
+static enum mg_err
+op_bedrock(struct buf *out)
+{
+	return with_store(op_bedrock_body, out);
+}
+
 static enum mg_err
 op_store_map(struct buf *out)
 {
@@ -805,6 +866,7 @@ main(void)
 		{ "mask_text + mask_unmask (new tenant)", op_mask },
 		{ "jwalk_parse + jwalk_mask_request + jwalk_serialize", op_jwalk },
 		{ "sse_feed/sse_finish with the real unmasker", op_sse },
+		{ "bedrock_stream_feed/finish with the real unmasker", op_bedrock },
 		{ "store_open (new database) + mapping", op_store },
 		{ "store_map lookup/assign/resolve", op_store_map },
 		{ "cfg_load from MASKGATE_CONFIG", op_cfg },
