@@ -359,8 +359,10 @@ mask_pass(struct mask_session *m, const char *scan, size_t scanlen, size_t lo, s
     const struct decode_view *view, const char *in, size_t len, struct buf *out)
 {
 	struct rules_match *ms;
+	const struct rules_match *vs;
 	struct centry **ent, **pend;
 	struct mask_emit *extra = NULL;
+	const char *vtext;
 	size_t n, i, npend = 0, nextra = 0;
 	enum mg_err rc;
 
@@ -396,12 +398,28 @@ mask_pass(struct mask_session *m, const char *scan, size_t scanlen, size_t lo, s
 	/* grow the cache up front: ent[] and pend[] point into it */
 	if (mask_cache_reserve(m, n) != MG_OK)
 		return MG_ENOMEM;
+	/*
+	 * The value is what the placeholder will stand for: the bytes it
+	 * replaces, spelled as the original text spells them (with their
+	 * escapes when found in a decoded view), so that restoring gives back
+	 * exactly what was sent (a presigned URL keeps its %2F).
+	 */
+	vs = ms;
+	vtext = scan + lo;
+	if (view != NULL) {
+		struct rules_match *copy = arena_alloc(m->arena, (n + 1) * sizeof(*copy));
+		if (copy == NULL)
+			return MG_ENOMEM;
+		memcpy(copy, ms, n * sizeof(*copy));
+		map_spans(copy, n, view);
+		vs = copy;
+		vtext = in;
+	}
 	for (i = 0; i < n; i++) {
 		struct centry *e;
-		if (ms[i].action != RULES_MASK)
+		if (vs[i].action != RULES_MASK)
 			continue;
-		/* the value as the window spells it: decoded when scanning a view */
-		e = vget(m, ms[i].rule, scan + lo + ms[i].start, ms[i].end - ms[i].start);
+		e = vget(m, vs[i].rule, vtext + vs[i].start, vs[i].end - vs[i].start);
 		if (e == NULL)
 			return MG_ENOMEM;
 		if (e->num == 0 && !e->pending) {
@@ -416,7 +434,7 @@ mask_pass(struct mask_session *m, const char *scan, size_t scanlen, size_t lo, s
 			return rc;
 	}
 	for (i = 0; i < n; i++) {
-		if (ms[i].action != RULES_MASK)
+		if (vs[i].action != RULES_MASK)
 			continue;
 		MG_ASSERT(ent[i]->num != 0);
 		rc = mask_recall_note(m, ent[i]);
@@ -427,11 +445,9 @@ mask_pass(struct mask_session *m, const char *scan, size_t scanlen, size_t lo, s
 	rc = mask_recall_spans(m, scan + lo, hi - lo, ms, n, &extra, &nextra);
 	if (rc != MG_OK)
 		return rc;
-	if (view != NULL) {
-		map_spans(ms, n, view);
+	if (view != NULL)
 		map_recalled(extra, nextra, view);
-	}
-	return emit_masked(m, in, len, ms, n, ent, extra, nextra, out);
+	return emit_masked(m, in, len, vs, n, ent, extra, nextra, out);
 }
 
 /* Writes in[0..len) with the chosen spans and recalled tokens replaced. */
