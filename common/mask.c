@@ -450,6 +450,41 @@ mask_pass(struct mask_session *m, const char *scan, size_t scanlen, size_t lo, s
 	return emit_masked(m, in, len, vs, n, ent, extra, nextra, out);
 }
 
+/*
+ * Masks all of in[0..len) as one value of rule: a blob (base64) whose
+ * decoded text held rule's identifier, so that its placeholder restores
+ * to exactly the blob sent.
+ */
+enum mg_err
+mask_whole(struct mask_session *m, unsigned rule, const char *in, size_t len, struct buf *out)
+{
+	struct rules_match one;
+	struct centry *e, *pend[1];
+	enum mg_err rc;
+
+	if (mask_cache_reserve(m, 1) != MG_OK)
+		return MG_ENOMEM;
+	e = vget(m, rule, in, len);
+	if (e == NULL)
+		return MG_ENOMEM;
+	if (e->num == 0 && !e->pending) {
+		e->pending = 1;
+		pend[0] = e;
+		rc = resolve_pending(m, pend, 1);
+		if (rc != MG_OK)
+			return rc;
+	}
+	MG_ASSERT(e->num != 0);
+	rc = mask_recall_note(m, e);
+	if (rc != MG_OK)
+		return rc;
+	one.start = 0;
+	one.end = len;
+	one.rule = rule;
+	one.action = RULES_MASK;
+	return emit_masked(m, in, len, &one, 1, &e, NULL, 0, out);
+}
+
 /* Writes in[0..len) with the chosen spans and recalled tokens replaced. */
 static enum mg_err
 emit_masked(struct mask_session *m, const char *in, size_t len, const struct rules_match *ms,

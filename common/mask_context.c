@@ -11,6 +11,7 @@
 #include "decode.h"
 #include "mask.h"
 #include "mask_int.h"
+#include "rules.h"
 
 /*
  * One pass over text, or over a view decoded from in, with key (when not
@@ -65,8 +66,11 @@ layers(struct mask_session *m, const char *key, size_t keylen, const char *in, s
 }
 
 /*
- * Masks the base64 value in[0..len) under name: decoded, masked with the
- * name as context, encoded again (same padding). *changed says if it did.
+ * Masks the base64 value in[0..len) under name: decoded and masked with
+ * the name as context; when that finds anything, the whole blob becomes
+ * one value of the first identifier's type, so its placeholder restores to
+ * exactly the blob sent (a NextToken stays usable, a Kubernetes secret
+ * stays whole). *changed says if it did.
  */
 static enum mg_err
 b64_value(struct mask_session *m, const char *name, size_t namelen, const char *in, size_t len,
@@ -74,6 +78,9 @@ b64_value(struct mask_session *m, const char *name, size_t namelen, const char *
 {
 	struct arena *a = mask_session_arena(m);
 	struct buf plain, masked;
+	unsigned long num;
+	unsigned rule;
+	size_t at, end;
 	enum mg_err rc;
 	int padded = 0;
 
@@ -90,6 +97,11 @@ b64_value(struct mask_session *m, const char *name, size_t namelen, const char *
 	if (masked.len == plain.len && memcmp(masked.data, plain.data, plain.len) == 0)
 		return MG_OK;
 	*changed = 1;
+	for (at = rules_placeholder_next(m->rules, masked.data, masked.len, 0); at < masked.len;
+	    at = rules_placeholder_next(m->rules, masked.data, masked.len, at + 1))
+		if (rules_placeholder_at(m->rules, masked.data, masked.len, at, &rule, &num, &end))
+			return mask_whole(m, rule, in, len, out);
+	/* changed without a placeholder of ours: the masked text, encoded again */
 	return decode_base64_append(out, masked.data, masked.len, padded);
 }
 

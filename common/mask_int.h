@@ -90,6 +90,13 @@ struct mask_emit {
 enum mg_err mask_pass(struct mask_session *m, const char *scan, size_t scanlen, size_t lo,
     size_t hi, const struct decode_view *view, const char *in, size_t len, struct buf *out);
 
+/*
+ * Masks all of in[0..len) as one value of rule (a base64 blob that held
+ * rule's identifier); appends its placeholder to out. Errors as mask_text.
+ */
+enum mg_err mask_whole(struct mask_session *m, unsigned rule, const char *in, size_t len,
+    struct buf *out);
+
 /* The request arena of the session. */
 struct arena *mask_session_arena(const struct mask_session *m);
 
