@@ -459,9 +459,11 @@ enum mg_err
 mask_whole(struct mask_session *m, unsigned rule, const char *in, size_t len, struct buf *out)
 {
 	struct rules_match one;
+	struct mask_emit none;
 	struct centry *e, *pend[1];
 	enum mg_err rc;
 
+	memset(&none, 0, sizeof(none));
 	if (mask_cache_reserve(m, 1) != MG_OK)
 		return MG_ENOMEM;
 	e = vget(m, rule, in, len);
@@ -482,7 +484,8 @@ mask_whole(struct mask_session *m, unsigned rule, const char *in, size_t len, st
 	one.end = len;
 	one.rule = rule;
 	one.action = RULES_MASK;
-	return emit_masked(m, in, len, &one, 1, &e, NULL, 0, out);
+	/* no recalled spans: the whole text is the one value */
+	return emit_masked(m, in, len, &one, 1, &e, &none, 0, out);
 }
 
 /* Writes in[0..len) with the chosen spans and recalled tokens replaced. */
