@@ -406,8 +406,8 @@ mask_pass(struct mask_session *m, const char *scan, size_t scanlen, size_t lo, s
 	 */
 	vs = ms;
 	vtext = scan + lo;
-	if (view != NULL) {
-		struct rules_match *copy = arena_alloc(m->arena, (n + 1) * sizeof(*copy));
+	if (view != NULL && n > 0) {
+		struct rules_match *copy = arena_alloc(m->arena, n * sizeof(*copy));
 		if (copy == NULL)
 			return MG_ENOMEM;
 		memcpy(copy, ms, n * sizeof(*copy));
