@@ -105,6 +105,11 @@ enum mg_err mask_cache_reserve(struct mask_session *m, size_t more);
 struct centry *mask_cache_get(struct mask_session *m, unsigned rule, const char *v, size_t n);
 enum mg_err mask_cache_rput(struct mask_session *m, unsigned rule, unsigned long num,
     const char *v, size_t n);
+/* The (rule, num) -> value cache slot for unmask.c: used or the free one. */
+struct rentry *mask_cache_rfind(struct mask_session *m, unsigned rule, unsigned long num);
+/* The keyed tag of credential placeholder (rule, num) for the tenant. */
+enum mg_err mask_placeholder_tag(struct mask_session *m, unsigned rule, unsigned long num,
+    char tag[RULES_TAG_LEN]);
 
 /* mask_recall.c */
 /* Makes sure the tenant's filter is fresh (once per session). */

@@ -5,6 +5,7 @@
  * after a restart; the precision guard keeps short words out; the filter
  * follows purges; rows from before recall get their tags on open.
  */
+#include <ctype.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
