@@ -17,327 +17,19 @@
 #include "cfg.h"
 #include "cfg_file.h"
 #include "crypto.h"
+#include "cfg_int.h"
 #include "log.h"
 
 extern char **environ;
 
-enum cfg_type { T_STR, T_SECRET, T_DURATION, T_SIZE, T_INT, T_URL, T_HEXKEY, T_ENV, T_LOGLEVEL,
-	T_BOOL };
-
-struct cfg_var {
-	const char *name;
-	enum cfg_type type;
-	size_t offset;
-	const char *def;	/* NULL: unset unless given */
-	const char *hint;	/* how to fix a bad value */
-};
-
-#define OFF(f) offsetof(struct cfg, f)
-
-static const struct cfg_var cfg_vars[] = {
-	{ "MASKGATE_ENV", T_ENV, OFF(env), "development",
-	  "use development, staging or production" },
-	{ "MASKGATE_MASTER_KEY", T_SECRET, OFF(master_key), NULL,
-	  "generate one with `bin/maskgate keygen`" },
-	{ "MASKGATE_DB", T_STR, OFF(db_path), "/var/lib/maskgate/maskgate.db",
-	  "give the path of the SQLite database file" },
-	{ "MASKGATE_DATA_KEY", T_HEXKEY, OFF(data_key), NULL,
-	  "generate one with `bin/maskgate keygen --data`" },
-	{ "MASKGATE_UPSTREAM_URL", T_URL, OFF(upstream_url), "https://api.anthropic.com",
-	  "give an http:// or https:// URL without a trailing path" },
-	{ "MASKGATE_UPSTREAM_API_KEY", T_STR, OFF(upstream_api_key), NULL,
-	  "give the Anthropic API key maskgate sends upstream" },
-	{ "MASKGATE_UPSTREAM_CONNECT_TIMEOUT", T_DURATION, OFF(upstream_connect_timeout), "10s",
-	  "give a duration such as 10s" },
-	{ "MASKGATE_UPSTREAM_TIMEOUT", T_DURATION, OFF(upstream_timeout), "600s",
-	  "give a duration such as 600s" },
-	{ "MASKGATE_MAX_BODY", T_SIZE, OFF(max_body), "32M",
-	  "give a size such as 32M (bytes, K, M or G)" },
-	{ "MASKGATE_RULES", T_STR, OFF(rules_path), NULL,
-	  "give the path of an admin rules file" },
-	{ "MASKGATE_MODELS", T_STR, OFF(models_path), NULL,
-	  "give the path of a model table file" },
-	{ "MASKGATE_MODEL_ALLOWLIST", T_STR, OFF(model_allowlist), NULL,
-	  "give a comma-separated list of model names" },
-	{ "MASKGATE_MAP_TTL", T_DURATION, OFF(map_ttl), "7d",
-	  "give a duration such as 7d" },
-	{ "MASKGATE_MAX_NEW_MAPPINGS", T_INT, OFF(max_new_mappings), "10000",
-	  "give the number of new values one request may add to the mapping (0: no cap)" },
-	{ "MASKGATE_MAX_NEW_MAPPINGS_PER_HOUR", T_INT, OFF(max_new_mappings_hour), "100000",
-	  "give the number of new values a tenant may add to the mapping per hour (0: no cap)" },
-	{ "MASKGATE_BUSY_TIMEOUT_MS", T_INT, OFF(busy_timeout_ms), "5000",
-	  "give milliseconds, for example 5000" },
-	{ "MASKGATE_MAX_REQUESTS", T_INT, OFF(max_requests), "10000",
-	  "give the number of requests after which a worker is replaced" },
-	{ "MASKGATE_DRAIN_TIMEOUT", T_DURATION, OFF(drain_timeout), "30s",
-	  "give a duration such as 30s" },
-	{ "MASKGATE_WORKERS", T_INT, OFF(workers), "4",
-	  "give the number of pool workers, 1 to 256" },
-	{ "MASKGATE_LOG_LEVEL", T_LOGLEVEL, OFF(log_level), "info",
-	  "use debug, info, warn or error" },
-	{ "MASKGATE_JWT_SECRET", T_SECRET, OFF(jwt_secret), NULL,
-	  "give a random HS256 secret of at least 32 characters (`bin/maskgate keygen`)" },
-	{ "MASKGATE_JWT_PUBLIC_KEY", T_STR, OFF(jwt_public_key), NULL,
-	  "give the path of the identity provider's PEM public key" },
-	{ "MASKGATE_JWT_ALG", T_STR, OFF(jwt_alg), NULL,
-	  "use HS256, RS256 or ES256" },
-	{ "MASKGATE_JWT_ISSUER", T_STR, OFF(jwt_issuer), NULL,
-	  "give the expected iss claim" },
-	{ "MASKGATE_JWT_AUDIENCE", T_STR, OFF(jwt_audience), NULL,
-	  "give the expected aud claim" },
-	{ "MASKGATE_JWT_LEEWAY", T_DURATION, OFF(jwt_leeway), "60s",
-	  "give a duration such as 60s" },
-	{ "MASKGATE_JWT_MAX_LIFETIME", T_DURATION, OFF(jwt_max_lifetime), "24h",
-	  "give a duration such as 24h" },
-	{ "MASKGATE_BYOK", T_BOOL, OFF(byok), "off",
-	  "use on or off" },
-	{ "MASKGATE_MASTER_GRACE", T_DURATION, OFF(master_grace), "7d",
-	  "give a duration such as 7d" },
-	{ "MASKGATE_SPEND_HEADERS", T_BOOL, OFF(spend_headers), "off",
-	  "use on or off" },
-	{ "MASKGATE_METRICS_ALLOW", T_STR, OFF(metrics_allow), NULL,
-	  "give a comma-separated list of scraper IP addresses" },
-	{ "MASKGATE_CLAUDE_BIN", T_STR, OFF(claude_bin), "claude",
-	  "give the path of the Claude Code CLI (or a name on PATH)" },
-	{ "MASKGATE_CLAUDE_TOOLS", T_STR, OFF(claude_tools), NULL,
-	  "give a comma-separated list of Claude Code tool names, e.g. Read,Grep" },
-	{ "MASKGATE_CLAUDE_TIMEOUT", T_DURATION, OFF(claude_timeout), "300s",
-	  "give a duration such as 300s" },
-	{ "MASKGATE_CLAUDE_MAX_RUNS", T_INT, OFF(claude_max_runs), "2",
-	  "give the number of concurrent Claude Code runs, 0 to 64 (0 turns it off)" },
-	{ "MASKGATE_CLAUDE_BWRAP", T_STR, OFF(claude_bwrap), "bwrap",
-	  "give the path of bubblewrap (Debian package bubblewrap), or a name on the fixed PATH" },
-	{ "MASKGATE_SELF_URL", T_URL, OFF(self_url), NULL,
-	  "give maskgate's own base URL as its web server serves it, e.g. https://host:8443" },
-	{ "MASKGATE_UPSTREAM_FORMAT", T_STR, OFF(upstream_format), "anthropic",
-	  "use anthropic, bedrock or vertex" },
-	{ "MASKGATE_BEDROCK_URL", T_URL, OFF(bedrock_url), NULL,
-	  "give the Bedrock runtime base URL, e.g. https://bedrock-runtime.us-east-1.amazonaws.com" },
-	{ "MASKGATE_BEDROCK_REGION", T_STR, OFF(bedrock_region), NULL,
-	  "give the AWS region of the Bedrock runtime, e.g. us-east-1" },
-	{ "MASKGATE_AWS_ACCESS_KEY_ID", T_STR, OFF(aws_access_key_id), NULL,
-	  "give the AWS access key id maskgate signs Bedrock requests with" },
-	{ "MASKGATE_AWS_SECRET_ACCESS_KEY", T_STR, OFF(aws_secret_access_key), NULL,
-	  "give the AWS secret access key (or MASKGATE_AWS_SECRET_ACCESS_KEY_FILE)" },
-	{ "MASKGATE_AWS_SESSION_TOKEN", T_STR, OFF(aws_session_token), NULL,
-	  "give the AWS session token of temporary credentials" },
-	{ "MASKGATE_BEDROCK_API_KEY", T_STR, OFF(bedrock_api_key), NULL,
-	  "give a Bedrock API key (sent as a bearer token instead of SigV4)" },
-	{ "MASKGATE_VERTEX_URL", T_URL, OFF(vertex_url), NULL,
-	  "give the Vertex AI base URL, e.g. https://us-east5-aiplatform.googleapis.com" },
-	{ "MASKGATE_VERTEX_REGION", T_STR, OFF(vertex_region), NULL,
-	  "give the Vertex AI region, e.g. us-east5 or global" },
-	{ "MASKGATE_VERTEX_PROJECT", T_STR, OFF(vertex_project), NULL,
-	  "give the Google Cloud project id" },
-	{ "MASKGATE_VERTEX_SA_KEY", T_STR, OFF(vertex_sa_key), NULL,
-	  "give the service-account key JSON, best as a file: MASKGATE_VERTEX_SA_KEY_FILE" },
-	{ "MASKGATE_VERTEX_TOKEN_URL", T_URL, OFF(vertex_token_url), NULL,
-	  "give the OAuth2 token endpoint (default: the key's token_uri)" },
-	{ "MASKGATE_CONSOLE_SESSION", T_DURATION, OFF(console_session), "1h",
-	  "give a duration such as 1h (5m to 1d)" },
-	{ "MASKGATE_ANOMALY_FACTOR", T_INT, OFF(anomaly_factor), "5",
-	  "give how many times its median hour a key's last hour must exceed, 2 to 1000" },
-	{ "MASKGATE_ANOMALY_MIN_REQUESTS", T_INT, OFF(anomaly_min_requests), "20",
-	  "give the requests a key must make in an hour before it can be flagged, at least 1" },
-};
-
 static const char *const cfg_env_names[CFG_ENV__MAX] = {
 	"development", "staging", "production",
-};
-
-/* Sample keys seen in documentation and tutorials; never acceptable. */
-static const char *const cfg_samples[] = {
-	"sk-litellm-master-key", "sk-1234", "sk-12345", "sk-123456",
-	"sk-master-key", "sk-admin", "sk-test", "sk-changeme", "sk-secret",
-	"sk-your-master-key", "sk-my-master-key", "sk-maskgate",
 };
 
 const char *
 cfg_env_name(enum cfg_env env)
 {
 	return (unsigned)env < CFG_ENV__MAX ? cfg_env_names[env] : "?";
-}
-
-const char *
-cfg_weak_secret(const char *key)
-{
-	const char *body;
-	int seen[256] = { 0 };
-	size_t i, distinct = 0, len, run = 1, maxrun = 1;
-
-	for (i = 0; i < MG_NELEM(cfg_samples); i++)
-		if (strcasecmp(key, cfg_samples[i]) == 0)
-			return "is a published sample key";
-	if (strncmp(key, "sk-", 3) != 0)
-		return "must start with sk-";
-	body = key + 3;
-	len = strlen(body);
-	if (len < 32)
-		return "is too short (need at least 32 characters after sk-)";
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)body[i];
-		if (c <= 0x20 || c >= 0x7f)
-			return "contains spaces or non-printable characters";
-		if (!seen[c]++)
-			distinct++;
-		if (i > 0 && body[i] == body[i - 1]) {
-			if (++run > maxrun)
-				maxrun = run;
-		} else {
-			run = 1;
-		}
-	}
-	if (distinct < 10 || maxrun > 6)
-		return "has too little entropy (use `bin/maskgate keygen`)";
-	for (i = 0; i < MG_NELEM(cfg_samples); i++)
-		if (strncasecmp(key, cfg_samples[i], strlen(cfg_samples[i])) == 0 &&
-		    strlen(cfg_samples[i]) > 8)
-			return "starts with a published sample key";
-	return NULL;
-}
-
-static char *read_secret_file(const char *path, char *err, size_t errlen, const char *name);
-
-/* Published JWT secrets (jwt.io's default and friends). */
-static const char *const cfg_jwt_samples[] = {
-	"your-256-bit-secret", "secret", "changeme", "your-secret-key", "jwt-secret",
-};
-
-const char *
-cfg_weak_jwt_secret(const char *secret)
-{
-	int seen[256] = { 0 };
-	size_t i, distinct = 0, len = strlen(secret);
-
-	for (i = 0; i < MG_NELEM(cfg_jwt_samples); i++)
-		if (strcasecmp(secret, cfg_jwt_samples[i]) == 0 ||
-		    strncasecmp(secret, cfg_jwt_samples[i], strlen(cfg_jwt_samples[i])) == 0)
-			return "is or starts with a published sample secret";
-	if (strncmp(secret, "sk-", 3) == 0)
-		return cfg_weak_secret(secret);
-	if (len < 32)
-		return "is too short (need at least 32 characters)";
-	for (i = 0; i < len; i++)
-		if (!seen[(unsigned char)secret[i]]++)
-			distinct++;
-	if (distinct < 10)
-		return "has too little entropy (use `bin/maskgate keygen`)";
-	return NULL;
-}
-
-/*
- * Bedrock and Vertex settings come in sets: a half-given set is a typo or a
- * missing secret file, which would otherwise surface as a 403 at the first
- * request.
- */
-static enum mg_err
-cfg_check_clouds(const struct cfg *c, char *err, size_t errlen)
-{
-	if ((c->aws_access_key_id == NULL) != (c->aws_secret_access_key == NULL)) {
-		mg_errf(err, errlen, "MASKGATE_AWS_%s: required with MASKGATE_AWS_%s",
-		    c->aws_access_key_id == NULL ? "ACCESS_KEY_ID" : "SECRET_ACCESS_KEY",
-		    c->aws_access_key_id == NULL ? "SECRET_ACCESS_KEY" : "ACCESS_KEY_ID");
-		return MG_EINVAL;
-	}
-	if (c->aws_session_token != NULL && c->aws_access_key_id == NULL) {
-		mg_errf(err, errlen, "MASKGATE_AWS_SESSION_TOKEN: needs MASKGATE_AWS_ACCESS_KEY_ID "
-		    "and MASKGATE_AWS_SECRET_ACCESS_KEY");
-		return MG_EINVAL;
-	}
-	if (c->aws_access_key_id != NULL && c->bedrock_api_key != NULL) {
-		mg_errf(err, errlen, "MASKGATE_BEDROCK_API_KEY: set either it or the AWS access "
-		    "keys, not both");
-		return MG_EINVAL;
-	}
-	if ((c->aws_access_key_id != NULL || c->bedrock_api_key != NULL || c->bedrock_url != NULL) &&
-	    c->bedrock_region == NULL) {
-		mg_errf(err, errlen, "MASKGATE_BEDROCK_REGION: required for Bedrock (SigV4 signs "
-		    "with it), e.g. us-east-1");
-		return MG_EINVAL;
-	}
-	if (strcmp(c->upstream_format, "anthropic") != 0 &&
-	    strcmp(c->upstream_format, "bedrock") != 0 && strcmp(c->upstream_format, "vertex") != 0) {
-		mg_errf(err, errlen, "MASKGATE_UPSTREAM_FORMAT: use anthropic, bedrock or vertex");
-		return MG_EINVAL;
-	}
-	if (strcmp(c->upstream_format, "bedrock") == 0 && (c->bedrock_region == NULL ||
-	    (c->aws_access_key_id == NULL && c->bedrock_api_key == NULL))) {
-		mg_errf(err, errlen, "MASKGATE_UPSTREAM_FORMAT: bedrock needs MASKGATE_BEDROCK_REGION "
-		    "and the AWS access keys or MASKGATE_BEDROCK_API_KEY");
-		return MG_EINVAL;
-	}
-	if (strcmp(c->upstream_format, "vertex") == 0 && (c->vertex_sa_key == NULL ||
-	    c->vertex_project == NULL || c->vertex_region == NULL)) {
-		mg_errf(err, errlen, "MASKGATE_UPSTREAM_FORMAT: vertex needs MASKGATE_VERTEX_SA_KEY, "
-		    "MASKGATE_VERTEX_PROJECT and MASKGATE_VERTEX_REGION");
-		return MG_EINVAL;
-	}
-	if (c->bedrock_region != NULL && strspn(c->bedrock_region,
-	    "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(c->bedrock_region)) {
-		mg_errf(err, errlen, "MASKGATE_BEDROCK_REGION: not a region name, e.g. us-east-1");
-		return MG_EINVAL;
-	}
-	if (c->vertex_region != NULL && strspn(c->vertex_region,
-	    "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(c->vertex_region)) {
-		mg_errf(err, errlen, "MASKGATE_VERTEX_REGION: not a region name, e.g. us-east5");
-		return MG_EINVAL;
-	}
-	return MG_OK;
-}
-
-/* Reads MASKGATE_JWT_PUBLIC_KEY and checks the JWT settings agree. */
-static enum mg_err
-cfg_check_jwt(struct cfg *c, char *err, size_t errlen)
-{
-	const char *why;
-	char *alg;
-
-	if (c->jwt_secret != NULL && c->jwt_public_key != NULL) {
-		mg_errf(err, errlen, "MASKGATE_JWT_SECRET: set either it (HS256) or "
-		    "MASKGATE_JWT_PUBLIC_KEY (RS256/ES256), not both");
-		return MG_EINVAL;
-	}
-	if (c->jwt_secret == NULL && c->jwt_public_key == NULL) {
-		if (c->jwt_alg != NULL) {
-			mg_errf(err, errlen, "MASKGATE_JWT_ALG: set MASKGATE_JWT_SECRET or "
-			    "MASKGATE_JWT_PUBLIC_KEY too");
-			return MG_EINVAL;
-		}
-		return MG_OK;
-	}
-	if (c->jwt_alg == NULL) {
-		c->jwt_alg = strdup(c->jwt_secret != NULL ? "HS256" : "RS256");
-		if (c->jwt_alg == NULL)
-			return MG_ENOMEM;
-	}
-	alg = c->jwt_alg;
-	if (c->jwt_secret != NULL) {
-		if (strcmp(alg, "HS256") != 0) {
-			mg_errf(err, errlen, "MASKGATE_JWT_ALG: must be HS256 with MASKGATE_JWT_SECRET");
-			return MG_EINVAL;
-		}
-		why = cfg_weak_jwt_secret(c->jwt_secret);
-		if (why != NULL) {
-			mg_errf(err, errlen, "MASKGATE_JWT_SECRET: refused, the secret %s", why);
-			return MG_EINVAL;
-		}
-		return MG_OK;
-	}
-	if (strcmp(alg, "RS256") != 0 && strcmp(alg, "ES256") != 0) {
-		mg_errf(err, errlen, "MASKGATE_JWT_ALG: must be RS256 or ES256 with "
-		    "MASKGATE_JWT_PUBLIC_KEY");
-		return MG_EINVAL;
-	}
-	c->jwt_public_pem = read_secret_file(c->jwt_public_key, err, errlen,
-	    "MASKGATE_JWT_PUBLIC_KEY");
-	if (c->jwt_public_pem == NULL)
-		return MG_EINVAL;
-	if (strstr(c->jwt_public_pem, "-----BEGIN PUBLIC KEY-----") == NULL) {
-		mg_errf(err, errlen, "MASKGATE_JWT_PUBLIC_KEY: %s is not a PEM public key "
-		    "(-----BEGIN PUBLIC KEY-----)", c->jwt_public_key);
-		return MG_EINVAL;
-	}
-	return MG_OK;
 }
 
 long
@@ -411,8 +103,8 @@ parse_long(const char *s, long *out)
 }
 
 /* Reads a secret file: whole content minus one trailing newline. */
-static char *
-read_secret_file(const char *path, char *err, size_t errlen, const char *name)
+char *
+cfg_read_secret_file(const char *path, char *err, size_t errlen, const char *name)
 {
 	FILE *f = fopen(path, "r");
 	char *data = NULL;
@@ -484,7 +176,7 @@ lookup(const struct cfg_file *cf, const char *name, char *err, size_t errlen, in
 	if (v != NULL)
 		return strdup(v);
 	if (fv != NULL) {
-		r = read_secret_file(fv, err, errlen, name);
+		r = cfg_read_secret_file(fv, err, errlen, name);
 		if (r == NULL)
 			*failed = 1;
 		else
@@ -494,7 +186,7 @@ lookup(const struct cfg_file *cf, const char *name, char *err, size_t errlen, in
 	r = cfg_file_lookup(cf, name, err, errlen, failed, &from_file);
 	if (r != NULL && from_file) {
 		char *path = r;
-		r = read_secret_file(path, err, errlen, name);
+		r = cfg_read_secret_file(path, err, errlen, name);
 		if (r == NULL) {
 			*failed = 1;
 			free(path);
@@ -624,7 +316,7 @@ cfg_known(const char *name, size_t len)
 
 	if (len == strlen("MASKGATE_CONFIG") && strncmp(name, "MASKGATE_CONFIG", len) == 0)
 		return 1;
-	for (i = 0; i < MG_NELEM(cfg_vars); i++) {
+	for (i = 0; i < cfg_nvars; i++) {
 		n = strlen(cfg_vars[i].name);
 		if ((len == n || (len == n + 5 && strncmp(name + n, "_FILE", 5) == 0)) &&
 		    strncmp(name, cfg_vars[i].name, n) == 0)
@@ -687,7 +379,7 @@ cfg_load_values(struct cfg *c, const struct cfg_file *cf, unsigned need, char *e
 				return MG_ENOMEM;
 		}
 	}
-	for (i = 0; i < MG_NELEM(cfg_vars); i++) {
+	for (i = 0; i < cfg_nvars; i++) {
 		const struct cfg_var *var = &cfg_vars[i];
 		int failed = 0;
 		char *file = NULL;
@@ -785,7 +477,7 @@ cfg_free(struct cfg *c)
 {
 	size_t i;
 
-	for (i = 0; i < MG_NELEM(cfg_vars); i++) {
+	for (i = 0; i < cfg_nvars; i++) {
 		char **p;
 		if (cfg_vars[i].type != T_STR && cfg_vars[i].type != T_SECRET &&
 		    cfg_vars[i].type != T_URL)
