@@ -275,8 +275,9 @@ enum mg_err
 store_keys_list(struct store *s, struct arena *a, const struct store_keys_filter *f,
     struct keys_record **out, size_t *n, long *total)
 {
-	static const char where[] = " WHERE (?1 IS NULL OR user_id = ?1) AND "
-	    "(?2 IS NULL OR team_id = ?2) AND (?3 IS NULL OR key_alias = ?3)";
+	static const char where[] = " WHERE (CAST(?1 AS TEXT) IS NULL OR user_id = ?1) AND "
+	    "(CAST(?2 AS TEXT) IS NULL OR team_id = ?2) AND "
+	    "(CAST(?3 AS TEXT) IS NULL OR key_alias = ?3)";
 	char sql[1024];
 	struct db_stmt *st;
 	size_t cap = (size_t)(f->limit > 0 ? f->limit : 1);
@@ -331,17 +332,28 @@ live_slots(struct store *s, const char *hash, long now, long slot_stale, long *c
 {
 	struct db_stmt *st, *del;
 	enum mg_err rc = MG_OK;
+	int expired = 0;
 	enum db_step step;
 
 	*count = 0;
+	/*
+	 * On PostgreSQL the workers of several hosts share the table and a PID
+	 * means nothing elsewhere: a slot is a lease that its worker renews
+	 * while the request runs (store_keys_lease_tick), and one not renewed
+	 * for STORE_LEASE_SECONDS belongs to nobody.
+	 */
+	if (db_backend(s->db) == DB_PG && slot_stale > STORE_LEASE_SECONDS)
+		slot_stale = STORE_LEASE_SECONDS;
 	st = db_prepare(s->db, "DELETE FROM vkey_slot WHERE hash = ?1 AND started < ?2");
 	if (st == NULL)
 		return MG_ESTORE;
 	db_bind_text(st, 1, hash);
 	db_bind_int64(st, 2, now - slot_stale);
-	rc = run_write(s, st, NULL);
+	rc = run_write(s, st, &expired);
 	if (rc != MG_OK)
 		return rc;
+	if (expired > 0)
+		log_warn("keys: reclaimed %d expired parallel slot lease(s)", expired);
 	st = db_prepare(s->db, "SELECT id, pid FROM vkey_slot WHERE hash = ?1");
 	del = db_prepare(s->db, "DELETE FROM vkey_slot WHERE id = ?1");
 	if (st == NULL || del == NULL) {
@@ -352,7 +364,8 @@ live_slots(struct store *s, const char *hash, long now, long slot_stale, long *c
 	for (step = db_step(st); step == DB_ROW; step = db_step(st)) {
 		pid_t pid = (pid_t)db_column_int64(st, 1);
 		/* EPERM means alive under another user (Apache's www-data) */
-		if (pid > 0 && kill(pid, 0) != 0 && errno == ESRCH) {
+		if (db_backend(s->db) == DB_SQLITE && pid > 0 && kill(pid, 0) != 0 &&
+		    errno == ESRCH) {
 			log_warn("keys: reclaimed the parallel slot of dead worker %ld", (long)pid);
 			db_bind_int64(del, 1, db_column_int64(st, 0));
 			db_step(del);
@@ -473,6 +486,8 @@ admit_checks(struct store *s, struct keys_record *k, long now, long slot_stale, 
 			*slot = (long)db_column_int64(st, 0);
 			step = db_step(st);
 		}
+		s->lease_slot = *slot;	/* void if the transaction rolls back: see admit */
+		s->lease_renewed = now;
 		rc = db_rc_want(step, DB_DONE);
 		db_done(st);
 		if (rc != MG_OK)
@@ -499,8 +514,35 @@ admit_checks(struct store *s, struct keys_record *k, long now, long slot_stale, 
 	return MG_OK;
 }
 
-enum mg_err
-store_keys_admit(struct store *s, struct arena *a, const char *hash, long now,
+/*
+ * PostgreSQL runs read committed: the admission's reads (spend, window,
+ * slots) and writes must not interleave with another host's admission of
+ * the same key, so it locks the key's row first (SQLite's BEGIN IMMEDIATE
+ * already excludes every other writer).
+ */
+static enum mg_err
+lock_key(struct store *s, const char *hash, long now)
+{
+	struct db_stmt *st;
+	enum db_step step;
+
+	if (db_backend(s->db) != DB_PG)
+		return MG_OK;
+	st = db_prepare(s->db, "SELECT 1 FROM vkey WHERE hash = ?1 OR hash = (SELECT hash FROM "
+	    "vkey_grace WHERE old_hash = ?1 AND grace_until > ?2) FOR UPDATE");
+	if (st == NULL)
+		return MG_ESTORE;
+	db_bind_text(st, 1, hash);
+	db_bind_int64(st, 2, now);
+	do
+		step = db_step(st);
+	while (step == DB_ROW);
+	db_done(st);
+	return db_rc(step);
+}
+
+static enum mg_err
+admit_once(struct store *s, struct arena *a, const char *hash, long now,
     long slot_stale, struct keys_record *k, long *slot, struct keys_refusal *r)
 {
 	enum mg_err rc;
@@ -509,7 +551,9 @@ store_keys_admit(struct store *s, struct arena *a, const char *hash, long now,
 	rc = store_begin(s);
 	if (rc != MG_OK)
 		return rc;
-	rc = store_keys_get(s, a, hash, now, k);
+	rc = lock_key(s, hash, now);
+	if (rc == MG_OK)
+		rc = store_keys_get(s, a, hash, now, k);
 	if (rc == MG_ENOTFOUND) {
 		refuse(r, 401, 0, "invalid API key");
 		rc = MG_EINVAL;
@@ -531,7 +575,44 @@ store_keys_admit(struct store *s, struct arena *a, const char *hash, long now,
 }
 
 enum mg_err
-store_keys_settle(struct store *s, const struct store_spend *sp)
+store_keys_admit(struct store *s, struct arena *a, const char *hash, long now,
+    long slot_stale, struct keys_record *k, long *slot, struct keys_refusal *r)
+{
+	enum mg_err rc;
+	int attempt;
+
+	for (attempt = 0;; attempt++) {
+		s->lease_slot = 0;
+		rc = admit_once(s, a, hash, now, slot_stale, k, slot, r);
+		if (rc != MG_OK)
+			s->lease_slot = 0;
+		if (!store_retry(s, rc, attempt))
+			return rc;
+	}
+}
+
+enum mg_err
+store_keys_lease_tick(struct store *s, long now)
+{
+	struct db_stmt *st;
+	enum mg_err rc;
+
+	if (db_backend(s->db) != DB_PG || s->lease_slot <= 0 ||
+	    now - s->lease_renewed < STORE_LEASE_SECONDS / 3 || db_in_transaction(s->db))
+		return MG_OK;
+	st = db_prepare(s->db, "UPDATE vkey_slot SET started = ?2 WHERE id = ?1");
+	if (st == NULL)
+		return MG_ESTORE;
+	db_bind_int64(st, 1, s->lease_slot);
+	db_bind_int64(st, 2, now);
+	rc = run_write(s, st, NULL);
+	if (rc == MG_OK)
+		s->lease_renewed = now;
+	return rc;
+}
+
+static enum mg_err
+settle_once(struct store *s, const struct store_spend *sp)
 {
 	struct db_stmt *st;
 	struct timespec ts;
@@ -625,4 +706,19 @@ out:
 	if (rc != MG_OK)
 		store_rollback(s);
 	return rc;
+}
+
+enum mg_err
+store_keys_settle(struct store *s, const struct store_spend *sp)
+{
+	enum mg_err rc;
+	int attempt;
+
+	if (sp->slot > 0 && sp->slot == s->lease_slot)
+		s->lease_slot = 0;	/* settled or not, this worker stops renewing it */
+	for (attempt = 0;; attempt++) {
+		rc = settle_once(s, sp);
+		if (!store_retry(s, rc, attempt))
+			return rc;
+	}
 }

@@ -195,8 +195,8 @@ recall_next_seq(struct store *s, struct db_stmt *st, const char *tenant, int64_t
 	return MG_OK;
 }
 
-enum mg_err
-store_map_assign(struct store *s, const char *tenant, struct store_map_item *items, size_t n,
+static enum mg_err
+assign_once(struct store *s, const char *tenant, struct store_map_item *items, size_t n,
     time_t now)
 {
 	struct db_stmt *sel = NULL, *del = NULL, *ctr = NULL, *ins = NULL, *rseq = NULL;
@@ -236,7 +236,8 @@ store_map_assign(struct store *s, const char *tenant, struct store_map_item *ite
 	ctr = db_prepare(s->db, "INSERT INTO mask_counter(tenant, type, next) VALUES(?1, ?2, 2) "
 	    "ON CONFLICT(tenant, type) DO UPDATE SET next = mask_counter.next + 1 RETURNING next - 1");
 	ins = db_prepare(s->db, "INSERT INTO mask_map(tenant, type, num, value_hash, value_sealed, "
-	    "first_seen, last_seen, recall_tag, seq) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8)");
+	    "first_seen, last_seen, recall_tag, seq) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8) "
+	    "ON CONFLICT(tenant, type, value_hash) DO NOTHING RETURNING num");
 	rseq = db_prepare(s->db, RECALL_NEXT_SEQ);
 	if (sel == NULL || del == NULL || ctr == NULL || ins == NULL || rseq == NULL) {
 		rc = MG_ESTORE;
@@ -309,13 +310,33 @@ store_map_assign(struct store *s, const char *tenant, struct store_map_item *ite
 		db_bind_blob(ins, 5, sealed.data, sealed.len);
 		db_bind_int64(ins, 6, (int64_t)now);
 		step = db_step(ins);
+		if (step == DB_ROW) {
+			step = db_step(ins);
+			minted++;
+		} else if (step == DB_DONE) {
+			/*
+			 * Another host minted the value since our look (PostgreSQL,
+			 * read committed): take its number; ours stays unused.
+			 */
+			db_reset(sel);
+			db_bind_text(sel, 1, tenant);
+			db_bind_text(sel, 2, it->type);
+			db_bind_blob(sel, 3, it->hash, CRYPTO_HASH_LEN);
+			step = db_step(sel);
+			if (step == DB_ROW) {
+				it->num = (unsigned long)db_column_int64(sel, 0);
+				step = DB_DONE;
+			} else if (step == DB_DONE) {
+				step = DB_EOTHER;
+			}
+			db_reset(sel);
+		}
 		if (step != DB_DONE) {
 			log_error("store: mapping insert failed: %s", db_errmsg(s->db));
 			rc = db_rc(step) == MG_OK ? MG_ESTORE : db_rc(step);
 			goto out;
 		}
 		arena_reset(&a);
-		minted++;
 	}
 	rc = store_commit(s);
 	if (rc == MG_OK)
@@ -337,6 +358,20 @@ out:
 	free(fresh);
 	arena_free(&a);
 	return rc;
+}
+
+enum mg_err
+store_map_assign(struct store *s, const char *tenant, struct store_map_item *items, size_t n,
+    time_t now)
+{
+	enum mg_err rc;
+	int attempt;
+
+	for (attempt = 0;; attempt++) {
+		rc = assign_once(s, tenant, items, n, now);
+		if (!store_retry(s, rc, attempt))
+			return rc;
+	}
 }
 
 void

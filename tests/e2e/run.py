@@ -4,7 +4,9 @@ A module's `test_*(srv, mock)` functions run once against each web server
 in its SERVERS list (default: all three set-ups) with one shared recording
 mock upstream; `standalone_*(mock)` functions run once and start what they
 need. Output is TAP; the last line is "N passed, N failed".
-Set MG_E2E_FILTER=substring to run a subset.
+Set MG_E2E_FILTER=substring to run a subset, MG_E2E_DB=pg to put every
+maskgate of the run on a private PostgreSQL cluster (tests/e2e/pg.py)
+instead of SQLite files.
 
 After each test (group) everything harness.spawn() started is stopped, and
 any process of this run still alive then fails that test, named and killed;
@@ -116,6 +118,8 @@ def main():
                 check_left("%s[%s]" % (modname, kind))
     mock.close()
     harness.stop_all()
+    if "pg" in sys.modules:
+        sys.modules["pg"].stop_all()
     if check_left("end of run"):
         report(True, "no process of this run survives it")
     print("%d passed, %d failed%s" % (passed, failed,
