@@ -12,6 +12,7 @@ trap 'rm -f "$table" "$acc"' EXIT
 	"$OUT/bench/bench_mask"
 	"$OUT/bench/bench_store"
 	python3 tests/bench/proxy.py
+	python3 tests/bench/pg_bench.py
 } >"$table"
 cat "$table"
 # recognition on third-party material: per-family recall and false
