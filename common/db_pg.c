@@ -94,6 +94,32 @@ set_err(struct pg_db *db, const char *what, const char *msg)
 	db->err[n] = '\0';
 }
 
+/*
+ * libpq's first line with every quoted span dropped: a syntax error quotes
+ * the piece of the connection string it choked on, which may be the
+ * password.
+ */
+static void
+unquote(char *out, size_t outlen, const char *msg)
+{
+	size_t o = 0;
+	int quoted = 0;
+
+	for (; *msg != '\0' && *msg != '\n' && o + 4 < outlen; msg++) {
+		if (*msg == '"') {
+			quoted = !quoted;
+			if (quoted) {
+				memcpy(out + o, "...", 3);
+				o += 3;
+			}
+			continue;
+		}
+		if (!quoted)
+			out[o++] = *msg;
+	}
+	out[o] = '\0';
+}
+
 static PGconn *
 connect_to(const char *conninfo, long busy_ms)
 {
@@ -122,9 +148,10 @@ db_pg_open(const char *conninfo, long busy_ms, int lazy, struct db **out, char *
 	/* a syntax error says so without echoing the string (it may hold a password) */
 	opts = PQconninfoParse(conninfo, &parse_err);
 	if (opts == NULL) {
-		snprintf(err, errlen, "MASKGATE_DB: not a valid PostgreSQL connection string (%.*s)",
-		    parse_err != NULL ? (int)strcspn(parse_err, "\n") : 7,
-		    parse_err != NULL ? parse_err : "no memory");
+		char why[256];
+		unquote(why, sizeof(why), parse_err != NULL ? parse_err : "out of memory");
+		snprintf(err, errlen, "MASKGATE_DB: not a valid PostgreSQL connection string (%s)",
+		    why);
 		PQfreemem(parse_err);
 		return MG_EINVAL;
 	}

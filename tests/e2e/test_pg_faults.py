@@ -205,3 +205,10 @@ def standalone_pg_doctor_hides_password(mock):
                        text=True, timeout=60)
     out = p.stdout + p.stderr
     assert "wrong-secret-pw" not in out and "database" in out and p.returncode != 0, out
+    # a connection string libpq cannot parse: its error quotes the bad piece
+    broken = dict(env, MASKGATE_DB=url.replace(cluster.password, "sec%zzret-pw"))
+    for argv in (["doctor", "--offline"], ["stats"]):
+        p = subprocess.run([harness.CLI] + argv, env=broken, capture_output=True, text=True,
+                           timeout=60)
+        out = p.stdout + p.stderr
+        assert "zzret" not in out and "not a valid PostgreSQL connection string" in out, out
