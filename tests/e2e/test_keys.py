@@ -160,7 +160,9 @@ def test_budget_nonstreaming(srv, mock):
     n = len(mock.requests)
     s, h, b = ask(srv, o["key"])
     assert s == 429 and int(h["retry-after"]) > 0, (s, h)
-    assert "budget" in assert_envelope(b, "rate_limit_error")["error"]["message"]
+    # the spend-limit 429 Claude Code renders (test_spend_limits.py has the details)
+    assert "spend limit reached" in assert_envelope(b, "billing_error")["error"]["message"]
+    assert h.get("x-should-retry") == "false", h
     assert len(mock.requests) == n, "refused request went upstream"
     s, logs = mg(srv, "/spend/logs?api_key=" + o["key"])
     assert s == 200 and len(logs) == 1 and logs[0]["model"].startswith(MODEL), logs
@@ -179,7 +181,7 @@ def test_budget_streaming(srv, mock):
     assert abs(info["info"]["spend"] - 0.000141) < 1e-9, info
     s, _, b = ask(srv, o["key"], stream=True)
     assert s == 429
-    assert_envelope(b, "rate_limit_error")
+    assert_envelope(b, "billing_error")
 
 
 def test_budget_reset(srv, mock):
