@@ -130,7 +130,7 @@ store_spend_limit_each(struct store *s, struct arena *a, const char *scope_type,
 	if (after_id != NULL)
 		sqlite3_bind_text(st, 2, after_id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)limit + 1);
-	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+	for (step = sqlite3_step(st); step == SQLITE_ROW; step = sqlite3_step(st)) {
 		if (n == limit) {
 			*has_more = 1;
 			break;
@@ -165,7 +165,7 @@ store_spend_limit_caps(struct store *s, const char *user_id, const char *team_id
 		sqlite3_bind_text(st, 2, user_id, -1, SQLITE_STATIC);
 	if (team_id != NULL)
 		sqlite3_bind_text(st, 3, team_id, -1, SQLITE_STATIC);
-	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+	for (step = sqlite3_step(st); step == SQLITE_ROW; step = sqlite3_step(st)) {
 		const char *type = (const char *)sqlite3_column_text(st, 0);
 		long long v = sqlite3_column_type(st, 1) == SQLITE_NULL ? -1 :
 		    (long long)sqlite3_column_int64(st, 1);

@@ -4,7 +4,7 @@
  * "spend_limit", spl_ ids, amounts as whole-number strings of USD cents,
  * null for unlimited; scopes user, rbac_group (a maskgate team) and
  * organization), so clients written for that contract work here; and the
- * 429 every capped request gets (see common/spend_limit.c for its shape).
+ * 429 every capped request is answered with (its shape: common/spend_limit.c).
  */
 #include <errno.h>
 #include <stdio.h>
