@@ -64,7 +64,10 @@ store_spend_limit_put(struct store *s, struct arena *a, const char *scope_type,
 
 	if (crypto_random(rnd, sizeof(rnd)) != MG_OK)
 		return MG_EIO;
-	memcpy(id, "spl_", 4);
+	id[0] = 's';	/* "spl_" + hex, as the Admin API tags its ids */
+	id[1] = 'p';
+	id[2] = 'l';
+	id[3] = '_';
 	crypto_hex(id + 4, rnd, sizeof(rnd));
 	rc = store_begin(s);
 	if (rc != MG_OK)
