@@ -283,3 +283,58 @@ def standalone_sso_api_tokens(mock):
     finally:
         prov.close()
         other.close()
+
+
+def standalone_sso_claude_code(mock):
+    """The real Claude Code CLI with an apiKeyHelper printing the provider's
+    token (the documented SSO setup): its request goes through; once the
+    developer is over a spend cap, Claude Code prints the gateway's message
+    with the cap's period, reset time and the operator's words."""
+    import test_clients
+    prov = mock_oidc.Provider({"claude-cli": {"secret": "s3cret", "redirect_uris": []}})
+    prov.start()
+    try:
+        srv = harness.Lighttpd(mock, MASKGATE_JWT_JWKS_URL=prov.url + "/jwks",
+                               MASKGATE_JWT_ISSUER=prov.issuer, MASKGATE_JWT_AUDIENCE="maskgate",
+                               MASKGATE_JWT_USER_CLAIM="email",
+                               MASKGATE_SPEND_LIMIT_MESSAGE="ask #platform for more").start()
+        home = harness.tmpdir("mg-cc-home-")
+        work = harness.tmpdir("mg-cc-")
+        token_file = os.path.join(home, "token")
+        with open(token_file, "w") as f:
+            f.write(prov.access_token("bob"))
+        helper = os.path.join(home, "sso-token")
+        with open(helper, "w") as f:
+            f.write("#!/bin/sh\ncat %s\n" % token_file)
+        os.chmod(helper, 0o755)
+        os.makedirs(os.path.join(home, ".claude"))
+        with open(os.path.join(home, ".claude", "settings.json"), "w") as f:
+            json.dump({"apiKeyHelper": helper}, f)
+        env = test_clients.claude_env(srv.url, "", home)
+        del env["ANTHROPIC_API_KEY"]
+        claude = os.path.join(CLIENTS, "node_modules", ".bin", "claude")
+        argv = [claude, "-p", "Say hi.", "--model", MODEL]
+        p = subprocess.run(argv, env=env, cwd=work, capture_output=True, text=True, timeout=120)
+        assert p.returncode == 0 and "echo:" in p.stdout, (p.returncode, p.stdout[-1500:],
+                                                           p.stderr[-1500:])
+        s, _, b = curl(srv.url + "/spend/logs", headers=auth(srv.master))
+        assert b"bob@example.com" in b, b[-600:]
+        s, _, b = curl(srv.url + "/v1/organizations/spend_limits", method="POST",
+                       headers=auth(srv.master), data={
+                           "scope": {"type": "user", "user_id": "bob@example.com"},
+                           "amount": "0", "period": "daily"})
+        assert s == 200, b
+        n = len(mock.requests)
+        t0 = time.time()
+        p = subprocess.run(argv, env=env, cwd=work, capture_output=True, text=True, timeout=120)
+        out = p.stdout + p.stderr
+        reset = time.strftime("%Y-%m-%d", time.gmtime((int(t0) // 86400 + 1) * 86400))
+        assert p.returncode != 0, out[-1500:]
+        assert "spend limit reached (daily; resets %s 00:00 UTC) ask #platform for more" % reset \
+            in out, out[-1500:]
+        # shown without retrying: no request reached the upstream
+        assert len([r for r in mock.requests[n:] if r.path.startswith("/v1/messages")]) == 0
+        assert time.time() - t0 < 60, "Claude Code retried the spend-limit 429"
+        srv.stop()
+    finally:
+        prov.close()
