@@ -62,6 +62,8 @@ jwks_cache_set(const char *json, long now)
 	json_object_put(cache.keys);
 	cache.keys = keys;
 	cache.fetched_at = now;
+	if (cache.tried_at < now)
+		cache.tried_at = now;	/* a fetch, as far as the rate bound goes */
 	return MG_OK;
 }
 

@@ -30,7 +30,8 @@ enum mg_err jwks_key_for_token(const struct cfg *c, struct arena *a, const char 
 
 /*
  * Replaces the cache with the JWKS document json as if fetched at now
- * (tests, and the fetch itself). MG_EINVAL when it is not a JWKS.
+ * (tests, and the fetch itself; the next fetch waits the refresh time).
+ * MG_EINVAL when it is not a JWKS.
  */
 enum mg_err jwks_cache_set(const char *json, long now);
 

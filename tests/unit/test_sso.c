@@ -153,7 +153,8 @@ test_jwks(struct arena *a)
 	rsa_jwk(weak, "kw", kw, sizeof(kw));
 	ec_jwk(ec, "e1", kec, sizeof(kec));
 	snprintf(set, sizeof(set), "{\"keys\":[%s,%s,%s]}", k1, kw, kec);
-	TH_OK(jwks_cache_set(set, now) == MG_OK, "a JWKS document is cached");
+	/* cached two minutes ago: past the refresh time, so an unknown kid may fetch */
+	TH_OK(jwks_cache_set(set, now - 120) == MG_OK, "a JWKS document is cached");
 	snprintf(claims, sizeof(claims), "{\"sub\":\"alice\",\"email\":\"a@x\",\"exp\":%ld,"
 	    "\"iat\":%ld,\"iss\":\"https://idp.test\",\"aud\":\"maskgate\"}", now + 300, now);
 	TH_OK(verify(&c, a, mint(JWT_ALG_RS256, priv, "k1", claims), &cl, &why),
