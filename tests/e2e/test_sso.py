@@ -162,6 +162,19 @@ def standalone_sso_header_spoof(mock):
     p = subprocess.run([harness.FCGI, "--check"], env=env, capture_output=True, text=True,
                        timeout=30)
     assert p.returncode != 0 and "HTTP_" in p.stderr + p.stdout, (p.returncode, p.stderr)
+    # half the trust settings, or a JWKS without issuer and audience, stop the start too
+    for extra, word in (({"MASKGATE_CONSOLE_TRUST_USER": "OIDC_CLAIM_email"},
+                         "MASKGATE_CONSOLE_TRUST_GROUPS"),
+                        ({"MASKGATE_JWT_JWKS_URL": "http://127.0.0.1:9/jwks"},
+                         "MASKGATE_JWT_AUDIENCE"),
+                        ({"MASKGATE_JWT_JWKS_URL": "http://127.0.0.1:9/jwks",
+                          "MASKGATE_JWT_ISSUER": "x", "MASKGATE_JWT_AUDIENCE": "y",
+                          "MASKGATE_JWT_ALG": "HS256"}, "RS256")):
+        env = dict(os.environ)
+        env.update(harness.maskgate_env(harness.tmpdir(), mock.url, **extra))
+        p = subprocess.run([harness.FCGI, "--check"], env=env, capture_output=True, text=True,
+                           timeout=30)
+        assert p.returncode != 0 and word in p.stderr + p.stdout, (extra, p.stderr)
 
 
 # ---------------------------------------------------------------- API tokens
