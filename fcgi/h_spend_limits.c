@@ -316,6 +316,11 @@ refuse(struct request *req, const struct spend_block *b)
 	if (b->reset_at > now)
 		http_add_header(req, "retry-after", arena_printf(req->arena, "%ld",
 		    b->reset_at - now));
+	if (req->aws_errors) {
+		/* Bedrock routes: the AWS error shape (top-level message), same words */
+		http_error(req, 429, ET_RATE_LIMIT, "%s", msg);
+		return;
+	}
 	http_json(req, 429, body);
 }
 

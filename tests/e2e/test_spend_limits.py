@@ -14,7 +14,10 @@ from harness import assert_envelope, auth, curl
 
 SERVERS = ["lighttpd"]
 OPERATOR = "ask for more in #platform-finops"
-ENV = {"MASKGATE_SPEND_LIMIT_MESSAGE": OPERATOR}
+ENV = {"MASKGATE_SPEND_LIMIT_MESSAGE": OPERATOR,
+       # Bedrock routes configured; a capped request never gets that far
+       "MASKGATE_BEDROCK_REGION": "us-east-1", "MASKGATE_BEDROCK_URL": "http://127.0.0.1:9",
+       "MASKGATE_BEDROCK_API_KEY": "bedrock-test-key-never-used"}
 MODEL = "claude-sonnet-4-5"
 SL = "/v1/organizations/spend_limits"
 
@@ -140,3 +143,20 @@ def test_key_budget_429_shape(srv, mock):
     msg = assert_envelope(b, "billing_error")["error"]["message"]
     assert re.match(r"spend limit reached \(daily; resets \d{4}-\d\d-\d\d \d\d:\d\d UTC\) ", msg), msg
     assert msg.endswith(OPERATOR), msg
+
+
+def test_spend_limit_bedrock_route(srv, mock):
+    tag = str(time.time_ns())
+    key = key_for(srv, user_id="brock-" + tag)
+    s, _, _ = call(srv, SL, {"scope": {"type": "user", "user_id": "brock-" + tag},
+                             "amount": "0", "period": "daily"})
+    assert s == 200
+    body = {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 16,
+            "messages": [{"role": "user", "content": "hi"}]}
+    s, h, b = curl(srv.url + "/model/us.anthropic.claude-sonnet-4-5-20250929-v1%3A0/invoke",
+                   method="POST", headers=auth(key), data=body)
+    o = json.loads(b)
+    assert s == 429 and h.get("x-should-retry") == "false" and "x-amzn-errortype" in h, (s, h)
+    # the AWS shape: a top-level message, with the same words
+    assert o["message"].startswith("spend limit reached (daily; resets "), o
+    assert o["message"].endswith(OPERATOR), o
