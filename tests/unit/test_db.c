@@ -9,6 +9,7 @@
 
 #include "th.h"
 #include "../../common/db_pg.c"
+#include "embed.h"
 
 static void
 test_backend_of(void)
@@ -138,9 +139,23 @@ test_pg_unreachable(void)
 	}
 }
 
+/* Every SQLite migration has its PostgreSQL twin under the same name in sql/pg/. */
+static void
+test_migrations_paired(void)
+{
+	size_t i;
+	int same = embed_sql_count == embed_pgsql_count;
+
+	for (i = 0; same && i < embed_sql_count; i++)
+		same = strcmp(embed_sql[i].name, embed_pgsql[i].name) == 0;
+	TH_OK(same, "sql/ and sql/pg/ hold the same numbered migrations (%zu and %zu)",
+	    embed_sql_count, embed_pgsql_count);
+}
+
 int
 main(void)
 {
+	test_migrations_paired();
 	test_backend_of();
 	test_describe();
 	test_convert();
