@@ -199,13 +199,28 @@ out:
 	return rc;
 }
 
-/* PostgreSQL identity columns continue after the copied ids. */
+/* PostgreSQL identity columns continue after the copied ids (text ids have none). */
 static enum mg_err
 fix_identity(struct store *to, const char *table)
 {
 	char sql[512];
+	struct db_stmt *st;
+	enum db_step step;
+	int identity;
 
 	if (db_backend(to->db) != DB_PG)
+		return MG_OK;
+	snprintf(sql, sizeof(sql), "SELECT pg_get_serial_sequence('\"%s\"', 'id') IS NOT NULL",
+	    table);
+	st = db_prepare(to->db, sql);
+	if (st == NULL)
+		return MG_ESTORE;
+	step = db_step(st);
+	identity = step == DB_ROW && db_column_int64(st, 0) != 0;
+	db_done(st);
+	if (step != DB_ROW)
+		return db_rc_want(step, DB_ROW);
+	if (!identity)
 		return MG_OK;
 	snprintf(sql, sizeof(sql), "SELECT setval(pg_get_serial_sequence('\"%s\"', 'id'), "
 	    "(SELECT coalesce(max(id), 0) + 1 FROM \"%s\"), false)", table, table);
