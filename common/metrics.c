@@ -13,14 +13,10 @@
 #include "log.h"
 #include "mask.h"
 #include "metrics.h"
+#include "outcome.h"
 #include "store.h"
 #include "store_console.h"
 #include "store_keys.h"
-
-static const char *const reason_names[MR__MAX] = {
-	"auth", "blocked_key", "expired", "model", "budget", "rate", "parallel",
-	"fail_closed", "block_rule",
-};
 
 /* Upstream latency buckets, seconds. */
 static const double latency_buckets[] = { 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300 };
@@ -151,9 +147,10 @@ add_mask_counts(void *arg, const char *type, const struct mask_type_counts *c)
 }
 
 void
-metrics_record_request(struct store *s, const struct metrics_request *m)
+metrics_record_request(struct store *s, const struct outcome *m)
 {
 	struct mask_counts mc;
+	const char *reason = outcome_rejection_name(m->reason);
 	char labels[512], code[16];
 	enum mg_err rc;
 
@@ -172,9 +169,8 @@ metrics_record_request(struct store *s, const struct metrics_request *m)
 	if (rc == MG_OK && m->ttfb_ms >= 0)
 		rc = observe(s, "maskgate_upstream_ttfb_seconds", m->route,
 		    (double)m->ttfb_ms / 1000.0);
-	if (rc == MG_OK && m->reason < MR__MAX) {
-		metrics_labels(labels, sizeof(labels), "reason", reason_names[m->reason],
-		    (const char *)NULL);
+	if (rc == MG_OK && reason != NULL) {
+		metrics_labels(labels, sizeof(labels), "reason", reason, (const char *)NULL);
 		rc = store_metric_add(s, "maskgate_rejections_total", labels, 1);
 	}
 	if (rc == MG_OK && m->mask != NULL) {
@@ -192,18 +188,6 @@ metrics_record_request(struct store *s, const struct metrics_request *m)
 	store_rollback(s);
 fail:
 	log_warn("metrics: could not record a request (%s)", mg_strerror(rc));
-}
-
-void
-metrics_record_rejection(struct store *s, enum metrics_reason reason)
-{
-	char labels[128];
-
-	if (s == NULL || reason >= MR__MAX)
-		return;
-	metrics_labels(labels, sizeof(labels), "reason", reason_names[reason], (const char *)NULL);
-	if (store_metric_add(s, "maskgate_rejections_total", labels, 1) != MG_OK)
-		log_warn("metrics: could not record a rejection");
 }
 
 struct series {

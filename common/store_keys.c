@@ -317,8 +317,10 @@ store_keys_list(struct store *s, struct arena *a, const struct store_keys_filter
 }
 
 static void
-refuse(struct keys_refusal *r, int status, long retry_after, const char *msg)
+refuse(struct keys_refusal *r, enum outcome_reason reason, int status, long retry_after,
+    const char *msg)
 {
+	r->reason = reason;
 	r->status = status;
 	r->retry_after = retry_after;
 	snprintf(r->message, sizeof(r->message), "%s", msg);
@@ -431,7 +433,7 @@ admit_checks(struct store *s, struct keys_record *k, long now, long slot_stale, 
 		char msg[160];
 		snprintf(msg, sizeof(msg), "budget exceeded: spend %.6f USD of max_budget %.6f USD",
 		    k->spend, k->max_budget);
-		refuse(r, 429, k->budget_duration > 0 ? k->budget_reset_at - now : 86400, msg);
+		refuse(r, OUT_BUDGET, 429, k->budget_duration > 0 ? k->budget_reset_at - now : 86400, msg);
 		return MG_EINVAL;
 	}
 	if (k->rpm_limit >= 0 || k->tpm_limit >= 0) {
@@ -440,12 +442,12 @@ admit_checks(struct store *s, struct keys_record *k, long now, long slot_stale, 
 		if (rc != MG_OK)
 			return rc;
 		if (k->rpm_limit >= 0 && requests >= k->rpm_limit) {
-			refuse(r, 429, requests_free_at > now ? requests_free_at - now : 1,
+			refuse(r, OUT_RATE, 429, requests_free_at > now ? requests_free_at - now : 1,
 			    "rate limit: rpm_limit reached for this key");
 			return MG_EINVAL;
 		}
 		if (k->tpm_limit >= 0 && tokens >= k->tpm_limit) {
-			refuse(r, 429, tokens_free_at > now ? tokens_free_at - now : 1,
+			refuse(r, OUT_RATE, 429, tokens_free_at > now ? tokens_free_at - now : 1,
 			    "rate limit: tpm_limit reached for this key");
 			return MG_EINVAL;
 		}
@@ -456,7 +458,7 @@ admit_checks(struct store *s, struct keys_record *k, long now, long slot_stale, 
 		if (rc != MG_OK)
 			return rc;
 		if (live >= k->max_parallel_requests) {
-			refuse(r, 429, 1, "rate limit: max_parallel_requests reached for this key");
+			refuse(r, OUT_PARALLEL, 429, 1, "rate limit: max_parallel_requests reached for this key");
 			return MG_EINVAL;
 		}
 		st = store_prepare(s, "INSERT INTO vkey_slot(hash, pid, started) VALUES (?1, ?2, ?3)");
@@ -503,7 +505,7 @@ store_keys_admit(struct store *s, struct arena *a, const char *hash, long now,
 		return rc;
 	rc = store_keys_get(s, a, hash, now, k);
 	if (rc == MG_ENOTFOUND) {
-		refuse(r, 401, 0, "invalid API key");
+		refuse(r, OUT_AUTH, 401, 0, "invalid API key");
 		rc = MG_EINVAL;
 	}
 	if (rc == MG_OK)

@@ -54,7 +54,12 @@ worker_init(struct worker *w, const struct cfg *c, char *err, size_t errlen)
 	rc = rules_load(c->rules_path, &w->rules, err, errlen);
 	if (rc != MG_OK)
 		return rc;
-	return models_load(c->models_path, c->model_allowlist, &w->models, err, errlen);
+	rc = models_load(c->models_path, c->model_allowlist, &w->models, err, errlen);
+	w->env.cfg = c;
+	w->env.store = w->store;
+	w->env.rules = w->rules;
+	w->env.models = w->models;
+	return rc;
 }
 
 void
@@ -87,6 +92,7 @@ static void
 handle(struct worker *w, FCGX_Request *fcgx)
 {
 	struct request req;
+	const struct outcome *o;
 
 	http_request_init(&req, w, &w->arena, fcgx);
 	route_dispatch(&req);
@@ -94,11 +100,13 @@ handle(struct worker *w, FCGX_Request *fcgx)
 		http_error(&req, 500, ET_API, "handler produced no response");
 	http_flush(&req);
 	/* the routing-table entry, never the raw path: /key/info/sk-... is a key */
+	o = &req.ex.out;
 	log_info("access rid=%s tenant=%s method=%s route=%s status=%d bytes=%zu "
-	    "upstream_ms=%ld own_ms=%ld%s", req.request_id, req.tenant,
-	    log_safe(&w->arena, req.method), req.route, req.status,
-	    req.bytes_out, req.upstream_ms > 0 ? req.upstream_ms : 0,
-	    (long)(mg_now_ms() - req.t_start) - (req.upstream_ms > 0 ? req.upstream_ms : 0),
+	    "upstream_ms=%ld own_ms=%ld%s%s%s", req.request_id, o->tenant,
+	    log_safe(&w->arena, req.method), o->route, req.status,
+	    req.bytes_out, o->upstream_ms > 0 ? o->upstream_ms : 0,
+	    (long)(mg_now_ms() - req.t_start) - (o->upstream_ms > 0 ? o->upstream_ms : 0),
+	    o->reason != OUT_OK ? " reason=" : "", outcome_reason_name(o->reason),
 	    req.client_gone ? " client_gone=1" : "");
 	if (fcgx != NULL)
 		FCGX_Finish_r(fcgx);	/* the client has its answer; now account */

@@ -1,0 +1,61 @@
+/*
+ * mg_limits.h - limits.c: what a caller may do before anything goes
+ * upstream (named apart from the system's <limits.h>): the model
+ * allow-list of its key or token, the key's budget, rpm/tpm and
+ * parallel-request limits, and the request's budget of new mappings.
+ * Every limit is a reservation taken at admission (a window row, a slot,
+ * a mint quota) and settled after the response (spend.c).
+ */
+#ifndef MG_MG_LIMITS_H
+#define MG_MG_LIMITS_H
+
+#include "arena.h"
+#include "cfg.h"
+#include "keys.h"
+#include "mg.h"
+#include "outcome.h"
+
+struct store;
+struct models;
+
+/* A request admitted by limits_admit(), settled once by spend_settle(). */
+struct keys_ticket {
+	const struct principal *principal;
+	long slot;		/* parallel slot, 0 = none */
+	double spend;		/* virtual key spend at admission, -1 otherwise */
+};
+
+/*
+ * Checks, before anything goes upstream, everything the caller's key or
+ * token limits: model allow-list (and, for a key with a budget, that the
+ * model is priced), expiry, budget, rpm/tpm, parallel requests.
+ * MG_OK with *ticket set (arena memory) when admitted; MG_EINVAL with r
+ * filled (r->reason says which limit) when refused; any other error means
+ * the store failed.
+ */
+enum mg_err limits_admit(const struct models *mt, struct store *s, struct arena *a,
+    const struct principal *p, const char *model, struct keys_ticket **ticket,
+    struct keys_refusal *r);
+
+/* The key's spend at admission (virtual keys), or -1 when it has none. */
+double limits_ticket_spend(const struct keys_ticket *t);
+
+/*
+ * Opens the request's budget of new mappings: MASKGATE_MAX_NEW_MAPPINGS,
+ * or less when the tenant's hour (MASKGATE_MAX_NEW_MAPPINGS_PER_HOUR) has
+ * less left. Without it one request of 300k distinct IDs grew the database
+ * by hundreds of MB. MG_EINVAL with r filled when the hour is used up;
+ * other errors: the store failed.
+ */
+enum mg_err limits_mint_begin(const struct cfg *c, struct store *s, const char *tenant,
+    struct outcome_mint *mb, struct keys_refusal *r);
+/* After a masking error: 1 with r filled (413 or 429) when the budget refused it. */
+int limits_mint_refused(struct store *s, const struct outcome_mint *mb, struct keys_refusal *r);
+/*
+ * Lifts the cap and notes in mb->minted what the request minted; the
+ * count goes into the tenant's hour with the request's other records,
+ * after the response (spend_settle).
+ */
+void limits_mint_end(struct store *s, struct outcome_mint *mb);
+
+#endif
