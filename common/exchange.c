@@ -196,6 +196,7 @@ admit(struct exchange *ex, const char *model)
 		refuse_store(ex, rc);
 		return 0;
 	}
+	ex->out.key_alias = ex->principal.key_alias;
 	/* only when the admin enabled it: callers then see their spend */
 	if (ex->env->cfg->spend_headers && limits_ticket_spend(ex->out.ticket) >= 0) {
 		snprintf(spend, sizeof(spend), "%.6f", limits_ticket_spend(ex->out.ticket));

@@ -3,14 +3,19 @@
  * upstream (limits.h): allow-lists, the key's budget and rates through
  * the admission transaction, and the request's budget of new mappings.
  */
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
+#include "log.h"
 #include "mg_limits.h"
 #include "models.h"
+#include "store.h"
 #include "store_keys.h"
 #include "store_map.h"
 
@@ -55,6 +60,153 @@ model_allowed(const char *models_json, const char *model)
 	return ok;
 }
 
+static void
+refuse(struct keys_refusal *r, enum outcome_reason reason, int status, long retry_after,
+    const char *msg)
+{
+	r->reason = reason;
+	r->status = status;
+	r->retry_after = retry_after;
+	snprintf(r->message, sizeof(r->message), "%s", msg);
+}
+
+/* Counts live parallel slots, freeing those whose worker died. */
+static enum mg_err
+live_slots(struct store *s, struct arena *a, const char *hash, long now, long slot_stale,
+    long *count)
+{
+	struct store_slot *slots;
+	size_t i, n;
+	enum mg_err rc;
+
+	*count = 0;
+	rc = store_keys_slots(s, a, hash, now - slot_stale, &slots, &n);
+	for (i = 0; rc == MG_OK && i < n; i++) {
+		pid_t pid = (pid_t)slots[i].pid;
+		/* EPERM means alive under another user (Apache's www-data) */
+		if (pid > 0 && kill(pid, 0) != 0 && errno == ESRCH) {
+			log_warn("keys: reclaimed the parallel slot of dead worker %ld", (long)pid);
+			rc = store_keys_slot_delete(s, slots[i].id);
+			continue;
+		}
+		(*count)++;
+	}
+	return rc;
+}
+
+/*
+ * The budget period: once it is over, spend starts again from 0 and the
+ * next period ends a whole number of periods later.
+ */
+static enum mg_err
+budget_period(struct store *s, struct keys_record *k, long now)
+{
+	long next;
+
+	if (k->budget_duration <= 0 || (k->budget_reset_at != 0 && now < k->budget_reset_at))
+		return MG_OK;
+	next = k->budget_reset_at > 0 ? k->budget_reset_at : now + k->budget_duration;
+	while (next <= now)
+		next += k->budget_duration;
+	if (k->budget_reset_at > 0)
+		k->spend = 0;
+	k->budget_reset_at = next;
+	return store_keys_set_budget(s, k->hash, k->spend, k->budget_reset_at);
+}
+
+/*
+ * Budget, rpm/tpm and parallel checks inside the admission transaction;
+ * the reservations (a request in the rate window, a slot) when admitted.
+ * A usage that cannot be read is an error, never zero usage: the limit
+ * fails closed.
+ */
+static enum mg_err
+admit_checks(struct store *s, struct arena *a, struct keys_record *k, long now,
+    long slot_stale, long *slot, struct keys_refusal *r)
+{
+	long requests = 0, tokens = 0, oldest_request = -1, oldest_tokens = -1, live, free_at;
+	enum mg_err rc;
+
+	rc = budget_period(s, k, now);
+	if (rc != MG_OK)
+		return rc;
+	if (k->max_budget >= 0 && k->spend >= k->max_budget) {
+		char msg[160];
+		snprintf(msg, sizeof(msg), "budget exceeded: spend %.6f USD of max_budget %.6f USD",
+		    k->spend, k->max_budget);
+		refuse(r, OUT_BUDGET, 429,
+		    k->budget_duration > 0 ? k->budget_reset_at - now : 86400, msg);
+		return MG_EINVAL;
+	}
+	if (k->rpm_limit >= 0 || k->tpm_limit >= 0) {
+		rc = store_keys_usage(s, k->hash, now - LIMITS_RATE_WINDOW, &requests, &tokens,
+		    &oldest_request, &oldest_tokens);
+		if (rc != MG_OK)
+			return rc;
+		if (k->rpm_limit >= 0 && requests >= k->rpm_limit) {
+			free_at = (oldest_request >= 0 ? oldest_request : now) + LIMITS_RATE_WINDOW;
+			refuse(r, OUT_RATE, 429, free_at > now ? free_at - now : 1,
+			    "rate limit: rpm_limit reached for this key");
+			return MG_EINVAL;
+		}
+		if (k->tpm_limit >= 0 && tokens >= k->tpm_limit) {
+			free_at = (oldest_tokens >= 0 ? oldest_tokens : now) + LIMITS_RATE_WINDOW;
+			refuse(r, OUT_RATE, 429, free_at > now ? free_at - now : 1,
+			    "rate limit: tpm_limit reached for this key");
+			return MG_EINVAL;
+		}
+	}
+	*slot = 0;
+	if (k->max_parallel_requests >= 0) {
+		rc = live_slots(s, a, k->hash, now, slot_stale, &live);
+		if (rc != MG_OK)
+			return rc;
+		if (live >= k->max_parallel_requests) {
+			refuse(r, OUT_PARALLEL, 429, 1,
+			    "rate limit: max_parallel_requests reached for this key");
+			return MG_EINVAL;
+		}
+		rc = store_keys_slot_take(s, k->hash, (long)getpid(), now, slot);
+		if (rc != MG_OK)
+			return rc;
+	}
+	if (k->rpm_limit >= 0 || k->tpm_limit >= 0)
+		return store_keys_use_request(s, k->hash, now - LIMITS_RATE_WINDOW, now);
+	return MG_OK;
+}
+
+enum mg_err
+limits_admit_key(struct store *s, struct arena *a, const char *hash, long now,
+    long slot_stale, struct keys_record *k, long *slot, struct keys_refusal *r)
+{
+	enum mg_err rc;
+
+	*slot = 0;
+	rc = store_begin(s);
+	if (rc != MG_OK)
+		return rc;
+	rc = store_keys_get(s, a, hash, now, k);
+	if (rc == MG_ENOTFOUND) {
+		refuse(r, OUT_AUTH, 401, 0, "invalid API key");
+		rc = MG_EINVAL;
+	}
+	if (rc == MG_OK)
+		rc = admit_checks(s, a, k, now, slot_stale, slot, r);
+	if (rc == MG_OK) {
+		rc = store_commit(s);
+		if (rc != MG_OK)
+			*slot = 0;
+	}
+	if (rc != MG_OK) {
+		*slot = 0;
+		/* a refusal changes nothing but the budget reset, which keeps */
+		if (rc == MG_EINVAL && store_commit(s) == MG_OK)
+			return MG_EINVAL;
+		store_rollback(s);
+	}
+	return rc;
+}
+
 enum mg_err
 limits_admit(const struct models *mt, struct store *s, struct arena *a,
     const struct principal *p, const char *model, struct keys_ticket **ticket,
@@ -62,7 +214,7 @@ limits_admit(const struct models *mt, struct store *s, struct arena *a,
 {
 	struct keys_ticket *t = arena_alloc(a, sizeof(*t));
 	struct keys_record *k;
-	long stale;
+	long stale, waited;
 	enum mg_err rc;
 
 	memset(r, 0, sizeof(*r));
@@ -97,8 +249,19 @@ limits_admit(const struct models *mt, struct store *s, struct arena *a,
 			return MG_ENOMEM;
 		/* a slot older than the longest upstream call belongs to nobody */
 		stale = (p->cfg != NULL ? p->cfg->upstream_timeout : 600) + 60;
-		rc = store_keys_admit(s, a, p->key->hash,
-		    (long)time(NULL), stale, k, &t->slot, r);
+		/*
+		 * A slot is freed after its response has gone out (spend_settle),
+		 * so a client that sends its next request at once can find its
+		 * own previous slot still held for a moment: wait that out.
+		 */
+		for (waited = 0;; waited += LIMITS_SLOT_POLL_MS) {
+			rc = limits_admit_key(s, a, p->key->hash, (long)time(NULL), stale, k,
+			    &t->slot, r);
+			if (rc != MG_EINVAL || r->reason != OUT_PARALLEL ||
+			    waited >= LIMITS_SLOT_WAIT_MS)
+				break;
+			usleep(LIMITS_SLOT_POLL_MS * 1000);
+		}
 		if (rc != MG_OK)
 			return rc;
 		t->spend = k->spend;

@@ -20,13 +20,14 @@ void metrics_labels(char *out, size_t outlen, ...);
 struct outcome;
 
 /*
- * Records one finished request from its outcome record: counts by route,
- * status and tenant, upstream latency and time-to-first-byte histograms,
- * the rejection reason, and per placeholder type how many values were
- * masked, minted and restored. One short transaction; errors are logged,
- * never fatal.
+ * Adds one finished request from its outcome record: counts by route,
+ * status and tenant, tokens and spend per key alias and model, upstream
+ * latency and time-to-first-byte histograms, the rejection reason, per
+ * placeholder type how many values were masked, minted and restored, and
+ * the write transactions (write_tx) its worker began since the last one.
+ * Runs inside the caller's transaction (spend_settle()).
  */
-void metrics_record_request(struct store *s, const struct outcome *o);
+enum mg_err metrics_add_request(struct store *s, const struct outcome *o, long write_tx);
 
 /* Appends the whole exposition (text format 0.0.4) to out. */
 enum mg_err metrics_render(struct store *s, struct buf *out);

@@ -18,6 +18,16 @@
 struct store;
 struct models;
 
+/* Seconds a request (and its tokens) counts against rpm_limit/tpm_limit. */
+#define LIMITS_RATE_WINDOW 60
+/*
+ * How long an admission at the key's max_parallel_requests waits for a
+ * slot to be freed (slots are freed just after a response went out), and
+ * how often it looks.
+ */
+#define LIMITS_SLOT_WAIT_MS 250
+#define LIMITS_SLOT_POLL_MS 5
+
 /* A request admitted by limits_admit(), settled once by spend_settle(). */
 struct keys_ticket {
 	const struct principal *principal;
@@ -36,6 +46,17 @@ struct keys_ticket {
 enum mg_err limits_admit(const struct models *mt, struct store *s, struct arena *a,
     const struct principal *p, const char *model, struct keys_ticket **ticket,
     struct keys_refusal *r);
+
+/*
+ * The admission transaction for one virtual key at time now: budget (with
+ * its periodic reset), rpm and tpm in the sliding window of the last
+ * LIMITS_RATE_WINDOW seconds, parallel slots (reclaiming those of dead
+ * workers or older than slot_stale seconds). On MG_OK *slot is the slot
+ * taken (0 when the key has no parallel limit) and *k the record after
+ * the reset; MG_EINVAL with r filled when refused; others: the store.
+ */
+enum mg_err limits_admit_key(struct store *s, struct arena *a, const char *hash, long now,
+    long slot_stale, struct keys_record *k, long *slot, struct keys_refusal *r);
 
 /* The key's spend at admission (virtual keys), or -1 when it has none. */
 double limits_ticket_spend(const struct keys_ticket *t);

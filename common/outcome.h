@@ -59,6 +59,7 @@ struct outcome {
 	double cost;		/* USD, from usage and the model table */
 	const struct mask_session *mask;	/* per-type mask counts, or NULL */
 	struct keys_ticket *ticket;	/* admitted by the key limits: settle once */
+	const char *key_alias;	/* spend label: the key's alias, else the tenant */
 	struct outcome_mint mint;
 };
 

@@ -10,6 +10,7 @@
 #include "metrics.h"
 #include "models.h"
 #include "spend.h"
+#include "store.h"
 #include "store_keys.h"
 #include "store_map.h"
 
@@ -58,18 +59,23 @@ spend_settle(struct store *s, const char *request_id, struct outcome *o)
 
 	if (s == NULL)
 		return;
-	if (o->ticket != NULL) {
+	/* one write transaction for everything the request leaves behind */
+	rc = store_begin(s);
+	if (rc == MG_OK && o->ticket != NULL)
 		rc = settle_ticket(s, request_id, o);
-		if (rc != MG_OK)
-			log_error("rid=%s settling spend failed (%s); the parallel slot is "
-			    "reclaimed when it goes stale", request_id, mg_strerror(rc));
-		o->ticket->slot = 0;
-		o->ticket = NULL;
+	if (rc == MG_OK && o->mint.hourly && o->mint.minted > 0)
+		rc = store_mint_add(s, o->tenant, o->mint.hour, o->mint.minted);
+	if (rc == MG_OK)
+		rc = metrics_add_request(s, o, store_write_tx_take(s));
+	if (rc == MG_OK)
+		rc = store_commit(s);
+	if (rc != MG_OK) {
+		store_rollback(s);
+		log_error("rid=%s recording the request failed (%s); its parallel slot, if any, "
+		    "is reclaimed when it goes stale", request_id, mg_strerror(rc));
 	}
-	if (o->mint.hourly && o->mint.minted > 0 &&
-	    store_mint_add(s, o->tenant, o->mint.hour, o->mint.minted) != MG_OK)
-		log_warn("rid=%s could not count %ld new mappings against tenant %s",
-		    request_id, o->mint.minted, o->tenant);
+	if (o->ticket != NULL)
+		o->ticket->slot = 0;
+	o->ticket = NULL;
 	o->mint.minted = 0;
-	metrics_record_request(s, o);
 }

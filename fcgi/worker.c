@@ -6,6 +6,7 @@
  */
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -88,6 +89,23 @@ log_safe(struct arena *a, const char *s)
 	return out;
 }
 
+/*
+ * CGI: the web server ends the response when our stdout closes; point it
+ * at /dev/null so that happens before the request's write, not at exit.
+ */
+static void
+cgi_end_response(void)
+{
+	int fd;
+
+	fflush(stdout);
+	fd = open("/dev/null", O_WRONLY);
+	if (fd < 0)
+		return;
+	dup2(fd, STDOUT_FILENO);
+	close(fd);
+}
+
 static void
 handle(struct worker *w, FCGX_Request *fcgx)
 {
@@ -108,8 +126,11 @@ handle(struct worker *w, FCGX_Request *fcgx)
 	    (long)(mg_now_ms() - req.t_start) - (o->upstream_ms > 0 ? o->upstream_ms : 0),
 	    o->reason != OUT_OK ? " reason=" : "", outcome_reason_name(o->reason),
 	    req.client_gone ? " client_gone=1" : "");
+	/* the client has its whole answer; only then the request's one write */
 	if (fcgx != NULL)
-		FCGX_Finish_r(fcgx);	/* the client has its answer; now account */
+		FCGX_Finish_r(fcgx);
+	else
+		cgi_end_response();
 	route_account(&req);
 	w->served++;
 }

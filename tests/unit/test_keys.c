@@ -250,17 +250,17 @@ test_sliding_window(struct store *s, struct arena *a)
 
 	keys_hash_arg(gen(s, a, "{\"rpm_limit\":20}"), hash);
 	for (i = 0; i < 25; i++)
-		if (store_keys_admit(s, a, hash, base + 50, 600, &k, &slot, &r) == MG_OK)
+		if (limits_admit_key(s, a, hash, base + 50, 600, &k, &slot, &r) == MG_OK)
 			admitted++;
 	TH_OK(admitted == 20, "20 of 25 admitted within a minute");
-	TH_OK(store_keys_admit(s, a, hash, base + 61, 600, &k, &slot, &r) == MG_EINVAL &&
+	TH_OK(limits_admit_key(s, a, hash, base + 61, 600, &k, &slot, &r) == MG_EINVAL &&
 	    r.status == 429 && r.retry_after == 49,
 	    "across the minute boundary: still refused, retry-after until they expire");
-	TH_OK(store_keys_admit(s, a, hash, base + 109, 600, &k, &slot, &r) == MG_EINVAL,
+	TH_OK(limits_admit_key(s, a, hash, base + 109, 600, &k, &slot, &r) == MG_EINVAL,
 	    "refused until 60 s after the 20 requests");
 	admitted = 0;
 	for (i = 0; i < 25; i++)
-		if (store_keys_admit(s, a, hash, base + 110, 600, &k, &slot, &r) == MG_OK)
+		if (limits_admit_key(s, a, hash, base + 110, 600, &k, &slot, &r) == MG_OK)
 			admitted++;
 	TH_OK(admitted == 20, "60 s later the window is free again (20 admitted)");
 }
