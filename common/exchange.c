@@ -125,8 +125,9 @@ exchange_authenticate(struct exchange *ex, int proxied, int admin)
 		return 0;
 	}
 	if (rc != MG_OK) {
-		exchange_refuse(ex, OUT_OK, 503, ET_API, "credential check failed: %s",
-		    mg_strerror(rc));
+		/* a proxied request is refused rather than forwarded unchecked */
+		exchange_refuse(ex, proxied ? OUT_FAIL_CLOSED : OUT_OK, 503, ET_API,
+		    "credential check failed: %s", mg_strerror(rc));
 		return 0;
 	}
 	ex->authenticated = 1;

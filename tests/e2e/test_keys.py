@@ -338,6 +338,11 @@ def test_metrics_add_up(srv, mock):
     assert 'maskgate_upstream_latency_seconds_bucket{route="/v1/messages",le="+Inf"}' in text
     assert "# TYPE maskgate_upstream_latency_seconds histogram" in text
     assert 'maskgate_rejections_total{reason="auth"}' in text
+    # reasons come from each request's outcome record, set where it was refused
+    # (test_budget_* and test_expiry ran before on this server)
+    assert 'maskgate_rejections_total{reason="budget"}' in text, text[-3000:]
+    assert 'maskgate_rejections_total{reason="expired"}' in text, text[-3000:]
+    assert "maskgate_store_write_transactions_total" in text
     assert o["key"] not in text
 
 
