@@ -85,7 +85,7 @@ exchange_refuse(struct exchange *ex, enum outcome_reason reason, int status,
 	ex->io->error(ex->io_ctx, status, type, msg);
 }
 
-/* A limit's refusal, in the error type its status calls for. */
+/* A limit's refusal, in the status and error type its reason calls for. */
 static void
 refuse_limit(struct exchange *ex, const struct keys_refusal *r)
 {
@@ -95,9 +95,14 @@ refuse_limit(struct exchange *ex, const struct keys_refusal *r)
 		snprintf(retry, sizeof(retry), "%ld", r->retry_after);
 		exchange_add_header(ex, "retry-after", retry);
 	}
-	exchange_refuse(ex, r->reason, r->status, r->status == 401 ? ET_AUTHENTICATION :
-	    r->status == 403 ? ET_PERMISSION : r->status == 413 ? ET_REQUEST_TOO_LARGE :
-	    r->status == 429 ? ET_RATE_LIMIT : ET_API, "%s", r->message);
+	if (r->reason == OUT_AUTH)
+		exchange_refuse(ex, r->reason, 401, ET_AUTHENTICATION, "%s", r->message);
+	else if (r->reason == OUT_MODEL)
+		exchange_refuse(ex, r->reason, 403, ET_PERMISSION, "%s", r->message);
+	else if (r->request_cap)
+		exchange_refuse(ex, r->reason, 413, ET_REQUEST_TOO_LARGE, "%s", r->message);
+	else
+		exchange_refuse(ex, r->reason, 429, ET_RATE_LIMIT, "%s", r->message);
 }
 
 static void

@@ -67,11 +67,15 @@ enum mg_err keys_hash_token(const char *token, char out[2 * 32 + 1]);
 /* Hash of a key given as "sk-..." or as its 64-hex hash; MG_EINVAL otherwise. */
 enum mg_err keys_hash_arg(const char *key_or_hash, char out[2 * 32 + 1]);
 
-/* Why the key limits refused a request, for the Anthropic error envelope. */
+/*
+ * Why the limits refused a request. The exchange answers it: the reason
+ * names the limit (OUT_AUTH, OUT_MODEL, OUT_BUDGET, OUT_RATE, OUT_PARALLEL)
+ * and the status follows from it there.
+ */
 struct keys_refusal {
-	int status;		/* 401, 403 or 429 */
-	long retry_after;	/* seconds, for 429; 0 = no header */
 	enum outcome_reason reason;	/* set where the limit decided */
+	int request_cap;	/* the request's own size cap, not a rate, refused it */
+	long retry_after;	/* seconds until it may pass; 0 = no retry-after */
 	char message[256];
 };
 

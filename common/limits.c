@@ -61,11 +61,9 @@ model_allowed(const char *models_json, const char *model)
 }
 
 static void
-refuse(struct keys_refusal *r, enum outcome_reason reason, int status, long retry_after,
-    const char *msg)
+refuse(struct keys_refusal *r, enum outcome_reason reason, long retry_after, const char *msg)
 {
 	r->reason = reason;
-	r->status = status;
 	r->retry_after = retry_after;
 	snprintf(r->message, sizeof(r->message), "%s", msg);
 }
@@ -134,8 +132,8 @@ admit_checks(struct store *s, struct arena *a, struct keys_record *k, long now,
 		char msg[160];
 		snprintf(msg, sizeof(msg), "budget exceeded: spend %.6f USD of max_budget %.6f USD",
 		    k->spend, k->max_budget);
-		refuse(r, OUT_BUDGET, 429,
-		    k->budget_duration > 0 ? k->budget_reset_at - now : 86400, msg);
+		refuse(r, OUT_BUDGET, k->budget_duration > 0 ? k->budget_reset_at - now : 86400,
+		    msg);
 		return MG_EINVAL;
 	}
 	if (k->rpm_limit >= 0 || k->tpm_limit >= 0) {
@@ -145,13 +143,13 @@ admit_checks(struct store *s, struct arena *a, struct keys_record *k, long now,
 			return rc;
 		if (k->rpm_limit >= 0 && requests >= k->rpm_limit) {
 			free_at = (oldest_request >= 0 ? oldest_request : now) + LIMITS_RATE_WINDOW;
-			refuse(r, OUT_RATE, 429, free_at > now ? free_at - now : 1,
+			refuse(r, OUT_RATE, free_at > now ? free_at - now : 1,
 			    "rate limit: rpm_limit reached for this key");
 			return MG_EINVAL;
 		}
 		if (k->tpm_limit >= 0 && tokens >= k->tpm_limit) {
 			free_at = (oldest_tokens >= 0 ? oldest_tokens : now) + LIMITS_RATE_WINDOW;
-			refuse(r, OUT_RATE, 429, free_at > now ? free_at - now : 1,
+			refuse(r, OUT_RATE, free_at > now ? free_at - now : 1,
 			    "rate limit: tpm_limit reached for this key");
 			return MG_EINVAL;
 		}
@@ -162,7 +160,7 @@ admit_checks(struct store *s, struct arena *a, struct keys_record *k, long now,
 		if (rc != MG_OK)
 			return rc;
 		if (live >= k->max_parallel_requests) {
-			refuse(r, OUT_PARALLEL, 429, 1,
+			refuse(r, OUT_PARALLEL, 1,
 			    "rate limit: max_parallel_requests reached for this key");
 			return MG_EINVAL;
 		}
@@ -187,7 +185,7 @@ limits_admit_key(struct store *s, struct arena *a, const char *hash, long now,
 		return rc;
 	rc = store_keys_get(s, a, hash, now, k);
 	if (rc == MG_ENOTFOUND) {
-		refuse(r, OUT_AUTH, 401, 0, "invalid API key");
+		refuse(r, OUT_AUTH, 0, "invalid API key");
 		rc = MG_EINVAL;
 	}
 	if (rc == MG_OK)
@@ -229,7 +227,6 @@ limits_admit(const struct models *mt, struct store *s, struct arena *a,
 	 */
 	if (p->kind == PRINCIPAL_VIRTUAL && p->key != NULL && p->key->max_budget >= 0 &&
 	    models_find(mt, model) == NULL) {
-		r->status = 403;
 		r->reason = OUT_MODEL;
 		snprintf(r->message, sizeof(r->message), "model %s has no price in the model "
 		    "table; a key with max_budget can only use priced models (add it to "
@@ -237,7 +234,6 @@ limits_admit(const struct models *mt, struct store *s, struct arena *a,
 		return MG_EINVAL;
 	}
 	if (!model_allowed(p->models_json, model != NULL ? model : "")) {
-		r->status = 403;
 		r->reason = OUT_MODEL;
 		snprintf(r->message, sizeof(r->message), "model %s is not allowed for this key",
 		    model != NULL ? model : "?");
@@ -287,7 +283,6 @@ limits_mint_begin(const struct cfg *c, struct store *s, const char *tenant,
 		if (rc != MG_OK)
 			return rc;
 		if (used >= c->max_new_mappings_hour) {
-			r->status = 429;
 			r->reason = OUT_RATE;
 			r->retry_after = 3600 - now % 3600;
 			snprintf(r->message, sizeof(r->message), "this tenant added %ld new values "
@@ -316,12 +311,11 @@ limits_mint_refused(struct store *s, const struct outcome_mint *mb, struct keys_
 	memset(r, 0, sizeof(*r));
 	r->reason = OUT_RATE;
 	if (mb->hourly_bound) {
-		r->status = 429;
 		r->retry_after = 3600 - (long)time(NULL) % 3600;
 		snprintf(r->message, sizeof(r->message), "this request would take the tenant past "
 		    "MASKGATE_MAX_NEW_MAPPINGS_PER_HOUR new values to mask this hour");
 	} else {
-		r->status = 413;
+		r->request_cap = 1;
 		snprintf(r->message, sizeof(r->message), "this request holds more than %ld values "
 		    "this gateway has not masked before (MASKGATE_MAX_NEW_MAPPINGS)", mb->quota);
 	}

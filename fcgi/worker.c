@@ -124,7 +124,8 @@ handle(struct worker *w, FCGX_Request *fcgx)
 	    log_safe(&w->arena, req.method), o->route, req.status,
 	    req.bytes_out, o->upstream_ms > 0 ? o->upstream_ms : 0,
 	    (long)(mg_now_ms() - req.t_start) - (o->upstream_ms > 0 ? o->upstream_ms : 0),
-	    o->reason != OUT_OK ? " reason=" : "", outcome_reason_name(o->reason),
+	    o->reason != OUT_OK ? " reason=" : "",
+	    o->reason != OUT_OK ? outcome_reason_name(o->reason) : "",
 	    req.client_gone ? " client_gone=1" : "");
 	/* the client has its whole answer; only then the request's one write */
 	if (fcgx != NULL)

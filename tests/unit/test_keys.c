@@ -254,7 +254,7 @@ test_sliding_window(struct store *s, struct arena *a)
 			admitted++;
 	TH_OK(admitted == 20, "20 of 25 admitted within a minute");
 	TH_OK(limits_admit_key(s, a, hash, base + 61, 600, &k, &slot, &r) == MG_EINVAL &&
-	    r.status == 429 && r.retry_after == 49,
+	    r.reason == OUT_RATE && r.retry_after == 49,
 	    "across the minute boundary: still refused, retry-after until they expire");
 	TH_OK(limits_admit_key(s, a, hash, base + 109, 600, &k, &slot, &r) == MG_EINVAL,
 	    "refused until 60 s after the 20 requests");
@@ -315,7 +315,7 @@ main(void)
 
 	TH_OK(limits_admit(mt, s, &a, &p, "claude-sonnet-4-5", &t1, &r) == MG_OK, "first admitted");
 	TH_OK(limits_admit(mt, s, &a, &p, "claude-sonnet-4-5", &t2, &r) == MG_EINVAL &&
-	    r.status == 429 && r.retry_after > 0 && r.reason == OUT_PARALLEL,
+	    r.retry_after > 0 && r.reason == OUT_PARALLEL,
 	    "second parallel request refused (429, reason parallel)");
 	settle(s, t1, 0.0004);
 	TH_OK(limits_admit(mt, s, &a, &p, "claude-sonnet-4-5", &t1, &r) == MG_OK,
@@ -333,7 +333,7 @@ main(void)
 			_exit(2);
 		/* t1 is still held by the parent: a second process is refused */
 		_exit(limits_admit(mt, cs, &ca, &p, "claude-sonnet-4-5", &ct, &cr) == MG_EINVAL &&
-		    cr.status == 429 ? 0 : 1);
+		    cr.reason == OUT_PARALLEL ? 0 : 1);
 	}
 	{
 		int status = -1;
@@ -363,12 +363,12 @@ main(void)
 	    "dead worker's slot reclaimed");
 	settle(s, t1, 0.0004);
 	TH_OK(limits_admit(mt, s, &a, &p, "claude-sonnet-4-5", &t1, &r) == MG_EINVAL &&
-	    r.status == 429 && r.reason == OUT_BUDGET,
+	    r.reason == OUT_BUDGET,
 	    "budget exhausted after 0.0012 USD of 0.001");
 
 	key = gen(s, &a, "{\"models\":[\"claude-haiku-4-5\"]}");
 	TH_OK(auth_authenticate(&c, s, &a, key, NULL, NULL, &p, &why, NULL) == MG_OK, "haiku-only key");
-	TH_OK(limits_admit(mt, s, &a, &p, "claude-sonnet-4-5", &t1, &r) == MG_EINVAL && r.status == 403 &&
+	TH_OK(limits_admit(mt, s, &a, &p, "claude-sonnet-4-5", &t1, &r) == MG_EINVAL &&
 	    r.reason == OUT_MODEL,
 	    "model outside the allow-list: 403");
 	TH_STREQ(p.tenant, arena_printf(&a, "key:%.12s", p.key_hash), "tenant of a bare key");
