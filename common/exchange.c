@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <json-c/json.h>
 
@@ -21,6 +22,7 @@
 #include "log.h"
 #include "mask.h"
 #include "spend.h"
+#include "spend_limit.h"
 #include "wire.h"
 
 void
@@ -85,12 +87,62 @@ exchange_refuse(struct exchange *ex, enum outcome_reason reason, int status,
 	ex->io->error(ex->io_ctx, status, type, msg);
 }
 
+/*
+ * The spend-limit 429 Claude Code shows with the cap's period and reset
+ * (the Claude apps gateway contract): billing_error, x-should-retry:
+ * false, retry-after to the reset; on a Bedrock route the AWS error shape
+ * with the same words.
+ */
+static void
+refuse_spend(struct exchange *ex, const struct spend_block *b)
+{
+	const char *msg = spend_limit_message(ex->arena, b, ex->env->cfg->spend_limit_message);
+	const char *body = msg != NULL ? spend_limit_body(ex->arena, msg, ex->request_id) : NULL;
+	long now = (long)time(NULL);
+
+	if (body == NULL) {
+		exchange_refuse(ex, OUT_BUDGET, 500, ET_API, "out of memory");
+		return;
+	}
+	exchange_add_header(ex, "x-should-retry", "false");
+	if (b->reset_at > now)
+		exchange_add_header(ex, "retry-after", arena_printf(ex->arena, "%ld",
+		    b->reset_at - now));
+	if (ex->aws_errors) {
+		exchange_refuse(ex, OUT_BUDGET, 429, ET_RATE_LIMIT, "%s", msg);
+		return;
+	}
+	outcome_set(&ex->out, OUT_BUDGET);
+	exchange_start(ex, 429, "application/json");
+	exchange_write(ex, body, strlen(body), 0);
+}
+
+/* A key whose own max_budget is spent gets the same 429, named by its period. */
+static void
+refuse_budget(struct exchange *ex, long retry_after)
+{
+	const struct keys_record *k = ex->principal.key;
+	long d = k != NULL ? k->budget_duration : -1;
+	struct spend_block b;
+
+	memset(&b, 0, sizeof(b));
+	/* a key's budget_duration is any length; name the usual ones */
+	b.period = d == 86400 ? "daily" : d == 7 * 86400 ? "weekly" :
+	    d >= 28 * 86400 && d <= 31 * 86400 ? "monthly" : "key budget";
+	b.reset_at = d > 0 && retry_after > 0 ? (long)time(NULL) + retry_after : 0;
+	refuse_spend(ex, &b);
+}
+
 /* A limit's refusal, in the status and error type its reason calls for. */
 static void
 refuse_limit(struct exchange *ex, const struct keys_refusal *r)
 {
 	char retry[32];
 
+	if (r->reason == OUT_BUDGET) {
+		refuse_budget(ex, r->retry_after);
+		return;
+	}
 	if (r->retry_after > 0) {
 		snprintf(retry, sizeof(retry), "%ld", r->retry_after);
 		exchange_add_header(ex, "retry-after", retry);
@@ -184,14 +236,28 @@ open_masking(struct exchange *ex)
 	return ms;
 }
 
-/* The key's limits for model; 0 when refused (answered). */
+/*
+ * The developer's spend caps, then the key's limits for model; free: the
+ * request costs nothing (count_tokens). 0 when refused (answered).
+ */
 static int
-admit(struct exchange *ex, const char *model)
+admit(struct exchange *ex, const char *model, int free)
 {
+	struct spend_block b;
 	struct keys_refusal r;
 	char spend[32];
 	enum mg_err rc;
 
+	rc = limits_spend_caps(ex->env->store, &ex->principal, free, &b);
+	if (rc == MG_EINVAL) {
+		refuse_spend(ex, &b);
+		return 0;
+	}
+	if (rc != MG_OK) {
+		exchange_refuse(ex, OUT_FAIL_CLOSED, 503, ET_API, "spend limits unavailable (%s); "
+		    "request not forwarded", mg_strerror(rc));
+		return 0;
+	}
 	rc = limits_admit(ex->env->models, ex->env->store, ex->arena, &ex->principal, model,
 	    &ex->out.ticket, &r);
 	if (rc == MG_EINVAL) {
@@ -333,8 +399,10 @@ messages_exchange(struct exchange *ex, const struct wire_route *wire)
 			xc.wire = wire;
 		}
 	}
-	/* admit: the key's limits, a reservation settled after the response */
-	if (!admit(ex, model))
+	xc.unmask_json = wire != NULL ? !wire->count_tokens :
+	    strcmp(ex->path, "/v1/messages") == 0;
+	/* admit: spend caps and the key's limits, a reservation settled after the response */
+	if (!admit(ex, model, !xc.unmask_json))
 		goto out;
 	/* mask: every string of the request, within the budget of new mappings */
 	xc.ms = open_masking(ex);
@@ -353,8 +421,6 @@ messages_exchange(struct exchange *ex, const struct wire_route *wire)
 	jwalk_free(root);
 	root = NULL;
 	/* forward and restore: the answer is written as it comes back */
-	xc.unmask_json = wire != NULL ? !wire->count_tokens :
-	    strcmp(ex->path, "/v1/messages") == 0;
 	ex->out.priced = xc.unmask_json;
 	exchange_forward(&xc, "POST", body, body_len);
 out:

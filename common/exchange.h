@@ -65,6 +65,7 @@ struct exchange {
 	double t_start;			/* mg_now_ms() at arrival */
 	struct principal principal;	/* after exchange_authenticate() */
 	int authenticated;
+	int aws_errors;			/* a Bedrock route: refusals in the AWS error shape */
 	int started;			/* the response has begun */
 	struct outcome out;		/* what happened; read after the response */
 };

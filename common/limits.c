@@ -15,6 +15,7 @@
 #include "log.h"
 #include "mg_limits.h"
 #include "models.h"
+#include "spend_limit.h"
 #include "store.h"
 #include "store_keys.h"
 #include "store_map.h"
@@ -264,6 +265,23 @@ limits_admit(const struct models *mt, struct store *s, struct arena *a,
 	}
 	*ticket = t;
 	return MG_OK;
+}
+
+enum mg_err
+limits_spend_caps(struct store *s, const struct principal *p, int free, struct spend_block *b)
+{
+	enum mg_err rc;
+	int blocked = 0;
+
+	memset(b, 0, sizeof(*b));
+	/* token counting is free: never blocked (as the gateway contract has it) */
+	if (p->kind == PRINCIPAL_MASTER || free)
+		return MG_OK;
+	rc = spend_limit_check(s, p->user_id, p->team_id,
+	    p->key != NULL ? p->key->hash : p->key_hash, (long)time(NULL), b, &blocked);
+	if (rc != MG_OK)
+		return rc;
+	return blocked ? MG_EINVAL : MG_OK;
 }
 
 enum mg_err

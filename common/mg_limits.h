@@ -58,6 +58,17 @@ enum mg_err limits_admit(const struct models *mt, struct store *s, struct arena 
 enum mg_err limits_admit_key(struct store *s, struct arena *a, const char *hash, long now,
     long slot_stale, struct keys_record *k, long *slot, struct keys_refusal *r);
 
+struct spend_block;
+
+/*
+ * The developer's spend caps (spend_limit.c) before anything goes
+ * upstream: MG_EINVAL with *b naming the cap when over one; MG_OK when
+ * under every cap, for the master key, and for a request that costs
+ * nothing (free: count_tokens); other errors: the store failed.
+ */
+enum mg_err limits_spend_caps(struct store *s, const struct principal *p, int free,
+    struct spend_block *b);
+
 /* The key's spend at admission (virtual keys), or -1 when it has none. */
 double limits_ticket_spend(const struct keys_ticket *t);
 

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "h_spend_limits.h"
 #include "log.h"
 #include "route.h"
 #include "worker.h"
@@ -51,6 +52,7 @@ static const struct route routes[] = {
 	{ "/key/unblock", 0, M_POST, AUTH_ADMIN, h_keys },
 	{ "/spend/logs", 0, M_GET, AUTH_ADMIN, h_spend_logs },
 	{ "/audit", 0, M_GET, AUTH_ADMIN, h_audit },
+	{ "/v1/organizations/spend_limits", R_PREFIX, M_GET | M_POST, AUTH_ADMIN, h_spend_limits },
 	{ "/metrics", 0, M_GET, AUTH_NONE, h_metrics },	/* own check: admin or allow-list */
 	{ "/ui", R_PREFIX, M_GET | M_HEAD | M_POST, AUTH_NONE, h_ui },	/* own check: session cookie */
 };
@@ -104,6 +106,7 @@ dispatch(struct request *req)
 		return r;
 	}
 	req->aws_errors = (r->flags & R_AWS) != 0;
+	req->ex.aws_errors = req->aws_errors;
 	if (r->auth == AUTH_NONE) {
 		r->handler(req, NULL);
 		return r;
