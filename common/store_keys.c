@@ -299,8 +299,10 @@ enum mg_err
 store_keys_list(struct store *s, struct arena *a, const struct store_keys_filter *f,
     struct keys_record **out, size_t *n, long *total)
 {
-	static const char where[] = " WHERE (?1 IS NULL OR user_id = ?1) AND "
-	    "(?2 IS NULL OR team_id = ?2) AND (?3 IS NULL OR key_alias = ?3)";
+	/* CAST: PostgreSQL must know a NULL parameter's type */
+	static const char where[] = " WHERE (CAST(?1 AS TEXT) IS NULL OR user_id = ?1) AND "
+	    "(CAST(?2 AS TEXT) IS NULL OR team_id = ?2) AND "
+	    "(CAST(?3 AS TEXT) IS NULL OR key_alias = ?3)";
 	char sql[1024];
 	struct db_stmt *st;
 	size_t cap = (size_t)(f->limit > 0 ? f->limit : 1);
