@@ -113,6 +113,25 @@ enum mg_err jwalk_xform_generic(struct json_object *v, struct arena *a,
 char *jwalk_serialize(struct json_object *root, struct arena *a, size_t *len);
 
 /*
+ * Byte-faithful forwarding (jwalk_splice.c): returns body[0..len), the text
+ * root was parsed from by jwalk_parse(), with only the values (and keys)
+ * that differ in root written anew in json-c's spelling; everything else
+ * keeps the client's bytes (whitespace, escapes, number spellings). The
+ * result parses to exactly root. NUL-terminated, owned by a, its length in
+ * *outlen; NULL when out of memory.
+ */
+char *jwalk_splice(struct json_object *root, const char *body, size_t len, struct arena *a,
+    size_t *outlen);
+
+/*
+ * MG_EINVAL (message in err) when body[0..len), parsed into root, holds an
+ * object with a key twice: json-c keeps one copy, another parser may keep
+ * the other. Called by jwalk_parse().
+ */
+enum mg_err jwalk_check_duplicates(struct json_object *root, const char *body, size_t len,
+    char *err, size_t errlen);
+
+/*
  * Reads the token counts of a usage object into u, overwriting only the
  * fields present (message_delta carries cumulative counts). NULL or a
  * non-object usage leaves u unchanged.

@@ -97,9 +97,7 @@ int_literal_exact(const char *s, size_t n)
 	if (n > 0 && s[0] == '-') {
 		s++;
 		n--;
-		lim = i64min;
-		if (n == 1 && s[0] == '0')
-			return 0;	/* -0 would come out as 0 */
+		lim = i64min;	/* -0 is fine: jwalk_splice forwards its spelling */
 	}
 	if (n < strlen(lim))
 		return 1;
@@ -254,6 +252,9 @@ jwalk_parse(const char *body, size_t len, struct json_object **root,
 		mg_errf(err, errlen, "body must be a JSON object");
 		goto out;
 	}
+	rc = jwalk_check_duplicates(obj, body, len, err, errlen);
+	if (rc != MG_OK)
+		goto out;
 	*root = obj;
 	obj = NULL;
 	rc = MG_OK;

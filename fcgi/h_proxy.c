@@ -786,7 +786,8 @@ exchange(struct request *req, const struct principal *p, const struct wire_route
 		http_error(req, 500, ET_API, "out of memory");
 		goto out;
 	}
-	body = jwalk_serialize(root, req->arena, &body_len);
+	/* the client's bytes, with only what masking and policy changed spliced in */
+	body = jwalk_splice(root, req->body, req->body_len, req->arena, &body_len);
 	if (body == NULL) {
 		http_error(req, 500, ET_API, "out of memory");
 		goto out;
