@@ -38,6 +38,14 @@ enum mg_err mask_text(struct mask_session *m, const char *in, size_t len, struct
 /* mask_unmask flags (the same bits as SSE_UNMASK_*) */
 #define MASK_UNMASK_JSON 1		/* inside a JSON string literal: escape values */
 #define MASK_UNMASK_TOOL_INPUT 2	/* tool input: restore = text rules stay */
+/*
+ * A stream's context: in[0..n) (n <= MASK_UNMASK_CTX_MAX) is text released
+ * before, given again only so that a placeholder right after it is judged
+ * by the real character before it; it is not written to out.
+ */
+#define MASK_UNMASK_CTX_MAX 255
+#define MASK_UNMASK_CTX(n) ((int)(n) << 8)
+#define MASK_UNMASK_CTX_LEN(flags) ((size_t)(((unsigned)(flags) >> 8) & 0xff))
 
 /*
  * Like mask_text for a JSON value that stands under the object key
@@ -62,7 +70,8 @@ enum mg_err mask_unmask(struct mask_session *m, const char *in, size_t len,
 /*
  * For streaming: the length of the shortest tail of text that could still
  * grow into a placeholder (or a longer one) and so must be held back until
- * more text arrives.
+ * more text arrives. text may begin with context already released (see
+ * MASK_UNMASK_CTX); the next mask_unmask call must get that context.
  */
 size_t mask_holdback(const struct mask_session *m, const char *text, size_t len);
 
