@@ -12,6 +12,25 @@
 
 #include "jwalk.h"
 
+/*
+ * A change the first phase of a two-phase walk found (jwalk_mask_request_phased):
+ * a scalar's new text or an object's new keys, applied once the values
+ * are resolved; provisional ones are masked again then.
+ */
+struct redo {
+	struct json_object *v;		/* the scalar, or the object whose keys change */
+	struct json_object *parent;	/* object or array holding the scalar */
+	size_t idx;			/* its index when parent is an array */
+	int keys;			/* 1: v's keys */
+	int provisional;		/* out is not final: mask again */
+	int keep;			/* enum rkeep of the scalar */
+	const char *key;		/* its context key (copy), or NULL */
+	const char *path;		/* its place, for error messages (copy) */
+	const char *out;		/* the final text, or the keys' names */
+	size_t outlen;
+	const char **names;
+};
+
 /* State of one walk; out is reused for every string. */
 struct walk {
 	struct arena *arena;
@@ -21,7 +40,40 @@ struct walk {
 	size_t errlen;
 	char path[256];		/* the request walk's place, for error messages */
 	size_t pathlen;
+	const struct jwalk_phases *ph;	/* two-phase: first phase while collect */
+	int collect;
+	struct json_object *parent;	/* the container of the value being masked */
+	size_t idx;
+	struct redo *redo;
+	size_t nredo, capredo;
 };
+
+/* Keeps a first-phase change (see struct redo); returns it, or NULL. */
+static struct redo *
+redo_push(struct walk *w)
+{
+	struct redo *r;
+
+	if (w->nredo == w->capredo) {
+		size_t ncap = w->capredo ? w->capredo * 2 : 64;
+		struct redo *g = arena_alloc(w->arena, ncap * sizeof(*g));
+		if (g == NULL)
+			return NULL;
+		if (w->nredo > 0)
+			memcpy(g, w->redo, w->nredo * sizeof(*g));
+		w->redo = g;
+		w->capredo = ncap;
+	}
+	r = &w->redo[w->nredo++];
+	memset(r, 0, sizeof(*r));
+	return r;
+}
+
+static unsigned long
+provisional_now(const struct walk *w)
+{
+	return w->collect ? w->ph->provisional(w->ph->ctx) : 0;
+}
 
 /* Names a place in the body for error messages; long paths are cut. */
 static void __attribute__((format(printf, 3, 4)))
@@ -90,21 +142,21 @@ streq(const char *a, const char *b)
  * so when any key changes the members are taken out and put back in order.
  * Two keys that collide after the transform are refused.
  */
+static enum mg_err rename_keys(struct walk *w, struct json_object *obj, const char **names);
+
 static enum mg_err
 xform_keys(struct walk *w, struct json_object *obj)
 {
 	struct json_object_iter it;
 	const char **names;
-	struct json_object **vals;
 	size_t i, n = (size_t)json_object_object_length(obj), changed = 0;
+	unsigned long p0 = provisional_now(w);
 	enum mg_err rc = MG_OK;
 
 	if (n == 0)
 		return MG_OK;
 	names = arena_alloc(w->arena, n * sizeof(*names));
-	/* an array of object pointers: sizeof(*vals) is meant */
-	vals = arena_alloc(w->arena, n * sizeof(*vals));	/* NOLINT(bugprone-sizeof-expression) */
-	if (names == NULL || vals == NULL)
+	if (names == NULL)
 		return MG_ENOMEM;
 	i = 0;
 	json_object_object_foreachC(obj, it) {
@@ -116,10 +168,39 @@ xform_keys(struct walk *w, struct json_object *obj)
 		if (names[i] == NULL)
 			return MG_ENOMEM;
 		changed += strcmp(names[i], it.key) != 0;
-		vals[i++] = it.val;
+		i++;
+	}
+	if (w->collect && (changed > 0 || provisional_now(w) != p0)) {
+		struct redo *r = redo_push(w);
+		if (r == NULL)
+			return MG_ENOMEM;
+		r->v = obj;
+		r->keys = 1;
+		r->provisional = provisional_now(w) != p0;
+		r->names = names;
+		return MG_OK;
 	}
 	if (changed == 0)
 		return MG_OK;
+	return rename_keys(w, obj, names);
+}
+
+/* Gives the members of obj the keys names[], in order. */
+static enum mg_err
+rename_keys(struct walk *w, struct json_object *obj, const char **names)
+{
+	struct json_object_iter it;
+	struct json_object **vals;
+	size_t i, n = (size_t)json_object_object_length(obj);
+	enum mg_err rc = MG_OK;
+
+	/* an array of object pointers: sizeof(*vals) is meant */
+	vals = arena_alloc(w->arena, (n + 1) * sizeof(*vals));	/* NOLINT(bugprone-sizeof-expression) */
+	if (vals == NULL)
+		return MG_ENOMEM;
+	i = 0;
+	json_object_object_foreachC(obj, it)
+		vals[i++] = it.val;
 	for (i = 0; i < n; i++)
 		json_object_get(vals[i]);
 	while (json_object_object_length(obj) > 0) {
@@ -481,6 +562,31 @@ out_differs(const struct walk *w, const char *in, size_t len)
 	return w->out.len != len || (len > 0 && memcmp(w->out.data, in, len) != 0);
 }
 
+/* First phase: keeps v's change (w->out unless provisional) for later. */
+static enum mg_err
+remember(struct walk *w, struct json_object *v, const char *key, enum rkeep keep,
+    int provisional)
+{
+	struct redo *r = redo_push(w);
+
+	if (r == NULL)
+		return MG_ENOMEM;
+	r->v = v;
+	r->parent = w->parent;
+	r->idx = w->idx;
+	r->keep = keep;
+	r->provisional = provisional;
+	r->key = key != NULL ? arena_strdup(w->arena, key) : NULL;
+	r->path = arena_strdup(w->arena, w->path);
+	if (!provisional) {
+		r->out = arena_strndup(w->arena, w->out.data != NULL ? w->out.data : "", w->out.len);
+		r->outlen = w->out.len;
+	}
+	if ((key != NULL && r->key == NULL) || r->path == NULL || (!provisional && r->out == NULL))
+		return MG_ENOMEM;
+	return MG_OK;
+}
+
 /*
  * Masks a string or number value v standing under key. A number whose text
  * masks to something else becomes a JSON string holding the placeholder:
@@ -492,6 +598,7 @@ mask_scalar(struct walk *w, struct json_object *v, const char *key, enum rkeep k
 {
 	const char *in;
 	size_t len;
+	unsigned long p0;
 	enum mg_err rc;
 	int isnum = !is_string(v);
 
@@ -507,7 +614,11 @@ mask_scalar(struct walk *w, struct json_object *v, const char *key, enum rkeep k
 		return MG_OK;
 	if (len == 0)
 		return MG_OK;
+	p0 = provisional_now(w);
 	rc = xform_keyed(w, key, in, len);
+	if (rc == MG_OK && w->collect && (provisional_now(w) != p0 ||
+	    (out_differs(w, in, len) && keep == RK_SCAN)))
+		return remember(w, v, key, keep, provisional_now(w) != p0);
 	if (rc != MG_OK || !out_differs(w, in, len))
 		return rc;
 	if (keep != RK_SCAN)
@@ -546,6 +657,7 @@ mask_object(struct walk *w, struct json_object *obj, const char *ownkey, enum rm
 				m = RM_DATA;
 		}
 		path_push(w, &saved, key, 0);
+		w->parent = obj;
 		rc = mask_value(w, val, context_key(obj, key, ownkey), m, keep, 0, &repl);
 		path_pop(w, saved);
 		if (rc != MG_OK)
@@ -579,6 +691,8 @@ mask_value(struct walk *w, struct json_object *v, const char *key, enum rmode mo
 		n = json_object_array_length(v);
 		for (i = 0; i < n; i++) {
 			path_push(w, &saved, NULL, i);
+			w->parent = v;
+			w->idx = i;
 			rc = mask_value(w, json_object_array_get_idx(v, i), key, mode, keep, 0, &r);
 			path_pop(w, saved);
 			if (rc != MG_OK)
@@ -603,14 +717,99 @@ enum mg_err
 jwalk_mask_request(struct json_object *root, struct arena *a,
     const struct jwalk_xform *xf, char *err, size_t errlen)
 {
-	struct walk w = { a, xf, { 0 }, err, errlen, "", 0 };
-	enum mg_err rc;
+	return jwalk_mask_request_phased(root, a, xf, NULL, err, errlen);
+}
 
+/* Puts the new scalar text out[0..n) in place of r->v. */
+static enum mg_err
+apply_scalar(struct walk *w, const struct redo *r, const char *out, size_t n)
+{
+	struct json_object *repl;
+	struct json_object_iter it;
+
+	if (n > INT32_MAX)
+		return MG_ETOOBIG;
+	if (is_string(r->v))
+		return json_object_set_string_len(r->v, out, (int)n) == 1 ? MG_OK : MG_ENOMEM;
+	/* a number that masked: a string in its place */
+	repl = json_object_new_string_len(out, (int)n);
+	if (repl == NULL)
+		return MG_ENOMEM;
+	if (json_object_is_type(r->parent, json_type_array))
+		return json_object_array_put_idx(r->parent, r->idx, repl) == 0 ? MG_OK : MG_ENOMEM;
+	json_object_object_foreachC(r->parent, it) {
+		if (it.val == r->v)	/* by value: a key may have been renamed since */
+			return json_object_object_add(r->parent, it.key, repl) == 0 ?
+			    MG_OK : MG_ENOMEM;
+	}
+	json_object_put(repl);
+	return MG_EINVAL;
+}
+
+/* Second phase: applies the first phase's changes, masking provisional ones again. */
+static enum mg_err
+apply_redo(struct walk *w)
+{
+	enum mg_err rc = MG_OK;
+	size_t i;
+
+	for (i = 0; i < w->nredo && rc == MG_OK; i++) {
+		const struct redo *r = &w->redo[i];
+		struct json_object *repl = NULL;
+		if (r->keys) {
+			rc = r->provisional ? xform_keys(w, r->v) : rename_keys(w, r->v, r->names);
+			continue;
+		}
+		if (!r->provisional) {
+			rc = apply_scalar(w, r, r->out, r->outlen);
+			continue;
+		}
+		snprintf(w->path, sizeof(w->path), "%s", r->path);
+		w->pathlen = strlen(w->path);
+		rc = mask_scalar(w, r->v, r->key, (enum rkeep)r->keep, &repl);
+		if (rc == MG_OK && repl != NULL) {
+			rc = apply_scalar(w, r, json_object_get_string(repl),
+			    (size_t)json_object_get_string_len(repl));
+			json_object_put(repl);
+		}
+	}
+	return rc;
+}
+
+enum mg_err
+jwalk_mask_request_phased(struct json_object *root, struct arena *a,
+    const struct jwalk_xform *xf, const struct jwalk_phases *ph, char *err, size_t errlen)
+{
+	struct walk w;
+	enum mg_err rc;
+	int again = 0;
+
+	memset(&w, 0, sizeof(w));
+	w.arena = a;
+	w.xf = xf;
+	w.err = err;
+	w.errlen = errlen;
+	w.ph = ph;
+	w.collect = ph != NULL;
 	buf_init(&w.out, a);
 	rc = check_request(&w, root);
 	if (rc != MG_OK)
 		return rc;
-	return mask_object(&w, root, NULL, RM_API, 1);
+	rc = mask_object(&w, root, NULL, RM_API, 1);
+	if (rc != MG_OK || ph == NULL)
+		return rc;
+	w.collect = 0;
+	rc = ph->resolve(ph->ctx, &again);
+	if (rc != MG_OK)
+		return rc;
+	if (again) {
+		/* the first phase could not see everything: mask from the original */
+		w.nredo = 0;
+		w.pathlen = 0;
+		w.path[0] = '\0';
+		return mask_object(&w, root, NULL, RM_API, 1);
+	}
+	return apply_redo(&w);
 }
 
 /*
@@ -621,8 +820,8 @@ enum mg_err
 jwalk_unmask_response(struct json_object *root, struct arena *a,
     const struct jwalk_xform *xf, const struct jwalk_xform *xf_tool)
 {
-	struct walk w = { a, xf, { 0 }, NULL, 0, "", 0 };
-	struct walk wt = { a, xf_tool, { 0 }, NULL, 0, "", 0 };
+	struct walk w = { a, xf, { 0 }, NULL, 0, "", 0, NULL, 0, NULL, 0, NULL, 0, 0 };
+	struct walk wt = { a, xf_tool, { 0 }, NULL, 0, "", 0, NULL, 0, NULL, 0, NULL, 0, 0 };
 	struct json_object *content, *b, *t, *v;
 	const char *type;
 	enum mg_err rc = MG_OK;
@@ -663,7 +862,7 @@ jwalk_unmask_response(struct json_object *root, struct arena *a,
 enum mg_err
 jwalk_xform_generic(struct json_object *v, struct arena *a, const struct jwalk_xform *xf)
 {
-	struct walk w = { a, xf, { 0 }, NULL, 0, "", 0 };
+	struct walk w = { a, xf, { 0 }, NULL, 0, "", 0, NULL, 0, NULL, 0, NULL, 0, 0 };
 
 	buf_init(&w.out, a);
 	return xform_generic(&w, v);

@@ -83,6 +83,23 @@ enum mg_err jwalk_mask_request(struct json_object *root, struct arena *a,
     const struct jwalk_xform *xf, char *err, size_t errlen);
 
 /*
+ * Two-phase masking (mask_defer/mask_resolve): the first walk only
+ * collects (the tree is not changed); provisional() counts outputs that
+ * are not final; resolve() settles every value at once and says whether
+ * the first walk must be thrown away (*again); then the changes are
+ * applied, provisional ones masked again.
+ */
+struct jwalk_phases {
+	unsigned long (*provisional)(void *ctx);
+	enum mg_err (*resolve)(void *ctx, int *again);
+	void *ctx;
+};
+
+/* jwalk_mask_request in two phases (ph NULL: in one, as jwalk_mask_request). */
+enum mg_err jwalk_mask_request_phased(struct json_object *root, struct arena *a,
+    const struct jwalk_xform *xf, const struct jwalk_phases *ph, char *err, size_t errlen);
+
+/*
  * Unmasks, in place, the places a non-streaming Messages response carries
  * model output: content[] text.text (and its citations) and
  * thinking.thinking with xf; tool_use.input string values and keys at any

@@ -270,6 +270,18 @@ mask_keyed_cb(void *ctx, const char *key, size_t keylen, const char *in, size_t 
 	return mask_text_keyed(ctx, key, keylen, in, len, out);
 }
 
+static unsigned long
+provisional_cb(void *ctx)
+{
+	return mask_provisional(ctx);
+}
+
+static enum mg_err
+resolve_cb(void *ctx, int *again)
+{
+	return mask_resolve(ctx, again);
+}
+
 static enum mg_err
 unmask_plain_cb(void *ctx, const char *in, size_t len, struct buf *out)
 {
@@ -696,6 +708,7 @@ exchange(struct request *req, const struct principal *p, const struct wire_route
 	struct json_object *root = NULL;
 	struct keys_ticket *ticket = NULL;
 	struct jwalk_xform xf;
+	struct jwalk_phases phases;
 	struct wire_route translated;
 	struct json_object *stream;
 	struct proxy px;
@@ -761,7 +774,12 @@ exchange(struct request *req, const struct principal *p, const struct wire_route
 	xf.fn = mask_cb;
 	xf.ctx = px.ms;
 	xf.keyed = mask_keyed_cb;
-	rc = jwalk_mask_request(root, req->arena, &xf, err, sizeof(err));
+	/* two phases: find every span, one store read and one write, then substitute */
+	phases.provisional = provisional_cb;
+	phases.resolve = resolve_cb;
+	phases.ctx = px.ms;
+	mask_defer(px.ms);
+	rc = jwalk_mask_request_phased(root, req->arena, &xf, &phases, err, sizeof(err));
 	if (rc != MG_OK && proxy_mint_refused(req, &px.mint))
 		goto out;
 	if (rc == MG_EINVAL) {
