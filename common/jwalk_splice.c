@@ -19,6 +19,7 @@
  * falls back to json-c's for that value.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,11 +94,16 @@ hexval(char c)
 	return -1;
 }
 
+/* Four hex digits (json-c checked them) as a code unit. */
 static unsigned
 hex4(const char *s)
 {
-	return (unsigned)(hexval(s[0]) << 12 | hexval(s[1]) << 8 | hexval(s[2]) << 4 |
-	    hexval(s[3]));
+	unsigned v = 0;
+	int k;
+
+	for (k = 0; k < 4; k++)
+		v = v << 4 | ((unsigned)hexval(s[k]) & 0xfu);
+	return v;
 }
 
 static enum mg_err
@@ -219,7 +225,9 @@ same_scalar(const struct splice *sp, size_t p, size_t end, struct json_object *n
 		memcpy(lit, sp->s + p, n);
 		lit[n] = '\0';
 		d = strtod(lit, NULL);
-		return memcmp(&d, &(double){ json_object_get_double(node) }, sizeof(d)) == 0;
+		/* -0.0 == 0.0: the sign is compared apart */
+		return d == json_object_get_double(node) &&
+		    signbit(d) == signbit(json_object_get_double(node));
 	}
 	default:
 		return 0;
@@ -434,7 +442,7 @@ jwalk_splice(struct json_object *root, const char *body, size_t len, struct aren
 	if (buf_reserve(&out, len + 64) != MG_OK)
 		return NULL;
 	p = skip_ws(&sp, 0);
-	p = splice_value(&sp, p, root, 1);
+	(void)splice_value(&sp, p, root, 1);
 	if (sp.rc != MG_OK || flush_to(&sp, len) != MG_OK)
 		return NULL;
 	if (outlen != NULL)
