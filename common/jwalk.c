@@ -3,7 +3,6 @@
  * field accessors it needs. Parsing is in jwalk_parse.c. See jwalk.h for
  * the contract.
  */
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -73,17 +72,6 @@ static unsigned long
 provisional_now(const struct walk *w)
 {
 	return w->collect ? w->ph->provisional(w->ph->ctx) : 0;
-}
-
-/* Names a place in the body for error messages; long paths are cut. */
-static void __attribute__((format(printf, 3, 4)))
-pathf(char *dst, size_t n, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(dst, n, fmt, ap);
-	va_end(ap);
 }
 
 #define WALK_FAIL(w, ...) (mg_errf((w)->err, (w)->errlen, __VA_ARGS__), MG_EINVAL)
@@ -285,128 +273,6 @@ static enum mg_err
 xform_generic(struct walk *w, struct json_object *v)
 {
 	return xform_tree(w, v, 1);
-}
-
-/* ---- request validation: the shapes the API types ---------------------- */
-
-/* An optional string field: absent is fine, another type is a 400. */
-static enum mg_err
-check_string_field(struct walk *w, struct json_object *obj, const char *key, const char *path)
-{
-	struct json_object *v = field(obj, key);
-
-	if (v != NULL && !is_string(v))
-		return WALK_FAIL(w, "%s.%s: expected a string", path, key);
-	return MG_OK;
-}
-
-static enum mg_err check_content(struct walk *w, struct json_object *v, const char *path);
-
-/* One content block; path names it in error messages. */
-static enum mg_err
-check_block(struct walk *w, struct json_object *b, const char *path)
-{
-	struct json_object *t, *src;
-	const char *type;
-	char sub[256];
-	enum mg_err rc = MG_OK;
-
-	if (!json_object_is_type(b, json_type_object))
-		return WALK_FAIL(w, "%s: expected a content block object", path);
-	t = field(b, "type");
-	type = is_string(t) ? json_object_get_string(t) : NULL;
-	if (streq(type, "text"))
-		return check_string_field(w, b, "text", path);
-	if (streq(type, "thinking"))
-		return check_string_field(w, b, "thinking", path);
-	if ((streq(type, "tool_result") || streq(type, "mcp_tool_result")) &&
-	    field(b, "content") != NULL) {
-		pathf(sub, sizeof(sub), "%s.content", path);
-		return check_content(w, field(b, "content"), sub);
-	}
-	if (!streq(type, "document"))
-		return MG_OK;
-	rc = check_string_field(w, b, "title", path);
-	if (rc == MG_OK)
-		rc = check_string_field(w, b, "context", path);
-	src = field(b, "source");
-	if (rc != MG_OK || src == NULL)
-		return rc;
-	if (!json_object_is_type(src, json_type_object))
-		return WALK_FAIL(w, "%s.source: expected an object", path);
-	pathf(sub, sizeof(sub), "%s.source", path);
-	t = field(src, "type");
-	type = is_string(t) ? json_object_get_string(t) : NULL;
-	if (streq(type, "text"))
-		return check_string_field(w, src, "data", sub);
-	if (streq(type, "content") && field(src, "content") != NULL) {
-		pathf(sub, sizeof(sub), "%s.source.content", path);
-		return check_content(w, field(src, "content"), sub);
-	}
-	return MG_OK;
-}
-
-/* content: a string, or an array of content blocks (null: nothing). */
-static enum mg_err
-check_content(struct walk *w, struct json_object *v, const char *path)
-{
-	char sub[256];
-	enum mg_err rc = MG_OK;
-	size_t i, n;
-
-	if (v == NULL || is_string(v))
-		return MG_OK;
-	if (!json_object_is_type(v, json_type_array))
-		return WALK_FAIL(w, "%s: expected a string or an array of content blocks", path);
-	n = json_object_array_length(v);
-	for (i = 0; i < n && rc == MG_OK; i++) {
-		pathf(sub, sizeof(sub), "%s[%zu]", path, i);
-		rc = check_block(w, json_object_array_get_idx(v, i), sub);
-	}
-	return rc;
-}
-
-/* The request's typed fields, so that a wrong shape is a 400, not a guess. */
-static enum mg_err
-check_request(struct walk *w, struct json_object *root)
-{
-	struct json_object *v, *m;
-	char path[64];
-	enum mg_err rc = MG_OK;
-	size_t i, n;
-
-	if (!json_object_is_type(root, json_type_object))
-		return WALK_FAIL(w, "body must be a JSON object");
-	if (field(root, "system") != NULL) {
-		rc = check_content(w, field(root, "system"), "system");
-		if (rc != MG_OK)
-			return rc;
-	}
-	v = field(root, "messages");
-	if (v != NULL && !json_object_is_type(v, json_type_array))
-		return WALK_FAIL(w, "messages: expected an array");
-	n = v != NULL ? json_object_array_length(v) : 0;
-	for (i = 0; i < n && rc == MG_OK; i++) {
-		m = json_object_array_get_idx(v, i);
-		if (!json_object_is_type(m, json_type_object))
-			return WALK_FAIL(w, "messages[%zu]: expected an object", i);
-		pathf(path, sizeof(path), "messages[%zu].content", i);
-		rc = check_content(w, field(m, "content"), path);
-	}
-	v = field(root, "tools");
-	if (rc != MG_OK || v == NULL)
-		return rc;
-	if (!json_object_is_type(v, json_type_array))
-		return WALK_FAIL(w, "tools: expected an array");
-	n = json_object_array_length(v);
-	for (i = 0; i < n && rc == MG_OK; i++) {
-		m = json_object_array_get_idx(v, i);
-		if (!json_object_is_type(m, json_type_object))
-			return WALK_FAIL(w, "tools[%zu]: expected an object", i);
-		pathf(path, sizeof(path), "tools[%zu]", i);
-		rc = check_string_field(w, m, "description", path);
-	}
-	return rc;
 }
 
 /* ---- the request mask walk: every string, except a short proven list --- */
@@ -792,7 +658,7 @@ jwalk_mask_request_phased(struct json_object *root, struct arena *a,
 	w.ph = ph;
 	w.collect = ph != NULL;
 	buf_init(&w.out, a);
-	rc = check_request(&w, root);
+	rc = jwalk_check_request(root, err, errlen);
 	if (rc != MG_OK)
 		return rc;
 	rc = mask_object(&w, root, NULL, RM_API, 1);
@@ -866,104 +732,4 @@ jwalk_xform_generic(struct json_object *v, struct arena *a, const struct jwalk_x
 
 	buf_init(&w.out, a);
 	return xform_generic(&w, v);
-}
-
-/* Returns an arena copy of the deterministic serialisation, or NULL. */
-char *
-jwalk_serialize(struct json_object *root, struct arena *a, size_t *len)
-{
-	const char *s;
-	size_t n = 0;
-	char *copy;
-
-	s = json_object_to_json_string_length(root,
-	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
-	if (s == NULL)
-		return NULL;
-	copy = arena_strndup(a, s, n);
-	if (copy != NULL && len != NULL)
-		*len = n;
-	return copy;
-}
-
-static void
-usage_field(struct json_object *usage, const char *key, long *dst)
-{
-	struct json_object *v = field(usage, key);
-
-	if (json_object_is_type(v, json_type_int))
-		*dst = (long)json_object_get_int64(v);
-}
-
-/* Overwrites the fields of u that usage carries. */
-void
-jwalk_usage_merge(struct json_object *usage, struct jwalk_usage *u)
-{
-	if (!json_object_is_type(usage, json_type_object))
-		return;
-	usage_field(usage, "input_tokens", &u->input_tokens);
-	usage_field(usage, "output_tokens", &u->output_tokens);
-	usage_field(usage, "cache_creation_input_tokens", &u->cache_creation_input_tokens);
-	usage_field(usage, "cache_read_input_tokens", &u->cache_read_input_tokens);
-}
-
-void
-jwalk_response_usage(struct json_object *root, struct jwalk_usage *u)
-{
-	memset(u, 0, sizeof(*u));
-	jwalk_usage_merge(field(root, "usage"), u);
-}
-
-/* Borrowed from the tree. */
-const char *
-jwalk_get_model(struct json_object *root)
-{
-	struct json_object *v = field(root, "model");
-
-	return is_string(v) ? json_object_get_string(v) : NULL;
-}
-
-/*
- * Puts n (taken over) at root[key]. json-c replaces an existing entry in
- * place, so key order and hence the serialised bytes stay stable.
- */
-static enum mg_err
-put_member(struct json_object *root, const char *key, struct json_object *n)
-{
-	if (!json_object_is_type(root, json_type_object)) {
-		json_object_put(n);
-		return MG_EINVAL;
-	}
-	if (n == NULL)
-		return MG_ENOMEM;
-	if (json_object_object_add(root, key, n) != 0) {
-		json_object_put(n);
-		return MG_ENOMEM;
-	}
-	return MG_OK;
-}
-
-enum mg_err
-jwalk_set_model(struct json_object *root, const char *model)
-{
-	return put_member(root, "model", json_object_new_string(model));
-}
-
-enum mg_err
-jwalk_get_max_tokens(struct json_object *root, long *out)
-{
-	struct json_object *v = field(root, "max_tokens");
-
-	if (v == NULL)
-		return MG_ENOTFOUND;
-	if (!json_object_is_type(v, json_type_int))
-		return MG_EINVAL;
-	*out = (long)json_object_get_int64(v);
-	return MG_OK;
-}
-
-enum mg_err
-jwalk_set_max_tokens(struct json_object *root, long value)
-{
-	return put_member(root, "max_tokens", json_object_new_int64(value));
 }

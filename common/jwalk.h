@@ -83,6 +83,13 @@ enum mg_err jwalk_mask_request(struct json_object *root, struct arena *a,
     const struct jwalk_xform *xf, char *err, size_t errlen);
 
 /*
+ * The typed fields of a Messages request (jwalk_check.c): MG_EINVAL with a
+ * message naming the field when system, messages, content blocks or tools
+ * have the wrong JSON type. jwalk_mask_request checks this first.
+ */
+enum mg_err jwalk_check_request(struct json_object *root, char *err, size_t errlen);
+
+/*
  * Two-phase masking (mask_defer/mask_resolve): the first walk only
  * collects (the tree is not changed); provisional() counts outputs that
  * are not final; resolve() settles every value at once and says whether

@@ -31,9 +31,15 @@ utf8_invalid_at(const unsigned char *s, size_t len)
 		unsigned char c = s[i];
 		unsigned char lo = 0x80, hi = 0xbf;
 		size_t n, k;
+		uint64_t w;
 
 		if (c < 0x80) {
-			i++;
+			/* ASCII runs eight bytes a step */
+			for (i++; i + 8 <= len; i += 8) {
+				memcpy(&w, s + i, 8);
+				if (w & 0x8080808080808080ULL)
+					break;
+			}
 			continue;
 		}
 		if (c >= 0xc2 && c <= 0xdf)
@@ -125,8 +131,14 @@ lexical_check(const char *s, size_t len, char *err, size_t errlen)
 			for (i++; i < len && s[i] != '"'; i++) {
 				unsigned cp, lo;
 
-				if (s[i] != '\\')
+				if (s[i] != '\\') {
+					/* up to the next quote or backslash at once */
+					const char *q = memchr(s + i, '"', len - i);
+					const char *b = memchr(s + i, '\\', (size_t)((q != NULL ? q :
+					    s + len) - (s + i)));
+					i = (size_t)((b != NULL ? b : q != NULL ? q : s + len) - s) - 1;
 					continue;
+				}
 				i++;
 				if (i >= len || s[i] != 'u')
 					continue;
