@@ -472,6 +472,26 @@ rewrite_citation(struct sse *r, struct json_object *ev, struct json_object *delt
 	return rc;
 }
 
+/*
+ * May the event carry text to restore or state the rewriter keeps (usage,
+ * model, block boundaries, the end), by its name or anywhere in its data?
+ * Others (ping, events we do not know) pass byte for byte without being
+ * parsed.
+ */
+static int
+names_state(struct sse *r)
+{
+	static const char *const names[] = { "content_block_delta", "content_block_start",
+		"content_block_stop", "message_start", "message_delta", "message_stop", "error" };
+	size_t i;
+
+	for (i = 0; i < MG_NELEM(names); i++)
+		if (is_name(r, names[i]) || (r->data.len > 0 &&
+		    memmem(r->data.data, r->data.len, names[i], strlen(names[i])) != NULL))
+			return 1;	/* the data's type wins over the name: parse it */
+	return 0;
+}
+
 /* Handles one complete event (r->raw, r->name, r->data). */
 static enum mg_err
 dispatch(struct sse *r)
@@ -485,6 +505,8 @@ dispatch(struct sse *r)
 
 	if (!r->has_data)
 		return pass_raw(r);	/* comments, keep-alives, stray blank lines */
+	if (r->has_name && !names_state(r))
+		return pass_raw(r);	/* ping and events we do not know: copied, not parsed */
 	ev = parse_data(r);
 	type = jstring(ev, "type");
 	if (type == NULL && r->has_name)
