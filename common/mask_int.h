@@ -80,6 +80,7 @@ struct mask_session {
 	size_t ncapture, capcapture;
 	int plain;			/* the text being masked was scanned as written */
 	unsigned long cache_hits;	/* texts this session took from the cache */
+	unsigned carries;		/* cache carry-overs this request (mask_recall_note) */
 	unsigned *clog;			/* rules of the spans counted while deferred */
 	size_t nclog, capclog;
 	struct mask_store_calls calls;

@@ -40,6 +40,12 @@
 #define RECALL_MAX 2048		/* longest span tried as a value */
 #define RECALL_ENDS 48		/* sub-token ends tried per start */
 #define RECALL_TENANTS 64	/* filters a worker keeps */
+/*
+ * New values per request for which cached strings are checked and carried
+ * over (each check reads the cache); past it they lapse instead, so a
+ * request of 20000 new values costs no more than a cold cache.
+ */
+#define MASK_CARRY_MAX 16
 
 /* ---- the process's filters (one request at a time per process) -------- */
 
@@ -321,7 +327,7 @@ mask_recall_note(struct mask_session *m, const struct centry *e)
 		 */
 		if (!recallable(e->value, e->len))
 			f->version = before;
-		else if (f->version != before)
+		else if (f->version != before && m->carries++ < MASK_CARRY_MAX)
 			mask_strings_carry(m->tenant, before, f->version, e->value, e->len);
 	}
 	if (!recallable(e->value, e->len))

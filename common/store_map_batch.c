@@ -31,21 +31,26 @@ step_err(struct store *s, enum db_step step, const char *what)
 	return db_rc(step) == MG_OK ? MG_ESTORE : db_rc(step);
 }
 
-/* "SELECT ... WHERE tenant = ?1 AND ((type = ?2 AND value_hash = ?3) OR ...)" */
+/*
+ * "SELECT ... WHERE (tenant = ?1 AND type = ?2 AND value_hash = ?3) OR ...":
+ * every term names all three columns of the unique index, so each is one
+ * index probe (the tenant outside the ORs would make it a scan of the
+ * tenant's rows per statement).
+ */
 static const char *
 lookup_sql(void)
 {
-	static char sql[2048];
+	static char sql[4096];
 	size_t n, k;
 
 	if (sql[0] != '\0')
 		return sql;
 	n = (size_t)snprintf(sql, sizeof(sql), "SELECT type, value_hash, num, last_seen "
-	    "FROM mask_map WHERE tenant = ?1 AND (");
+	    "FROM mask_map WHERE ");
 	for (k = 0; k < STORE_MAP_BATCH; k++)
-		n += (size_t)snprintf(sql + n, sizeof(sql) - n, "%s(type = ?%zu AND value_hash = ?%zu)",
-		    k > 0 ? " OR " : "", 2 + 2 * k, 3 + 2 * k);
-	snprintf(sql + n, sizeof(sql) - n, ")");
+		n += (size_t)snprintf(sql + n, sizeof(sql) - n,
+		    "%s(tenant = ?1 AND type = ?%zu AND value_hash = ?%zu)", k > 0 ? " OR " : "",
+		    2 + 2 * k, 3 + 2 * k);
 	return sql;
 }
 
