@@ -38,6 +38,8 @@ const struct cfg_var cfg_vars[] = {
 	  "give a comma-separated list of model names" },
 	{ "MASKGATE_MAP_TTL", T_DURATION, OFF(map_ttl), "7d",
 	  "give a duration such as 7d" },
+	{ "MASKGATE_MASK_CACHE", T_SIZE0, OFF(mask_cache), "1M",
+	  "give a size such as 1M (bytes, K, M or G; 0 turns the cache off)" },
 	{ "MASKGATE_MAX_NEW_MAPPINGS", T_INT, OFF(max_new_mappings), "10000",
 	  "give the number of new values one request may add to the mapping (0: no cap)" },
 	{ "MASKGATE_MAX_NEW_MAPPINGS_PER_HOUR", T_INT, OFF(max_new_mappings_hour), "100000",

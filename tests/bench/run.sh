@@ -6,10 +6,16 @@ OUT=${MG_OUT:-build/rel}
 table=$(mktemp)
 acc=$(mktemp)
 trap 'rm -f "$table" "$acc"' EXIT
+body=$(mktemp)
+trap 'rm -f "$table" "$acc" "$body"' EXIT
+# the 77 KB Claude Code request the proxy benchmark sends, for the in-process one
+python3 -c 'import json, sys; sys.path.insert(0, "tests/e2e"); from body import claude_code_body
+json.dump(dict(claude_code_body(), stream=False), open(sys.argv[1], "w"))' "$body"
 {
 	echo "| measurement | value | against the baseline |"
 	echo "|---|---|---|"
 	"$OUT/bench/bench_mask"
+	"$OUT/bench/bench_request" "$body"
 	"$OUT/bench/bench_store"
 	python3 tests/bench/proxy.py
 	python3 tests/bench/pg_bench.py
