@@ -200,24 +200,6 @@ resolve(const struct rules *r, struct mvec *v, const struct rules_match *ph, siz
 	v->n = out;
 }
 
-/*
- * The next "AWS_" in [p, end), or NULL: memchr for the 'A' (vectorised)
- * and a compare, several times cheaper than memmem for a 4-byte needle.
- */
-static const char *
-find_aws(const char *p, const char *end)
-{
-	while (end - p >= 4) {
-		const char *a = memchr(p, 'A', (size_t)(end - p - 3));
-		if (a == NULL)
-			return NULL;
-		if (a[1] == 'W' && a[2] == 'S' && a[3] == '_')
-			return a;
-		p = a + 1;
-	}
-	return NULL;
-}
-
 /* ---- account IDs beyond their context ---------------------------------- */
 
 static int
@@ -487,22 +469,18 @@ rules_scan(const struct rules *r, struct arena *a, const char *text, size_t len,
 				v.m[i].action = RULES_ALLOW;
 	/* placeholders present in the text are protected */
 	{
-		const char *p = text, *end = text + len;
-		while (p < end) {
-			const char *hit = find_aws(p, end);
+		size_t pos = rules_placeholder_next(r, text, len, 0);
+		while (pos < len) {
 			unsigned rule;
 			unsigned long num;
-			size_t pos, pend;
-			if (hit == NULL)
-				break;
-			pos = (size_t)(hit - text);
+			size_t pend;
 			if ((pos == 0 || !is_word(text[pos - 1])) &&
 			    rules_placeholder_at(r, text, len, pos, &rule, &num, &pend)) {
 				if (mvec_push(&ph, pos, pend, rule, RULES_ALLOW) != MG_OK)
 					return MG_ENOMEM;
-				p = text + pend;
+				pos = rules_placeholder_next(r, text, len, pend);
 			} else {
-				p = hit + 1;
+				pos = rules_placeholder_next(r, text, len, pos + 1);
 			}
 		}
 	}

@@ -243,7 +243,7 @@ placeholder_ends_at(const struct mask_session *m, const char *text, size_t r, si
  *    right after a '_') where a placeholder may still be growing (digits
  *    or a tag may follow);
  *  - else a few characters of the run: the cut may not fall where the next
- *    text starts with 'A' (a placeholder could start there although a
+ *    text starts with a family's initial (A, S, G, P: a placeholder could start there although a
  *    letter or digit stands before it), nor right after a complete
  *    placeholder that a letter or digit continues (this call would
  *    restore it although the token goes on).
@@ -287,7 +287,7 @@ mask_holdback(const struct mask_session *m, const char *text, size_t len)
 		    rules_placeholder_prefix(m->rules, text + p, len - p))
 			return len - p > RUN_KEEP ? RUN_KEEP : len - p;
 	for (cut = len - 1; cut > r; cut--) {
-		if (text[cut] == 'A')
+		if (rules_placeholder_initial(text[cut]))
 			continue;
 		if (isalnum((unsigned char)text[cut]) && placeholder_ends_at(m, text, r, cut))
 			continue;

@@ -51,7 +51,7 @@ worker_init(struct worker *w, const struct cfg *c, char *err, size_t errlen)
 	rc = store_open(c, &w->store, err, errlen);
 	if (rc != MG_OK)
 		return rc;
-	rc = rules_load(c->rules_path, &w->rules, err, errlen);
+	rc = rules_load_packs(c->rule_packs, c->rules_path, &w->rules, err, errlen);
 	if (rc != MG_OK)
 		return rc;
 	return models_load(c->models_path, c->model_allowlist, &w->models, err, errlen);

@@ -164,7 +164,7 @@ test_check_file(void)
 	fputs("[a]\ntype = A1\nlead = zz\npattern = zz(\n[b]\ntype = lower\n", f);
 	fclose(f);
 	rep = tmpfile();
-	TH_OK(rules_check_file(path, rep) == MG_ERULES, "rules check finds errors");
+	TH_OK(rules_check_file(path, NULL, rep) == MG_ERULES, "rules check finds errors");
 	rewind(rep);
 	while (fgets(line, sizeof(line), rep) != NULL)
 		n += strstr(line, "admin.rules:") != NULL;
@@ -174,11 +174,11 @@ test_check_file(void)
 	fputs("allow-value = 54.1.2.3\n", f);
 	fclose(f);
 	rep = tmpfile();
-	TH_OK(rules_check_file(path, rep) == MG_OK, "rules check accepts a good file");
+	TH_OK(rules_check_file(path, NULL, rep) == MG_OK, "rules check accepts a good file");
 	fclose(rep);
 	snprintf(path, sizeof(path), "%s/missing.rules", dir);
 	rep = tmpfile();
-	TH_OK(rules_check_file(path, rep) == MG_EIO, "rules check on a missing file");
+	TH_OK(rules_check_file(path, NULL, rep) == MG_EIO, "rules check on a missing file");
 	fclose(rep);
 	{
 		char err[512] = "";
