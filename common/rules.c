@@ -592,6 +592,8 @@ load(const char *packs, const char *admin, size_t adminlen, const char *adminnam
 		size_t nl = dot != NULL ? (size_t)(dot - fn) : strlen(fn);
 		char name[256];
 		struct rules_pack *pk;
+		if (d->count > 0)
+			break;	/* out of memory: r may hold half-made entries */
 		if (r->npack == RULES_MAX_PACKS || nl == 0 || nl >= sizeof(pk->name)) {
 			rules_diag(d, fn, 0, "too many rule packs, or a bad pack file name");
 			break;

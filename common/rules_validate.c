@@ -221,7 +221,8 @@ is_reference(const char *s, size_t n)
 		"null", "none", "nil", "true", "false", "undefined", "required", "optional",
 		"string", "example", "redacted", "hidden", "masked", "your", "xxx", "bearer",
 		"basic", "placeholder", "dummy", "sample", "test", "env", "str", "bytes",
-		"mypassword", "yourpassword", "mysecret", "foobar", "value" };
+		"mypassword", "yourpassword", "mysecret", "foobar", "value", "pass", "pwd", "user",
+		"username", "login" };
 	size_t i;
 	char low[40];
 

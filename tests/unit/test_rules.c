@@ -445,8 +445,10 @@ test_placeholders(void)
 			for (j = i + 1; j < rules_slots(R); j++)
 				if (rules_type(R, (unsigned)j) != NULL && strcmp(t, rules_type(R, (unsigned)j)) == 0)
 					bad++;
-			snprintf(ph, sizeof(ph), "AWS_%s_1234", t);
-			if (!rules_placeholder_at(R, ph, strlen(ph), 0, &rule, &num, &end) || rule != i || num != 1234)
+			/* every pack's placeholders, with the family of its pack */
+			if (rules_placeholder_format(R, (unsigned)i, 1234, "K7Q2", ph, sizeof(ph)) == 0 ||
+			    !rules_placeholder_at(R, ph, strlen(ph), 0, &rule, &num, &end) || rule != i ||
+			    num != 1234 || end != strlen(ph))
 				bad++;
 		}
 		TH_OK(bad == 0, "types unique and round-trip through placeholders");
