@@ -257,7 +257,8 @@ rules_list(void)
 		const char *t = rules_type(r, (unsigned)i);
 		char pack[48];
 		snprintf(pack, sizeof(pack), "%s%s", rules_pack_name(r, (unsigned)i),
-		    rules_pack_on(r, (unsigned)i) ? "" : " (off)");
+		    !rules_pack_on(r, (unsigned)i) ? " (off)" :
+		    !rules_enabled(r, (unsigned)i) ? " (rule off)" : "");
 		printf("%-30s %-12s %-22s %-6s %-10s %s\n", rules_name(r, (unsigned)i), pack,
 		    t != NULL ? t : "-", act[rules_action(r, (unsigned)i)],
 		    rules_restore_name(rules_restore(r, (unsigned)i)),

@@ -97,6 +97,8 @@ const char *rules_restore_name(enum rules_restore restore);
 int rules_credential(const struct rules *r, unsigned rule);
 /* The name of the pack a rule belongs to ("aws", "secrets", ...). */
 const char *rules_pack_name(const struct rules *r, unsigned rule);
+/* 1 unless the rule is switched off (`enabled = no`). */
+int rules_enabled(const struct rules *r, unsigned rule);
 /* 1 if the rule's pack is selected (MASKGATE_RULE_PACKS). */
 int rules_pack_on(const struct rules *r, unsigned rule);
 /* 1 if s[0..n) is an admin allow-value (never masked, not even recalled). */

@@ -80,3 +80,9 @@ rules_pack_on(const struct rules *r, unsigned rule)
 	return rule < r->nrule && r->rule[rule].pack >= 0 &&
 	    (size_t)r->rule[rule].pack < r->npack && r->pack[r->rule[rule].pack].selected;
 }
+
+int
+rules_enabled(const struct rules *r, unsigned rule)
+{
+	return rule < r->nrule && r->rule[rule].enabled;
+}

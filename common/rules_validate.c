@@ -229,11 +229,15 @@ is_reference(const char *s, size_t n)
 	if (n == 0)
 		return 1;
 	if (s[0] == '$' || s[0] == '{' || s[0] == '<' || s[0] == '%' || s[0] == '[' ||
-	    s[0] == '(' || s[0] == '*' || s[0] == '@' || s[0] == '#' || s[0] == '&')
+	    s[0] == '(' || s[0] == '*' || s[0] == '@' || s[0] == '#' || s[0] == '&' || s[0] == '`' ||
+	    s[0] == '"' || s[0] == '\\')
 		return 1;
-	if (memchr(s, '(', n) != NULL || memchr(s, '{', n) != NULL || memchr(s, '$', n) != NULL ||
-	    memchr(s, '<', n) != NULL)
-		return 1;
+	for (i = 0; i + 1 < n; i++)
+		if (s[i] == '$' && (s[i + 1] == '{' || s[i + 1] == '('))
+			return 1;	/* ${VAR}, $(command) */
+	if (memchr(s, '(', n) != NULL || memchr(s, '{', n) != NULL || memchr(s, '}', n) != NULL ||
+	    memchr(s, '[', n) != NULL || memchr(s, ']', n) != NULL || memchr(s, '<', n) != NULL)
+		return 1;	/* templates and code */
 	if (n < sizeof(low)) {
 		for (i = 0; i < n; i++)
 			low[i] = (char)lc(s[i]);
@@ -243,6 +247,48 @@ is_reference(const char *s, size_t n)
 				return 1;
 	}
 	return is_filler(s, n);
+}
+
+/*
+ * Letters only (Incorrect, testPass, NotSet), or a dotted path of
+ * identifiers without a digit (cls.FIREBASE_PRIVATE_KEY): a name in code,
+ * not a value.
+ */
+static int
+is_code_name(const char *s, size_t n)
+{
+	size_t i;
+	int digit = 0, ident = 1;
+
+	for (i = 0; i < n; i++) {
+		if (is_digit(s[i]))
+			digit = 1;
+		else if (!(is_lower(s[i]) || is_upper(s[i]) || s[i] == '_' || s[i] == '.'))
+			ident = 0;
+	}
+	return ident && !digit;
+}
+
+/*
+ * Random-looking: no filler run and two character classes at least
+ * (xoxp-...-####, hvs.xxxxxxxx... are documentation placeholders).
+ */
+int
+rules_v_random(const char *text, size_t len, size_t start, size_t end)
+{
+	const char *s = text + start;
+	size_t n = end - start, i, p = 0;
+
+	(void)len;
+	/* the random part: after the last '.' or '-' (prefixes and ids before) */
+	for (i = n; i > 0; i--)
+		if (s[i - 1] == '.' || s[i - 1] == '-') {
+			p = i;
+			break;
+		}
+	if (n - p < 8)
+		p = 0;
+	return !is_filler(s + p, n - p) && classes(s + p, n - p) >= 2;
 }
 
 /*
@@ -270,7 +316,7 @@ rules_v_secret_value(const char *text, size_t len, size_t start, size_t end)
 	size_t n = end - start, i, dots = 0, lowers = 0;
 
 	(void)len;
-	if (n < 8 || is_reference(s, n))
+	if (n < 8 || is_reference(s, n) || s[n - 1] == ':' || s[n - 1] == '.')
 		return 0;
 	for (i = 0; i < n; i++) {
 		if (s[i] == '.' || s[i] == '/' || s[i] == ' ')
@@ -280,6 +326,8 @@ rules_v_secret_value(const char *text, size_t len, size_t start, size_t end)
 	}
 	if (lowers == n || (dots > 0 && classes(s, n) <= 2 && lowers + dots == n))
 		return 0;	/* words, names, paths */
+	if (is_code_name(s, n))
+		return 0;	/* cls.FIREBASE_KEY, github.GithubObject.NotSet, testPass */
 	if (memchr(s, ' ', n) != NULL && classes(s, n) < 4)
 		return 0;	/* prose */
 	return classes(s, n) >= 2 || n >= 16;
@@ -287,7 +335,7 @@ rules_v_secret_value(const char *text, size_t len, size_t start, size_t end)
 
 /*
  * Kubernetes Secret data: the block belongs to an object of kind Secret
- * (a YAML `kind: Secret` or JSON "kind": "Secret" within 4 KB).
+ * (a YAML `kind: Secret` or JSON "kind": "Secret", any quotes, s or S, within 4 KB).
  */
 int
 rules_v_k8s_secret(const char *text, size_t len, size_t start, size_t end)
@@ -301,9 +349,9 @@ rules_v_k8s_secret(const char *text, size_t len, size_t start, size_t end)
 		if (k == NULL)
 			return 0;
 		q = k + 4;
-		while (q < text + b && (*q == '"' || *q == ':' || *q == ' ' || *q == '\t'))
+		while (q < text + b && (*q == '"' || *q == '\'' || *q == ':' || *q == ' ' || *q == '\t'))
 			q++;
-		if (text + b - q >= 6 && memcmp(q, "Secret", 6) == 0 &&
+		if (text + b - q >= 6 && lc(q[0]) == 's' && memcmp(q + 1, "ecret", 5) == 0 &&
 		    (q + 6 == text + b || !is_lower(q[6])))
 			return 1;
 		p = k + 4;

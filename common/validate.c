@@ -456,6 +456,7 @@ static const struct validator {
 	{ "password", rules_v_password },
 	{ "secret_value", rules_v_secret_value },
 	{ "k8s_secret", rules_v_k8s_secret },
+	{ "random", rules_v_random },
 };
 
 int

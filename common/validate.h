@@ -21,6 +21,7 @@ int rules_v_iban(const char *text, size_t len, size_t start, size_t end);
 int rules_v_phone(const char *text, size_t len, size_t start, size_t end);
 int rules_v_password(const char *text, size_t len, size_t start, size_t end);
 int rules_v_secret_value(const char *text, size_t len, size_t start, size_t end);
+int rules_v_random(const char *text, size_t len, size_t start, size_t end);
 int rules_v_k8s_secret(const char *text, size_t len, size_t start, size_t end);
 
 #endif
