@@ -429,9 +429,17 @@ rules_compile(struct rules *r, struct rules_diag *d)
 			rules_diag(d, ru->file, ru->pattern_line, "rule [%s]: %s", ru->name, why);
 			continue;
 		}
+		/*
+		 * A rule with leads runs only where its lead stands, at most
+		 * `back` bytes before it: PCRE2's start-up search for a
+		 * required later byte (the '@' of user:password@host) would
+		 * read up to thousands of bytes past the lead on every call,
+		 * so it is off for them; rules without leads keep it.
+		 */
 		ru->code = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED,
 		    PCRE2_USE_OFFSET_LIMIT | PCRE2_NEVER_UTF | PCRE2_NEVER_UCP |
-		    PCRE2_NEVER_BACKSLASH_C, &errcode, &erroff, NULL);
+		    PCRE2_NEVER_BACKSLASH_C | (ru->leads != NULL ? PCRE2_NO_START_OPTIMIZE : 0),
+		    &errcode, &erroff, NULL);
 		free(pat);
 		if (ru->code == NULL) {
 			PCRE2_UCHAR msg[256];
