@@ -5,7 +5,8 @@ set -eu
 OUT=${MG_OUT:-build/rel}
 table=$(mktemp)
 acc=$(mktemp)
-trap 'rm -f "$table" "$acc"' EXIT
+packs=$(mktemp)
+trap 'rm -f "$table" "$acc" "$packs"' EXIT
 {
 	echo "| measurement | value | against the baseline |"
 	echo "|---|---|---|"
@@ -18,6 +19,10 @@ cat "$table"
 # placeholders per 100 KB of non-AWS text (tests/corpus/README.md)
 "$OUT/tests/test_corpus_thirdparty" | sed -n 's/^# |/|/p' >"$acc"
 cat "$acc"
+# the secrets, gcp and azure packs: per-family recall on scanners' fixtures
+# and Debian files, false placeholders with aws,secrets (tests/corpus/packs)
+"$OUT/tests/test_corpus_packs" | sed -n 's/^# |/|/p' >"$packs"
+cat "$packs"
 {
 	echo "# Benchmarks"
 	echo
@@ -36,6 +41,17 @@ cat "$acc"
 	echo "and false placeholders in real non-AWS text."
 	echo
 	cat "$acc"
+	echo
+	echo "## Rule packs on third-party material"
+	echo
+	echo "tests/corpus/packs (tests/corpus/README.md): recall per family (all of"
+	echo "each labelled value masked, packs aws,secrets,gcp,azure) on scanners'"
+	echo "published fixtures and Debian package files, labelled from the providers'"
+	echo "documented formats (ctx_*: found by context); false placeholders with the"
+	echo "default packs in scanners' false-positive fixtures, SDK code, real"
+	echo "configuration files and the non-AWS text above, per rule."
+	echo
+	cat "$packs"
 	if [ -f tests/fuzz/last-run.md ]; then
 		echo
 		echo "## Fuzzing (last \`make fuzz\` run)"
