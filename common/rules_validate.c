@@ -132,7 +132,7 @@ rules_v_luhn(const char *text, size_t len, size_t start, size_t end)
 
 	(void)len;
 	for (i = end; i > start; i--) {
-		int c = text[i - 1];
+		int c = (unsigned char)text[i - 1];
 		if (!is_digit(c))
 			continue;
 		c -= '0';
@@ -168,7 +168,7 @@ rules_v_iban(const char *text, size_t len, size_t start, size_t end)
 		return 0;
 	/* move the first four to the end, letters become 10..35 */
 	for (i = 0; i < n; i++) {
-		int c = s[(i + 4) % n];
+		int c = (unsigned char)s[(i + 4) % n];
 		if (is_digit(c))
 			rem = (rem * 10 + (unsigned)(c - '0')) % 97;
 		else if (is_upper(c))
