@@ -466,6 +466,8 @@ cfg_load_values(struct cfg *c, const struct cfg_file *cf, unsigned need, char *e
 	if (rc != MG_OK)
 		return rc;
 	rc = cfg_check_clouds(c, err, errlen);
+	if (rc == MG_OK)
+		rc = cfg_check_console(c, err, errlen);
 	if (rc != MG_OK)
 		return rc;
 	log_set_level((enum log_level)c->log_level);

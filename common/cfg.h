@@ -74,6 +74,17 @@ struct cfg {
 	long console_session;		/* MASKGATE_CONSOLE_SESSION: console sign-in lifetime */
 	long anomaly_factor;		/* MASKGATE_ANOMALY_FACTOR: x median hour flagged */
 	long anomaly_min_requests;	/* MASKGATE_ANOMALY_MIN_REQUESTS: floor per hour */
+	/* single sign-on and spend limits (issue 16) */
+	char *jwt_jwks_url;		/* MASKGATE_JWT_JWKS_URL: the provider's signing keys */
+	long jwks_refresh;		/* MASKGATE_JWT_JWKS_REFRESH: least seconds between fetches */
+	char *jwt_user_claim;		/* MASKGATE_JWT_USER_CLAIM: claim naming the user */
+	char *jwt_team_claim;		/* MASKGATE_JWT_TEAM_CLAIM: claim naming the team */
+	char *jwt_groups_claim;		/* MASKGATE_JWT_GROUPS_CLAIM: claim listing groups */
+	char *jwt_group_models;		/* MASKGATE_JWT_GROUP_MODELS: group=model|model;... */
+	char *console_trust_user;	/* MASKGATE_CONSOLE_TRUST_USER: web server's user variable */
+	char *console_trust_groups;	/* MASKGATE_CONSOLE_TRUST_GROUPS: its groups variable */
+	char *console_admin_group;	/* MASKGATE_CONSOLE_ADMIN_GROUP: group allowed in */
+	char *spend_limit_message;	/* MASKGATE_SPEND_LIMIT_MESSAGE: the operator's words */
 	/* the files values were read from (MASKGATE_CONFIG, NAME_FILE): kept out of sandboxes */
 	char *files[CFG_MAX_FILES];
 	size_t nfiles;

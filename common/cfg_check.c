@@ -141,6 +141,67 @@ cfg_check_clouds(const struct cfg *c, char *err, size_t errlen)
 	return MG_OK;
 }
 
+/*
+ * MASKGATE_JWT_JWKS_URL: keys come from the identity provider, so no static
+ * key; issuer and audience are required, since the same provider signs
+ * tokens for every application it serves.
+ */
+static enum mg_err
+check_jwks(struct cfg *c, char *err, size_t errlen)
+{
+	if (c->jwt_secret != NULL || c->jwt_public_key != NULL) {
+		mg_errf(err, errlen, "MASKGATE_JWT_JWKS_URL: set either it or MASKGATE_JWT_SECRET / "
+		    "MASKGATE_JWT_PUBLIC_KEY, not both");
+		return MG_EINVAL;
+	}
+	if (c->jwt_issuer == NULL || c->jwt_audience == NULL) {
+		mg_errf(err, errlen, "MASKGATE_JWT_JWKS_URL: set MASKGATE_JWT_ISSUER and "
+		    "MASKGATE_JWT_AUDIENCE too (the provider signs tokens for other applications)");
+		return MG_EINVAL;
+	}
+	if (c->jwks_refresh < 10 || c->jwks_refresh > 3600) {
+		mg_errf(err, errlen, "MASKGATE_JWT_JWKS_REFRESH: give a duration from 10s to 1h");
+		return MG_EINVAL;
+	}
+	if (c->jwt_alg == NULL) {
+		c->jwt_alg = strdup("RS256");
+		if (c->jwt_alg == NULL)
+			return MG_ENOMEM;
+	}
+	if (strcmp(c->jwt_alg, "RS256") != 0 && strcmp(c->jwt_alg, "ES256") != 0) {
+		mg_errf(err, errlen, "MASKGATE_JWT_ALG: must be RS256 or ES256 with "
+		    "MASKGATE_JWT_JWKS_URL");
+		return MG_EINVAL;
+	}
+	return MG_OK;
+}
+
+/*
+ * Identity the web server passes after single sign-on is trusted only
+ * when all three settings say so, and only from a server variable: an
+ * HTTP_* name is a request header any client can send.
+ */
+enum mg_err
+cfg_check_console(const struct cfg *c, char *err, size_t errlen)
+{
+	const char *u = c->console_trust_user, *g = c->console_trust_groups;
+
+	if (u == NULL && g == NULL && c->console_admin_group == NULL)
+		return MG_OK;
+	if (u == NULL || g == NULL || c->console_admin_group == NULL) {
+		mg_errf(err, errlen, "MASKGATE_CONSOLE_TRUST_USER: set it together with "
+		    "MASKGATE_CONSOLE_TRUST_GROUPS and MASKGATE_CONSOLE_ADMIN_GROUP, or none of them");
+		return MG_EINVAL;
+	}
+	if (strncasecmp(u, "HTTP_", 5) == 0 || strncasecmp(g, "HTTP_", 5) == 0) {
+		mg_errf(err, errlen, "MASKGATE_CONSOLE_TRUST_USER: HTTP_* variables are request "
+		    "headers a client can forge; name the variable the web server sets "
+		    "(OIDCPassClaimsAs environment: OIDC_CLAIM_email)");
+		return MG_EINVAL;
+	}
+	return MG_OK;
+}
+
 /* Reads MASKGATE_JWT_PUBLIC_KEY and checks the JWT settings agree. */
 enum mg_err
 cfg_check_jwt(struct cfg *c, char *err, size_t errlen)
@@ -153,6 +214,8 @@ cfg_check_jwt(struct cfg *c, char *err, size_t errlen)
 		    "MASKGATE_JWT_PUBLIC_KEY (RS256/ES256), not both");
 		return MG_EINVAL;
 	}
+	if (c->jwt_jwks_url != NULL)
+		return check_jwks(c, err, errlen);
 	if (c->jwt_secret == NULL && c->jwt_public_key == NULL) {
 		if (c->jwt_alg != NULL) {
 			mg_errf(err, errlen, "MASKGATE_JWT_ALG: set MASKGATE_JWT_SECRET or "

@@ -27,6 +27,7 @@ extern const size_t cfg_nvars;
 /* cfg_check.c: settings that must agree with each other */
 enum mg_err cfg_check_clouds(const struct cfg *c, char *err, size_t errlen);
 enum mg_err cfg_check_jwt(struct cfg *c, char *err, size_t errlen);
+enum mg_err cfg_check_console(const struct cfg *c, char *err, size_t errlen);
 
 /* cfg.c: reads a secret file into a new string, or NULL with err set */
 char *cfg_read_secret_file(const char *path, char *err, size_t errlen, const char *name);

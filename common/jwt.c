@@ -10,6 +10,8 @@
 #include <jwt.h>
 #include <json-c/json.h>
 
+#include "jwks.h"
+#include "jwt_claims.h"
 #include "mg_jwt.h"
 
 #define JWT_MAX_LEN 16384
@@ -17,7 +19,8 @@
 int
 mg_jwt_enabled(const struct cfg *c)
 {
-	return c->jwt_alg != NULL && (c->jwt_secret != NULL || c->jwt_public_pem != NULL);
+	return c->jwt_alg != NULL && (c->jwt_secret != NULL || c->jwt_public_pem != NULL ||
+	    c->jwt_jwks_url != NULL);
 }
 
 int
@@ -116,6 +119,7 @@ mg_jwt_verify(const struct cfg *c, struct arena *a, const char *token, long now,
 	jwt_t *jwt = NULL;
 	jwt_alg_t want;
 	const unsigned char *key;
+	const char *pem;
 	int keylen, present;
 	long v, exp;
 	char *crit;
@@ -139,6 +143,12 @@ mg_jwt_verify(const struct cfg *c, struct arena *a, const char *token, long now,
 	if (c->jwt_secret != NULL) {
 		key = (const unsigned char *)c->jwt_secret;
 		keylen = (int)strlen(c->jwt_secret);
+	} else if (c->jwt_jwks_url != NULL) {
+		/* the provider's key named by the token's kid (jwks.c) */
+		if (jwks_key_for_token(c, a, token, now, &pem, why) != MG_OK)
+			return MG_EINVAL;
+		key = (const unsigned char *)pem;
+		keylen = (int)strlen(pem);
 	} else {
 		key = (const unsigned char *)c->jwt_public_pem;
 		keylen = (int)strlen(c->jwt_public_pem);
@@ -195,17 +205,28 @@ mg_jwt_verify(const struct cfg *c, struct arena *a, const char *token, long now,
 		*why = "token audience not accepted";
 		goto out;
 	}
-	out->user = grant_str(a, jwt, "user_id");
-	if (out->user == NULL)
+	out->user = grant_str(a, jwt, c->jwt_user_claim != NULL ? c->jwt_user_claim : "user_id");
+	if (out->user == NULL && c->jwt_user_claim == NULL)
 		out->user = grant_str(a, jwt, "sub");
-	out->team = grant_str(a, jwt, "team_id");
-	if (out->team == NULL)
+	out->team = grant_str(a, jwt, c->jwt_team_claim != NULL ? c->jwt_team_claim : "team_id");
+	if (out->team == NULL && c->jwt_team_claim == NULL)
 		out->team = grant_str(a, jwt, "team");
 	if (out->user == NULL && out->team == NULL) {
 		*why = "token names no user (sub) or team";
 		goto out;
 	}
-	if (grant_models(a, jwt, &out->models) != MG_OK) {
+	if (c->jwt_group_models != NULL) {
+		/* an identity provider's token: its groups say which models */
+		char *groups = jwt_get_grants_json(jwt, c->jwt_groups_claim != NULL ?
+		    c->jwt_groups_claim : "groups");
+		enum mg_err grc = jwt_claims_group_models(c, a, groups, &out->models);
+		free(groups);
+		if (grc != MG_OK) {
+			*why = grc == MG_ENOTFOUND ? "token's groups are granted no models "
+			    "(MASKGATE_JWT_GROUP_MODELS)" : "token groups claim is malformed";
+			goto out;
+		}
+	} else if (grant_models(a, jwt, &out->models) != MG_OK) {
 		*why = "token models claim must be an array of strings";
 		goto out;
 	}

@@ -11,56 +11,56 @@
 #include "store_keys.h"
 
 static void
-bind_opt(sqlite3_stmt *st, int i, const char *v)
+bind_opt(struct db_stmt *st, int i, const char *v)
 {
 	if (v != NULL)
-		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+		db_bind_text(st, i, v);
 	else
-		sqlite3_bind_null(st, i);
+		db_bind_null(st, i);
 }
 
 static enum mg_err
-step_done(sqlite3_stmt *st)
+step_done(struct db_stmt *st)
 {
-	int step = sqlite3_step(st);
+	enum mg_err rc = db_rc_want(db_step(st), DB_DONE);
 
-	sqlite3_finalize(st);
-	return step == SQLITE_DONE ? MG_OK : store_rc(step);
+	db_done(st);
+	return rc;
 }
 
 enum mg_err
 store_audit_add(struct store *s, const char *actor, const char *action,
     const char *target, const char *outcome, const char *detail)
 {
-	sqlite3_stmt *st = store_prepare(s, "INSERT INTO audit_log(at, actor, action, target, "
+	struct db_stmt *st = db_prepare(s->db, "INSERT INTO audit_log(at, actor, action, target, "
 	    "outcome, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
 
 	if (st == NULL)
 		return MG_ESTORE;
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)time(NULL));
-	sqlite3_bind_text(st, 2, actor != NULL ? actor : "-", -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 3, action, -1, SQLITE_TRANSIENT);
+	db_bind_int64(st, 1, (int64_t)time(NULL));
+	db_bind_text(st, 2, actor != NULL ? actor : "-");
+	db_bind_text(st, 3, action);
 	bind_opt(st, 4, target);
-	sqlite3_bind_text(st, 5, outcome, -1, SQLITE_TRANSIENT);
+	db_bind_text(st, 5, outcome);
 	bind_opt(st, 6, detail);
 	return step_done(st);
 }
 
 /* Adds column i of st to obj under name, as its SQLite type says. */
 static void
-add_col(struct json_object *obj, const char *name, sqlite3_stmt *st, int i)
+add_col(struct json_object *obj, const char *name, struct db_stmt *st, int i)
 {
 	struct json_object *v = NULL;
 
-	switch (sqlite3_column_type(st, i)) {
-	case SQLITE_INTEGER:
-		v = json_object_new_int64(sqlite3_column_int64(st, i));
+	switch (db_column_type(st, i)) {
+	case DB_INTEGER:
+		v = json_object_new_int64(db_column_int64(st, i));
 		break;
-	case SQLITE_FLOAT:
-		v = json_object_new_double(sqlite3_column_double(st, i));
+	case DB_FLOAT:
+		v = json_object_new_double(db_column_double(st, i));
 		break;
-	case SQLITE_TEXT:
-		v = json_object_new_string((const char *)sqlite3_column_text(st, i));
+	case DB_TEXT:
+		v = json_object_new_string((const char *)db_column_text(st, i));
 		break;
 	default:
 		break;
@@ -86,30 +86,30 @@ store_audit_list(struct store *s, long limit, const char *action, struct json_ob
 {
 	static const char *const cols[] = { "id", "at", "actor", "action", "target", "outcome",
 		"detail" };
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	struct json_object *arr;
-	int step;
+	enum db_step step;
 	size_t i;
 
 	*out = NULL;
-	st = store_prepare(s, "SELECT id, at, actor, action, target, outcome, detail FROM "
+	st = db_prepare(s->db, "SELECT id, at, actor, action, target, outcome, detail FROM "
 	    "audit_log WHERE (?2 IS NULL OR action = ?2) ORDER BY id DESC LIMIT ?1");
 	if (st == NULL)
 		return MG_ESTORE;
-	sqlite3_bind_int64(st, 1, limit);
+	db_bind_int64(st, 1, limit);
 	bind_opt(st, 2, action);
 	arr = json_object_new_array();
-	for (step = sqlite3_step(st); step == SQLITE_ROW; step = sqlite3_step(st)) {
+	for (step = db_step(st); step == DB_ROW; step = db_step(st)) {
 		struct json_object *row = json_object_new_object();
 		for (i = 0; i < MG_NELEM(cols); i++)
 			add_col(row, cols[i], st, (int)i);
-		json_object_object_add(row, "time", iso_time(sqlite3_column_int64(st, 1)));
+		json_object_object_add(row, "time", iso_time(db_column_int64(st, 1)));
 		json_object_array_add(arr, row);
 	}
-	sqlite3_finalize(st);
-	if (step != SQLITE_DONE) {
+	db_done(st);
+	if (step != DB_DONE) {
 		json_object_put(arr);
-		return store_rc(step);
+		return db_rc(step);
 	}
 	*out = arr;
 	return MG_OK;
@@ -122,13 +122,13 @@ store_spend_list(struct store *s, const struct store_spend_filter *f, struct jso
 		"user", "team_id", "tenant", "model", "prompt_tokens", "completion_tokens",
 		"cache_creation_input_tokens", "cache_read_input_tokens", "spend", "status",
 		"duration_ms" };
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	struct json_object *arr;
-	int step;
+	enum db_step step;
 	size_t i;
 
 	*out = NULL;
-	st = store_prepare(s, "SELECT request_id, at_ms, key_hash, key_alias, user_id, team_id, "
+	st = db_prepare(s->db, "SELECT request_id, at_ms, key_hash, key_alias, user_id, team_id, "
 	    "tenant, model, input_tokens, output_tokens, cache_write_tokens, cache_read_tokens, "
 	    "cost, status, duration_ms FROM spend_log WHERE (?1 IS NULL OR key_hash = ?1) AND "
 	    "(?2 IS NULL OR user_id = ?2) AND (?3 IS NULL OR team_id = ?3) AND "
@@ -138,28 +138,28 @@ store_spend_list(struct store *s, const struct store_spend_filter *f, struct jso
 	bind_opt(st, 1, f->key_hash);
 	bind_opt(st, 2, f->user_id);
 	bind_opt(st, 3, f->team_id);
-	sqlite3_bind_int64(st, 4, f->from_ms);
-	sqlite3_bind_int64(st, 5, f->to_ms);
-	sqlite3_bind_int64(st, 6, f->limit);
+	db_bind_int64(st, 4, f->from_ms);
+	db_bind_int64(st, 5, f->to_ms);
+	db_bind_int64(st, 6, f->limit);
 	arr = json_object_new_array();
-	for (step = sqlite3_step(st); step == SQLITE_ROW; step = sqlite3_step(st)) {
+	for (step = db_step(st); step == DB_ROW; step = db_step(st)) {
 		struct json_object *row = json_object_new_object();
-		long long at_ms = sqlite3_column_int64(st, 1);
-		long long dur = sqlite3_column_int64(st, 14);
+		long long at_ms = db_column_int64(st, 1);
+		long long dur = db_column_int64(st, 14);
 		for (i = 0; i < MG_NELEM(cols); i++)
 			if (i != 1)
 				add_col(row, cols[i], st, (int)i);
 		json_object_object_add(row, "startTime", iso_time(at_ms / 1000 - dur / 1000));
 		json_object_object_add(row, "endTime", iso_time(at_ms / 1000));
 		json_object_object_add(row, "total_tokens", json_object_new_int64(
-		    sqlite3_column_int64(st, 8) + sqlite3_column_int64(st, 9) +
-		    sqlite3_column_int64(st, 10) + sqlite3_column_int64(st, 11)));
+		    db_column_int64(st, 8) + db_column_int64(st, 9) +
+		    db_column_int64(st, 10) + db_column_int64(st, 11)));
 		json_object_array_add(arr, row);
 	}
-	sqlite3_finalize(st);
-	if (step != SQLITE_DONE) {
+	db_done(st);
+	if (step != DB_DONE) {
 		json_object_put(arr);
-		return store_rc(step);
+		return db_rc(step);
 	}
 	*out = arr;
 	return MG_OK;
@@ -168,16 +168,16 @@ store_spend_list(struct store *s, const struct store_spend_filter *f, struct jso
 int
 store_master_state(struct store *s, const char *hash, long now)
 {
-	sqlite3_stmt *st = store_prepare(s, "SELECT expires_at FROM master_key WHERE hash = ?1");
+	struct db_stmt *st = db_prepare(s->db, "SELECT expires_at FROM master_key WHERE hash = ?1");
 	int state = -1;
 
 	if (st == NULL)
 		return -1;
-	sqlite3_bind_text(st, 1, hash, -1, SQLITE_TRANSIENT);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		state = sqlite3_column_type(st, 0) == SQLITE_NULL ||
-		    sqlite3_column_int64(st, 0) > now ? 1 : 0;
-	sqlite3_finalize(st);
+	db_bind_text(st, 1, hash);
+	if (db_step(st) == DB_ROW)
+		state = db_column_type(st, 0) == DB_NULL ||
+		    db_column_int64(st, 0) > now ? 1 : 0;
+	db_done(st);
 	return state;
 }
 
@@ -185,51 +185,53 @@ enum mg_err
 store_master_rotate(struct store *s, const char *new_hash, const char *configured_hash,
     long now, long grace_until, const char *actor)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	enum mg_err rc;
 
 	/* the configured key enters the table so that its retirement is recorded */
 	if (configured_hash != NULL) {
-		st = store_prepare(s, "INSERT OR IGNORE INTO master_key(hash, is_primary, "
-		    "created_at, expires_at, created_by) VALUES (?1, 0, ?2, NULL, 'configuration')");
+		st = db_prepare(s->db, "INSERT INTO master_key(hash, is_primary, "
+		    "created_at, expires_at, created_by) VALUES (?1, 0, ?2, NULL, 'configuration') "
+		    "ON CONFLICT DO NOTHING");
 		if (st == NULL)
 			return MG_ESTORE;
-		sqlite3_bind_text(st, 1, configured_hash, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 2, now);
+		db_bind_text(st, 1, configured_hash);
+		db_bind_int64(st, 2, now);
 		rc = step_done(st);
 		if (rc != MG_OK)
 			return rc;
 	}
-	st = store_prepare(s, "UPDATE master_key SET is_primary = 0, expires_at = "
-	    "min(coalesce(expires_at, ?1), ?1) WHERE expires_at IS NULL OR expires_at > ?2");
+	st = db_prepare(s->db, "UPDATE master_key SET is_primary = 0, expires_at = "
+	    "CASE WHEN expires_at IS NOT NULL AND expires_at < ?1 THEN expires_at ELSE ?1 END "
+	    "WHERE expires_at IS NULL OR expires_at > ?2");
 	if (st == NULL)
 		return MG_ESTORE;
-	sqlite3_bind_int64(st, 1, grace_until);
-	sqlite3_bind_int64(st, 2, now);
+	db_bind_int64(st, 1, grace_until);
+	db_bind_int64(st, 2, now);
 	rc = step_done(st);
 	if (rc != MG_OK)
 		return rc;
-	st = store_prepare(s, "INSERT INTO master_key(hash, is_primary, created_at, expires_at, "
+	st = db_prepare(s->db, "INSERT INTO master_key(hash, is_primary, created_at, expires_at, "
 	    "created_by) VALUES (?1, 1, ?2, NULL, ?3)");
 	if (st == NULL)
 		return MG_ESTORE;
-	sqlite3_bind_text(st, 1, new_hash, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 2, now);
-	sqlite3_bind_text(st, 3, actor, -1, SQLITE_TRANSIENT);
+	db_bind_text(st, 1, new_hash);
+	db_bind_int64(st, 2, now);
+	db_bind_text(st, 3, actor);
 	return step_done(st);
 }
 
 enum mg_err
 store_metric_add(struct store *s, const char *name, const char *labels, double delta)
 {
-	sqlite3_stmt *st = store_prepare(s, "INSERT INTO metric(name, labels, value) VALUES "
-	    "(?1, ?2, ?3) ON CONFLICT(name, labels) DO UPDATE SET value = value + ?3");
+	struct db_stmt *st = db_prepare(s->db, "INSERT INTO metric(name, labels, value) VALUES "
+	    "(?1, ?2, ?3) ON CONFLICT(name, labels) DO UPDATE SET value = metric.value + ?3");
 
 	if (st == NULL)
 		return MG_ESTORE;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 2, labels, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_double(st, 3, delta);
+	db_bind_text(st, 1, name);
+	db_bind_text(st, 2, labels);
+	db_bind_double(st, 3, delta);
 	return step_done(st);
 }
 
@@ -237,15 +239,15 @@ enum mg_err
 store_metric_each(struct store *s,
     void (*fn)(void *ctx, const char *name, const char *labels, double value), void *ctx)
 {
-	sqlite3_stmt *st = store_prepare(s, "SELECT name, labels, value FROM metric "
+	struct db_stmt *st = db_prepare(s->db, "SELECT name, labels, value FROM metric "
 	    "ORDER BY name, labels");
-	int step;
+	enum db_step step;
 
 	if (st == NULL)
 		return MG_ESTORE;
-	for (step = sqlite3_step(st); step == SQLITE_ROW; step = sqlite3_step(st))
-		fn(ctx, (const char *)sqlite3_column_text(st, 0),
-		    (const char *)sqlite3_column_text(st, 1), sqlite3_column_double(st, 2));
-	sqlite3_finalize(st);
-	return step == SQLITE_DONE ? MG_OK : store_rc(step);
+	for (step = db_step(st); step == DB_ROW; step = db_step(st))
+		fn(ctx, (const char *)db_column_text(st, 0),
+		    (const char *)db_column_text(st, 1), db_column_double(st, 2));
+	db_done(st);
+	return step == DB_DONE ? MG_OK : db_rc(step);
 }

@@ -4,12 +4,12 @@
 #ifndef MG_STORE_INT_H
 #define MG_STORE_INT_H
 
-#include <sqlite3.h>
 #include "crypto.h"
+#include "db.h"
 #include "store.h"
 
 struct store {
-	sqlite3 *db;
+	struct db *db;				/* this process's connection */
 	unsigned char hmac_key[CRYPTO_KEY_LEN];	/* lookup hashes of values */
 	unsigned char aead_key[CRYPTO_KEY_LEN];	/* encryption of values */
 	int have_keys;
@@ -18,11 +18,5 @@ struct store {
 	long minted;				/* added since store_map_set_quota */
 	int mint_quota_hit;			/* the quota refused one */
 };
-
-/* Maps a SQLite result code to an mg_err (BUSY/LOCKED -> MG_EBUSY). */
-enum mg_err store_rc(int sqlite_rc);
-
-/* Prepares sql or logs and returns NULL. */
-sqlite3_stmt *store_prepare(struct store *s, const char *sql);
 
 #endif

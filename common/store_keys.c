@@ -25,38 +25,38 @@
 	"key_tenant"
 
 static const char *
-col_str(struct arena *a, sqlite3_stmt *st, int i)
+col_str(struct arena *a, struct db_stmt *st, int i)
 {
-	const unsigned char *v = sqlite3_column_text(st, i);
+	const char *v = db_column_text(st, i);
 
-	return v != NULL ? arena_strdup(a, (const char *)v) : NULL;
+	return v != NULL ? arena_strdup(a, v) : NULL;
 }
 
 static long
-col_long(sqlite3_stmt *st, int i, long none)
+col_long(struct db_stmt *st, int i, long none)
 {
-	return sqlite3_column_type(st, i) == SQLITE_NULL ? none : (long)sqlite3_column_int64(st, i);
+	return db_column_type(st, i) == DB_NULL ? none : (long)db_column_int64(st, i);
 }
 
 /* Fills k from a row selected with KEY_COLUMNS. */
 static void
-row_to_record(struct arena *a, sqlite3_stmt *st, struct keys_record *k)
+row_to_record(struct arena *a, struct db_stmt *st, struct keys_record *k)
 {
-	const unsigned char *h = sqlite3_column_text(st, 0);
+	const char *h = db_column_text(st, 0);
 
 	memset(k, 0, sizeof(*k));
-	snprintf(k->hash, sizeof(k->hash), "%s", h != NULL ? (const char *)h : "");
+	snprintf(k->hash, sizeof(k->hash), "%s", h != NULL ? h : "");
 	k->key_name = col_str(a, st, 1);
 	k->key_alias = col_str(a, st, 2);
 	k->user_id = col_str(a, st, 3);
 	k->team_id = col_str(a, st, 4);
 	k->models = col_str(a, st, 5);
 	k->metadata = col_str(a, st, 6);
-	k->max_budget = sqlite3_column_type(st, 7) == SQLITE_NULL ? -1 :
-	    sqlite3_column_double(st, 7);
+	k->max_budget = db_column_type(st, 7) == DB_NULL ? -1 :
+	    db_column_double(st, 7);
 	k->budget_duration = col_long(st, 8, -1);
 	k->budget_reset_at = col_long(st, 9, 0);
-	k->spend = sqlite3_column_double(st, 10);
+	k->spend = db_column_double(st, 10);
 	k->rpm_limit = col_long(st, 11, -1);
 	k->tpm_limit = col_long(st, 12, -1);
 	k->max_parallel_requests = col_long(st, 13, -1);
@@ -70,28 +70,28 @@ row_to_record(struct arena *a, sqlite3_stmt *st, struct keys_record *k)
 }
 
 static void
-bind_text_or_null(sqlite3_stmt *st, int i, const char *v)
+bind_text_or_null(struct db_stmt *st, int i, const char *v)
 {
 	if (v != NULL)
-		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+		db_bind_text(st, i, v);
 	else
-		sqlite3_bind_null(st, i);
+		db_bind_null(st, i);
 }
 
 static void
-bind_long_or_null(sqlite3_stmt *st, int i, long v, long none)
+bind_long_or_null(struct db_stmt *st, int i, long v, long none)
 {
 	if (v == none)
-		sqlite3_bind_null(st, i);
+		db_bind_null(st, i);
 	else
-		sqlite3_bind_int64(st, i, v);
+		db_bind_int64(st, i, v);
 }
 
 /* Binds hash and the 20 columns after it, parameters 1 to 21. */
 static void
-bind_record(sqlite3_stmt *st, const struct keys_record *k)
+bind_record(struct db_stmt *st, const struct keys_record *k)
 {
-	sqlite3_bind_text(st, 1, k->hash, -1, SQLITE_TRANSIENT);
+	db_bind_text(st, 1, k->hash);
 	bind_text_or_null(st, 2, k->key_name != NULL ? k->key_name : "sk-...");
 	bind_text_or_null(st, 3, k->key_alias);
 	bind_text_or_null(st, 4, k->user_id);
@@ -99,73 +99,73 @@ bind_record(sqlite3_stmt *st, const struct keys_record *k)
 	bind_text_or_null(st, 6, k->models != NULL ? k->models : "[]");
 	bind_text_or_null(st, 7, k->metadata != NULL ? k->metadata : "{}");
 	if (k->max_budget < 0)
-		sqlite3_bind_null(st, 8);
+		db_bind_null(st, 8);
 	else
-		sqlite3_bind_double(st, 8, k->max_budget);
+		db_bind_double(st, 8, k->max_budget);
 	bind_long_or_null(st, 9, k->budget_duration, -1);
 	bind_long_or_null(st, 10, k->budget_reset_at, 0);
-	sqlite3_bind_double(st, 11, k->spend);
+	db_bind_double(st, 11, k->spend);
 	bind_long_or_null(st, 12, k->rpm_limit, -1);
 	bind_long_or_null(st, 13, k->tpm_limit, -1);
 	bind_long_or_null(st, 14, k->max_parallel_requests, -1);
 	bind_long_or_null(st, 15, k->expires, 0);
-	sqlite3_bind_int(st, 16, k->blocked != 0);
-	sqlite3_bind_int(st, 17, k->admin != 0);
-	sqlite3_bind_int64(st, 18, k->created_at);
-	sqlite3_bind_int64(st, 19, k->updated_at);
+	db_bind_int64(st, 16, k->blocked != 0);
+	db_bind_int64(st, 17, k->admin != 0);
+	db_bind_int64(st, 18, k->created_at);
+	db_bind_int64(st, 19, k->updated_at);
 	bind_text_or_null(st, 20, k->created_by);
 	/* a key's own tenant is pinned at its first write: regeneration keeps it */
 	if (k->key_tenant != NULL)
-		sqlite3_bind_text(st, 21, k->key_tenant, -1, SQLITE_TRANSIENT);
+		db_bind_text(st, 21, k->key_tenant);
 	else
-		sqlite3_bind_text(st, 21, k->hash, KEYS_TENANT_ANCHOR_LEN, SQLITE_TRANSIENT);
+		db_bind_textn(st, 21, k->hash, KEYS_TENANT_ANCHOR_LEN);
 }
 
 enum mg_err
 store_keys_get(struct store *s, struct arena *a, const char *hash, long now,
     struct keys_record *out)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	enum mg_err rc = MG_ENOTFOUND;
-	int step;
+	enum db_step step;
 
-	st = store_prepare(s, "SELECT " KEY_COLUMNS " FROM vkey WHERE hash = ?1 UNION ALL "
+	st = db_prepare(s->db, "SELECT " KEY_COLUMNS " FROM vkey WHERE hash = ?1 UNION ALL "
 	    "SELECT " KEY_COLUMNS " FROM vkey WHERE hash = (SELECT hash FROM vkey_grace "
 	    "WHERE old_hash = ?1 AND grace_until > ?2) LIMIT 1");
 	if (st == NULL)
 		return MG_ESTORE;
-	sqlite3_bind_text(st, 1, hash, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 2, now);
-	step = sqlite3_step(st);
-	if (step == SQLITE_ROW) {
+	db_bind_text(st, 1, hash);
+	db_bind_int64(st, 2, now);
+	step = db_step(st);
+	if (step == DB_ROW) {
 		row_to_record(a, st, out);
 		rc = MG_OK;
-	} else if (step != SQLITE_DONE) {
-		rc = store_rc(step);
+	} else if (step != DB_DONE) {
+		rc = db_rc(step);
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	return rc;
 }
 
 /* Runs one prepared write; returns the number of changed rows in *changes. */
 static enum mg_err
-run_write(struct store *s, sqlite3_stmt *st, int *changes)
+run_write(struct store *s, struct db_stmt *st, int *changes)
 {
-	int step = sqlite3_step(st);
-	enum mg_err rc = step == SQLITE_DONE ? MG_OK : store_rc(step);
+	enum db_step step = db_step(st);
+	enum mg_err rc = db_rc_want(step, DB_DONE);
 
-	if (step == SQLITE_CONSTRAINT || (step & 0xff) == SQLITE_CONSTRAINT)
+	if (step == DB_ECONSTRAINT)
 		rc = MG_EINVAL;
 	if (changes != NULL)
-		*changes = sqlite3_changes(s->db);
-	sqlite3_finalize(st);
+		*changes = (int)db_changes(s->db);
+	db_done(st);
 	return rc;
 }
 
 enum mg_err
 store_keys_insert(struct store *s, const struct keys_record *k)
 {
-	sqlite3_stmt *st = store_prepare(s, "INSERT INTO vkey(" KEY_COLUMNS ") VALUES "
+	struct db_stmt *st = db_prepare(s->db, "INSERT INTO vkey(" KEY_COLUMNS ") VALUES "
 	    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
 	    "?19, ?20, ?21)");
 
@@ -178,7 +178,7 @@ store_keys_insert(struct store *s, const struct keys_record *k)
 enum mg_err
 store_keys_update(struct store *s, const struct keys_record *k)
 {
-	sqlite3_stmt *st = store_prepare(s, "UPDATE vkey SET key_name = ?2, key_alias = ?3, "
+	struct db_stmt *st = db_prepare(s->db, "UPDATE vkey SET key_name = ?2, key_alias = ?3, "
 	    "user_id = ?4, team_id = ?5, models = ?6, metadata = ?7, max_budget = ?8, "
 	    "budget_duration = ?9, budget_reset_at = ?10, spend = ?11, rpm_limit = ?12, "
 	    "tpm_limit = ?13, max_parallel_requests = ?14, expires = ?15, blocked = ?16, "
@@ -198,14 +198,14 @@ store_keys_update(struct store *s, const struct keys_record *k)
 static enum mg_err
 exec2(struct store *s, const char *sql, const char *a, const char *b, int *changes)
 {
-	sqlite3_stmt *st = store_prepare(s, sql);
+	struct db_stmt *st = db_prepare(s->db, sql);
 
 	if (st == NULL)
 		return MG_ESTORE;
 	if (a != NULL)
-		sqlite3_bind_text(st, 1, a, -1, SQLITE_TRANSIENT);
+		db_bind_text(st, 1, a);
 	if (b != NULL)
-		sqlite3_bind_text(st, 2, b, -1, SQLITE_TRANSIENT);
+		db_bind_text(st, 2, b);
 	return run_write(s, st, changes);
 }
 
@@ -229,18 +229,18 @@ enum mg_err
 store_keys_rehash(struct store *s, const char *old_hash, const char *new_hash,
     const char *new_name, long grace_until)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	enum mg_err rc;
 	int changes = 0;
 
-	st = store_prepare(s, "UPDATE vkey SET hash = ?2, key_name = ?3, updated_at = ?4 "
+	st = db_prepare(s->db, "UPDATE vkey SET hash = ?2, key_name = ?3, updated_at = ?4 "
 	    "WHERE hash = ?1");
 	if (st == NULL)
 		return MG_ESTORE;
-	sqlite3_bind_text(st, 1, old_hash, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 2, new_hash, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 3, new_name, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 4, (sqlite3_int64)time(NULL));
+	db_bind_text(st, 1, old_hash);
+	db_bind_text(st, 2, new_hash);
+	db_bind_text(st, 3, new_name);
+	db_bind_int64(st, 4, (int64_t)time(NULL));
 	rc = run_write(s, st, &changes);
 	if (rc != MG_OK)
 		return rc;
@@ -260,13 +260,14 @@ store_keys_rehash(struct store *s, const char *old_hash, const char *new_hash,
 		    new_hash, NULL);
 	if (rc != MG_OK || grace_until <= 0)
 		return rc;
-	st = store_prepare(s, "INSERT OR REPLACE INTO vkey_grace(old_hash, hash, grace_until) "
-	    "VALUES (?1, ?2, ?3)");
+	st = db_prepare(s->db, "INSERT INTO vkey_grace(old_hash, hash, grace_until) "
+	    "VALUES (?1, ?2, ?3) ON CONFLICT(old_hash) DO UPDATE SET hash = excluded.hash, "
+	    "grace_until = excluded.grace_until");
 	if (st == NULL)
 		return MG_ESTORE;
-	sqlite3_bind_text(st, 1, old_hash, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 2, new_hash, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 3, grace_until);
+	db_bind_text(st, 1, old_hash);
+	db_bind_text(st, 2, new_hash);
+	db_bind_int64(st, 3, grace_until);
 	return run_write(s, st, NULL);
 }
 
@@ -277,43 +278,43 @@ store_keys_list(struct store *s, struct arena *a, const struct store_keys_filter
 	static const char where[] = " WHERE (?1 IS NULL OR user_id = ?1) AND "
 	    "(?2 IS NULL OR team_id = ?2) AND (?3 IS NULL OR key_alias = ?3)";
 	char sql[1024];
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	size_t cap = (size_t)(f->limit > 0 ? f->limit : 1);
-	int step;
+	enum db_step step;
 
 	*out = NULL;
 	*n = 0;
 	*total = 0;
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM vkey%s", where);
-	st = store_prepare(s, sql);
+	st = db_prepare(s->db, sql);
 	if (st == NULL)
 		return MG_ESTORE;
 	bind_text_or_null(st, 1, f->user_id);
 	bind_text_or_null(st, 2, f->team_id);
 	bind_text_or_null(st, 3, f->key_alias);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		*total = (long)sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	if (db_step(st) == DB_ROW)
+		*total = (long)db_column_int64(st, 0);
+	db_done(st);
 
 	snprintf(sql, sizeof(sql), "SELECT " KEY_COLUMNS " FROM vkey%s "
 	    "ORDER BY created_at, hash LIMIT ?4 OFFSET ?5", where);
-	st = store_prepare(s, sql);
+	st = db_prepare(s->db, sql);
 	if (st == NULL)
 		return MG_ESTORE;
 	bind_text_or_null(st, 1, f->user_id);
 	bind_text_or_null(st, 2, f->team_id);
 	bind_text_or_null(st, 3, f->key_alias);
-	sqlite3_bind_int64(st, 4, f->limit);
-	sqlite3_bind_int64(st, 5, f->offset);
+	db_bind_int64(st, 4, f->limit);
+	db_bind_int64(st, 5, f->offset);
 	*out = arena_alloc(a, cap * sizeof(**out));
 	if (*out == NULL) {
-		sqlite3_finalize(st);
+		db_done(st);
 		return MG_ENOMEM;
 	}
-	for (step = sqlite3_step(st); step == SQLITE_ROW && *n < cap; step = sqlite3_step(st))
+	for (step = db_step(st); step == DB_ROW && *n < cap; step = db_step(st))
 		row_to_record(a, st, &(*out)[(*n)++]);
-	sqlite3_finalize(st);
-	return step == SQLITE_ROW || step == SQLITE_DONE ? MG_OK : store_rc(step);
+	db_done(st);
+	return step == DB_ROW || step == DB_DONE ? MG_OK : db_rc(step);
 }
 
 static void
@@ -328,43 +329,43 @@ refuse(struct keys_refusal *r, int status, long retry_after, const char *msg)
 static enum mg_err
 live_slots(struct store *s, const char *hash, long now, long slot_stale, long *count)
 {
-	sqlite3_stmt *st, *del;
+	struct db_stmt *st, *del;
 	enum mg_err rc = MG_OK;
-	int step;
+	enum db_step step;
 
 	*count = 0;
-	st = store_prepare(s, "DELETE FROM vkey_slot WHERE hash = ?1 AND started < ?2");
+	st = db_prepare(s->db, "DELETE FROM vkey_slot WHERE hash = ?1 AND started < ?2");
 	if (st == NULL)
 		return MG_ESTORE;
-	sqlite3_bind_text(st, 1, hash, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 2, now - slot_stale);
+	db_bind_text(st, 1, hash);
+	db_bind_int64(st, 2, now - slot_stale);
 	rc = run_write(s, st, NULL);
 	if (rc != MG_OK)
 		return rc;
-	st = store_prepare(s, "SELECT id, pid FROM vkey_slot WHERE hash = ?1");
-	del = store_prepare(s, "DELETE FROM vkey_slot WHERE id = ?1");
+	st = db_prepare(s->db, "SELECT id, pid FROM vkey_slot WHERE hash = ?1");
+	del = db_prepare(s->db, "DELETE FROM vkey_slot WHERE id = ?1");
 	if (st == NULL || del == NULL) {
 		rc = MG_ESTORE;
 		goto out;
 	}
-	sqlite3_bind_text(st, 1, hash, -1, SQLITE_TRANSIENT);
-	for (step = sqlite3_step(st); step == SQLITE_ROW; step = sqlite3_step(st)) {
-		pid_t pid = (pid_t)sqlite3_column_int64(st, 1);
+	db_bind_text(st, 1, hash);
+	for (step = db_step(st); step == DB_ROW; step = db_step(st)) {
+		pid_t pid = (pid_t)db_column_int64(st, 1);
 		/* EPERM means alive under another user (Apache's www-data) */
 		if (pid > 0 && kill(pid, 0) != 0 && errno == ESRCH) {
 			log_warn("keys: reclaimed the parallel slot of dead worker %ld", (long)pid);
-			sqlite3_bind_int64(del, 1, sqlite3_column_int64(st, 0));
-			sqlite3_step(del);
-			sqlite3_reset(del);
+			db_bind_int64(del, 1, db_column_int64(st, 0));
+			db_step(del);
+			db_reset(del);
 			continue;
 		}
 		(*count)++;
 	}
-	if (step != SQLITE_DONE)
-		rc = store_rc(step);
+	if (step != DB_DONE)
+		rc = db_rc(step);
 out:
-	sqlite3_finalize(st);
-	sqlite3_finalize(del);
+	db_done(st);
+	db_done(del);
 	return rc;
 }
 
@@ -377,26 +378,26 @@ static enum mg_err
 window_usage(struct store *s, const char *hash, long now, long *requests, long *tokens,
     long *requests_free_at, long *tokens_free_at)
 {
-	sqlite3_stmt *st = store_prepare(s, "SELECT coalesce(sum(requests), 0), "
+	struct db_stmt *st = db_prepare(s->db, "SELECT coalesce(sum(requests), 0), "
 	    "coalesce(sum(tokens), 0), min(CASE WHEN requests > 0 THEN at END), "
 	    "min(CASE WHEN tokens > 0 THEN at END) FROM vkey_use WHERE hash = ?1 AND at > ?2");
 	enum mg_err rc = MG_OK;
-	int step;
+	enum db_step step;
 
 	if (st == NULL)
 		return MG_ESTORE;
-	sqlite3_bind_text(st, 1, hash, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 2, now - STORE_KEYS_RATE_WINDOW);
-	step = sqlite3_step(st);
-	if (step == SQLITE_ROW) {
-		*requests = (long)sqlite3_column_int64(st, 0);
-		*tokens = (long)sqlite3_column_int64(st, 1);
+	db_bind_text(st, 1, hash);
+	db_bind_int64(st, 2, now - STORE_KEYS_RATE_WINDOW);
+	step = db_step(st);
+	if (step == DB_ROW) {
+		*requests = (long)db_column_int64(st, 0);
+		*tokens = (long)db_column_int64(st, 1);
 		*requests_free_at = col_long(st, 2, now) + STORE_KEYS_RATE_WINDOW;
 		*tokens_free_at = col_long(st, 3, now) + STORE_KEYS_RATE_WINDOW;
 	} else {
-		rc = store_rc(step) == MG_OK ? MG_ESTORE : store_rc(step);
+		rc = db_rc(step) == MG_OK ? MG_ESTORE : db_rc(step);
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	return rc;
 }
 
@@ -405,8 +406,9 @@ static enum mg_err
 admit_checks(struct store *s, struct keys_record *k, long now, long slot_stale, long *slot,
     struct keys_refusal *r)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	long requests = 0, tokens = 0, requests_free_at = now, tokens_free_at = now, live;
+	enum db_step step;
 	enum mg_err rc;
 
 	if (k->budget_duration > 0 && (k->budget_reset_at == 0 || now >= k->budget_reset_at)) {
@@ -416,13 +418,13 @@ admit_checks(struct store *s, struct keys_record *k, long now, long slot_stale, 
 		if (k->budget_reset_at > 0)
 			k->spend = 0;
 		k->budget_reset_at = next;
-		st = store_prepare(s, "UPDATE vkey SET spend = ?2, budget_reset_at = ?3 "
+		st = db_prepare(s->db, "UPDATE vkey SET spend = ?2, budget_reset_at = ?3 "
 		    "WHERE hash = ?1");
 		if (st == NULL)
 			return MG_ESTORE;
-		sqlite3_bind_text(st, 1, k->hash, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_double(st, 2, k->spend);
-		sqlite3_bind_int64(st, 3, k->budget_reset_at);
+		db_bind_text(st, 1, k->hash);
+		db_bind_double(st, 2, k->spend);
+		db_bind_int64(st, 3, k->budget_reset_at);
 		rc = run_write(s, st, NULL);
 		if (rc != MG_OK)
 			return rc;
@@ -459,31 +461,37 @@ admit_checks(struct store *s, struct keys_record *k, long now, long slot_stale, 
 			refuse(r, 429, 1, "rate limit: max_parallel_requests reached for this key");
 			return MG_EINVAL;
 		}
-		st = store_prepare(s, "INSERT INTO vkey_slot(hash, pid, started) VALUES (?1, ?2, ?3)");
+		st = db_prepare(s->db, "INSERT INTO vkey_slot(hash, pid, started) VALUES (?1, ?2, ?3) "
+		    "RETURNING id");
 		if (st == NULL)
 			return MG_ESTORE;
-		sqlite3_bind_text(st, 1, k->hash, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 2, (sqlite3_int64)getpid());
-		sqlite3_bind_int64(st, 3, now);
-		rc = run_write(s, st, NULL);
+		db_bind_text(st, 1, k->hash);
+		db_bind_int64(st, 2, (int64_t)getpid());
+		db_bind_int64(st, 3, now);
+		step = db_step(st);
+		if (step == DB_ROW) {
+			*slot = (long)db_column_int64(st, 0);
+			step = db_step(st);
+		}
+		rc = db_rc_want(step, DB_DONE);
+		db_done(st);
 		if (rc != MG_OK)
 			return rc;
-		*slot = (long)sqlite3_last_insert_rowid(s->db);
 	}
 	if (k->rpm_limit >= 0 || k->tpm_limit >= 0) {
-		st = store_prepare(s, "DELETE FROM vkey_use WHERE hash = ?1 AND at <= ?2");
+		st = db_prepare(s->db, "DELETE FROM vkey_use WHERE hash = ?1 AND at <= ?2");
 		if (st == NULL)
 			return MG_ESTORE;
-		sqlite3_bind_text(st, 1, k->hash, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 2, now - STORE_KEYS_RATE_WINDOW);
+		db_bind_text(st, 1, k->hash);
+		db_bind_int64(st, 2, now - STORE_KEYS_RATE_WINDOW);
 		rc = run_write(s, st, NULL);
 		if (rc != MG_OK)
 			return rc;
-		st = store_prepare(s, "INSERT INTO vkey_use(hash, at, requests) VALUES (?1, ?2, 1)");
+		st = db_prepare(s->db, "INSERT INTO vkey_use(hash, at, requests) VALUES (?1, ?2, 1)");
 		if (st == NULL)
 			return MG_ESTORE;
-		sqlite3_bind_text(st, 1, k->hash, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 2, now);
+		db_bind_text(st, 1, k->hash);
+		db_bind_int64(st, 2, now);
 		rc = run_write(s, st, NULL);
 		if (rc != MG_OK)
 			return rc;
@@ -525,7 +533,7 @@ store_keys_admit(struct store *s, struct arena *a, const char *hash, long now,
 enum mg_err
 store_keys_settle(struct store *s, const struct store_spend *sp)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	struct timespec ts;
 	long now = (long)time(NULL);
 	long tokens = sp->input_tokens + sp->output_tokens + sp->cache_write_tokens +
@@ -538,57 +546,57 @@ store_keys_settle(struct store *s, const struct store_spend *sp)
 	if (rc != MG_OK)
 		return rc;
 	if (sp->slot > 0) {
-		st = store_prepare(s, "DELETE FROM vkey_slot WHERE id = ?1");
+		st = db_prepare(s->db, "DELETE FROM vkey_slot WHERE id = ?1");
 		if (st == NULL)
 			goto fail;
-		sqlite3_bind_int64(st, 1, sp->slot);
+		db_bind_int64(st, 1, sp->slot);
 		rc = run_write(s, st, NULL);
 		if (rc != MG_OK)
 			goto out;
 	}
 	if (sp->is_virtual) {
-		st = store_prepare(s, "UPDATE vkey SET spend = spend + ?2 WHERE hash = ?1");
+		st = db_prepare(s->db, "UPDATE vkey SET spend = spend + ?2 WHERE hash = ?1");
 		if (st == NULL)
 			goto fail;
-		sqlite3_bind_text(st, 1, sp->key_hash, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_double(st, 2, sp->cost);
+		db_bind_text(st, 1, sp->key_hash);
+		db_bind_double(st, 2, sp->cost);
 		rc = run_write(s, st, NULL);
 		if (rc != MG_OK)
 			goto out;
 		/* tokens count for the tpm window only of keys that have one */
-		st = store_prepare(s, "INSERT INTO vkey_use(hash, at, tokens) SELECT ?1, ?2, ?3 "
+		st = db_prepare(s->db, "INSERT INTO vkey_use(hash, at, tokens) SELECT ?1, ?2, ?3 "
 		    "WHERE ?3 > 0 AND EXISTS (SELECT 1 FROM vkey WHERE hash = ?1 AND "
 		    "tpm_limit IS NOT NULL)");
 		if (st == NULL)
 			goto fail;
-		sqlite3_bind_text(st, 1, sp->key_hash, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 2, now);
-		sqlite3_bind_int64(st, 3, tokens);
+		db_bind_text(st, 1, sp->key_hash);
+		db_bind_int64(st, 2, now);
+		db_bind_int64(st, 3, tokens);
 		rc = run_write(s, st, NULL);
 		if (rc != MG_OK)
 			goto out;
 	}
-	st = store_prepare(s, "INSERT INTO spend_log(request_id, at_ms, key_hash, key_alias, "
+	st = db_prepare(s->db, "INSERT INTO spend_log(request_id, at_ms, key_hash, key_alias, "
 	    "user_id, team_id, tenant, model, input_tokens, output_tokens, cache_write_tokens, "
 	    "cache_read_tokens, cost, status, duration_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
 	    "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)");
 	if (st == NULL)
 		goto fail;
 	bind_text_or_null(st, 1, sp->request_id);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-	sqlite3_bind_text(st, 3, sp->key_hash, -1, SQLITE_TRANSIENT);
+	db_bind_int64(st, 2, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+	db_bind_text(st, 3, sp->key_hash);
 	bind_text_or_null(st, 4, sp->key_alias);
 	bind_text_or_null(st, 5, sp->user_id);
 	bind_text_or_null(st, 6, sp->team_id);
-	sqlite3_bind_text(st, 7, sp->tenant != NULL ? sp->tenant : "-", -1, SQLITE_TRANSIENT);
+	db_bind_text(st, 7, sp->tenant != NULL ? sp->tenant : "-");
 	bind_text_or_null(st, 8, sp->model);
-	sqlite3_bind_int64(st, 9, sp->input_tokens);
-	sqlite3_bind_int64(st, 10, sp->output_tokens);
-	sqlite3_bind_int64(st, 11, sp->cache_write_tokens);
-	sqlite3_bind_int64(st, 12, sp->cache_read_tokens);
-	sqlite3_bind_double(st, 13, sp->cost);
-	sqlite3_bind_int(st, 14, sp->status);
-	sqlite3_bind_int64(st, 15, sp->duration_ms);
+	db_bind_int64(st, 9, sp->input_tokens);
+	db_bind_int64(st, 10, sp->output_tokens);
+	db_bind_int64(st, 11, sp->cache_write_tokens);
+	db_bind_int64(st, 12, sp->cache_read_tokens);
+	db_bind_double(st, 13, sp->cost);
+	db_bind_int64(st, 14, sp->status);
+	db_bind_int64(st, 15, sp->duration_ms);
 	rc = run_write(s, st, NULL);
 	if (rc != MG_OK)
 		goto out;

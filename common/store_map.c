@@ -36,46 +36,49 @@ aad(char *out, size_t outlen, const char *tenant, const char *type, unsigned lon
 }
 
 static int
-live(const struct store *s, sqlite3_int64 last_seen, time_t now)
+live(const struct store *s, int64_t last_seen, time_t now)
 {
-	return s->map_ttl <= 0 || (sqlite3_int64)now - last_seen < s->map_ttl;
+	return s->map_ttl <= 0 || (int64_t)now - last_seen < s->map_ttl;
 }
 
 enum mg_err
 store_map_lookup(struct store *s, const char *tenant, struct store_map_item *items, size_t n,
     time_t now)
 {
-	sqlite3_stmt *sel = NULL, *touch = NULL;
+	struct db_stmt *sel = NULL, *touch = NULL;
 	unsigned char *stale = NULL;
 	size_t i, nstale = 0;
 	enum mg_err rc = MG_OK;
 
 	if (!s->have_keys)
 		return MG_ESTORE;
-	sel = store_prepare(s, "SELECT num, last_seen FROM mask_map "
+	sel = db_prepare(s->db, "SELECT num, last_seen FROM mask_map "
 	    "WHERE tenant = ?1 AND type = ?2 AND value_hash = ?3");
 	if (sel == NULL)
 		return MG_ESTORE;
 	/* one read transaction: one shared lock for the batch, not one per value */
-	if (n > 1 && sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
-		sqlite3_finalize(sel);
-		return store_rc(sqlite3_errcode(s->db)) == MG_OK ? MG_ESTORE : store_rc(sqlite3_errcode(s->db));
+	if (n > 1) {
+		enum db_step b = db_begin_read(s->db);
+		if (b != DB_DONE) {
+			db_done(sel);
+			return db_rc_want(b, DB_DONE);
+		}
 	}
 	for (i = 0; i < n && rc == MG_OK; i++) {
-		int step;
+		enum db_step step;
 		if (items[i].num != 0)
 			continue;
-		sqlite3_reset(sel);
-		sqlite3_bind_text(sel, 1, tenant, -1, SQLITE_STATIC);
-		sqlite3_bind_text(sel, 2, items[i].type, -1, SQLITE_STATIC);
-		sqlite3_bind_blob(sel, 3, items[i].hash, CRYPTO_HASH_LEN, SQLITE_STATIC);
-		step = sqlite3_step(sel);
-		if (step == SQLITE_ROW) {
-			sqlite3_int64 last = sqlite3_column_int64(sel, 1);
+		db_reset(sel);
+		db_bind_text(sel, 1, tenant);
+		db_bind_text(sel, 2, items[i].type);
+		db_bind_blob(sel, 3, items[i].hash, CRYPTO_HASH_LEN);
+		step = db_step(sel);
+		if (step == DB_ROW) {
+			int64_t last = db_column_int64(sel, 1);
 			if (!live(s, last, now))
 				continue;	/* expired: store_map_assign mints anew */
-			items[i].num = (unsigned long)sqlite3_column_int64(sel, 0);
-			if ((sqlite3_int64)now - last >= STORE_MAP_TOUCH_INTERVAL) {
+			items[i].num = (unsigned long)db_column_int64(sel, 0);
+			if ((int64_t)now - last >= STORE_MAP_TOUCH_INTERVAL) {
 				if (stale == NULL)
 					stale = calloc(n, 1);
 				if (stale != NULL) {
@@ -83,39 +86,39 @@ store_map_lookup(struct store *s, const char *tenant, struct store_map_item *ite
 					nstale++;
 				}
 			}
-		} else if (step != SQLITE_DONE) {
-			log_error("store: mapping lookup failed: %s", sqlite3_errmsg(s->db));
-			rc = store_rc(step);
+		} else if (step != DB_DONE) {
+			log_error("store: mapping lookup failed: %s", db_errmsg(s->db));
+			rc = db_rc(step);
 			if (rc == MG_OK)
 				rc = MG_ESTORE;
 		}
 	}
-	sqlite3_finalize(sel);
-	if (!sqlite3_get_autocommit(s->db))
-		sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+	db_done(sel);
+	if (db_in_transaction(s->db))
+		db_commit(s->db);
 	if (rc != MG_OK || nstale == 0)
 		goto out;
 	/* refreshing last_seen is bookkeeping: a failure here is not fatal */
 	if (store_begin(s) != MG_OK)
 		goto out;
-	touch = store_prepare(s, "UPDATE mask_map SET last_seen = ?1 "
+	touch = db_prepare(s->db, "UPDATE mask_map SET last_seen = ?1 "
 	    "WHERE tenant = ?2 AND type = ?3 AND num = ?4 AND last_seen < ?1");
 	for (i = 0; touch != NULL && i < n; i++) {
 		if (!stale[i])
 			continue;
-		sqlite3_reset(touch);
-		sqlite3_bind_int64(touch, 1, (sqlite3_int64)now);
-		sqlite3_bind_text(touch, 2, tenant, -1, SQLITE_STATIC);
-		sqlite3_bind_text(touch, 3, items[i].type, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(touch, 4, (sqlite3_int64)items[i].num);
-		if (sqlite3_step(touch) != SQLITE_DONE)
+		db_reset(touch);
+		db_bind_int64(touch, 1, (int64_t)now);
+		db_bind_text(touch, 2, tenant);
+		db_bind_text(touch, 3, items[i].type);
+		db_bind_int64(touch, 4, (int64_t)items[i].num);
+		if (db_step(touch) != DB_DONE)
 			break;
 	}
 	if (touch != NULL && i == n)
 		store_commit(s);
 	else
 		store_rollback(s);
-	sqlite3_finalize(touch);
+	db_done(touch);
 out:
 	free(stale);
 	return rc;
@@ -123,43 +126,71 @@ out:
 
 /* Next number for (tenant, type), advancing the counter. */
 static enum mg_err
-next_number(struct store *s, sqlite3_stmt *st, const char *tenant, const char *type,
+next_number(struct store *s, struct db_stmt *st, const char *tenant, const char *type,
     unsigned long *num)
 {
-	int step;
+	enum db_step step;
 
-	sqlite3_reset(st);
-	sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, type, -1, SQLITE_STATIC);
-	step = sqlite3_step(st);
-	if (step != SQLITE_ROW) {
-		log_error("store: counter update failed: %s", sqlite3_errmsg(s->db));
-		return store_rc(step) == MG_OK ? MG_ESTORE : store_rc(step);
+	db_reset(st);
+	db_bind_text(st, 1, tenant);
+	db_bind_text(st, 2, type);
+	step = db_step(st);
+	if (step != DB_ROW) {
+		log_error("store: counter update failed: %s", db_errmsg(s->db));
+		return db_rc(step) == MG_OK ? MG_ESTORE : db_rc(step);
 	}
-	*num = (unsigned long)sqlite3_column_int64(st, 0);
-	while (sqlite3_step(st) == SQLITE_ROW)
+	*num = (unsigned long)db_column_int64(st, 0);
+	while (db_step(st) == DB_ROW)
 		;
 	return MG_OK;
 }
 
-/* hands out the tenant's next recall seq (and creates its row, gen random) */
+/* hands out the tenant's next recall seq (and creates its row, gen ?2) */
 #define RECALL_NEXT_SEQ "INSERT INTO mask_recall(tenant, gen, seq) " \
-	"VALUES(?1, (random() | 1), 1) ON CONFLICT(tenant) DO UPDATE SET seq = seq + 1 RETURNING seq"
+	"VALUES(?1, ?2, 1) ON CONFLICT(tenant) DO UPDATE SET seq = mask_recall.seq + 1 " \
+	"RETURNING seq"
+
+/* A random odd (so never 0) recall generation: made in C, the same on every backend. */
+static int64_t
+random_gen(void)
+{
+	uint64_t g = 0;
+
+	if (crypto_random(&g, sizeof(g)) != MG_OK)
+		g = (uint64_t)time(NULL) << 20;
+	return (int64_t)(g | 1);
+}
+
+/* Every tenant gets a new recall generation: workers drop their filters. */
+static enum mg_err
+new_generation(struct store *s)
+{
+	struct db_stmt *st = db_prepare(s->db, "UPDATE mask_recall SET gen = ?1");
+	enum mg_err rc;
+
+	if (st == NULL)
+		return MG_ESTORE;
+	db_bind_int64(st, 1, random_gen());
+	rc = db_rc_want(db_step(st), DB_DONE);
+	db_done(st);
+	return rc;
+}
 
 static enum mg_err
-recall_next_seq(struct store *s, sqlite3_stmt *st, const char *tenant, sqlite3_int64 *seq)
+recall_next_seq(struct store *s, struct db_stmt *st, const char *tenant, int64_t *seq)
 {
-	int step;
+	enum db_step step;
 
-	sqlite3_reset(st);
-	sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
-	step = sqlite3_step(st);
-	if (step != SQLITE_ROW) {
-		log_error("store: recall sequence failed: %s", sqlite3_errmsg(s->db));
-		return store_rc(step) == MG_OK ? MG_ESTORE : store_rc(step);
+	db_reset(st);
+	db_bind_text(st, 1, tenant);
+	db_bind_int64(st, 2, random_gen());
+	step = db_step(st);
+	if (step != DB_ROW) {
+		log_error("store: recall sequence failed: %s", db_errmsg(s->db));
+		return db_rc(step) == MG_OK ? MG_ESTORE : db_rc(step);
 	}
-	*seq = sqlite3_column_int64(st, 0);
-	while (sqlite3_step(st) == SQLITE_ROW)
+	*seq = db_column_int64(st, 0);
+	while (db_step(st) == DB_ROW)
 		;
 	return MG_OK;
 }
@@ -168,7 +199,7 @@ enum mg_err
 store_map_assign(struct store *s, const char *tenant, struct store_map_item *items, size_t n,
     time_t now)
 {
-	sqlite3_stmt *sel = NULL, *del = NULL, *ctr = NULL, *ins = NULL, *rseq = NULL;
+	struct db_stmt *sel = NULL, *del = NULL, *ctr = NULL, *ins = NULL, *rseq = NULL;
 	unsigned char rkey[CRYPTO_SIPHASH_KEY_LEN];
 	struct arena a;
 	struct buf sealed;
@@ -198,54 +229,54 @@ store_map_assign(struct store *s, const char *tenant, struct store_map_item *ite
 		free(fresh);
 		return rc;
 	}
-	sel = store_prepare(s, "SELECT num, last_seen FROM mask_map "
+	sel = db_prepare(s->db, "SELECT num, last_seen FROM mask_map "
 	    "WHERE tenant = ?1 AND type = ?2 AND value_hash = ?3");
-	del = store_prepare(s, "DELETE FROM mask_map WHERE tenant = ?1 AND type = ?2 AND num = ?3");
+	del = db_prepare(s->db, "DELETE FROM mask_map WHERE tenant = ?1 AND type = ?2 AND num = ?3");
 	/* the counter row holds the number to hand out next */
-	ctr = store_prepare(s, "INSERT INTO mask_counter(tenant, type, next) VALUES(?1, ?2, 2) "
-	    "ON CONFLICT(tenant, type) DO UPDATE SET next = next + 1 RETURNING next - 1");
-	ins = store_prepare(s, "INSERT INTO mask_map(tenant, type, num, value_hash, value_sealed, "
+	ctr = db_prepare(s->db, "INSERT INTO mask_counter(tenant, type, next) VALUES(?1, ?2, 2) "
+	    "ON CONFLICT(tenant, type) DO UPDATE SET next = mask_counter.next + 1 RETURNING next - 1");
+	ins = db_prepare(s->db, "INSERT INTO mask_map(tenant, type, num, value_hash, value_sealed, "
 	    "first_seen, last_seen, recall_tag, seq) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8)");
-	rseq = store_prepare(s, RECALL_NEXT_SEQ);
+	rseq = db_prepare(s->db, RECALL_NEXT_SEQ);
 	if (sel == NULL || del == NULL || ctr == NULL || ins == NULL || rseq == NULL) {
 		rc = MG_ESTORE;
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
 		struct store_map_item *it = &items[i];
-		sqlite3_int64 seq = 0;
+		int64_t seq = 0;
 		char ad[512];
 		size_t adlen;
-		int step;
+		enum db_step step;
 
 		if (it->num != 0)
 			continue;
-		sqlite3_reset(sel);
-		sqlite3_bind_text(sel, 1, tenant, -1, SQLITE_STATIC);
-		sqlite3_bind_text(sel, 2, it->type, -1, SQLITE_STATIC);
-		sqlite3_bind_blob(sel, 3, it->hash, CRYPTO_HASH_LEN, SQLITE_STATIC);
-		step = sqlite3_step(sel);
-		if (step == SQLITE_ROW) {
-			sqlite3_int64 num = sqlite3_column_int64(sel, 0);
-			if (live(s, sqlite3_column_int64(sel, 1), now)) {
+		db_reset(sel);
+		db_bind_text(sel, 1, tenant);
+		db_bind_text(sel, 2, it->type);
+		db_bind_blob(sel, 3, it->hash, CRYPTO_HASH_LEN);
+		step = db_step(sel);
+		if (step == DB_ROW) {
+			int64_t num = db_column_int64(sel, 0);
+			if (live(s, db_column_int64(sel, 1), now)) {
 				it->num = (unsigned long)num;	/* another worker was first */
 				continue;
 			}
 			/* expired: its number stays retired, the value gets a new one */
-			sqlite3_reset(sel);
-			sqlite3_reset(del);
-			sqlite3_bind_text(del, 1, tenant, -1, SQLITE_STATIC);
-			sqlite3_bind_text(del, 2, it->type, -1, SQLITE_STATIC);
-			sqlite3_bind_int64(del, 3, num);
-			if (sqlite3_step(del) != SQLITE_DONE) {
+			db_reset(sel);
+			db_reset(del);
+			db_bind_text(del, 1, tenant);
+			db_bind_text(del, 2, it->type);
+			db_bind_int64(del, 3, num);
+			if (db_step(del) != DB_DONE) {
 				rc = MG_ESTORE;
 				goto out;
 			}
-		} else if (step != SQLITE_DONE) {
-			rc = store_rc(step) == MG_OK ? MG_ESTORE : store_rc(step);
+		} else if (step != DB_DONE) {
+			rc = db_rc(step) == MG_OK ? MG_ESTORE : db_rc(step);
 			goto out;
 		}
-		sqlite3_reset(sel);
+		db_reset(sel);
 		/* a request (or tenant) over its budget of new mappings mints none */
 		if (s->mint_quota > 0 && s->minted + minted >= s->mint_quota) {
 			s->mint_quota_hit = 1;
@@ -267,20 +298,20 @@ store_map_assign(struct store *s, const char *tenant, struct store_map_item *ite
 		rc = recall_next_seq(s, rseq, tenant, &seq);
 		if (rc != MG_OK)
 			goto out;
-		sqlite3_reset(ins);
-		sqlite3_bind_int64(ins, 7,
-		    (sqlite3_int64)crypto_siphash(rkey, it->value, it->len));
-		sqlite3_bind_int64(ins, 8, seq);
-		sqlite3_bind_text(ins, 1, tenant, -1, SQLITE_STATIC);
-		sqlite3_bind_text(ins, 2, it->type, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(ins, 3, (sqlite3_int64)it->num);
-		sqlite3_bind_blob(ins, 4, it->hash, CRYPTO_HASH_LEN, SQLITE_STATIC);
-		sqlite3_bind_blob(ins, 5, sealed.data, (int)sealed.len, SQLITE_STATIC);
-		sqlite3_bind_int64(ins, 6, (sqlite3_int64)now);
-		step = sqlite3_step(ins);
-		if (step != SQLITE_DONE) {
-			log_error("store: mapping insert failed: %s", sqlite3_errmsg(s->db));
-			rc = store_rc(step) == MG_OK ? MG_ESTORE : store_rc(step);
+		db_reset(ins);
+		db_bind_int64(ins, 7,
+		    (int64_t)crypto_siphash(rkey, it->value, it->len));
+		db_bind_int64(ins, 8, seq);
+		db_bind_text(ins, 1, tenant);
+		db_bind_text(ins, 2, it->type);
+		db_bind_int64(ins, 3, (int64_t)it->num);
+		db_bind_blob(ins, 4, it->hash, CRYPTO_HASH_LEN);
+		db_bind_blob(ins, 5, sealed.data, sealed.len);
+		db_bind_int64(ins, 6, (int64_t)now);
+		step = db_step(ins);
+		if (step != DB_DONE) {
+			log_error("store: mapping insert failed: %s", db_errmsg(s->db));
+			rc = db_rc(step) == MG_OK ? MG_ESTORE : db_rc(step);
 			goto out;
 		}
 		arena_reset(&a);
@@ -290,11 +321,11 @@ store_map_assign(struct store *s, const char *tenant, struct store_map_item *ite
 	if (rc == MG_OK)
 		s->minted += minted;
 out:
-	sqlite3_finalize(sel);
-	sqlite3_finalize(del);
-	sqlite3_finalize(ctr);
-	sqlite3_finalize(ins);
-	sqlite3_finalize(rseq);
+	db_done(sel);
+	db_done(del);
+	db_done(ctr);
+	db_done(ins);
+	db_done(rseq);
 	explicit_bzero(rkey, sizeof(rkey));
 	if (rc != MG_OK) {
 		store_rollback(s);
@@ -328,46 +359,46 @@ enum mg_err
 store_map_resolve(struct store *s, const char *tenant, const char *type, unsigned long num,
     time_t now, struct buf *out)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	enum mg_err rc = MG_ENOTFOUND;
 	char ad[512];
 	size_t adlen;
-	int step;
+	enum db_step step;
 
 	if (!s->have_keys)
 		return MG_ESTORE;
-	st = store_prepare(s, "SELECT value_sealed, last_seen FROM mask_map "
+	st = db_prepare(s->db, "SELECT value_sealed, last_seen FROM mask_map "
 	    "WHERE tenant = ?1 AND type = ?2 AND num = ?3");
 	if (st == NULL)
 		return MG_ESTORE;
-	sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, type, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, (sqlite3_int64)num);
-	step = sqlite3_step(st);
-	if (step == SQLITE_ROW) {
-		sqlite3_int64 last = sqlite3_column_int64(st, 1);
+	db_bind_text(st, 1, tenant);
+	db_bind_text(st, 2, type);
+	db_bind_int64(st, 3, (int64_t)num);
+	step = db_step(st);
+	if (step == DB_ROW) {
+		int64_t last = db_column_int64(st, 1);
 		if (live(s, last, now)) {
 			adlen = aad(ad, sizeof(ad), tenant, type, num);
-			rc = crypto_open(s->aead_key, ad, adlen, sqlite3_column_blob(st, 0),
-			    (size_t)sqlite3_column_bytes(st, 0), out);
+			rc = crypto_open(s->aead_key, ad, adlen, db_column_blob(st, 0),
+			    (size_t)db_column_bytes(st, 0), out);
 			if (rc != MG_OK) {
 				log_error("store: mapping %s #%lu of tenant %s fails authentication",
 				    type, num, tenant);
 				rc = MG_ESTORE;
 			}
 		}
-	} else if (step != SQLITE_DONE) {
-		log_error("store: mapping resolve failed: %s", sqlite3_errmsg(s->db));
-		rc = store_rc(step) == MG_OK ? MG_ESTORE : store_rc(step);
+	} else if (step != DB_DONE) {
+		log_error("store: mapping resolve failed: %s", db_errmsg(s->db));
+		rc = db_rc(step) == MG_OK ? MG_ESTORE : db_rc(step);
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	return rc;
 }
 
 enum mg_err
 store_map_purge(struct store *s, time_t now, long *deleted)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	enum mg_err rc;
 
 	*deleted = 0;
@@ -376,20 +407,19 @@ store_map_purge(struct store *s, time_t now, long *deleted)
 	rc = store_begin(s);
 	if (rc != MG_OK)
 		return rc;
-	st = store_prepare(s, "DELETE FROM mask_map WHERE last_seen <= ?1");
+	st = db_prepare(s->db, "DELETE FROM mask_map WHERE last_seen <= ?1");
 	if (st == NULL) {
 		store_rollback(s);
 		return MG_ESTORE;
 	}
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)now - s->map_ttl);
-	rc = store_rc(sqlite3_step(st));
+	db_bind_int64(st, 1, (int64_t)now - s->map_ttl);
+	rc = db_rc(db_step(st));
 	if (rc == MG_OK)
-		*deleted = (long)sqlite3_changes(s->db);
-	sqlite3_finalize(st);
+		*deleted = (long)db_changes(s->db);
+	db_done(st);
 	/* workers drop their filters (stale tags cost only a lookup) */
 	if (rc == MG_OK && *deleted > 0)
-		rc = store_rc(sqlite3_exec(s->db, "UPDATE mask_recall SET gen = (random() | 1)",
-		    NULL, NULL, NULL));
+		rc = new_generation(s);
 	if (rc == MG_OK)
 		rc = store_commit(s);
 	if (rc != MG_OK)
@@ -401,10 +431,10 @@ enum mg_err
 store_map_stats(struct store *s, time_t now, void (*fn)(void *arg, const struct store_map_stat *st),
     void *arg)
 {
-	sqlite3_stmt *st;
-	int step;
+	struct db_stmt *st;
+	enum db_step step;
 
-	st = store_prepare(s, "SELECT c.tenant, c.type, c.next, "
+	st = db_prepare(s->db, "SELECT c.tenant, c.type, c.next, "
 	    "(SELECT count(*) FROM mask_map m WHERE m.tenant = c.tenant AND m.type = c.type "
 	    "  AND (?1 <= 0 OR m.last_seen > ?2 - ?1)), "
 	    "(SELECT count(*) FROM mask_map m WHERE m.tenant = c.tenant AND m.type = c.type "
@@ -412,22 +442,22 @@ store_map_stats(struct store *s, time_t now, void (*fn)(void *arg, const struct 
 	    "FROM mask_counter c ORDER BY c.tenant, c.type");
 	if (st == NULL)
 		return MG_ESTORE;
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)s->map_ttl);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)now);
+	db_bind_int64(st, 1, (int64_t)s->map_ttl);
+	db_bind_int64(st, 2, (int64_t)now);
 	for (;;) {
 		struct store_map_stat x;
-		step = sqlite3_step(st);
-		if (step != SQLITE_ROW)
+		step = db_step(st);
+		if (step != DB_ROW)
 			break;
-		x.tenant = (const char *)sqlite3_column_text(st, 0);
-		x.type = (const char *)sqlite3_column_text(st, 1);
-		x.next = (long)sqlite3_column_int64(st, 2);
-		x.live = (long)sqlite3_column_int64(st, 3);
-		x.expired = (long)sqlite3_column_int64(st, 4);
+		x.tenant = (const char *)db_column_text(st, 0);
+		x.type = (const char *)db_column_text(st, 1);
+		x.next = (long)db_column_int64(st, 2);
+		x.live = (long)db_column_int64(st, 3);
+		x.expired = (long)db_column_int64(st, 4);
 		fn(arg, &x);
 	}
-	sqlite3_finalize(st);
-	return step == SQLITE_DONE ? MG_OK : MG_ESTORE;
+	db_done(st);
+	return step == DB_DONE ? MG_OK : MG_ESTORE;
 }
 
 /* ---- placeholder tags and recall ------------------------------------- */
@@ -464,59 +494,60 @@ store_map_recall_key(const struct store *s, const char *tenant,
 }
 
 static enum mg_err
-step_err(struct store *s, int step, const char *what)
+step_err(struct store *s, enum db_step step, const char *what)
 {
-	log_error("store: %s failed: %s", what, sqlite3_errmsg(s->db));
-	return store_rc(step) == MG_OK ? MG_ESTORE : store_rc(step);
+	log_error("store: %s failed: %s", what, db_errmsg(s->db));
+	return db_rc(step) == MG_OK ? MG_ESTORE : db_rc(step);
 }
 
 enum mg_err
 store_map_recall_load(struct store *s, const char *tenant, long long after, long long *gen,
     long long *seq, void (*fn)(void *arg, uint64_t tag), void *arg)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	enum mg_err rc = MG_OK;
-	int step;
+	enum db_step step;
 
 	*gen = 0;
 	*seq = 0;
-	if (sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
-		return step_err(s, sqlite3_errcode(s->db), "recall load");
-	st = store_prepare(s, "SELECT gen, seq FROM mask_recall WHERE tenant = ?1");
+	step = db_begin_read(s->db);
+	if (step != DB_DONE)
+		return step_err(s, step, "recall load");
+	st = db_prepare(s->db, "SELECT gen, seq FROM mask_recall WHERE tenant = ?1");
 	if (st == NULL) {
 		rc = MG_ESTORE;
 		goto out;
 	}
-	sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
-	step = sqlite3_step(st);
-	if (step == SQLITE_ROW) {
-		*gen = sqlite3_column_int64(st, 0);
-		*seq = sqlite3_column_int64(st, 1);
-	} else if (step != SQLITE_DONE) {
+	db_bind_text(st, 1, tenant);
+	step = db_step(st);
+	if (step == DB_ROW) {
+		*gen = db_column_int64(st, 0);
+		*seq = db_column_int64(st, 1);
+	} else if (step != DB_DONE) {
 		rc = step_err(s, step, "recall version");
 		goto out;
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	st = NULL;
 	if (fn == NULL || *gen == 0 || (after >= 0 && after >= *seq))
 		goto out;
-	st = store_prepare(s, "SELECT recall_tag FROM mask_map WHERE tenant = ?1 AND seq > ?2 "
+	st = db_prepare(s->db, "SELECT recall_tag FROM mask_map WHERE tenant = ?1 AND seq > ?2 "
 	    "AND seq <= ?3 AND recall_tag IS NOT NULL");
 	if (st == NULL) {
 		rc = MG_ESTORE;
 		goto out;
 	}
-	sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, after);
-	sqlite3_bind_int64(st, 3, *seq);
-	for (step = sqlite3_step(st); step == SQLITE_ROW; step = sqlite3_step(st))
-		fn(arg, (uint64_t)sqlite3_column_int64(st, 0));
-	if (step != SQLITE_DONE)
+	db_bind_text(st, 1, tenant);
+	db_bind_int64(st, 2, after);
+	db_bind_int64(st, 3, *seq);
+	for (step = db_step(st); step == DB_ROW; step = db_step(st))
+		fn(arg, (uint64_t)db_column_int64(st, 0));
+	if (step != DB_DONE)
 		rc = step_err(s, step, "recall load");
 out:
-	sqlite3_finalize(st);
-	if (!sqlite3_get_autocommit(s->db))
-		sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+	db_done(st);
+	if (db_in_transaction(s->db))
+		db_commit(s->db);
 	return rc;
 }
 
@@ -537,39 +568,40 @@ enum mg_err
 store_map_recall_find(struct store *s, const char *tenant, struct store_map_recall_item *items,
     size_t n, time_t now)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	struct arena a;
 	struct buf val;
 	enum mg_err rc = MG_OK;
 	size_t i;
-	int step;
+	enum db_step step;
 
 	if (!s->have_keys)
 		return MG_ESTORE;
-	st = store_prepare(s, "SELECT type, num, value_sealed, last_seen FROM mask_map "
+	st = db_prepare(s->db, "SELECT type, num, value_sealed, last_seen FROM mask_map "
 	    "WHERE tenant = ?1 AND recall_tag = ?2 ORDER BY first_seen, type, num");
 	if (st == NULL)
 		return MG_ESTORE;
-	if (n > 1 && sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
-		sqlite3_finalize(st);
-		return step_err(s, sqlite3_errcode(s->db), "recall lookup");
+	step = n > 1 ? db_begin_read(s->db) : DB_DONE;
+	if (step != DB_DONE) {
+		db_done(st);
+		return step_err(s, step, "recall lookup");
 	}
 	arena_init(&a);
 	for (i = 0; i < n && rc == MG_OK; i++) {
 		struct store_map_recall_item *it = &items[i];
 		it->num = 0;
-		sqlite3_reset(st);
-		sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, (sqlite3_int64)it->tag);
-		for (step = sqlite3_step(st); step == SQLITE_ROW; step = sqlite3_step(st)) {
-			const char *type = (const char *)sqlite3_column_text(st, 0);
-			unsigned long num = (unsigned long)sqlite3_column_int64(st, 1);
+		db_reset(st);
+		db_bind_text(st, 1, tenant);
+		db_bind_int64(st, 2, (int64_t)it->tag);
+		for (step = db_step(st); step == DB_ROW; step = db_step(st)) {
+			const char *type = (const char *)db_column_text(st, 0);
+			unsigned long num = (unsigned long)db_column_int64(st, 1);
 			if (type == NULL || strlen(type) >= sizeof(it->type) ||
-			    !live(s, sqlite3_column_int64(st, 3), now))
+			    !live(s, db_column_int64(st, 3), now))
 				continue;
 			buf_init(&val, &a);
-			if (open_row(s, tenant, type, num, sqlite3_column_blob(st, 2),
-			    (size_t)sqlite3_column_bytes(st, 2), &val) != MG_OK) {
+			if (open_row(s, tenant, type, num, db_column_blob(st, 2),
+			    (size_t)db_column_bytes(st, 2), &val) != MG_OK) {
 				log_error("store: mapping %s #%lu of tenant %s fails authentication",
 				    type, num, tenant);
 				continue;
@@ -582,12 +614,12 @@ store_map_recall_find(struct store *s, const char *tenant, struct store_map_reca
 			}
 		}
 		arena_reset(&a);
-		if (step != SQLITE_ROW && step != SQLITE_DONE)
+		if (step != DB_ROW && step != DB_DONE)
 			rc = step_err(s, step, "recall lookup");
 	}
-	sqlite3_finalize(st);
-	if (!sqlite3_get_autocommit(s->db))
-		sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+	db_done(st);
+	if (db_in_transaction(s->db))
+		db_commit(s->db);
 	arena_free(&a);
 	return rc;
 }
@@ -604,37 +636,37 @@ struct unseq {
 enum mg_err
 store_map_backfill(struct store *s)
 {
-	sqlite3_stmt *sel = NULL, *upd = NULL, *rseq = NULL;
+	struct db_stmt *sel = NULL, *upd = NULL, *rseq = NULL;
 	struct unseq *rows = NULL;
 	size_t n = 0, cap = 0, i;
 	struct arena a;
 	enum mg_err rc;
-	int step;
+	enum db_step step;
 
 	if (!s->have_keys)
 		return MG_OK;
-	sel = store_prepare(s, "SELECT 1 FROM mask_map WHERE seq IS NULL LIMIT 1");
+	sel = db_prepare(s->db, "SELECT 1 FROM mask_map WHERE seq IS NULL LIMIT 1");
 	if (sel == NULL)
 		return MG_ESTORE;
-	step = sqlite3_step(sel);
-	sqlite3_finalize(sel);
-	if (step == SQLITE_DONE)
+	step = db_step(sel);
+	db_done(sel);
+	if (step == DB_DONE)
 		return MG_OK;
 	arena_init(&a);
 	rc = store_begin(s);
 	if (rc != MG_OK)
 		goto out;
-	sel = store_prepare(s, "SELECT tenant, type, num, value_sealed FROM mask_map "
+	sel = db_prepare(s->db, "SELECT tenant, type, num, value_sealed FROM mask_map "
 	    "WHERE seq IS NULL");
-	upd = store_prepare(s, "UPDATE mask_map SET recall_tag = ?1, seq = ?2 "
+	upd = db_prepare(s->db, "UPDATE mask_map SET recall_tag = ?1, seq = ?2 "
 	    "WHERE tenant = ?3 AND type = ?4 AND num = ?5");
-	rseq = store_prepare(s, RECALL_NEXT_SEQ);
+	rseq = db_prepare(s->db, RECALL_NEXT_SEQ);
 	if (sel == NULL || upd == NULL || rseq == NULL) {
 		rc = MG_ESTORE;
 		goto out;
 	}
 	/* read everything first: the updates change what the select walks */
-	for (step = sqlite3_step(sel); step == SQLITE_ROW; step = sqlite3_step(sel)) {
+	for (step = db_step(sel); step == DB_ROW; step = db_step(sel)) {
 		struct unseq *u;
 		unsigned char key[CRYPTO_SIPHASH_KEY_LEN];
 		struct buf val;
@@ -651,17 +683,17 @@ store_map_backfill(struct store *s)
 			cap = ncap;
 		}
 		u = &rows[n++];
-		u->tenant = arena_strdup(&a, (const char *)sqlite3_column_text(sel, 0));
-		u->type = arena_strdup(&a, (const char *)sqlite3_column_text(sel, 1));
-		u->num = (unsigned long)sqlite3_column_int64(sel, 2);
+		u->tenant = arena_strdup(&a, (const char *)db_column_text(sel, 0));
+		u->type = arena_strdup(&a, (const char *)db_column_text(sel, 1));
+		u->num = (unsigned long)db_column_int64(sel, 2);
 		u->has_tag = 0;
 		if (u->tenant == NULL || u->type == NULL) {
 			rc = MG_ENOMEM;
 			goto out;
 		}
 		buf_init(&val, &a);
-		if (open_row(s, u->tenant, u->type, u->num, sqlite3_column_blob(sel, 3),
-		    (size_t)sqlite3_column_bytes(sel, 3), &val) != MG_OK) {
+		if (open_row(s, u->tenant, u->type, u->num, db_column_blob(sel, 3),
+		    (size_t)db_column_bytes(sel, 3), &val) != MG_OK) {
 			log_error("store: mapping %s #%lu of tenant %s fails authentication",
 			    u->type, u->num, u->tenant);
 			continue;	/* gets a seq but no tag: never recalled */
@@ -676,26 +708,26 @@ store_map_backfill(struct store *s)
 		if (val.data != NULL)
 			explicit_bzero(val.data, val.len);
 	}
-	if (step != SQLITE_DONE) {
+	if (step != DB_DONE) {
 		rc = step_err(s, step, "recall backfill");
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
-		sqlite3_int64 seq = 0;
+		int64_t seq = 0;
 		rc = recall_next_seq(s, rseq, rows[i].tenant, &seq);
 		if (rc != MG_OK)
 			goto out;
-		sqlite3_reset(upd);
+		db_reset(upd);
 		if (rows[i].has_tag)
-			sqlite3_bind_int64(upd, 1, (sqlite3_int64)rows[i].tag);
+			db_bind_int64(upd, 1, (int64_t)rows[i].tag);
 		else
-			sqlite3_bind_null(upd, 1);
-		sqlite3_bind_int64(upd, 2, seq);
-		sqlite3_bind_text(upd, 3, rows[i].tenant, -1, SQLITE_STATIC);
-		sqlite3_bind_text(upd, 4, rows[i].type, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(upd, 5, (sqlite3_int64)rows[i].num);
-		step = sqlite3_step(upd);
-		if (step != SQLITE_DONE) {
+			db_bind_null(upd, 1);
+		db_bind_int64(upd, 2, seq);
+		db_bind_text(upd, 3, rows[i].tenant);
+		db_bind_text(upd, 4, rows[i].type);
+		db_bind_int64(upd, 5, (int64_t)rows[i].num);
+		step = db_step(upd);
+		if (step != DB_DONE) {
 			rc = step_err(s, step, "recall backfill");
 			goto out;
 		}
@@ -704,9 +736,9 @@ store_map_backfill(struct store *s)
 	if (rc == MG_OK)
 		log_info("store: %zu mappings prepared for recall", n);
 out:
-	sqlite3_finalize(sel);
-	sqlite3_finalize(upd);
-	sqlite3_finalize(rseq);
+	db_done(sel);
+	db_done(upd);
+	db_done(rseq);
 	if (rc != MG_OK)
 		store_rollback(s);
 	arena_free(&a);

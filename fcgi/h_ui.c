@@ -127,6 +127,13 @@ do_logout(struct ui *u)
 {
 	struct request *req = u->req;
 
+	if (u->sso) {
+		/* the web server holds an SSO session, not maskgate */
+		error_page(u, 200, "Sign out", "You are signed in through single sign-on; sign "
+		    "out at your identity provider.");
+		return;
+	}
+
 	if (session_logout(req->worker->store, u->cookie, u->sess.actor) != MG_OK) {
 		error_page(u, 503, "Sign out", "The session could not be ended; try again.");
 		return;
@@ -197,7 +204,7 @@ h_ui(struct request *req, const struct principal *unused)
 {
 	struct worker *w = req->worker;
 	const char *sub = req->path + 3, *csrf;
-	int post = strcmp(req->method, "POST") == 0;
+	int post = strcmp(req->method, "POST") == 0, sso;
 	struct ui u;
 	enum mg_err rc;
 
@@ -219,8 +226,12 @@ h_ui(struct request *req, const struct principal *unused)
 			login_page(&u, 200, NULL);
 		goto out;
 	}
+	sso = ui_sso(&u);
+	if (sso == 0)
+		goto out;
 	u.cookie = session_cookie_value(req->arena, http_header(req, "cookie"), SESSION_COOKIE);
-	rc = session_check(w->cfg, w->store, req->arena, u.cookie, u.now, &u.sess);
+	rc = sso == 1 ? MG_OK : session_check(w->cfg, w->store, req->arena, u.cookie, u.now,
+	    &u.sess);
 	if (rc == MG_ENOTFOUND) {
 		if (post)
 			error_page(&u, 403, "Signed out", "Your session has ended; sign in again.");
@@ -234,7 +245,7 @@ h_ui(struct request *req, const struct principal *unused)
 	}
 	if (post) {
 		csrf = ui_field(u.form, "csrf");
-		if (!session_csrf_ok(u.cookie, csrf)) {
+		if (!(u.sso ? ui_sso_csrf_ok(&u, csrf) : session_csrf_ok(u.cookie, csrf))) {
 			if (store_audit_add(w->store, u.sess.actor, "console_csrf", NULL, "refused",
 			    arena_printf(req->arena, "POST %s", req->path)) != MG_OK)
 				log_warn("console: a refused form could not be audited");

@@ -1,6 +1,6 @@
 /*
  * h_ui_keys.c - the console's keys page: list and search by alias, user or
- * team; create; block, unblock, regenerate with grace, delete. Every form
+ * team; create (admin keys too); block, unblock, regenerate with grace, delete. Every form
  * becomes the same request object the /key/... endpoints build and goes through the same
  * keys_mgmt() (validation, audit), with the signed-in admin as the actor.
  * A new key is shown once, in the response to the form that made it.
@@ -147,6 +147,7 @@ key_row(struct ui *u, struct json_object *k, const struct anomaly *flags, size_t
 	const char *who = alias != NULL ? alias : name != NULL ? name : "?";
 	struct json_object *v;
 	int blocked = json_object_object_get_ex(k, "blocked", &v) && json_object_get_boolean(v);
+	int admin = json_object_object_get_ex(k, "admin", &v) && json_object_get_boolean(v);
 	size_t i;
 
 	if (hash == NULL)
@@ -167,7 +168,8 @@ key_row(struct ui *u, struct json_object *k, const struct anomaly *flags, size_t
 	    str_of(k, "rpm_limit") != NULL ? str_of(k, "rpm_limit") : "-",
 	    str_of(k, "tpm_limit") != NULL ? str_of(k, "tpm_limit") : "-",
 	    str_of(k, "max_parallel_requests") != NULL ? str_of(k, "max_parallel_requests") : "-",
-	    expires != NULL ? expires : "never", blocked ? "blocked" : "active");
+	    expires != NULL ? expires : "never", blocked ? (admin ? "blocked, admin" : "blocked") :
+	    admin ? "active, admin" : "active");
 	action_form(u, blocked ? "unblock" : "block", blocked ? "Unblock" : "Block", hash, who);
 	ui_printf(u, "<form method=\"post\" action=\"/ui/keys/regenerate\">");
 	ui_csrf_field(u);
@@ -194,6 +196,10 @@ create_form(struct ui *u)
 		    "name=\"%s\" placeholder=\"%s\"><br>\n", create_fields[i].name,
 		    create_fields[i].label, create_fields[i].name, create_fields[i].name,
 		    create_fields[i].hint);
+	/* an admin key manages keys and signs in here, like the master key */
+	ui_raw(u, "<input type=\"checkbox\" id=\"new-admin\" name=\"admin\" value=\"on\">\n"
+	    "<label for=\"new-admin\">Admin key (may manage maskgate and sign in to this "
+	    "console)</label><br>\n");
 	ui_raw(u, "<button type=\"submit\">Create key</button>\n</fieldset>\n</form>\n");
 }
 
@@ -303,6 +309,9 @@ form_request(struct ui *u, enum keys_op op)
 			    strcmp(create_fields[i].name, "models") == 0 ? models_array(v) :
 			    json_object_new_string(v));
 		}
+		v = ui_field(u->form, "admin");
+		if (v != NULL && strcmp(v, "on") == 0)
+			json_object_object_add(in, "admin", json_object_new_boolean(1));
 		return in;
 	}
 	if (op == KO_DELETE) {

@@ -10,6 +10,7 @@
 
 #include <json-c/json.h>
 
+#include "h_spend_limits.h"
 #include "jwalk.h"
 #include "log.h"
 #include "metrics.h"
@@ -198,6 +199,9 @@ proxy_admit(struct request *req, const struct principal *p, const char *model,
 		    "with max_budget can only use priced models (add it to MASKGATE_MODELS)", model);
 		return 0;
 	}
+	*ticket = NULL;
+	if (!spend_limits_admit(req, p))	/* per-developer caps (h_spend_limits.c) */
+		return 0;
 	rc = keys_admit(req->worker->store, req->arena, p, model, ticket, &r);
 
 	if (rc == MG_OK) {
@@ -212,6 +216,10 @@ proxy_admit(struct request *req, const struct principal *p, const char *model,
 	if (rc != MG_EINVAL) {
 		http_error(req, 503, ET_API, "key store unavailable (%s); request not forwarded",
 		    mg_strerror(rc));
+		return 0;
+	}
+	if (r.status == 429 && strncmp(r.message, "budget exceeded", 15) == 0) {
+		spend_limits_refuse_budget(req, p, r.retry_after);	/* Claude Code's 429 */
 		return 0;
 	}
 	if (r.retry_after > 0) {

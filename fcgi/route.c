@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "h_spend_limits.h"
 #include "log.h"
 #include "metrics.h"
 #include "route.h"
@@ -47,6 +48,7 @@ static const struct route routes[] = {
 	{ "/key/unblock", 0, M_POST, AUTH_ADMIN, h_keys },
 	{ "/spend/logs", 0, M_GET, AUTH_ADMIN, h_spend_logs },
 	{ "/audit", 0, M_GET, AUTH_ADMIN, h_audit },
+	{ "/v1/organizations/spend_limits", 1, M_GET | M_POST, AUTH_ADMIN, h_spend_limits },
 	{ "/metrics", 0, M_GET, AUTH_NONE, h_metrics },	/* own check: admin or allow-list */
 	{ "/ui", 1, M_GET | M_HEAD | M_POST, AUTH_NONE, h_ui },	/* own check: session cookie */
 };

@@ -20,6 +20,7 @@ struct ui {
 	struct json_object *form;	/* POST fields (strings), or NULL */
 	struct buf out;		/* the page being written */
 	long now;
+	int sso;		/* signed in by the web server's SSO (h_ui_sso.c) */
 };
 
 /* A query or form field as a string, or NULL. */
@@ -70,6 +71,15 @@ struct ui_series {
  */
 void ui_svg_bars(struct ui *u, const char *title, const char *unit, const char *const *labels,
     size_t n, const struct ui_series *series, size_t nseries);
+
+/*
+ * Console sign-in by the web server's SSO, when configured: 1 signed in
+ * (u->sess filled, u->sso set), 0 answered (403 for a non-member), -1 no
+ * trusted identity on this request (the key sign-in applies).
+ */
+int ui_sso(struct ui *u);
+/* 1 when token is the CSRF token of u's SSO identity. */
+int ui_sso_csrf_ok(const struct ui *u, const char *token);
 
 /* Pages; u is set up and signed in. POSTs have passed the CSRF check. */
 void ui_keys(struct ui *u);

@@ -4,7 +4,7 @@
 set -eu
 PKGS="build-essential pkg-config libfcgi-dev libcurl4-openssl-dev libjson-c-dev
 libpcre2-dev libsqlite3-dev libssl-dev libjwt-dev zlib1g-dev sqlite3 curl python3 python3-yaml
-python3-botocore
+python3-botocore python3-cryptography libapache2-mod-auth-openidc
 lighttpd lighttpd-mod-openssl apache2 libapache2-mod-fcgid libapache2-mod-qos spawn-fcgi openssl
 bubblewrap
 nodejs npm chromium valgrind cppcheck clang clang-tidy libclang-rt-14-dev"

@@ -17,6 +17,10 @@
 #include "store.h"
 #include "store_console.h"
 #include "store_int.h"
+#include <sqlite3.h>
+
+/* the SQLite handle under the store, for tracing and fault injection */
+#define SQDB(s) ((sqlite3 *)db_handle((s)->db))
 #include "store_keys.h"
 
 /* the page formatter and escaper, with the request layer they write through */
@@ -88,12 +92,12 @@ test_sessions(struct cfg *c, struct store *s, struct arena *a)
 	    "a session expires");
 	/* the store holds the cookie's hash, never the cookie */
 	{
-		sqlite3_stmt *st = store_prepare(s, "SELECT count(*) FROM console_session "
+		struct db_stmt *st = db_prepare(s->db, "SELECT count(*) FROM console_session "
 		    "WHERE hash = ?1 OR key_hash = ?1");
-		sqlite3_bind_text(st, 1, cookie, -1, SQLITE_STATIC);
-		sqlite3_step(st);
-		TH_OK(sqlite3_column_int(st, 0) == 0, "the cookie value is not stored");
-		sqlite3_finalize(st);
+		db_bind_text(st, 1, cookie);
+		db_step(st);
+		TH_OK(db_column_int64(st, 0) == 0, "the cookie value is not stored");
+		db_done(st);
 	}
 	TH_OK(session_logout(s, cookie, ss.actor) == MG_OK &&
 	    session_check(c, s, a, cookie, now, &chk) == MG_ENOTFOUND, "sign-out revokes");
@@ -151,29 +155,29 @@ test_sessions(struct cfg *c, struct store *s, struct arena *a)
 static void
 spend_row(struct store *s, const char *key, const char *alias, long t, double cost)
 {
-	sqlite3_stmt *st = store_prepare(s, "INSERT INTO spend_log(at_ms, key_hash, key_alias, "
+	struct db_stmt *st = db_prepare(s->db, "INSERT INTO spend_log(at_ms, key_hash, key_alias, "
 	    "tenant, model, input_tokens, output_tokens, cache_write_tokens, cache_read_tokens, "
 	    "cost, status, duration_ms) VALUES (?1, ?2, ?3, 't', 'claude-x', 10, 5, 0, 0, ?4, 200, "
 	    "1)");
 
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)t * 1000);
-	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, alias, -1, SQLITE_STATIC);
-	sqlite3_bind_double(st, 4, cost);
-	sqlite3_step(st);
-	sqlite3_finalize(st);
+	db_bind_int64(st, 1, (int64_t)t * 1000);
+	db_bind_text(st, 2, key);
+	db_bind_text(st, 3, alias);
+	db_bind_double(st, 4, cost);
+	db_step(st);
+	db_done(st);
 }
 
 static long
 audit_count(struct store *s, const char *action)
 {
-	sqlite3_stmt *st = store_prepare(s, "SELECT count(*) FROM audit_log WHERE action = ?1");
+	struct db_stmt *st = db_prepare(s->db, "SELECT count(*) FROM audit_log WHERE action = ?1");
 	long n;
 
-	sqlite3_bind_text(st, 1, action, -1, SQLITE_STATIC);
-	sqlite3_step(st);
-	n = (long)sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	db_bind_text(st, 1, action);
+	db_step(st);
+	n = (long)db_column_int64(st, 0);
+	db_done(st);
 	return n;
 }
 

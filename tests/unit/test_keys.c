@@ -16,6 +16,10 @@
 #include "keys_mgmt.h"
 #include "store.h"
 #include "store_int.h"
+#include <sqlite3.h>
+
+/* the SQLite handle under the store, for tracing and fault injection */
+#define SQDB(s) ((sqlite3 *)db_handle((s)->db))
 #include "store_keys.h"
 
 static char dbpath[] = "/tmp/mg-test-keys-XXXXXX";
@@ -52,15 +56,15 @@ fault_arm(struct store *s, int at)
 	fault_at = at;
 	fault_started = 0;
 	fault_fired = 0;
-	sqlite3_trace_v2(s->db, SQLITE_TRACE_STMT, fault_trace, NULL);
-	sqlite3_progress_handler(s->db, 1, fault_progress, NULL);
+	sqlite3_trace_v2(SQDB(s), SQLITE_TRACE_STMT, fault_trace, NULL);
+	sqlite3_progress_handler(SQDB(s), 1, fault_progress, NULL);
 }
 
 static void
 fault_disarm(struct store *s)
 {
-	sqlite3_trace_v2(s->db, 0, NULL, NULL);
-	sqlite3_progress_handler(s->db, 0, NULL, NULL);
+	sqlite3_trace_v2(SQDB(s), 0, NULL, NULL);
+	sqlite3_progress_handler(SQDB(s), 0, NULL, NULL);
 }
 
 /*

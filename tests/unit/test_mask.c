@@ -15,6 +15,10 @@
 #include "../../common/mask.c"
 #include "cfg.h"
 #include "store_int.h"
+#include <sqlite3.h>
+
+/* the SQLite handle under the store, for tracing and fault injection */
+#define SQDB(s) ((sqlite3 *)db_handle((s)->db))
 
 static char dir[] = "/tmp/mg_mask_XXXXXX";
 static char dbpath[256];
@@ -90,12 +94,12 @@ cred(struct store *s, const char *tenant, const char *type, unsigned long num)
 static long
 count_rows(struct store *s, const char *sql)
 {
-	sqlite3_stmt *st = store_prepare(s, sql);
+	struct db_stmt *st = db_prepare(s->db, sql);
 	long n = -1;
 
-	if (st != NULL && sqlite3_step(st) == SQLITE_ROW)
-		n = (long)sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	if (st != NULL && db_step(st) == DB_ROW)
+		n = (long)db_column_int64(st, 0);
+	db_done(st);
 	return n;
 }
 
@@ -176,18 +180,18 @@ test_expiry(struct store *s)
 	long deleted = -1;
 
 	TH_STREQ(M(s, "exp", "vpc-0e0e0e0e"), "AWS_VPC_001", "mapping made");
-	sqlite3_exec(s->db, "UPDATE mask_map SET last_seen = last_seen - 100000 WHERE tenant = 'exp'",
+	sqlite3_exec(SQDB(s), "UPDATE mask_map SET last_seen = last_seen - 100000 WHERE tenant = 'exp'",
 	    NULL, NULL, NULL);
 	TH_STREQ(U(s, "exp", "AWS_VPC_001"), "AWS_VPC_001", "expired placeholder stays unresolvable");
 	TH_STREQ(M(s, "exp", "vpc-0e0e0e0e"), "AWS_VPC_002", "expired value gets a new number, never the old one");
 	TH_STREQ(U(s, "exp", "AWS_VPC_001 AWS_VPC_002"), "AWS_VPC_001 vpc-0e0e0e0e", "only the new one resolves");
 	TH_STREQ(M(s, "exp", "vpc-0f0f0f0f"), "AWS_VPC_003", "numbers keep counting up");
-	sqlite3_exec(s->db, "UPDATE mask_map SET last_seen = last_seen - 100000 WHERE tenant = 'exp'",
+	sqlite3_exec(SQDB(s), "UPDATE mask_map SET last_seen = last_seen - 100000 WHERE tenant = 'exp'",
 	    NULL, NULL, NULL);
 	TH_OK(store_map_purge(s, time(NULL), &deleted) == MG_OK && deleted == 2, "purge deletes expired (%ld)", deleted);
 	TH_STREQ(M(s, "exp", "vpc-0f0f0f0f"), "AWS_VPC_004", "after purge, numbers are still not reused");
 	/* last_seen is refreshed by use, at most once per interval */
-	sqlite3_exec(s->db, "UPDATE mask_map SET last_seen = last_seen - 7200 WHERE tenant = 'exp'",
+	sqlite3_exec(SQDB(s), "UPDATE mask_map SET last_seen = last_seen - 7200 WHERE tenant = 'exp'",
 	    NULL, NULL, NULL);
 	M(s, "exp", "vpc-0f0f0f0f");
 	TH_OK(count_rows(s, "SELECT count(*) FROM mask_map WHERE tenant = 'exp' AND "
@@ -197,7 +201,7 @@ test_expiry(struct store *s)
 static void
 test_counter_over_999(struct store *s)
 {
-	sqlite3_exec(s->db, "INSERT INTO mask_counter(tenant, type, next) VALUES('big', 'VPC', 999), "
+	sqlite3_exec(SQDB(s), "INSERT INTO mask_counter(tenant, type, next) VALUES('big', 'VPC', 999), "
 	    "('big', 'S3_BUCKET', 1000), ('big', 'IPV6', 12345)", NULL, NULL, NULL);
 	TH_STREQ(M(s, "big", "vpc-0a0a0a0a vpc-0b0b0b0b s3://acme-prod-data/x 2600:1f18:243c:b900::17"),
 	    "AWS_VPC_999 AWS_VPC_1000 s3://AWS_S3_BUCKET_1000/x AWS_IPV6_12345",
@@ -337,7 +341,7 @@ test_fail_closed(void)
 	const char *t = "fresh i-0fa11c105ed000001 here";
 	enum mg_err rc;
 
-	sqlite3_exec(s->db, "ALTER TABLE mask_map RENAME TO mask_map_away", NULL, NULL, NULL);
+	sqlite3_exec(SQDB(s), "ALTER TABLE mask_map RENAME TO mask_map_away", NULL, NULL, NULL);
 	m = mask_session_new(&A, R, s, "fc");
 	buf_init(&out, &A);
 	rc = mask_text(m, t, strlen(t), &out);
@@ -346,7 +350,7 @@ test_fail_closed(void)
 	rc = mask_unmask(m, "AWS_EC2_001", 11, 0, &out);
 	TH_OK(rc != MG_OK, "store failure fails the unmask");
 	/* the table comes back for later tests */
-	sqlite3_exec(s->db, "ALTER TABLE mask_map_away RENAME TO mask_map", NULL, NULL, NULL);
+	sqlite3_exec(SQDB(s), "ALTER TABLE mask_map_away RENAME TO mask_map", NULL, NULL, NULL);
 	store_close(s);
 	/* a store without the data key refuses too */
 	s = open_store(7 * 86400);
@@ -362,7 +366,7 @@ test_tamper(struct store *s)
 {
 	M(s, "tam", "i-0deadbeef00000001 i-0deadbeef00000002");
 	/* swap the sealed values of two rows: aad binding must catch it */
-	sqlite3_exec(s->db, "UPDATE mask_map SET value_sealed = (SELECT value_sealed FROM mask_map "
+	sqlite3_exec(SQDB(s), "UPDATE mask_map SET value_sealed = (SELECT value_sealed FROM mask_map "
 	    "WHERE tenant='tam' AND num=2) WHERE tenant='tam' AND num=1", NULL, NULL, NULL);
 	{
 		enum mg_err rc = MG_OK;
@@ -397,26 +401,26 @@ test_round_trips(struct store *s)
 
 	/* within one request, each distinct value costs at most one store lookup */
 	buf_init(&out, &A);
-	sqlite3_trace_v2(s->db, SQLITE_TRACE_STMT, trace_cb, NULL);
+	sqlite3_trace_v2(SQDB(s), SQLITE_TRACE_STMT, trace_cb, NULL);
 	for (i = 0; i < 20; i++)
 		mask_text(m, t, strlen(t), &out);
-	sqlite3_trace_v2(s->db, 0, NULL, NULL);
+	sqlite3_trace_v2(SQDB(s), 0, NULL, NULL);
 	TH_OK(stmt_count > 0 && stmt_count <= 4,
 	    "20 masks of 2 new values: %d lookups (one read, one re-check under the write lock each)", stmt_count);
 	stmt_count = 0;
 	buf_init(&back, &A);
-	sqlite3_trace_v2(s->db, SQLITE_TRACE_STMT, trace_cb, NULL);
+	sqlite3_trace_v2(SQDB(s), SQLITE_TRACE_STMT, trace_cb, NULL);
 	for (i = 0; i < 20; i++)
 		mask_unmask(m, out.data, out.len, 0, &back);
-	sqlite3_trace_v2(s->db, 0, NULL, NULL);
+	sqlite3_trace_v2(SQDB(s), 0, NULL, NULL);
 	TH_OK(stmt_count == 0, "unmask in the same request hits the session cache (%d)", stmt_count);
 	m = mask_session_new(&A, R, s, "rt");
 	stmt_count = 0;
 	buf_init(&out, &A);
-	sqlite3_trace_v2(s->db, SQLITE_TRACE_STMT, trace_cb, NULL);
+	sqlite3_trace_v2(SQDB(s), SQLITE_TRACE_STMT, trace_cb, NULL);
 	for (i = 0; i < 20; i++)
 		mask_text(m, t, strlen(t), &out);
-	sqlite3_trace_v2(s->db, 0, NULL, NULL);
+	sqlite3_trace_v2(SQDB(s), 0, NULL, NULL);
 	TH_OK(stmt_count == 2, "known values: one lookup per distinct value per request (%d)", stmt_count);
 }
 

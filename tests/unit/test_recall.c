@@ -16,6 +16,10 @@
 #include "../../common/mask.c"
 #include "cfg.h"
 #include "store_int.h"
+#include <sqlite3.h>
+
+/* the SQLite handle under the store, for tracing and fault injection */
+#define SQDB(s) ((sqlite3 *)db_handle((s)->db))
 
 static char dir[] = "/tmp/mg_recall_XXXXXX";
 static char dbpath[256];
@@ -226,19 +230,19 @@ test_round_trips(struct store *s)
 		    i);
 	buf_init(&out, &A);
 	selects = 0;
-	sqlite3_trace_v2(s->db, SQLITE_TRACE_STMT, trace_cb, NULL);
+	sqlite3_trace_v2(SQDB(s), SQLITE_TRACE_STMT, trace_cb, NULL);
 	mask_text(m, big, n, &out);
-	sqlite3_trace_v2(s->db, 0, NULL, NULL);
+	sqlite3_trace_v2(SQDB(s), 0, NULL, NULL);
 	TH_OK(selects <= 1, "hundreds of candidates, nothing known: %d store reads (the version check)",
 	    selects);
 	selects = 0;
-	sqlite3_trace_v2(s->db, SQLITE_TRACE_STMT, trace_cb, NULL);
+	sqlite3_trace_v2(SQDB(s), SQLITE_TRACE_STMT, trace_cb, NULL);
 	for (i = 0; i < 5; i++) {
 		const char *t = arena_printf(&A, "%s %s %s %s", ACCT, BUCKET, SK, ACCT);
 		buf_init(&out, &A);
 		mask_text(m, t, strlen(t), &out);
 	}
-	sqlite3_trace_v2(s->db, 0, NULL, NULL);
+	sqlite3_trace_v2(SQDB(s), 0, NULL, NULL);
 	TH_OK(selects == 3, "three known values in five texts: %d store reads (one per distinct value, "
 	    "in one read transaction, in the first text only)", selects);
 }
@@ -322,7 +326,7 @@ test_purge(struct store *s)
 	long deleted = 0;
 	const char *m;
 
-	sqlite3_exec(s->db, "UPDATE mask_map SET last_seen = 1 WHERE tenant = 't1' AND type = 'S3_BUCKET'",
+	sqlite3_exec(SQDB(s), "UPDATE mask_map SET last_seen = 1 WHERE tenant = 't1' AND type = 'S3_BUCKET'",
 	    NULL, NULL, NULL);
 	s->map_ttl = 3600;
 	TH_OK(store_map_purge(s, time(NULL), &deleted) == MG_OK && deleted == 2, "purged 2 buckets");
@@ -339,7 +343,7 @@ test_backfill(void)
 	struct store *s = open_store(7 * 86400);
 	const char *m;
 
-	sqlite3_exec(s->db, "UPDATE mask_map SET recall_tag = NULL, seq = NULL; DELETE FROM mask_recall",
+	sqlite3_exec(SQDB(s), "UPDATE mask_map SET recall_tag = NULL, seq = NULL; DELETE FROM mask_recall",
 	    NULL, NULL, NULL);
 	store_close(s);
 	mask_recall_reset();

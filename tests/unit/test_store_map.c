@@ -12,6 +12,10 @@
 #include "log.h"
 #include "store.h"
 #include "store_int.h"
+#include <sqlite3.h>
+
+/* the SQLite handle under the store, for tracing and fault injection */
+#define SQDB(s) ((sqlite3 *)db_handle((s)->db))
 #include "store_map.h"
 
 static char dir[] = "/tmp/mg_smap_XXXXXX";
@@ -134,7 +138,7 @@ main(void)
 	item(s, &it[0], "t", "EC2", "i-new");
 	TH_OK(store_map_assign(s, "t", it, 1, now) == MG_ESTORE, "no data key: assign refused");
 	s->have_keys = 1;
-	sqlite3_exec(s->db, "DROP TABLE mask_counter", NULL, NULL, NULL);
+	sqlite3_exec(SQDB(s), "DROP TABLE mask_counter", NULL, NULL, NULL);
 	item(s, &it[0], "t", "EC2", "i-new2");
 	TH_OK(store_map_assign(s, "t", it, 1, now) != MG_OK && it[0].num == 0,
 	    "a failed assignment leaves no number behind");
