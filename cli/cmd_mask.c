@@ -257,8 +257,8 @@ rules_list(void)
 		const char *t = rules_type(r, (unsigned)i);
 		char pack[48];
 		snprintf(pack, sizeof(pack), "%s%s", rules_pack_name(r, (unsigned)i),
-		    !rules_pack_on(r, (unsigned)i) ? " (off)" :
-		    !rules_enabled(r, (unsigned)i) ? " (rule off)" : "");
+		    !rules_pack_on(r, (unsigned)i) ? "(off)" :
+		    !rules_enabled(r, (unsigned)i) ? "(rule-off)" : "");
 		printf("%-30s %-12s %-22s %-6s %-10s %s\n", rules_name(r, (unsigned)i), pack,
 		    t != NULL ? t : "-", act[rules_action(r, (unsigned)i)],
 		    rules_restore_name(rules_restore(r, (unsigned)i)),
@@ -275,7 +275,7 @@ cli_rules(int argc, char **argv)
 	if (argc < 2 || cli_wants_help(argc, argv)) {
 		FILE *f = argc < 2 ? stderr : stdout;
 		fprintf(f, "usage: maskgate rules check FILE   validate an admin rules file\n"
-		    "       maskgate rules list         every rule with its pack (\"(off)\": its pack\n"
+		    "       maskgate rules list         every rule with its pack (\"gcp(off)\": the pack\n"
 		    "                                   is not in MASKGATE_RULE_PACKS) and policies\n\n"
 		    "The format is described at the top of rules/aws.rules.\n");
 		return argc < 2 ? 2 : 0;

@@ -318,6 +318,9 @@ rules_v_secret_value(const char *text, size_t len, size_t start, size_t end)
 	(void)len;
 	if (n < 8 || is_reference(s, n) || s[n - 1] == ':' || s[n - 1] == '.')
 		return 0;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+			return 0;	/* bytes, not text: base64 that only looked like it */
 	for (i = 0; i < n; i++) {
 		if (s[i] == '.' || s[i] == '/' || s[i] == ' ')
 			dots++;
