@@ -56,9 +56,19 @@ HEADERS := $(wildcard common/*.h fcgi/*.h cli/*.h tests/unit/*.h)
 
 all: $(BINDIR)/maskgate.fcgi $(BINDIR)/maskgate
 
-$(OUT)/%.o: %.c $(HEADERS)
+# Each directory sees only its own headers and common/'s: common/ is the
+# core and never includes upward (tests/checksrc.sh checks it too).
+$(OUT)/common/%.o: common/%.c $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(MG_CFLAGS) $(CFLAGS) -Ifcgi -Icli -c -o $@ $<
+	$(CC) $(MG_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(OUT)/fcgi/%.o: fcgi/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(MG_CFLAGS) $(CFLAGS) -Ifcgi -c -o $@ $<
+
+$(OUT)/cli/%.o: cli/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(MG_CFLAGS) $(CFLAGS) -Icli -c -o $@ $<
 
 $(OUT)/embed.c: scripts/embed.sh $(EMBED_IN)
 	@mkdir -p $(OUT)

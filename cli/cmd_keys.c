@@ -177,7 +177,7 @@ run_op(struct store *s, struct arena *a, enum keys_op op, struct json_object *re
 	struct json_object *resp = NULL;
 	char err[300], actor[128];
 	size_t npos = json_object_array_length(positional);
-	int status;
+	enum mg_err rc;
 
 	cli_actor(actor, sizeof(actor));
 	if (op == KO_DELETE) {
@@ -195,10 +195,10 @@ run_op(struct store *s, struct arena *a, enum keys_op op, struct json_object *re
 	}
 	if (op == KO_LIST && !json_out)
 		json_object_object_add(req, "return_full_object", json_object_new_boolean(1));
-	status = keys_mgmt(s, a, op, actor, req, &resp, err, sizeof(err));
-	if (status != 200) {
+	rc = keys_mgmt(s, a, op, actor, req, &resp, err, sizeof(err));
+	if (rc != MG_OK) {
 		fprintf(stderr, "maskgate: key %s: %s\n", keys_op_name(op), err);
-		return status == 400 ? 2 : 1;
+		return rc == MG_EINVAL ? 2 : 1;
 	}
 	if (json_out) {
 		printf("%s\n", json_object_to_json_string_ext(resp, JSON_C_TO_STRING_PRETTY |

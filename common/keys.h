@@ -1,6 +1,6 @@
 /*
- * keys.h - who is calling: the master key, and (through the same entry
- * point) virtual keys and JWTs. The result names the masking tenant.
+ * keys.h - who a caller is (struct principal, filled by auth.c) and the
+ * virtual key record with its names: hash and masking tenant.
  */
 #ifndef MG_KEYS_H
 #define MG_KEYS_H
@@ -8,9 +8,8 @@
 #include "arena.h"
 #include "cfg.h"
 #include "mg.h"
+#include "outcome.h"
 
-struct store;
-struct keys_ticket;
 struct keys_record;
 
 enum principal_kind { PRINCIPAL_MASTER, PRINCIPAL_VIRTUAL, PRINCIPAL_JWT, PRINCIPAL__MAX };
@@ -62,62 +61,25 @@ struct keys_record {
  */
 const char *keys_tenant(struct arena *a, const struct keys_record *k);
 
+/* The hex SHA-256 of a credential, the only form it is stored or logged in. */
+enum mg_err keys_hash_token(const char *token, char out[2 * 32 + 1]);
+
 /* Hash of a key given as "sk-..." or as its 64-hex hash; MG_EINVAL otherwise. */
 enum mg_err keys_hash_arg(const char *key_or_hash, char out[2 * 32 + 1]);
 
-/* The principal's spend so far (virtual keys), or -1 when it has none. */
-double keys_ticket_spend(const struct keys_ticket *t);
-
-/* Why keys_admit() refused a request, for the Anthropic error envelope. */
+/*
+ * Why the limits refused a request. The exchange answers it: the reason
+ * names the limit (OUT_AUTH, OUT_MODEL, OUT_BUDGET, OUT_RATE, OUT_PARALLEL)
+ * and the status follows from it there.
+ */
 struct keys_refusal {
-	int status;		/* 401, 403 or 429 (503 when the store failed) */
-	long retry_after;	/* seconds, for 429; 0 = no header */
+	enum outcome_reason reason;	/* set where the limit decided */
+	int request_cap;	/* the request's own size cap, not a rate, refused it */
+	long retry_after;	/* seconds until it may pass; 0 = no retry-after */
 	char message[256];
 };
 
-/* A request admitted by keys_admit() (struct keys_ticket) is released by keys_settle(). */
-
 /* The tenant every master-key request uses. */
 #define KEYS_MASTER_TENANT "master"
-
-/*
- * Extracts the credential from x-api-key or "Authorization: Bearer" and
- * checks it in constant time. MG_OK with *out filled; MG_ENOTFOUND when no
- * credential matches (*why says why, for the 401 message).
- * BYOK mode: when MASKGATE_BYOK is on and the request carries
- * x-maskgate-key (NULL: none), that header authenticates the caller and the
- * caller's own x-api-key/Authorization goes upstream (out->byok = 1,
- * out->byok_api_key/byok_authorization). A value that authenticates to
- * maskgate is never picked; a BYOK caller with no credential of its own
- * gets MG_ENOTFOUND (401), never the server's key.
- */
-enum mg_err keys_authenticate_ex(const struct cfg *c, struct store *s, struct arena *a,
-    const char *x_api_key, const char *authorization, const char *x_maskgate_key,
-    struct principal *out, const char **why);
-
-/*
- * Checks, before anything goes upstream, everything the caller's key
- * limits: model allow-list, expiry, budget, rpm/tpm, parallel requests.
- * MG_OK with *ticket set (arena memory) when admitted; MG_EINVAL with r
- * filled when refused; any other error means the store failed (503).
- */
-enum mg_err keys_admit(struct store *s, struct arena *a, const struct principal *p,
-    const char *model, struct keys_ticket **ticket, struct keys_refusal *r);
-
-/* Spend and outcome of one admitted request. */
-struct keys_outcome {
-	const char *request_id;	/* maskgate's request id, for the spend log */
-	const char *model;
-	long input_tokens, output_tokens, cache_write_tokens, cache_read_tokens;
-	double cost;		/* USD */
-	int status;		/* HTTP status sent to the client */
-	long duration_ms;
-};
-
-/*
- * Records spend and a spend-log row and frees the parallel-request slot.
- * Called exactly once for every admitted ticket, whatever the outcome.
- */
-void keys_settle(struct store *s, struct keys_ticket *t, const struct keys_outcome *o);
 
 #endif

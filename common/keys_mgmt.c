@@ -4,7 +4,7 @@
  *
  * Field validation is strict about types (LiteLLM clients send JSON
  * numbers, strings, arrays) and about values (negative budgets, malformed
- * durations): anything else is a 400 naming the field.
+ * durations): anything else is refused (MG_EINVAL) naming the field.
  */
 #include <errno.h>
 #include <math.h>
@@ -338,8 +338,8 @@ target_hash(struct json_object *req, char hash[HEXLEN], char *err, size_t errlen
 	return MG_OK;
 }
 
-/* Loads the target; 404 when unknown. Returns a status. */
-static int
+/* Loads the target; MG_ENOTFOUND when unknown (err says why on any error). */
+static enum mg_err
 load_target(struct store *s, struct arena *a, struct json_object *req, struct keys_record *k,
     char *err, size_t errlen)
 {
@@ -347,33 +347,33 @@ load_target(struct store *s, struct arena *a, struct json_object *req, struct ke
 	enum mg_err rc = target_hash(req, hash, err, errlen);
 
 	if (rc != MG_OK)
-		return 400;
+		return MG_EINVAL;
 	rc = store_keys_get(s, a, hash, (long)time(NULL), k);
 	if (rc == MG_ENOTFOUND) {
 		snprintf(err, errlen, "key not found");
-		return 404;
+		return MG_ENOTFOUND;
 	}
 	if (rc != MG_OK) {
 		snprintf(err, errlen, "key store unavailable (%s)", mg_strerror(rc));
-		return 503;
+		return MG_ESTORE;
 	}
-	return 200;
+	return MG_OK;
 }
 
-static int
-store_status(enum mg_err rc, char *err, size_t errlen)
+static enum mg_err
+store_failure(enum mg_err rc, char *err, size_t errlen)
 {
 	if (rc == MG_OK)
-		return 200;
+		return MG_OK;
 	if (rc == MG_ENOTFOUND) {
 		snprintf(err, errlen, "key not found");
-		return 404;
+		return MG_ENOTFOUND;
 	}
 	snprintf(err, errlen, "key store unavailable (%s)", mg_strerror(rc));
-	return 503;
+	return MG_ESTORE;
 }
 
-static int
+static enum mg_err
 op_generate(struct store *s, struct arena *a, const char *actor, struct json_object *req,
     struct json_object **resp, char *hash_out, char *err, size_t errlen)
 {
@@ -390,25 +390,25 @@ op_generate(struct store *s, struct arena *a, const char *actor, struct json_obj
 	k.created_at = k.updated_at = now;
 	k.created_by = actor;
 	if (apply_fields(a, req, &k, now, err, errlen) != MG_OK)
-		return 400;
+		return MG_EINVAL;
 	if (new_key(key, k.hash, name) != MG_OK) {
 		snprintf(err, errlen, "the OS random source failed");
-		return 503;
+		return MG_EIO;
 	}
 	k.key_name = name;
 	snprintf(hash_out, HEXLEN, "%s", k.hash);
 	rc = store_keys_insert(s, &k);
 	if (rc != MG_OK)
-		return store_status(rc, err, errlen);
+		return store_failure(rc, err, errlen);
 	*resp = record_json(a, &k);
 	json_object_object_add(*resp, "key", json_object_new_string(key));
 	json_object_object_add(*resp, "token_id", json_object_new_string(k.hash));
 	explicit_bzero(key, sizeof(key));
-	return 200;
+	return MG_OK;
 }
 
 /* GET /key/list: page (1-based), size, user_id, team_id, key_alias. */
-static int
+static enum mg_err
 op_list(struct store *s, struct arena *a, struct json_object *req, struct json_object **resp,
     char *err, size_t errlen)
 {
@@ -424,28 +424,28 @@ op_list(struct store *s, struct arena *a, struct json_object *req, struct json_o
 	if (json_object_object_get_ex(req, "page", &v) &&
 	    (get_limit(v, "page", &page, err, errlen) != MG_OK || page < 1)) {
 		snprintf(err, errlen, "page: must be an integer >= 1");
-		return 400;
+		return MG_EINVAL;
 	}
 	if (json_object_object_get_ex(req, "size", &v) &&
 	    (get_limit(v, "size", &size, err, errlen) != MG_OK || size < 1 || size > 100)) {
 		snprintf(err, errlen, "size: must be an integer from 1 to 100");
-		return 400;
+		return MG_EINVAL;
 	}
 	if (json_object_object_get_ex(req, "return_full_object", &v) &&
 	    get_bool(v, "return_full_object", &full, err, errlen) != MG_OK)
-		return 400;
+		return MG_EINVAL;
 	if ((json_object_object_get_ex(req, "user_id", &v) &&
 	    get_string(a, v, "user_id", &f.user_id, err, errlen) != MG_OK) ||
 	    (json_object_object_get_ex(req, "team_id", &v) &&
 	    get_string(a, v, "team_id", &f.team_id, err, errlen) != MG_OK) ||
 	    (json_object_object_get_ex(req, "key_alias", &v) &&
 	    get_string(a, v, "key_alias", &f.key_alias, err, errlen) != MG_OK))
-		return 400;
+		return MG_EINVAL;
 	f.limit = size;
 	f.offset = (page - 1) * size;
 	rc = store_keys_list(s, a, &f, &recs, &n, &total);
 	if (rc != MG_OK)
-		return store_status(rc, err, errlen);
+		return store_failure(rc, err, errlen);
 	arr = json_object_new_array();
 	for (i = 0; i < n; i++)
 		json_object_array_add(arr, full ? record_json(a, &recs[i]) :
@@ -455,11 +455,11 @@ op_list(struct store *s, struct arena *a, struct json_object *req, struct json_o
 	json_object_object_add(*resp, "total_count", json_object_new_int64(total));
 	json_object_object_add(*resp, "current_page", json_object_new_int64(page));
 	json_object_object_add(*resp, "total_pages", json_object_new_int64((total + size - 1) / size));
-	return 200;
+	return MG_OK;
 }
 
 /* POST /key/delete {"keys": [...]}: all or nothing. */
-static int
+static enum mg_err
 op_delete(struct store *s, struct arena *a, struct json_object *req, struct json_object **resp,
     struct buf *targets, char *err, size_t errlen)
 {
@@ -472,7 +472,7 @@ op_delete(struct store *s, struct arena *a, struct json_object *req, struct json
 	if (!json_object_object_get_ex(req, "keys", &keys) ||
 	    !json_object_is_type(keys, json_type_array) || json_object_array_length(keys) == 0) {
 		snprintf(err, errlen, "keys: required, a non-empty array of keys or token hashes");
-		return 400;
+		return MG_EINVAL;
 	}
 	n = json_object_array_length(keys);
 	done = json_object_new_array();
@@ -482,23 +482,23 @@ op_delete(struct store *s, struct arena *a, struct json_object *req, struct json
 		    keys_hash_arg(json_object_get_string(e), hash) != MG_OK) {
 			json_object_put(done);
 			snprintf(err, errlen, "keys[%zu]: must be a key (sk-...) or its token hash", i);
-			return 400;
+			return MG_EINVAL;
 		}
 		rc = store_keys_delete(s, hash);
 		if (rc != MG_OK) {
 			json_object_put(done);
-			return store_status(rc, err, errlen);
+			return store_failure(rc, err, errlen);
 		}
 		buf_printf(targets, "%s%s", targets->len ? "," : "", hash);
 		json_object_array_add(done, json_object_new_string(json_object_get_string(e)));
 	}
 	*resp = json_object_new_object();
 	json_object_object_add(*resp, "deleted_keys", done);
-	return 200;
+	return MG_OK;
 }
 
 /* POST /key/regenerate {"key", "grace_period", fields...}: a new secret. */
-static int
+static enum mg_err
 op_regenerate(struct store *s, struct arena *a, struct json_object *req,
     struct json_object **resp, char *hash_out, char *err, size_t errlen)
 {
@@ -506,29 +506,29 @@ op_regenerate(struct store *s, struct arena *a, struct json_object *req,
 	struct json_object *v;
 	char key[3 + HEXLEN], name[16], newhash[HEXLEN];
 	long grace = 0, now = (long)time(NULL);
-	int status;
+	enum mg_err result;
 	enum mg_err rc;
 
-	status = load_target(s, a, req, &k, err, errlen);
-	if (status != 200)
-		return status;
+	result = load_target(s, a, req, &k, err, errlen);
+	if (result != MG_OK)
+		return result;
 	snprintf(hash_out, HEXLEN, "%s", k.hash);
 	if (json_object_object_get_ex(req, "grace_period", &v) &&
 	    get_duration(v, "grace_period", &grace, err, errlen) != MG_OK)
-		return 400;
+		return MG_EINVAL;
 	if (apply_fields(a, req, &k, now, err, errlen) != MG_OK)
-		return 400;
+		return MG_EINVAL;
 	k.updated_at = now;
 	rc = store_keys_update(s, &k);
 	if (rc != MG_OK)
-		return store_status(rc, err, errlen);
+		return store_failure(rc, err, errlen);
 	if (new_key(key, newhash, name) != MG_OK) {
 		snprintf(err, errlen, "the OS random source failed");
-		return 503;
+		return MG_EIO;
 	}
 	rc = store_keys_rehash(s, k.hash, newhash, name, grace > 0 ? now + grace : 0);
 	if (rc != MG_OK)
-		return store_status(rc, err, errlen);
+		return store_failure(rc, err, errlen);
 	snprintf(k.hash, sizeof(k.hash), "%s", newhash);
 	k.key_name = name;
 	*resp = record_json(a, &k);
@@ -536,24 +536,24 @@ op_regenerate(struct store *s, struct arena *a, struct json_object *req,
 	json_object_object_add(*resp, "token_id", json_object_new_string(newhash));
 	json_object_object_add(*resp, "grace_period_until", iso_or_null(grace > 0 ? now + grace : 0));
 	explicit_bzero(key, sizeof(key));
-	return 200;
+	return MG_OK;
 }
 
 /* update, block, unblock: load, change, write back, return the record. */
-static int
+static enum mg_err
 op_modify(struct store *s, struct arena *a, enum keys_op op, struct json_object *req,
     struct json_object **resp, char *hash_out, char *err, size_t errlen)
 {
 	struct keys_record k;
 	long now = (long)time(NULL);
-	int status = load_target(s, a, req, &k, err, errlen);
+	enum mg_err result = load_target(s, a, req, &k, err, errlen);
 	enum mg_err rc;
 
-	if (status != 200)
-		return status;
+	if (result != MG_OK)
+		return result;
 	snprintf(hash_out, HEXLEN, "%s", k.hash);
 	if (op == KO_UPDATE && apply_fields(a, req, &k, now, err, errlen) != MG_OK)
-		return 400;
+		return MG_EINVAL;
 	if (op == KO_BLOCK)
 		k.blocked = 1;
 	else if (op == KO_UNBLOCK)
@@ -561,19 +561,19 @@ op_modify(struct store *s, struct arena *a, enum keys_op op, struct json_object 
 	k.updated_at = now;
 	rc = store_keys_update(s, &k);
 	if (rc != MG_OK)
-		return store_status(rc, err, errlen);
+		return store_failure(rc, err, errlen);
 	*resp = record_json(a, &k);
-	return 200;
+	return MG_OK;
 }
 
-int
+enum mg_err
 keys_mgmt(struct store *s, struct arena *a, enum keys_op op, const char *actor,
     struct json_object *req, struct json_object **resp, char *err, size_t errlen)
 {
 	char hash[HEXLEN] = "";
 	struct buf targets;
 	struct keys_record k;
-	int status = 500;
+	enum mg_err result = MG_EINVAL;
 	enum mg_err rc;
 
 	*resp = NULL;
@@ -581,54 +581,54 @@ keys_mgmt(struct store *s, struct arena *a, enum keys_op op, const char *actor,
 	buf_init(&targets, a);
 	if (req == NULL || !json_object_is_type(req, json_type_object)) {
 		snprintf(err, errlen, "request body must be a JSON object");
-		return 400;
+		return MG_EINVAL;
 	}
 	if (op == KO_INFO || op == KO_LIST) {
 		if (op == KO_LIST)
 			return op_list(s, a, req, resp, err, errlen);
-		status = load_target(s, a, req, &k, err, errlen);
-		if (status == 200) {
+		result = load_target(s, a, req, &k, err, errlen);
+		if (result == MG_OK) {
 			struct json_object *v;
 			json_object_object_get_ex(req, "key", &v);
 			*resp = json_object_new_object();
 			json_object_object_add(*resp, "key", json_object_get(v));
 			json_object_object_add(*resp, "info", record_json(a, &k));
 		}
-		return status;
+		return result;
 	}
 	rc = store_begin(s);
 	if (rc != MG_OK)
-		return store_status(rc, err, errlen);
+		return store_failure(rc, err, errlen);
 	switch (op) {
 	case KO_GENERATE:
-		status = op_generate(s, a, actor, req, resp, hash, err, errlen);
+		result = op_generate(s, a, actor, req, resp, hash, err, errlen);
 		break;
 	case KO_DELETE:
-		status = op_delete(s, a, req, resp, &targets, err, errlen);
+		result = op_delete(s, a, req, resp, &targets, err, errlen);
 		break;
 	case KO_REGENERATE:
-		status = op_regenerate(s, a, req, resp, hash, err, errlen);
+		result = op_regenerate(s, a, req, resp, hash, err, errlen);
 		break;
 	default:
-		status = op_modify(s, a, op, req, resp, hash, err, errlen);
+		result = op_modify(s, a, op, req, resp, hash, err, errlen);
 		break;
 	}
-	if (status == 200) {
+	if (result == MG_OK) {
 		rc = store_audit_add(s, actor, op_names[op], targets.len ? targets.data : hash,
 		    "ok", NULL);
 		if (rc == MG_OK)
 			rc = store_commit(s);
 		if (rc == MG_OK)
-			return 200;
+			return MG_OK;
 		json_object_put(*resp);
 		*resp = NULL;
-		status = store_status(rc, err, errlen);
+		result = store_failure(rc, err, errlen);
 	}
 	store_rollback(s);
 	/* refusals are audited too, outside the rolled-back transaction */
 	if (store_audit_add(s, actor, op_names[op], hash[0] ? hash : NULL, "error", err) != MG_OK)
 		log_warn("keys: audit of a failed %s could not be written", op_names[op]);
-	return status;
+	return result;
 }
 
 enum mg_err

@@ -27,10 +27,12 @@ const char *keys_op_name(enum keys_op op);
 /*
  * Runs one operation for actor (who, for the audit log). req holds the
  * request fields (a body, or query parameters as strings); it is borrowed.
- * Returns an HTTP status: 200 with *resp set (a new object, caller puts),
- * else 400/404/503 with a one-line reason in err.
+ * MG_OK with *resp set (a new object, caller puts); otherwise a one-line
+ * reason in err and MG_EINVAL (the request is wrong), MG_ENOTFOUND (no
+ * such key) or another error (the store or the OS failed). The front end
+ * maps these to its own statuses.
  */
-int keys_mgmt(struct store *s, struct arena *a, enum keys_op op, const char *actor,
+enum mg_err keys_mgmt(struct store *s, struct arena *a, enum keys_op op, const char *actor,
     struct json_object *req, struct json_object **resp, char *err, size_t errlen);
 
 /*

@@ -13,14 +13,10 @@
 #include "log.h"
 #include "mask.h"
 #include "metrics.h"
+#include "outcome.h"
 #include "store.h"
 #include "store_console.h"
 #include "store_keys.h"
-
-static const char *const reason_names[MR__MAX] = {
-	"auth", "blocked_key", "expired", "model", "budget", "rate", "parallel",
-	"fail_closed", "block_rule",
-};
 
 /* Upstream latency buckets, seconds. */
 static const double latency_buckets[] = { 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300 };
@@ -49,6 +45,8 @@ static const struct family families[] = {
 	{ "maskgate_tokens_cache_write_total", "counter", "Cache write tokens per key alias." },
 	{ "maskgate_tokens_cache_read_total", "counter", "Cache read tokens per key alias." },
 	{ "maskgate_spend_usd_total", "counter", "Spend in USD per key alias and model." },
+	{ "maskgate_store_write_transactions_total", "counter",
+	  "Write transactions the workers began, the after-response write included." },
 	{ "maskgate_usage_anomalies_total", "counter",
 	  "Keys flagged for an hour far above their own 7-day median hour, by kind." },
 };
@@ -150,31 +148,59 @@ add_mask_counts(void *arg, const char *type, const struct mask_type_counts *c)
 		    c->restored);
 }
 
-void
-metrics_record_request(struct store *s, const struct metrics_request *m)
+/* Tokens and spend per key alias and model (admitted requests). */
+static enum mg_err
+add_spend(struct store *s, const struct outcome *m)
+{
+	static const struct jwalk_usage none;
+	const struct jwalk_usage *u = m->priced ? &m->usage : &none;
+	char labels[512];
+	enum mg_err rc;
+
+	/* per key alias (the tenant when the key has none): never the key */
+	metrics_labels(labels, sizeof(labels), "key_alias",
+	    m->key_alias != NULL ? m->key_alias : m->tenant != NULL ? m->tenant : "-",
+	    "model", m->model != NULL ? m->model : "-", (const char *)NULL);
+	rc = store_metric_add(s, "maskgate_tokens_input_total", labels, (double)u->input_tokens);
+	if (rc == MG_OK)
+		rc = store_metric_add(s, "maskgate_tokens_output_total", labels,
+		    (double)u->output_tokens);
+	if (rc == MG_OK)
+		rc = store_metric_add(s, "maskgate_tokens_cache_write_total", labels,
+		    (double)u->cache_creation_input_tokens);
+	if (rc == MG_OK)
+		rc = store_metric_add(s, "maskgate_tokens_cache_read_total", labels,
+		    (double)u->cache_read_input_tokens);
+	if (rc == MG_OK)
+		rc = store_metric_add(s, "maskgate_spend_usd_total", labels, m->priced ? m->cost : 0);
+	return rc;
+}
+
+enum mg_err
+metrics_add_request(struct store *s, const struct outcome *m, long write_tx)
 {
 	struct mask_counts mc;
+	const char *reason = outcome_rejection_name(m->reason);
 	char labels[512], code[16];
 	enum mg_err rc;
 
-	if (s == NULL)
-		return;
 	snprintf(code, sizeof(code), "%d", m->status);
-	rc = store_begin(s);
-	if (rc != MG_OK)
-		goto fail;
 	metrics_labels(labels, sizeof(labels), "route", m->route, "status", code,
 	    "tenant", m->tenant != NULL ? m->tenant : "-", (const char *)NULL);
 	rc = store_metric_add(s, "maskgate_requests_total", labels, 1);
+	if (rc == MG_OK && m->ticket != NULL)
+		rc = add_spend(s, m);
+	if (rc == MG_OK && write_tx > 0)
+		rc = store_metric_add(s, "maskgate_store_write_transactions_total", "",
+		    (double)write_tx);
 	if (rc == MG_OK && m->upstream_ms >= 0)
 		rc = observe(s, "maskgate_upstream_latency_seconds", m->route,
 		    (double)m->upstream_ms / 1000.0);
 	if (rc == MG_OK && m->ttfb_ms >= 0)
 		rc = observe(s, "maskgate_upstream_ttfb_seconds", m->route,
 		    (double)m->ttfb_ms / 1000.0);
-	if (rc == MG_OK && m->reason < MR__MAX) {
-		metrics_labels(labels, sizeof(labels), "reason", reason_names[m->reason],
-		    (const char *)NULL);
+	if (rc == MG_OK && reason != NULL) {
+		metrics_labels(labels, sizeof(labels), "reason", reason, (const char *)NULL);
 		rc = store_metric_add(s, "maskgate_rejections_total", labels, 1);
 	}
 	if (rc == MG_OK && m->mask != NULL) {
@@ -185,25 +211,7 @@ metrics_record_request(struct store *s, const struct metrics_request *m)
 		mask_session_foreach_type(m->mask, add_mask_counts, &mc);
 		rc = mc.rc;
 	}
-	if (rc == MG_OK)
-		rc = store_commit(s);
-	if (rc == MG_OK)
-		return;
-	store_rollback(s);
-fail:
-	log_warn("metrics: could not record a request (%s)", mg_strerror(rc));
-}
-
-void
-metrics_record_rejection(struct store *s, enum metrics_reason reason)
-{
-	char labels[128];
-
-	if (s == NULL || reason >= MR__MAX)
-		return;
-	metrics_labels(labels, sizeof(labels), "reason", reason_names[reason], (const char *)NULL);
-	if (store_metric_add(s, "maskgate_rejections_total", labels, 1) != MG_OK)
-		log_warn("metrics: could not record a rejection");
+	return rc;
 }
 
 struct series {

@@ -17,35 +17,17 @@ struct store;
  */
 void metrics_labels(char *out, size_t outlen, ...);
 
-/* Why a request was refused, for maskgate_rejections_total. */
-enum metrics_reason {
-	MR_AUTH, MR_BLOCKED_KEY, MR_EXPIRED, MR_MODEL, MR_BUDGET, MR_RATE, MR_PARALLEL,
-	MR_FAIL_CLOSED, MR_BLOCK_RULE, MR__MAX
-};
-
-struct mask_session;
-
-/* What one finished request contributes to the metrics. */
-struct metrics_request {
-	const char *route;	/* routing-table path, never the raw path */
-	int status;
-	const char *tenant;
-	long upstream_ms;	/* < 0: the upstream was not called */
-	long ttfb_ms;		/* < 0: no first byte */
-	enum metrics_reason reason;	/* MR__MAX: not a rejection */
-	const struct mask_session *mask;	/* NULL: nothing masked */
-};
+struct outcome;
 
 /*
- * Records one finished request in a single short transaction: counts by
- * route, status and tenant, upstream latency and time-to-first-byte
- * histograms, the rejection reason, and per placeholder type how many
- * values were masked, minted and restored. Errors are logged, never fatal.
+ * Adds one finished request from its outcome record: counts by route,
+ * status and tenant, tokens and spend per key alias and model, upstream
+ * latency and time-to-first-byte histograms, the rejection reason, per
+ * placeholder type how many values were masked, minted and restored, and
+ * the write transactions (write_tx) its worker began since the last one.
+ * Runs inside the caller's transaction (spend_settle()).
  */
-void metrics_record_request(struct store *s, const struct metrics_request *m);
-
-/* Counts a rejection on its own (admission refusals). */
-void metrics_record_rejection(struct store *s, enum metrics_reason reason);
+enum mg_err metrics_add_request(struct store *s, const struct outcome *o, long write_tx);
 
 /* Appends the whole exposition (text format 0.0.4) to out. */
 enum mg_err metrics_render(struct store *s, struct buf *out);

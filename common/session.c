@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "auth.h"
 #include "crypto.h"
 #include "keys.h"
 #include "log.h"
@@ -104,7 +105,7 @@ session_login(const struct cfg *c, struct store *s, struct arena *a, const char 
 			log_warn("console: a throttled sign-in could not be audited");
 		return MG_ETOOBIG;
 	}
-	rc = keys_authenticate_ex(c, s, a, key, NULL, NULL, &p, why);
+	rc = auth_authenticate(c, s, a, key, NULL, NULL, &p, why, NULL);
 	if (rc == MG_ENOTFOUND)
 		return refuse(s, a, addr, window, *why);
 	if (rc != MG_OK)

@@ -25,7 +25,20 @@ exec(struct store *s, const char *sql)
 enum mg_err
 store_begin(struct store *s)
 {
-	return db_rc(db_begin(s->db));
+	enum mg_err rc = db_rc(db_begin(s->db));
+
+	if (rc == MG_OK)
+		s->write_tx++;
+	return rc;
+}
+
+long
+store_write_tx_take(struct store *s)
+{
+	long n = s->write_tx;
+
+	s->write_tx = 0;
+	return n;
 }
 
 enum mg_err

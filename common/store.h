@@ -21,6 +21,11 @@ void store_close(struct store *s);
 
 /* BEGIN IMMEDIATE / COMMIT / ROLLBACK. */
 enum mg_err store_begin(struct store *s);
+/*
+ * Write transactions this connection began since the last call (counted
+ * in the request's own write, for maskgate_store_write_transactions_total).
+ */
+long store_write_tx_take(struct store *s);
 enum mg_err store_commit(struct store *s);
 void store_rollback(struct store *s);
 

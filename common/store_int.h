@@ -17,6 +17,7 @@ struct store {
 	long mint_quota;			/* new mappings store_map_assign may add, 0 = any */
 	long minted;				/* added since store_map_set_quota */
 	int mint_quota_hit;			/* the quota refused one */
+	long write_tx;				/* write transactions begun, not yet taken */
 };
 
 #endif

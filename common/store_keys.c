@@ -1,21 +1,13 @@
 /*
- * store_keys.c - virtual keys in SQLite: records, regeneration with grace,
- * listing, and the admission and settlement transactions that enforce
- * budgets, rpm/tpm and parallel-request limits across every worker.
- *
- * Every write that depends on a read runs under BEGIN IMMEDIATE, so two
- * workers never both take the last slot or the last request of a minute.
+ * store_keys.c - the SQL of virtual keys: records, regeneration with
+ * grace, listing, the rows the limits read and reserve (usage window,
+ * parallel slots, budget period) and the settlement rows. The policy that
+ * decides with them is limits.c; it runs these inside its transactions.
  */
-#include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/types.h>
 #include <time.h>
-#include <unistd.h>
 
-#include "log.h"
-#include "metrics.h"
 #include "store_int.h"
 #include "store_keys.h"
 
@@ -317,66 +309,105 @@ store_keys_list(struct store *s, struct arena *a, const struct store_keys_filter
 	return step == DB_ROW || step == DB_DONE ? MG_OK : db_rc(step);
 }
 
-static void
-refuse(struct keys_refusal *r, int status, long retry_after, const char *msg)
+enum mg_err
+store_keys_set_budget(struct store *s, const char *hash, double spend, long reset_at)
 {
-	r->status = status;
-	r->retry_after = retry_after;
-	snprintf(r->message, sizeof(r->message), "%s", msg);
+	struct db_stmt *st = db_prepare(s->db, "UPDATE vkey SET spend = ?2, budget_reset_at = ?3 "
+	    "WHERE hash = ?1");
+
+	if (st == NULL)
+		return MG_ESTORE;
+	db_bind_text(st, 1, hash);
+	db_bind_double(st, 2, spend);
+	db_bind_int64(st, 3, reset_at);
+	return run_write(s, st, NULL);
 }
 
-/* Counts live parallel slots, deleting those whose worker died. */
-static enum mg_err
-live_slots(struct store *s, const char *hash, long now, long slot_stale, long *count)
+enum mg_err
+store_keys_slots(struct store *s, struct arena *a, const char *hash, long started_before,
+    struct store_slot **out, size_t *n)
 {
-	struct db_stmt *st, *del;
-	enum mg_err rc = MG_OK;
+	struct db_stmt *st;
+	size_t cap = 0;
 	enum db_step step;
+	enum mg_err rc;
 
-	*count = 0;
+	*out = NULL;
+	*n = 0;
 	st = db_prepare(s->db, "DELETE FROM vkey_slot WHERE hash = ?1 AND started < ?2");
 	if (st == NULL)
 		return MG_ESTORE;
 	db_bind_text(st, 1, hash);
-	db_bind_int64(st, 2, now - slot_stale);
+	db_bind_int64(st, 2, started_before);
 	rc = run_write(s, st, NULL);
 	if (rc != MG_OK)
 		return rc;
 	st = db_prepare(s->db, "SELECT id, pid FROM vkey_slot WHERE hash = ?1");
-	del = db_prepare(s->db, "DELETE FROM vkey_slot WHERE id = ?1");
-	if (st == NULL || del == NULL) {
-		rc = MG_ESTORE;
-		goto out;
-	}
+	if (st == NULL)
+		return MG_ESTORE;
 	db_bind_text(st, 1, hash);
 	for (step = db_step(st); step == DB_ROW; step = db_step(st)) {
-		pid_t pid = (pid_t)db_column_int64(st, 1);
-		/* EPERM means alive under another user (Apache's www-data) */
-		if (pid > 0 && kill(pid, 0) != 0 && errno == ESRCH) {
-			log_warn("keys: reclaimed the parallel slot of dead worker %ld", (long)pid);
-			db_bind_int64(del, 1, db_column_int64(st, 0));
-			db_step(del);
-			db_reset(del);
-			continue;
+		if (*n == cap) {
+			struct store_slot *grown;
+			cap = cap != 0 ? cap * 2 : 8;
+			grown = arena_alloc(a, cap * sizeof(*grown));
+			if (grown == NULL) {
+				db_done(st);
+				return MG_ENOMEM;
+			}
+			if (*n > 0)
+				memcpy(grown, *out, *n * sizeof(*grown));
+			*out = grown;
 		}
-		(*count)++;
+		(*out)[*n].id = (long)db_column_int64(st, 0);
+		(*out)[*n].pid = (long)db_column_int64(st, 1);
+		(*n)++;
 	}
-	if (step != DB_DONE)
-		rc = db_rc(step);
-out:
 	db_done(st);
-	db_done(del);
+	return step == DB_DONE ? MG_OK : db_rc(step);
+}
+
+enum mg_err
+store_keys_slot_delete(struct store *s, long id)
+{
+	struct db_stmt *st = db_prepare(s->db, "DELETE FROM vkey_slot WHERE id = ?1");
+
+	if (st == NULL)
+		return MG_ESTORE;
+	db_bind_int64(st, 1, id);
+	return run_write(s, st, NULL);
+}
+
+enum mg_err
+store_keys_slot_take(struct store *s, const char *hash, long pid, long now, long *id)
+{
+	struct db_stmt *st;
+	enum db_step step;
+	enum mg_err rc;
+
+	*id = 0;
+	st = db_prepare(s->db, "INSERT INTO vkey_slot(hash, pid, started) VALUES (?1, ?2, ?3) "
+	    "RETURNING id");
+	if (st == NULL)
+		return MG_ESTORE;
+	db_bind_text(st, 1, hash);
+	db_bind_int64(st, 2, pid);
+	db_bind_int64(st, 3, now);
+	step = db_step(st);
+	if (step == DB_ROW) {
+		*id = (long)db_column_int64(st, 0);
+		step = db_step(st);
+	}
+	rc = db_rc_want(step, DB_DONE);
+	db_done(st);
+	if (rc != MG_OK)
+		*id = 0;
 	return rc;
 }
 
-/*
- * Requests and tokens of the key in the sliding window (now - 60, now],
- * with when the oldest of each falls out of it. A usage that cannot be
- * read is an error, never zero usage (the limit fails closed).
- */
-static enum mg_err
-window_usage(struct store *s, const char *hash, long now, long *requests, long *tokens,
-    long *requests_free_at, long *tokens_free_at)
+enum mg_err
+store_keys_usage(struct store *s, const char *hash, long after, long *requests, long *tokens,
+    long *oldest_request, long *oldest_tokens)
 {
 	struct db_stmt *st = db_prepare(s->db, "SELECT coalesce(sum(requests), 0), "
 	    "coalesce(sum(tokens), 0), min(CASE WHEN requests > 0 THEN at END), "
@@ -387,13 +418,13 @@ window_usage(struct store *s, const char *hash, long now, long *requests, long *
 	if (st == NULL)
 		return MG_ESTORE;
 	db_bind_text(st, 1, hash);
-	db_bind_int64(st, 2, now - STORE_KEYS_RATE_WINDOW);
+	db_bind_int64(st, 2, after);
 	step = db_step(st);
 	if (step == DB_ROW) {
 		*requests = (long)db_column_int64(st, 0);
 		*tokens = (long)db_column_int64(st, 1);
-		*requests_free_at = col_long(st, 2, now) + STORE_KEYS_RATE_WINDOW;
-		*tokens_free_at = col_long(st, 3, now) + STORE_KEYS_RATE_WINDOW;
+		*oldest_request = col_long(st, 2, -1);
+		*oldest_tokens = col_long(st, 3, -1);
 	} else {
 		rc = db_rc(step) == MG_OK ? MG_ESTORE : db_rc(step);
 	}
@@ -401,133 +432,26 @@ window_usage(struct store *s, const char *hash, long now, long *requests, long *
 	return rc;
 }
 
-/* Budget reset, budget, rpm/tpm and parallel checks inside the transaction. */
-static enum mg_err
-admit_checks(struct store *s, struct keys_record *k, long now, long slot_stale, long *slot,
-    struct keys_refusal *r)
+enum mg_err
+store_keys_use_request(struct store *s, const char *hash, long drop_until, long now)
 {
 	struct db_stmt *st;
-	long requests = 0, tokens = 0, requests_free_at = now, tokens_free_at = now, live;
-	enum db_step step;
 	enum mg_err rc;
 
-	if (k->budget_duration > 0 && (k->budget_reset_at == 0 || now >= k->budget_reset_at)) {
-		long next = k->budget_reset_at > 0 ? k->budget_reset_at : now + k->budget_duration;
-		while (next <= now)
-			next += k->budget_duration;
-		if (k->budget_reset_at > 0)
-			k->spend = 0;
-		k->budget_reset_at = next;
-		st = db_prepare(s->db, "UPDATE vkey SET spend = ?2, budget_reset_at = ?3 "
-		    "WHERE hash = ?1");
-		if (st == NULL)
-			return MG_ESTORE;
-		db_bind_text(st, 1, k->hash);
-		db_bind_double(st, 2, k->spend);
-		db_bind_int64(st, 3, k->budget_reset_at);
-		rc = run_write(s, st, NULL);
-		if (rc != MG_OK)
-			return rc;
-	}
-	if (k->max_budget >= 0 && k->spend >= k->max_budget) {
-		char msg[160];
-		snprintf(msg, sizeof(msg), "budget exceeded: spend %.6f USD of max_budget %.6f USD",
-		    k->spend, k->max_budget);
-		refuse(r, 429, k->budget_duration > 0 ? k->budget_reset_at - now : 86400, msg);
-		return MG_EINVAL;
-	}
-	if (k->rpm_limit >= 0 || k->tpm_limit >= 0) {
-		rc = window_usage(s, k->hash, now, &requests, &tokens, &requests_free_at,
-		    &tokens_free_at);
-		if (rc != MG_OK)
-			return rc;
-		if (k->rpm_limit >= 0 && requests >= k->rpm_limit) {
-			refuse(r, 429, requests_free_at > now ? requests_free_at - now : 1,
-			    "rate limit: rpm_limit reached for this key");
-			return MG_EINVAL;
-		}
-		if (k->tpm_limit >= 0 && tokens >= k->tpm_limit) {
-			refuse(r, 429, tokens_free_at > now ? tokens_free_at - now : 1,
-			    "rate limit: tpm_limit reached for this key");
-			return MG_EINVAL;
-		}
-	}
-	*slot = 0;
-	if (k->max_parallel_requests >= 0) {
-		rc = live_slots(s, k->hash, now, slot_stale, &live);
-		if (rc != MG_OK)
-			return rc;
-		if (live >= k->max_parallel_requests) {
-			refuse(r, 429, 1, "rate limit: max_parallel_requests reached for this key");
-			return MG_EINVAL;
-		}
-		st = db_prepare(s->db, "INSERT INTO vkey_slot(hash, pid, started) VALUES (?1, ?2, ?3) "
-		    "RETURNING id");
-		if (st == NULL)
-			return MG_ESTORE;
-		db_bind_text(st, 1, k->hash);
-		db_bind_int64(st, 2, (int64_t)getpid());
-		db_bind_int64(st, 3, now);
-		step = db_step(st);
-		if (step == DB_ROW) {
-			*slot = (long)db_column_int64(st, 0);
-			step = db_step(st);
-		}
-		rc = db_rc_want(step, DB_DONE);
-		db_done(st);
-		if (rc != MG_OK)
-			return rc;
-	}
-	if (k->rpm_limit >= 0 || k->tpm_limit >= 0) {
-		st = db_prepare(s->db, "DELETE FROM vkey_use WHERE hash = ?1 AND at <= ?2");
-		if (st == NULL)
-			return MG_ESTORE;
-		db_bind_text(st, 1, k->hash);
-		db_bind_int64(st, 2, now - STORE_KEYS_RATE_WINDOW);
-		rc = run_write(s, st, NULL);
-		if (rc != MG_OK)
-			return rc;
-		st = db_prepare(s->db, "INSERT INTO vkey_use(hash, at, requests) VALUES (?1, ?2, 1)");
-		if (st == NULL)
-			return MG_ESTORE;
-		db_bind_text(st, 1, k->hash);
-		db_bind_int64(st, 2, now);
-		rc = run_write(s, st, NULL);
-		if (rc != MG_OK)
-			return rc;
-	}
-	return MG_OK;
-}
-
-enum mg_err
-store_keys_admit(struct store *s, struct arena *a, const char *hash, long now,
-    long slot_stale, struct keys_record *k, long *slot, struct keys_refusal *r)
-{
-	enum mg_err rc;
-
-	*slot = 0;
-	rc = store_begin(s);
+	st = db_prepare(s->db, "DELETE FROM vkey_use WHERE hash = ?1 AND at <= ?2");
+	if (st == NULL)
+		return MG_ESTORE;
+	db_bind_text(st, 1, hash);
+	db_bind_int64(st, 2, drop_until);
+	rc = run_write(s, st, NULL);
 	if (rc != MG_OK)
 		return rc;
-	rc = store_keys_get(s, a, hash, now, k);
-	if (rc == MG_ENOTFOUND) {
-		refuse(r, 401, 0, "invalid API key");
-		rc = MG_EINVAL;
-	}
-	if (rc == MG_OK)
-		rc = admit_checks(s, k, now, slot_stale, slot, r);
-	if (rc == MG_OK) {
-		rc = store_commit(s);
-		if (rc != MG_OK)
-			*slot = 0;
-	}
-	if (rc != MG_OK) {
-		/* a refusal changes nothing but the budget reset, which keeps */
-		if (rc == MG_EINVAL && store_commit(s) == MG_OK)
-			return MG_EINVAL;
-		store_rollback(s);
-	}
-	return rc;
+	st = db_prepare(s->db, "INSERT INTO vkey_use(hash, at, requests) VALUES (?1, ?2, 1)");
+	if (st == NULL)
+		return MG_ESTORE;
+	db_bind_text(st, 1, hash);
+	db_bind_int64(st, 2, now);
+	return run_write(s, st, NULL);
 }
 
 enum mg_err
@@ -538,50 +462,42 @@ store_keys_settle(struct store *s, const struct store_spend *sp)
 	long now = (long)time(NULL);
 	long tokens = sp->input_tokens + sp->output_tokens + sp->cache_write_tokens +
 	    sp->cache_read_tokens;
-	char labels[512];
 	enum mg_err rc;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	rc = store_begin(s);
-	if (rc != MG_OK)
-		return rc;
 	if (sp->slot > 0) {
-		st = db_prepare(s->db, "DELETE FROM vkey_slot WHERE id = ?1");
-		if (st == NULL)
-			goto fail;
-		db_bind_int64(st, 1, sp->slot);
-		rc = run_write(s, st, NULL);
+		rc = store_keys_slot_delete(s, sp->slot);
 		if (rc != MG_OK)
-			goto out;
+			return rc;
 	}
 	if (sp->is_virtual) {
 		st = db_prepare(s->db, "UPDATE vkey SET spend = spend + ?2 WHERE hash = ?1");
 		if (st == NULL)
-			goto fail;
+			return MG_ESTORE;
 		db_bind_text(st, 1, sp->key_hash);
 		db_bind_double(st, 2, sp->cost);
 		rc = run_write(s, st, NULL);
 		if (rc != MG_OK)
-			goto out;
+			return rc;
 		/* tokens count for the tpm window only of keys that have one */
 		st = db_prepare(s->db, "INSERT INTO vkey_use(hash, at, tokens) SELECT ?1, ?2, ?3 "
 		    "WHERE ?3 > 0 AND EXISTS (SELECT 1 FROM vkey WHERE hash = ?1 AND "
 		    "tpm_limit IS NOT NULL)");
 		if (st == NULL)
-			goto fail;
+			return MG_ESTORE;
 		db_bind_text(st, 1, sp->key_hash);
 		db_bind_int64(st, 2, now);
 		db_bind_int64(st, 3, tokens);
 		rc = run_write(s, st, NULL);
 		if (rc != MG_OK)
-			goto out;
+			return rc;
 	}
 	st = db_prepare(s->db, "INSERT INTO spend_log(request_id, at_ms, key_hash, key_alias, "
 	    "user_id, team_id, tenant, model, input_tokens, output_tokens, cache_write_tokens, "
 	    "cache_read_tokens, cost, status, duration_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
 	    "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)");
 	if (st == NULL)
-		goto fail;
+		return MG_ESTORE;
 	bind_text_or_null(st, 1, sp->request_id);
 	db_bind_int64(st, 2, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 	db_bind_text(st, 3, sp->key_hash);
@@ -597,32 +513,5 @@ store_keys_settle(struct store *s, const struct store_spend *sp)
 	db_bind_double(st, 13, sp->cost);
 	db_bind_int64(st, 14, sp->status);
 	db_bind_int64(st, 15, sp->duration_ms);
-	rc = run_write(s, st, NULL);
-	if (rc != MG_OK)
-		goto out;
-	/* per key alias (hash prefix when the key has none): never the key */
-	metrics_labels(labels, sizeof(labels), "key_alias",
-	    sp->key_alias != NULL ? sp->key_alias : sp->tenant != NULL ? sp->tenant : "-",
-	    "model", sp->model != NULL ? sp->model : "-", (const char *)NULL);
-	rc = store_metric_add(s, "maskgate_tokens_input_total", labels, (double)sp->input_tokens);
-	if (rc == MG_OK)
-		rc = store_metric_add(s, "maskgate_tokens_output_total", labels,
-		    (double)sp->output_tokens);
-	if (rc == MG_OK)
-		rc = store_metric_add(s, "maskgate_tokens_cache_write_total", labels,
-		    (double)sp->cache_write_tokens);
-	if (rc == MG_OK)
-		rc = store_metric_add(s, "maskgate_tokens_cache_read_total", labels,
-		    (double)sp->cache_read_tokens);
-	if (rc == MG_OK)
-		rc = store_metric_add(s, "maskgate_spend_usd_total", labels, sp->cost);
-	if (rc == MG_OK)
-		rc = store_commit(s);
-	goto out;
-fail:
-	rc = MG_ESTORE;
-out:
-	if (rc != MG_OK)
-		store_rollback(s);
-	return rc;
+	return run_write(s, st, NULL);
 }

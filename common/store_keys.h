@@ -1,7 +1,8 @@
 /*
- * store_keys.h - SQL for virtual keys, their limits, spend, master keys,
- * the audit log, the spend log and the shared metrics counters. Nothing
- * here ever sees a raw key: only hex SHA-256 hashes.
+ * store_keys.h - SQL for virtual keys, the rows their limits use, spend,
+ * master keys, the audit log, the spend log and the shared metrics
+ * counters. SQL only: no policy, no metrics logic. Nothing here ever sees
+ * a raw key: only hex SHA-256 hashes.
  */
 #ifndef MG_STORE_KEYS_H
 #define MG_STORE_KEYS_H
@@ -44,19 +45,41 @@ struct store_keys_filter {
 enum mg_err store_keys_list(struct store *s, struct arena *a, const struct store_keys_filter *f,
     struct keys_record **out, size_t *n, long *total);
 
-/* Seconds a request (and its tokens) counts against rpm_limit/tpm_limit. */
-#define STORE_KEYS_RATE_WINDOW 60
+/*
+ * The rows admission (limits.c) reads and reserves, inside its
+ * transaction. store_keys_set_budget: the key's spend and the end of its
+ * budget period.
+ */
+enum mg_err store_keys_set_budget(struct store *s, const char *hash, double spend,
+    long reset_at);
+
+/* A parallel-request slot: who holds it. */
+struct store_slot {
+	long id;
+	long pid;	/* the worker process that took it */
+};
 
 /*
- * The admission transaction for a virtual key: budget (with its periodic
- * reset), rpm and tpm in the sliding window of the last
- * STORE_KEYS_RATE_WINDOW seconds before now, parallel slots (reclaiming
- * those of dead workers or older than slot_stale seconds). On MG_OK *slot
- * is the slot taken (0 when the key has no parallel limit) and *k the
- * record after the reset; MG_EINVAL with r filled when refused.
+ * Deletes the key's slots started before started_before, then lists the
+ * others (*out: arena array of *n).
  */
-enum mg_err store_keys_admit(struct store *s, struct arena *a, const char *hash, long now,
-    long slot_stale, struct keys_record *k, long *slot, struct keys_refusal *r);
+enum mg_err store_keys_slots(struct store *s, struct arena *a, const char *hash,
+    long started_before, struct store_slot **out, size_t *n);
+/* Frees one slot. */
+enum mg_err store_keys_slot_delete(struct store *s, long id);
+/* Takes a slot for pid; *id names it for store_keys_settle. */
+enum mg_err store_keys_slot_take(struct store *s, const char *hash, long pid, long now,
+    long *id);
+
+/*
+ * Requests and tokens recorded for the key at times after 'after', and the
+ * oldest time of each (-1 when none).
+ */
+enum mg_err store_keys_usage(struct store *s, const char *hash, long after, long *requests,
+    long *tokens, long *oldest_request, long *oldest_tokens);
+/* Drops usage rows at or before drop_until and records one request at now. */
+enum mg_err store_keys_use_request(struct store *s, const char *hash, long drop_until,
+    long now);
 
 /* One request's spend, for store_keys_settle. */
 struct store_spend {
@@ -70,7 +93,10 @@ struct store_spend {
 	long slot;		/* parallel slot to free, 0 = none */
 };
 
-/* Adds spend, tokens and counters and writes the spend-log row, atomically. */
+/*
+ * Frees the slot, adds spend and tokens to the key and writes the
+ * spend-log row; runs in the caller's transaction (spend_settle()).
+ */
 enum mg_err store_keys_settle(struct store *s, const struct store_spend *sp);
 
 /* Appends an audit row (its own statement; joins an open transaction). */

@@ -126,7 +126,7 @@ long store_map_minted(const struct store *s, int *hit);
 
 /* New mappings tenant minted in the clock hour (Unix seconds / 3600). */
 enum mg_err store_mint_used(struct store *s, const char *tenant, long hour, long *used);
-/* Adds n to that count (and forgets hours older than a day). */
+/* Adds n to that count (and forgets hours older than a day); joins an open transaction. */
 enum mg_err store_mint_add(struct store *s, const char *tenant, long hour, long n);
 
 /* Seconds after which a lookup refreshes last_seen. */

@@ -31,7 +31,9 @@ enum mg_err
 store_mint_add(struct store *s, const char *tenant, long hour, long n)
 {
 	struct db_stmt *st = NULL;
-	enum mg_err rc = store_begin(s);
+	/* inside the request's write after the response (spend.c), or its own */
+	int own = !db_in_transaction(s->db);
+	enum mg_err rc = own ? store_begin(s) : MG_OK;
 	enum db_step step;
 
 	if (rc != MG_OK)
@@ -63,9 +65,10 @@ store_mint_add(struct store *s, const char *tenant, long hour, long n)
 		rc = db_rc(step) == MG_OK ? MG_ESTORE : db_rc(step);
 		goto out;
 	}
-	rc = store_commit(s);
+	if (own)
+		rc = store_commit(s);
 out:
-	if (rc != MG_OK)
+	if (rc != MG_OK && own)
 		store_rollback(s);
 	return rc;
 }

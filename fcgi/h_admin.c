@@ -185,8 +185,6 @@ void
 h_metrics(struct request *req, const struct principal *unused)
 {
 	struct worker *w = req->worker;
-	struct principal p;
-	const char *why = "";
 	struct anomaly *found;
 	size_t nfound;
 	struct buf out;
@@ -194,19 +192,9 @@ h_metrics(struct request *req, const struct principal *unused)
 
 	(void)unused;
 	if (!scrape_allowed(req)) {
-		rc = keys_authenticate_ex(w->cfg, w->store, req->arena,
-		    http_header(req, "x-api-key"), http_header(req, "authorization"),
-		    http_header(req, "x-maskgate-key"), &p, &why);
-		if (rc == MG_ENOTFOUND) {
-			http_error(req, 401, ET_AUTHENTICATION, "%s", why);
+		if (!exchange_authenticate(&req->ex, 0, 0))
 			return;
-		}
-		if (rc != MG_OK) {
-			http_error(req, 503, ET_API, "credential check failed: %s", mg_strerror(rc));
-			return;
-		}
-		req->tenant = p.tenant;
-		if (!p.admin) {
+		if (!req->ex.principal.admin) {
 			http_error(req, 403, ET_PERMISSION, "/metrics needs an admin key or an "
 			    "address on MASKGATE_METRICS_ALLOW");
 			return;

@@ -43,7 +43,7 @@
 #include "ccauth.h"
 #include "jwalk.h"
 #include "log.h"
-#include "mask.h"
+#include "exchange.h"
 #include "route.h"
 #include "sandbox.h"
 #include "worker.h"
@@ -578,7 +578,6 @@ static void
 respond(struct request *req, const struct principal *p, struct cc_run *run, double started)
 {
 	struct json_object *res = NULL, *out = NULL, *v;
-	struct mask_session *ms;
 	struct buf text;
 	const char *result = "";
 	int is_error = 0;
@@ -602,10 +601,9 @@ respond(struct request *req, const struct principal *p, struct cc_run *run, doub
 		result = json_object_get_string(v);
 	if (json_object_object_get_ex(res, "is_error", &v))
 		is_error = json_object_get_boolean(v);
-	ms = mask_session_new(req->arena, req->worker->rules, req->worker->store, p->tenant);
 	buf_init(&text, req->arena);
-	if (ms == NULL || buf_appends(&text, "") != MG_OK ||
-	    mask_unmask(ms, result, strlen(result), 0, &text) != MG_OK) {
+	if (buf_appends(&text, "") != MG_OK ||
+	    exchange_restore_text(&req->ex, result, strlen(result), &text) != MG_OK) {
 		http_error(req, 503, ET_API, "could not restore the values in the result");
 		goto out;
 	}

@@ -115,7 +115,7 @@ request_object(struct request *req, int *status, char *err, size_t errlen)
 	return o;
 }
 
-static enum http_etype
+static enum api_etype
 etype_of(int status)
 {
 	switch (status) {
@@ -123,6 +123,18 @@ etype_of(int status)
 	case 403: return ET_PERMISSION;
 	case 404: return ET_NOT_FOUND;
 	default: return ET_API;
+	}
+}
+
+/* The HTTP status of a key operation's result (keys_mgmt() speaks mg_err). */
+int
+h_keys_status(enum mg_err rc)
+{
+	switch (rc) {
+	case MG_OK: return 200;
+	case MG_EINVAL: return 400;
+	case MG_ENOTFOUND: return 404;
+	default: return 503;
 	}
 }
 
@@ -167,8 +179,8 @@ h_keys(struct request *req, const struct principal *p)
 	if (op == KO_INFO && !json_object_object_get_ex(in, "key", NULL) &&
 	    p->kind == PRINCIPAL_VIRTUAL && p->key != NULL)
 		json_object_object_add(in, "key", json_object_new_string(p->key->hash));
-	status = keys_mgmt(req->worker->store, req->arena, op, h_actor(req, p), in, &out,
-	    err, sizeof(err));
+	status = h_keys_status(keys_mgmt(req->worker->store, req->arena, op, h_actor(req, p), in,
+	    &out, err, sizeof(err)));
 	json_object_put(in);
 	if (status != 200) {
 		http_error(req, status, etype_of(status), "%s", err);

@@ -3,8 +3,9 @@
  * Anthropic's Admin API spend limits (SpendLimit objects: type
  * "spend_limit", spl_ ids, amounts as whole-number strings of USD cents,
  * null for unlimited; scopes user, rbac_group (a maskgate team) and
- * organization), so clients written for that contract work here; and the
- * 429 every capped request is answered with (its shape: common/spend_limit.c).
+ * organization), so clients written for that contract work here. The caps
+ * are enforced by the exchange's admission (common/limits.c), and the 429 a
+ * capped request gets is common/exchange.c with common/spend_limit.c.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -16,7 +17,6 @@
 
 #include "jwalk.h"
 #include "log.h"
-#include "metrics.h"
 #include "h_spend_limits.h"
 #include "route.h"
 #include "spend_limit.h"
@@ -298,68 +298,3 @@ h_spend_limits(struct request *req, const struct principal *p)
 		send_object(req, limit_object(req->arena, &l));
 }
 
-/* The 429: billing_error, x-should-retry: false, retry-after to the reset. */
-static void
-refuse(struct request *req, const struct spend_block *b)
-{
-	const char *msg = spend_limit_message(req->arena, b,
-	    req->worker->cfg->spend_limit_message);
-	const char *body = spend_limit_body(req->arena, msg, req->request_id);
-	long now = (long)time(NULL);
-
-	if (body == NULL) {
-		http_error(req, 500, ET_API, "out of memory");
-		return;
-	}
-	req->reject_reason = MR_BUDGET;
-	http_add_header(req, "x-should-retry", "false");
-	if (b->reset_at > now)
-		http_add_header(req, "retry-after", arena_printf(req->arena, "%ld",
-		    b->reset_at - now));
-	if (req->aws_errors) {
-		/* Bedrock routes: the AWS error shape (top-level message), same words */
-		http_error(req, 429, ET_RATE_LIMIT, "%s", msg);
-		return;
-	}
-	http_json(req, 429, body);
-}
-
-int
-spend_limits_admit(struct request *req, const struct principal *p)
-{
-	struct spend_block b;
-	const char *who;
-	enum mg_err rc;
-	int blocked;
-	size_t n = strlen(req->path);
-
-	/* token counting is free: never blocked (as the gateway contract has it) */
-	if (p->kind == PRINCIPAL_MASTER || (n >= 13 && strcmp(req->path + n - 13,
-	    "/count_tokens") == 0) || strstr(req->path, "count-tokens") != NULL)
-		return 1;
-	who = p->key != NULL ? p->key->hash : p->key_hash;
-	rc = spend_limit_check(req->worker->store, p->user_id, p->team_id, who,
-	    (long)time(NULL), &b, &blocked);
-	if (rc != MG_OK) {
-		http_error(req, 503, ET_API, "spend limits unavailable (%s); request not forwarded",
-		    mg_strerror(rc));
-		return 0;
-	}
-	if (blocked)
-		refuse(req, &b);
-	return !blocked;
-}
-
-void
-spend_limits_refuse_budget(struct request *req, const struct principal *p, long retry_after)
-{
-	struct spend_block b;
-	long d = p->key != NULL ? p->key->budget_duration : -1;
-
-	memset(&b, 0, sizeof(b));
-	/* a key's budget_duration is any length; name the usual ones */
-	b.period = d == 86400 ? "daily" : d == 7 * 86400 ? "weekly" :
-	    d >= 28 * 86400 && d <= 31 * 86400 ? "monthly" : "key budget";
-	b.reset_at = d > 0 && retry_after > 0 ? (long)time(NULL) + retry_after : 0;
-	refuse(req, &b);
-}

@@ -245,7 +245,8 @@ render(struct ui *u, int status, const char *kind, const char *notice, const cha
 		json_object_object_add(lq, by != NULL && strcmp(by, "user") == 0 ? "user_id" :
 		    by != NULL && strcmp(by, "team") == 0 ? "team_id" : "key_alias",
 		    json_object_new_string(q));
-	st = keys_mgmt(w->store, req->arena, KO_LIST, u->sess.actor, lq, &resp, err, sizeof(err));
+	st = h_keys_status(keys_mgmt(w->store, req->arena, KO_LIST, u->sess.actor, lq, &resp, err,
+	    sizeof(err)));
 	if (st != 200) {
 		ui_notice(u, "error", err);
 		status = st;
@@ -347,8 +348,8 @@ ui_keys_post(struct ui *u, const char *action)
 		http_error(req, 500, ET_API, "out of memory");
 		return;
 	}
-	status = keys_mgmt(req->worker->store, req->arena, op, u->sess.actor, in, &resp, err,
-	    sizeof(err));
+	status = h_keys_status(keys_mgmt(req->worker->store, req->arena, op, u->sess.actor, in,
+	    &resp, err, sizeof(err)));
 	json_object_put(in);
 	if (status != 200) {
 		render(u, status, "error", arena_printf(req->arena, "The key was not changed: %s",

@@ -16,7 +16,6 @@
 #include "crypto.h"
 #include "http.h"
 #include "log.h"
-#include "metrics.h"
 
 extern char **environ;
 
@@ -98,11 +97,7 @@ http_request_init(struct request *req, struct worker *w, struct arena *a,
 		req->path = "/";
 		req->query = "";
 	}
-	req->tenant = "-";
-	req->upstream_ms = -1;
-	req->upstream_ttfb_ms = -1;
-	req->route = "other";
-	req->reject_reason = MR__MAX;
+	outcome_init(&req->ex.out);
 }
 
 const char *
@@ -275,7 +270,8 @@ http_start(struct request *req, int status, const char *content_type)
 	out_raw(req, head, (size_t)n);
 	/* the upstream's id when proxying, so users can quote it to Anthropic */
 	n = snprintf(head, sizeof(head), "request-id: %s\r\n",
-	    req->upstream_request_id != NULL ? req->upstream_request_id : req->request_id);
+	    req->ex.out.upstream_request_id != NULL ? req->ex.out.upstream_request_id :
+	    req->request_id);
 	out_raw(req, head, (size_t)n);
 	out_raw(req, req->headers.data, req->headers.len);
 	out_raw(req, "\r\n", 2);
@@ -318,7 +314,7 @@ http_json(struct request *req, int status, const char *json)
 }
 
 const char *
-http_error_json(struct request *req, enum http_etype type, const char *message)
+http_error_json(struct request *req, enum api_etype type, const char *message)
 {
 	struct json_object *root = json_object_new_object(), *err = json_object_new_object();
 	const char *s = NULL;
@@ -342,7 +338,7 @@ http_error_json(struct request *req, enum http_etype type, const char *message)
 }
 
 void
-http_error(struct request *req, int status, enum http_etype type, const char *fmt, ...)
+http_error(struct request *req, int status, enum api_etype type, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;

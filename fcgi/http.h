@@ -8,25 +8,12 @@
 #include <stddef.h>
 #include <fcgiapp.h>
 
+#include "apierr.h"
 #include "arena.h"
+#include "exchange.h"
 #include "mg.h"
 
 struct worker;
-struct mask_session;
-
-/* Anthropic error types used in the error envelope. */
-enum http_etype {
-	ET_INVALID_REQUEST,	/* 400, 405, 413 */
-	ET_AUTHENTICATION,	/* 401 */
-	ET_PERMISSION,		/* 403 */
-	ET_NOT_FOUND,		/* 404 */
-	ET_REQUEST_TOO_LARGE,	/* 413 */
-	ET_RATE_LIMIT,		/* 429 */
-	ET_API,			/* 500, 502, 503, 504, 508 */
-	ET_OVERLOADED,		/* 529 */
-	ET_TIMEOUT,		/* 504 */
-	ET__MAX
-};
 
 struct request {
 	struct worker *worker;
@@ -39,14 +26,12 @@ struct request {
 	char *body;		/* NUL-terminated, set by http_read_body */
 	size_t body_len;
 
-	/* filled by the handler for the access log */
-	const char *tenant;
-	const char *upstream_request_id;	/* sent as request-id if set */
-	long upstream_ms;		/* -1 until the upstream was called */
-	long upstream_ttfb_ms;		/* -1 until the upstream answered */
-	const char *route;		/* routing-table path, for metrics */
-	int reject_reason;		/* enum metrics_reason; MR__MAX = none */
-	const struct mask_session *mask;	/* for per-type mask metrics */
+	/*
+	 * The request's life in the core and its outcome record (route,
+	 * tenant, reason, upstream timings), read by the access log, the
+	 * metrics and the spend log after the response.
+	 */
+	struct exchange ex;
 	int aws_errors;		/* Bedrock route: errors also as AWS SDKs read them */
 	double t_start;
 
@@ -55,6 +40,7 @@ struct request {
 	int status;
 	int started;
 	int client_gone;
+	double peer_checked_ms;	/* last kernel check of the client's connection */
 	size_t bytes_out;
 };
 
@@ -94,9 +80,9 @@ void http_json(struct request *req, int status, const char *json);
  * A maskgate error in the Anthropic envelope:
  * {"type":"error","error":{"type":"...","message":"..."}}
  */
-void http_error(struct request *req, int status, enum http_etype type,
+void http_error(struct request *req, int status, enum api_etype type,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* The envelope as a string in the request arena (for SSE error events). */
-const char *http_error_json(struct request *req, enum http_etype type, const char *message);
+const char *http_error_json(struct request *req, enum api_etype type, const char *message);
 
 #endif

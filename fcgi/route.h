@@ -12,11 +12,11 @@ struct json_object;
 
 /* Authenticates when the route needs it, then runs the handler. */
 void route_dispatch(struct request *req);
-/* Records the finished request in the shared metrics. */
+/* After the response: the request's one write (exchange_settle()). */
 void route_account(struct request *req);
 
-/* 508 when the request came from this maskgate itself; 1 if answered. */
-int proxy_loop_detected(struct request *req);
+/* h_proxy.c: FastCGI as the exchange's transport */
+extern const struct exchange_io proxy_io;
 
 /* Handlers. p is NULL for routes open without a credential. */
 void h_root(struct request *req, const struct principal *p);
@@ -30,6 +30,8 @@ void h_inference_profiles(struct request *req, const struct principal *p);
 void h_claude_code(struct request *req, const struct principal *p);
 /* h_keys.c: /key/... management (LiteLLM-compatible) */
 void h_keys(struct request *req, const struct principal *p);
+/* The HTTP status of a keys_mgmt() result: 200, 400, 404 or 503. */
+int h_keys_status(enum mg_err rc);
 /* The query string as a new JSON object of strings (caller puts), or NULL. */
 struct json_object *h_query_object(struct request *req);
 /* The same for any name=value&... text (an HTML form's body). */

@@ -6,6 +6,7 @@
  */
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -54,7 +55,12 @@ worker_init(struct worker *w, const struct cfg *c, char *err, size_t errlen)
 	rc = rules_load_packs(c->rule_packs, c->rules_path, &w->rules, err, errlen);
 	if (rc != MG_OK)
 		return rc;
-	return models_load(c->models_path, c->model_allowlist, &w->models, err, errlen);
+	rc = models_load(c->models_path, c->model_allowlist, &w->models, err, errlen);
+	w->env.cfg = c;
+	w->env.store = w->store;
+	w->env.rules = w->rules;
+	w->env.models = w->models;
+	return rc;
 }
 
 void
@@ -83,10 +89,28 @@ log_safe(struct arena *a, const char *s)
 	return out;
 }
 
+/*
+ * CGI: the web server ends the response when our stdout closes; point it
+ * at /dev/null so that happens before the request's write, not at exit.
+ */
+static void
+cgi_end_response(void)
+{
+	int fd;
+
+	fflush(stdout);
+	fd = open("/dev/null", O_WRONLY);
+	if (fd < 0)
+		return;
+	dup2(fd, STDOUT_FILENO);
+	close(fd);
+}
+
 static void
 handle(struct worker *w, FCGX_Request *fcgx)
 {
 	struct request req;
+	const struct outcome *o;
 
 	http_request_init(&req, w, &w->arena, fcgx);
 	route_dispatch(&req);
@@ -94,14 +118,20 @@ handle(struct worker *w, FCGX_Request *fcgx)
 		http_error(&req, 500, ET_API, "handler produced no response");
 	http_flush(&req);
 	/* the routing-table entry, never the raw path: /key/info/sk-... is a key */
+	o = &req.ex.out;
 	log_info("access rid=%s tenant=%s method=%s route=%s status=%d bytes=%zu "
-	    "upstream_ms=%ld own_ms=%ld%s", req.request_id, req.tenant,
-	    log_safe(&w->arena, req.method), req.route, req.status,
-	    req.bytes_out, req.upstream_ms > 0 ? req.upstream_ms : 0,
-	    (long)(mg_now_ms() - req.t_start) - (req.upstream_ms > 0 ? req.upstream_ms : 0),
+	    "upstream_ms=%ld own_ms=%ld%s%s%s", req.request_id, o->tenant,
+	    log_safe(&w->arena, req.method), o->route, req.status,
+	    req.bytes_out, o->upstream_ms > 0 ? o->upstream_ms : 0,
+	    (long)(mg_now_ms() - req.t_start) - (o->upstream_ms > 0 ? o->upstream_ms : 0),
+	    o->reason != OUT_OK ? " reason=" : "",
+	    o->reason != OUT_OK ? outcome_reason_name(o->reason) : "",
 	    req.client_gone ? " client_gone=1" : "");
+	/* the client has its whole answer; only then the request's one write */
 	if (fcgx != NULL)
-		FCGX_Finish_r(fcgx);	/* the client has its answer; now account */
+		FCGX_Finish_r(fcgx);
+	else
+		cgi_end_response();
 	route_account(&req);
 	w->served++;
 }

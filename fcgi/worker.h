@@ -11,12 +11,14 @@
 
 #include "arena.h"
 #include "cfg.h"
+#include "exchange.h"
 
 struct worker {
 	const struct cfg *cfg;
 	struct store *store;
 	struct rules *rules;
 	struct models *models;
+	struct exchange_env env;	/* the same, as the exchange sees them */
 	struct arena arena;
 	long served;
 	long started;		/* Unix seconds, for the console's uptime */

@@ -39,6 +39,22 @@ else
 fi
 check "no assignment inside if/while conditions" "$ASSIGN_IN_COND"
 check "no reading client-side Anthropic/proxy variables" 'getenv\("(ANTHROPIC_API_KEY|HTTPS?_PROXY|https?_proxy|ALL_PROXY)"'
+# layering: common/ is the core and never includes a header of fcgi/ or
+# cli/ (the build compiles it without -Ifcgi -Icli; this names the file)
+n=$((n + 1))
+upward=$(for h in fcgi/*.h cli/*.h; do
+	b=$(basename "$h")
+	[ -e "common/$b" ] && continue
+	grep -nE "^[[:space:]]*#[[:space:]]*include[[:space:]]*\"([^\"]*/)?$b\"" common/*.c common/*.h
+done
+grep -nE '^[[:space:]]*#[[:space:]]*include[[:space:]]*"[^"]*\.\./' common/*.c common/*.h)
+if [ -n "$upward" ]; then
+	echo "not ok $n - common/ includes nothing from fcgi/ or cli/"
+	echo "$upward" | sort -u | sed 's/^/#   /'
+	bad=$((bad + 1))
+else
+	echo "ok $n - common/ includes nothing from fcgi/ or cli/"
+fi
 # make CFLAGS=-O0 (or any user CFLAGS) must keep what the build needs: a
 # dry run of every compile, plain and sanitizer builds
 n=$((n + 1))

@@ -175,6 +175,12 @@ try {
 
   // a proxied request with the key, then its spend
   check(await proxied(key) === 200, 'proxied request with the new key: 200');
+  // its spend is written just after the response: wait for it, briefly
+  for (let i = 0; i < 100; i++) {
+    const r = await fetch(`${base}/key/info?key=${key}`, { headers: { 'x-api-key': master } });
+    if ((await r.json()).info?.spend > 0) break;
+    await new Promise((done) => setTimeout(done, 20));
+  }
   html = await visit(page, 'spend', '/ui/spend?group=key&period=day');
   check(html.includes(`<td>${ALIAS} (`), 'spend table lists the key');
   // the mock's usage: 10 input and 5 output tokens of claude-sonnet-4-5

@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 
 from botocore.eventstream import EventStreamBuffer
 
@@ -205,11 +206,18 @@ def test_spend_recorded_at_bedrock_price(srv, mock):
     h["x-api-key"] = key
     s, _, out = curl(srv.url + MODEL_PATH + "/invoke", method="POST", headers=h, data=body())
     assert s == 200, out
-    s, _, out = curl(srv.url + "/key/info?key=" + key, headers={"x-api-key": srv.master})
-    info = json.loads(out)
-    spend = info.get("info", info).get("spend")
-    # 10 input, 5 output tokens at Sonnet 4.5 prices (3 and 15 USD per million)
-    assert spend is not None and abs(spend - (10 * 3 + 5 * 15) / 1e6) < 1e-9, info
+    # 10 input, 5 output tokens at Sonnet 4.5 prices (3 and 15 USD per million),
+    # written just after the response: polled briefly
+    want = (10 * 3 + 5 * 15) / 1e6
+    deadline = time.time() + 5
+    while True:
+        s, _, out = curl(srv.url + "/key/info?key=" + key, headers={"x-api-key": srv.master})
+        info = json.loads(out)
+        spend = info.get("info", info).get("spend")
+        if (spend is not None and abs(spend - want) < 1e-9) or time.time() > deadline:
+            break
+        time.sleep(0.02)
+    assert spend is not None and abs(spend - want) < 1e-9, info
 
 
 def test_inference_profile_arn(srv, mock):

@@ -48,6 +48,23 @@ def ask(srv, key, model=MODEL, stream=False, headers=None):
     return curl(srv.url + "/v1/messages", method="POST", headers=h, data=body)
 
 
+def recorded(fetch, done, timeout=5.0):
+    """Spend, usage and metrics are written just after the response (one
+    write after FCGX_Finish_r): poll briefly for them instead of racing it."""
+    deadline = time.time() + timeout
+    while True:
+        value = fetch()
+        if done(value) or time.time() > deadline:
+            return value
+        time.sleep(0.02)
+
+
+def info_spend(srv, key, want):
+    s, info = recorded(lambda: mg(srv, "/key/info?key=" + key),
+                       lambda r: r[0] == 200 and abs(r[1]["info"]["spend"] - want) < 1e-9)
+    return info
+
+
 def cli(srv, *args):
     """Runs bin/maskgate against the server's store, as the server's user."""
     env = dict(os.environ)
@@ -154,8 +171,8 @@ def test_budget_nonstreaming(srv, mock):
     assert s == 200
     assert h.get("x-maskgate-key-spend") == "0.000000", h
     assert int(h.get("x-maskgate-overhead-ms", "-1")) >= 0, h
-    s, info = mg(srv, "/key/info?key=" + o["key"])
     # 10 input * $3/M + 5 output * $15/M
+    info = info_spend(srv, o["key"], 0.000105)
     assert abs(info["info"]["spend"] - 0.000105) < 1e-9, info
     n = len(mock.requests)
     s, h, b = ask(srv, o["key"])
@@ -177,8 +194,8 @@ def test_budget_streaming(srv, mock):
     mock.script.append(Reply("sse", events=sse_text_events(["Hel", "lo"], usage_out=7)))
     s, h, b = ask(srv, o["key"], stream=True)
     assert s == 200 and b"message_stop" in b
-    s, info = mg(srv, "/key/info?key=" + o["key"])
     # 12 input * $3/M + 7 output * $15/M
+    info = info_spend(srv, o["key"], 0.000141)
     assert abs(info["info"]["spend"] - 0.000141) < 1e-9, info
     s, _, b = ask(srv, o["key"], stream=True)
     assert s == 429
@@ -188,10 +205,11 @@ def test_budget_streaming(srv, mock):
 def test_budget_reset(srv, mock):
     o = generate(srv, max_budget=0.0001, budget_duration="3s")
     assert ask(srv, o["key"])[0] == 200
+    info_spend(srv, o["key"], 0.000105)
     assert ask(srv, o["key"])[0] == 429
     time.sleep(3.5)
     assert ask(srv, o["key"])[0] == 200
-    s, info = mg(srv, "/key/info?key=" + o["key"])
+    info = info_spend(srv, o["key"], 0.000105)
     assert abs(info["info"]["spend"] - 0.000105) < 1e-9, info
 
 
@@ -332,15 +350,30 @@ def test_metrics_add_up(srv, mock):
     o = generate(srv, user_id="metrics-user", key_alias="metrics-alias")
     res = _parallel(lambda: ask(srv, o["key"]), 8)
     assert all(r[0] == 200 for r in res)
-    s, _, body = curl(srv.url + "/metrics", headers=auth(srv.master))
+    # refusals whose reasons the outcome record carries to the metrics
+    b = generate(srv, max_budget=0.0001)
+    assert ask(srv, b["key"])[0] == 200
+    info_spend(srv, b["key"], 0.000105)
+    assert ask(srv, b["key"])[0] == 429
+    blocked = generate(srv)
+    assert mg(srv, "/key/block", {"key": blocked["key"]})[0] == 200
+    assert ask(srv, blocked["key"])[0] == 401
+    assert ask(srv, "sk-" + "0" * 64)[0] == 401
+    want = 'maskgate_requests_total{route="/v1/messages",status="200",tenant="user:metrics-user"} 8'
+    s, _, body = recorded(lambda: curl(srv.url + "/metrics", headers=auth(srv.master)),
+                          lambda r: want in r[2].decode()
+                          and 'reason="blocked_key"' in r[2].decode())
     assert s == 200
     text = body.decode()
-    want = 'maskgate_requests_total{route="/v1/messages",status="200",tenant="user:metrics-user"} 8'
     assert want in text, text[:3000]
     assert 'maskgate_tokens_input_total{key_alias="metrics-alias",model="%s"} 80' % MODEL in text
     assert 'maskgate_upstream_latency_seconds_bucket{route="/v1/messages",le="+Inf"}' in text
     assert "# TYPE maskgate_upstream_latency_seconds histogram" in text
     assert 'maskgate_rejections_total{reason="auth"}' in text
+    # reasons come from each request's outcome record, set where it was refused
+    assert 'maskgate_rejections_total{reason="budget"}' in text, text[-3000:]
+    assert 'maskgate_rejections_total{reason="blocked_key"}' in text, text[-3000:]
+    assert "maskgate_store_write_transactions_total" in text
     assert o["key"] not in text
 
 

@@ -107,7 +107,7 @@ test_sessions(struct cfg *c, struct store *s, struct arena *a)
 
 	/* admin virtual keys sign in; blocking the key ends its sessions */
 	req = json_tokener_parse("{\"key_alias\":\"ops\",\"admin\":true}");
-	TH_OK(keys_mgmt(s, a, KO_GENERATE, "test", req, &resp, err, sizeof(err)) == 200,
+	TH_OK(keys_mgmt(s, a, KO_GENERATE, "test", req, &resp, err, sizeof(err)) == MG_OK,
 	    "admin key generated");
 	json_object_object_get_ex(resp, "key", &v);
 	admin_key = arena_strdup(a, json_object_get_string(v));
@@ -118,7 +118,7 @@ test_sessions(struct cfg *c, struct store *s, struct arena *a)
 	keys_hash_arg(admin_key, hash);
 	req = json_object_new_object();
 	json_object_object_add(req, "key", json_object_new_string(hash));
-	TH_OK(keys_mgmt(s, a, KO_BLOCK, "test", req, &resp, err, sizeof(err)) == 200, "blocked");
+	TH_OK(keys_mgmt(s, a, KO_BLOCK, "test", req, &resp, err, sizeof(err)) == MG_OK, "blocked");
 	json_object_put(req);
 	json_object_put(resp);
 	TH_OK(session_check(c, s, a, cookie, now, &chk) == MG_ENOTFOUND,
