@@ -19,11 +19,11 @@ FUZZ_SECONDS ?= 60
 # LDLIBS (make CFLAGS=-O0) add to and never replace: without -std=c11
 # -D_GNU_SOURCE, memmem would compile as an implicit declaration returning
 # a truncated pointer. CFLAGS holds only the optimisation and debug choice.
-MG_STD := -std=c11 -D_GNU_SOURCE -Icommon
+MG_STD := -std=c11 -D_GNU_SOURCE -Icommon -I/usr/include/postgresql
 MG_CFLAGS := $(MG_STD) -Wall -Wextra -Wshadow -Wformat=2 -Wno-unused-parameter \
 	-fstack-protector-strong
 MG_LDFLAGS :=
-MG_LDLIBS := -lfcgi -lcurl -ljson-c -lpcre2-8 -lsqlite3 -lcrypto -ljwt -lz
+MG_LDLIBS := -lfcgi -lcurl -ljson-c -lpcre2-8 -lsqlite3 -lpq -lcrypto -ljwt -lz
 
 ifeq ($(SANITIZE),1)
 OUT := build/san
@@ -43,7 +43,7 @@ CLI_SRC := $(sort $(wildcard cli/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 BENCH_SRC := $(sort $(wildcard tests/bench/bench_*.c))
-EMBED_IN := $(sort $(wildcard sql/*.sql rules/*.rules)) data/models.conf
+EMBED_IN := $(sort $(wildcard sql/*.sql sql/pg/*.sql rules/*.rules)) data/models.conf
 
 LIB := $(OUT)/libmaskgate.a
 COMMON_OBJ := $(COMMON_SRC:%.c=$(OUT)/%.o) $(OUT)/embed.o

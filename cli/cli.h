@@ -18,5 +18,7 @@ int cli_rules(int argc, char **argv);
 /* cmd_keys.c: virtual keys and master-key rotation */
 int cli_key(int argc, char **argv);
 int cli_master(int argc, char **argv);
+/* cmd_migrate.c: copy a store to another database */
+int cli_migrate(int argc, char **argv);
 
 #endif

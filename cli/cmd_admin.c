@@ -14,7 +14,9 @@
 #include "cfg.h"
 #include "cli.h"
 #include "crypto.h"
+#include "db.h"
 #include "sandbox.h"
+#include "store.h"
 
 int
 cli_keygen(int argc, char **argv)
@@ -74,12 +76,31 @@ check_private(struct doctor *d, const char *path, const char *what)
 	}
 }
 
+/* PostgreSQL: does it answer (described without its password)? */
+static void
+check_database(struct doctor *d, const struct cfg *c)
+{
+	char where[512], err[512];
+	struct store *s = NULL;
+
+	if (c->db_path == NULL || db_backend_of(c->db_path) != DB_PG)
+		return;
+	db_describe(c->db_path, where, sizeof(where));
+	if (store_open(c, &s, err, sizeof(err)) != MG_OK) {
+		finding(d, "error", "database %s: %s", where, err);
+		return;
+	}
+	finding(d, "ok", "database %s answers (schema version %d)", where,
+	    store_schema_version(s));
+	store_close(s);
+}
+
 static void
 check_secret_files(struct doctor *d)
 {
 	static const char *const names[] = {
 		"MASKGATE_MASTER_KEY_FILE", "MASKGATE_DATA_KEY_FILE",
-		"MASKGATE_UPSTREAM_API_KEY_FILE", "MASKGATE_JWT_SECRET_FILE",
+		"MASKGATE_UPSTREAM_API_KEY_FILE", "MASKGATE_JWT_SECRET_FILE", "MASKGATE_DB_FILE",
 	};
 	size_t i;
 
@@ -198,6 +219,7 @@ cli_doctor(int argc, char **argv)
 		finding(&d, "warn", "%s", "MASKGATE_UPSTREAM_API_KEY is not set: upstream calls carry no key");
 	check_secret_files(&d);
 	check_private(&d, cfg.db_path, "database");
+	check_database(&d, &cfg);
 	check_jit(&d);
 	check_sandbox(&d, &cfg);
 	if (base != NULL)

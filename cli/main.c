@@ -22,6 +22,7 @@ static const struct cli_cmd cli_cmds[] = {
 	{ "rules", cli_rules, "rules check FILE: validate a rules file" },
 	{ "key", cli_key, "virtual keys: create|list|info|update|block|unblock|delete|regenerate" },
 	{ "master", cli_master, "master rotate: new master key, old one valid for a grace period" },
+	{ "migrate", cli_migrate, "migrate --from DB --to DB: copy the store to another database" },
 };
 
 int

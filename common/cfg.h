@@ -19,7 +19,8 @@ enum cfg_env { CFG_ENV_DEVELOPMENT, CFG_ENV_STAGING, CFG_ENV_PRODUCTION, CFG_ENV
 struct cfg {
 	enum cfg_env env;
 	char *master_key;		/* MASKGATE_MASTER_KEY */
-	char *db_path;			/* MASKGATE_DB */
+	char *db_path;			/* MASKGATE_DB: SQLite path or PostgreSQL conninfo */
+	long db_prepared;		/* MASKGATE_DB_PREPARED: PostgreSQL named statements */
 	unsigned char data_key[32];	/* MASKGATE_DATA_KEY (hex) */
 	int have_data_key;
 	char *upstream_url;		/* MASKGATE_UPSTREAM_URL */
@@ -32,9 +33,10 @@ struct cfg {
 	char *models_path;		/* MASKGATE_MODELS: admin model table */
 	char *model_allowlist;		/* comma-separated; NULL = all */
 	long map_ttl;			/* seconds a mapping lives unused */
+	size_t mask_cache;		/* bytes of masked strings a worker keeps, 0 = off */
 	long max_new_mappings;		/* per request, 0 = no cap */
 	long max_new_mappings_hour;	/* per tenant and clock hour, 0 = no cap */
-	long busy_timeout_ms;		/* SQLite busy_timeout */
+	long busy_timeout_ms;		/* SQLite busy_timeout, PostgreSQL statement_timeout */
 	long max_requests;		/* per worker, then it is replaced */
 	long drain_timeout;		/* seconds to finish in-flight on SIGTERM */
 	long workers;			/* default pool size */

@@ -24,6 +24,21 @@ db_backend_of(const char *target)
 	return DB_SQLITE;
 }
 
+void
+db_describe(const char *target, char *out, size_t outlen)
+{
+	if (db_backend_of(target) == DB_PG)
+		db_pg_describe(target, out, outlen);
+	else
+		snprintf(out, outlen, "SQLite %s", target);
+}
+
+int
+db_connected(struct db *db)
+{
+	return db->ops->connected(db);
+}
+
 uint64_t
 db_sql_hash(const char *sql)
 {
@@ -41,8 +56,24 @@ db_open(const char *target, long busy_ms, struct db **out, char *err, size_t err
 {
 	*out = NULL;
 	if (db_backend_of(target) == DB_PG)
-		return db_pg_open(target, busy_ms, out, err, errlen);
+		return db_pg_open(target, busy_ms, 0, out, err, errlen);
 	return db_sqlite_open(target, busy_ms, out, err, errlen);
+}
+
+enum mg_err
+db_open_lazy(const char *target, long busy_ms, struct db **out, char *err, size_t errlen)
+{
+	*out = NULL;
+	if (db_backend_of(target) == DB_PG)
+		return db_pg_open(target, busy_ms, 1, out, err, errlen);
+	return db_sqlite_open(target, busy_ms, out, err, errlen);
+}
+
+void
+db_on_connect(struct db *db, int (*fn)(void *arg), void *arg)
+{
+	db->on_connect = fn;
+	db->on_connect_arg = arg;
 }
 
 void
@@ -80,7 +111,7 @@ db_reset(struct db_stmt *st)
 void
 db_bind_text(struct db_stmt *st, int i, const char *v)
 {
-	struct db_value x = { DB_TEXT, v, v != NULL ? strlen(v) : 0, 0, 0 };
+	struct db_value x = { DB_TEXT, v, v != NULL ? strlen(v) : 0, 0, 0, 0 };
 
 	if (v == NULL)
 		x.type = DB_NULL;
@@ -90,7 +121,7 @@ db_bind_text(struct db_stmt *st, int i, const char *v)
 void
 db_bind_textn(struct db_stmt *st, int i, const char *v, size_t len)
 {
-	struct db_value x = { DB_TEXT, v, len, 0, 0 };
+	struct db_value x = { DB_TEXT, v, len, 0, 0, 0 };
 
 	st->db->ops->bind(st, i, &x);
 }
@@ -98,7 +129,7 @@ db_bind_textn(struct db_stmt *st, int i, const char *v, size_t len)
 void
 db_bind_int64(struct db_stmt *st, int i, int64_t v)
 {
-	struct db_value x = { DB_INTEGER, NULL, 0, v, 0 };
+	struct db_value x = { DB_INTEGER, NULL, 0, v, 0, 0 };
 
 	st->db->ops->bind(st, i, &x);
 }
@@ -106,7 +137,7 @@ db_bind_int64(struct db_stmt *st, int i, int64_t v)
 void
 db_bind_double(struct db_stmt *st, int i, double v)
 {
-	struct db_value x = { DB_FLOAT, NULL, 0, 0, v };
+	struct db_value x = { DB_FLOAT, NULL, 0, 0, v, 0 };
 
 	st->db->ops->bind(st, i, &x);
 }
@@ -114,7 +145,15 @@ db_bind_double(struct db_stmt *st, int i, double v)
 void
 db_bind_blob(struct db_stmt *st, int i, const void *v, size_t len)
 {
-	struct db_value x = { DB_BLOB, v, len, 0, 0 };
+	struct db_value x = { DB_BLOB, v, len, 0, 0, 0 };
+
+	st->db->ops->bind(st, i, &x);
+}
+
+void
+db_bind_any(struct db_stmt *st, int i, const char *text)
+{
+	struct db_value x = { DB_TEXT, text, strlen(text), 0, 0, 1 };
 
 	st->db->ops->bind(st, i, &x);
 }
@@ -122,7 +161,7 @@ db_bind_blob(struct db_stmt *st, int i, const void *v, size_t len)
 void
 db_bind_null(struct db_stmt *st, int i)
 {
-	struct db_value x = { DB_NULL, NULL, 0, 0, 0 };
+	struct db_value x = { DB_NULL, NULL, 0, 0, 0, 0 };
 
 	st->db->ops->bind(st, i, &x);
 }
@@ -215,6 +254,18 @@ const char *
 db_errmsg(struct db *db)
 {
 	return db->ops->errmsg(db);
+}
+
+int
+db_retryable(struct db *db)
+{
+	return db->last_retryable;
+}
+
+void
+db_set_prepared(struct db *db, int on)
+{
+	db->prepared = on;
 }
 
 void *

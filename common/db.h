@@ -49,12 +49,30 @@ enum db_type {
 enum db_backend db_backend_of(const char *target);
 
 /*
+ * What target names, safe to print: the SQLite path, or for PostgreSQL
+ * user@host:port/dbname and sslmode, never the password.
+ */
+void db_describe(const char *target, char *out, size_t outlen);
+
+/*
  * Opens target (a SQLite path, or a PostgreSQL connection string) for this
  * process. busy_ms bounds waiting for a lock (SQLite) or a statement
  * (PostgreSQL statement_timeout, 0 = none). On failure err says why without
  * the connection string's password. Returns a new connection, caller closes.
  */
 enum mg_err db_open(const char *target, long busy_ms, struct db **out, char *err, size_t errlen);
+/*
+ * The same, but a PostgreSQL server that does not answer yet is not an
+ * error: the connection is made at the first statement (which fails with
+ * DB_ECONN until then) and err says what happened. A worker process opens
+ * this way so that it lives on and serves 503 until the database is back.
+ */
+enum mg_err db_open_lazy(const char *target, long busy_ms, struct db **out, char *err,
+    size_t errlen);
+/* fn(arg) runs after every (re)connection; non-zero marks the connection unusable. */
+void db_on_connect(struct db *db, int (*fn)(void *arg), void *arg);
+/* Whether the connection is up now (SQLite: always). */
+int db_connected(struct db *db);
 void db_close(struct db *db);
 enum db_backend db_backend(const struct db *db);
 
@@ -77,6 +95,8 @@ void db_bind_int64(struct db_stmt *st, int i, int64_t v);
 void db_bind_double(struct db_stmt *st, int i, double v);
 void db_bind_blob(struct db_stmt *st, int i, const void *v, size_t len);
 void db_bind_null(struct db_stmt *st, int i);
+/* A value in its text form that the column's type converts (copying between backends). */
+void db_bind_any(struct db_stmt *st, int i, const char *text);
 
 /* Runs st or moves to its next row. */
 enum db_step db_step(struct db_stmt *st);
@@ -101,6 +121,16 @@ enum db_step db_begin_read(struct db *db);
 enum db_step db_commit(struct db *db);
 void db_rollback(struct db *db);
 int db_in_transaction(struct db *db);
+
+/*
+ * Whether the last failure was a serialisation failure or a deadlock, which
+ * the whole transaction may be retried after (PostgreSQL; SQLite waits in
+ * busy_timeout instead and never says so).
+ */
+int db_retryable(struct db *db);
+
+/* PostgreSQL: named prepared statements (1, default) or unnamed ones (0, PgBouncer). */
+void db_set_prepared(struct db *db, int on);
 
 /* The last error's text (never the connection string). */
 const char *db_errmsg(struct db *db);

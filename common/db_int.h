@@ -15,6 +15,7 @@ struct db_value {
 	size_t len;
 	int64_t i;		/* DB_INTEGER */
 	double d;		/* DB_FLOAT */
+	int untyped;		/* DB_TEXT: the column's type decides (db_bind_any) */
 };
 
 struct db_ops {
@@ -37,11 +38,17 @@ struct db_ops {
 	int (*in_transaction)(struct db *db);
 	const char *(*errmsg)(struct db *db);
 	void *(*handle)(struct db *db);
+	int (*connected)(struct db *db);
 };
 
 struct db {
 	const struct db_ops *ops;
 	enum db_backend backend;
+	int last_retryable;	/* the last failure may be retried (db_retryable) */
+	int prepared;		/* PostgreSQL: named prepared statements */
+	/* called after every (re)connection, outside a transaction; non-zero: unusable */
+	int (*on_connect)(void *arg);
+	void *on_connect_arg;
 };
 
 struct db_stmt {
@@ -56,7 +63,9 @@ uint64_t db_sql_hash(const char *sql);
 
 enum mg_err db_sqlite_open(const char *path, long busy_ms, struct db **out, char *err,
     size_t errlen);
-enum mg_err db_pg_open(const char *conninfo, long busy_ms, struct db **out, char *err,
-    size_t errlen);
+enum mg_err db_pg_open(const char *conninfo, long busy_ms, int lazy, struct db **out,
+    char *err, size_t errlen);
+
+void db_pg_describe(const char *conninfo, char *out, size_t outlen);
 
 #endif

@@ -338,6 +338,13 @@ sq_handle(struct db *d)
 	return SQ(d)->h;
 }
 
+static int
+sq_connected(struct db *d)
+{
+	(void)d;
+	return 1;
+}
+
 static const struct db_ops sq_ops = {
 	.close = sq_close,
 	.prepare = sq_prepare,
@@ -358,4 +365,5 @@ static const struct db_ops sq_ops = {
 	.in_transaction = sq_in_transaction,
 	.errmsg = sq_errmsg,
 	.handle = sq_handle,
+	.connected = sq_connected,
 };

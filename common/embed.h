@@ -16,6 +16,8 @@ struct embed_file {
 
 extern const struct embed_file embed_sql[];
 extern const size_t embed_sql_count;
+extern const struct embed_file embed_pgsql[];	/* the same migrations for PostgreSQL */
+extern const size_t embed_pgsql_count;
 extern const struct embed_file embed_rules[];
 extern const size_t embed_rules_count;
 extern const struct embed_file embed_models[];

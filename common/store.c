@@ -1,14 +1,17 @@
 /*
  * store.c - opening the database, migrations, transactions, readiness.
  *
- * Migrations are the numbered files in sql/, embedded at build time, and
- * applied under BEGIN IMMEDIATE with PRAGMA user_version as the marker, so
- * many workers starting together apply each exactly once.
+ * Migrations are the numbered files in sql/ (sql/pg/ for PostgreSQL),
+ * embedded at build time and applied in one transaction that holds the
+ * write lock (SQLite BEGIN IMMEDIATE, PRAGMA user_version as the marker) or
+ * an advisory lock (PostgreSQL, table schema_version as the marker), so
+ * many workers on many hosts starting together apply each exactly once.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "embed.h"
 #include "log.h"
@@ -53,10 +56,33 @@ store_rollback(struct store *s)
 	db_rollback(s->db);
 }
 
+/* Any number, the same on every host: the key of the migration lock. */
+#define PG_MIGRATION_LOCK "4d61736b67617465"
+
+int
+store_retry(struct store *s, enum mg_err rc, int attempt)
+{
+	unsigned int r = 0;
+
+	if (rc != MG_EBUSY || !db_retryable(s->db))
+		return 0;
+	if (attempt + 1 >= STORE_RETRIES) {
+		log_warn("store: transaction still conflicting after %d attempts; failing closed",
+		    attempt + 1);
+		return 0;
+	}
+	/* random, growing pause: the transactions that collided do not collide again */
+	if (crypto_random(&r, sizeof(r)) != MG_OK)
+		r = (unsigned int)attempt * 7919u;
+	usleep((useconds_t)(500 + r % (1000u << attempt)));
+	return 1;
+}
+
 int
 store_schema_version(struct store *s)
 {
-	struct db_stmt *st = db_prepare(s->db, "PRAGMA user_version");
+	struct db_stmt *st = db_prepare(s->db, db_backend(s->db) == DB_PG ?
+	    "SELECT coalesce(max(version), 0) FROM schema_version" : "PRAGMA user_version");
 	int v = -1;
 
 	if (st != NULL && db_step(st) == DB_ROW)
@@ -65,40 +91,61 @@ store_schema_version(struct store *s)
 	return v;
 }
 
+/* Records version n as applied, in the migration's transaction. */
+static enum mg_err
+set_version(struct store *s, int n)
+{
+	char sql[96];
+
+	if (db_backend(s->db) == DB_PG)
+		snprintf(sql, sizeof(sql), "DELETE FROM schema_version; "
+		    "INSERT INTO schema_version(version) VALUES (%d)", n);
+	else
+		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", n);
+	return exec(s, sql);
+}
+
 static enum mg_err
 migrate(struct store *s, char *err, size_t errlen)
 {
+	const struct embed_file *files = embed_sql;
+	size_t i, count = embed_sql_count;
 	enum mg_err rc;
-	size_t i;
 	int version;
 
 	rc = store_begin(s);
+	if (rc == MG_OK && db_backend(s->db) == DB_PG) {
+		files = embed_pgsql;
+		count = embed_pgsql_count;
+		/* held until COMMIT: the other workers wait, then find nothing to do */
+		rc = exec(s, "SELECT pg_advisory_xact_lock(x'" PG_MIGRATION_LOCK "'::bigint); "
+		    "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
+	}
 	if (rc != MG_OK) {
-		snprintf(err, errlen, "MASKGATE_DB: cannot lock the database for migration (%s)",
-		    mg_strerror(rc));
+		snprintf(err, errlen, "MASKGATE_DB: cannot lock the database for migration (%s: %s)",
+		    mg_strerror(rc), db_errmsg(s->db));
+		store_rollback(s);
 		return rc;
 	}
 	version = store_schema_version(s);
-	for (i = 0; i < embed_sql_count; i++) {
+	for (i = 0; i < count; i++) {
 		int n = (int)(i + 1);
-		char pragma[64];
 		if (n <= version)
 			continue;
-		rc = exec(s, embed_sql[i].data);
+		rc = exec(s, files[i].data);
 		if (rc != MG_OK) {
 			snprintf(err, errlen, "MASKGATE_DB: migration %s failed: %s",
-			    embed_sql[i].name, db_errmsg(s->db));
+			    files[i].name, db_errmsg(s->db));
 			goto out;
 		}
-		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", n);
-		rc = exec(s, pragma);
+		rc = set_version(s, n);
 		if (rc != MG_OK)
 			goto out;
-		log_info("store: applied migration %s", embed_sql[i].name);
+		log_info("store: applied migration %s", files[i].name);
 	}
-	if (version > (int)embed_sql_count) {
+	if (version > (int)count) {
 		snprintf(err, errlen, "MASKGATE_DB: schema version %d is newer than this "
-		    "maskgate (%zu); upgrade maskgate", version, embed_sql_count);
+		    "maskgate (%zu); upgrade maskgate", version, count);
 		rc = MG_ESTORE;
 		goto out;
 	}
@@ -109,13 +156,37 @@ out:
 	return rc;
 }
 
-enum mg_err
-store_open(const struct cfg *c, struct store **out, char *err, size_t errlen)
+/* Migrates and backfills after a late (re)connection; 0 when ready. */
+static int
+on_connect(void *arg)
+{
+	struct store *s = arg;
+	char err[512];
+	enum mg_err rc;
+
+	if (s->ready)
+		return 0;
+	rc = migrate(s, err, sizeof(err));
+	if (rc == MG_OK)
+		rc = store_map_backfill(s);
+	if (rc != MG_OK) {
+		log_error("store: the database answers but is not usable (%s)",
+		    err[0] != '\0' ? err : mg_strerror(rc));
+		return -1;
+	}
+	s->ready = 1;
+	log_info("store: database ready");
+	return 0;
+}
+
+static enum mg_err
+open_store(const struct cfg *c, int lazy, struct store **out, char *err, size_t errlen)
 {
 	struct store *s;
 	enum mg_err rc = MG_ESTORE;
 
 	*out = NULL;
+	err[0] = '\0';
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return MG_ENOMEM;
@@ -130,9 +201,17 @@ store_open(const struct cfg *c, struct store **out, char *err, size_t errlen)
 		}
 		s->have_keys = 1;
 	}
-	rc = db_open(c->db_path, c->busy_timeout_ms, &s->db, err, errlen);
+	rc = lazy ? db_open_lazy(c->db_path, c->busy_timeout_ms, &s->db, err, errlen) :
+	    db_open(c->db_path, c->busy_timeout_ms, &s->db, err, errlen);
 	if (rc != MG_OK)
 		goto fail;
+	db_set_prepared(s->db, c->db_prepared != 0);
+	db_on_connect(s->db, on_connect, s);
+	if (!db_connected(s->db)) {
+		*out = s;	/* lazy, and err says why */
+		return MG_OK;
+	}
+	err[0] = '\0';
 	rc = migrate(s, err, errlen);
 	if (rc != MG_OK)
 		goto fail;
@@ -142,11 +221,24 @@ store_open(const struct cfg *c, struct store **out, char *err, size_t errlen)
 		    mg_strerror(rc));
 		goto fail;
 	}
+	s->ready = 1;
 	*out = s;
 	return MG_OK;
 fail:
 	store_close(s);
 	return rc == MG_OK ? MG_ESTORE : rc;
+}
+
+enum mg_err
+store_open(const struct cfg *c, struct store **out, char *err, size_t errlen)
+{
+	return open_store(c, 0, out, err, errlen);
+}
+
+enum mg_err
+store_open_lazy(const struct cfg *c, struct store **out, char *err, size_t errlen)
+{
+	return open_store(c, 1, out, err, errlen);
 }
 
 void

@@ -17,6 +17,12 @@ struct store;
  * processes. Returns a new store, caller closes.
  */
 enum mg_err store_open(const struct cfg *c, struct store **out, char *err, size_t errlen);
+/*
+ * The same for a worker: a PostgreSQL server that does not answer yet is
+ * logged once (err) and connected to, and migrated, at the first request
+ * that finds it back; until then every store call fails (503, fail closed).
+ */
+enum mg_err store_open_lazy(const struct cfg *c, struct store **out, char *err, size_t errlen);
 void store_close(struct store *s);
 
 /* BEGIN IMMEDIATE / COMMIT / ROLLBACK. */

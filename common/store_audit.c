@@ -93,7 +93,7 @@ store_audit_list(struct store *s, long limit, const char *action, struct json_ob
 
 	*out = NULL;
 	st = db_prepare(s->db, "SELECT id, at, actor, action, target, outcome, detail FROM "
-	    "audit_log WHERE (?2 IS NULL OR action = ?2) ORDER BY id DESC LIMIT ?1");
+	    "audit_log WHERE (CAST(?2 AS TEXT) IS NULL OR action = ?2) ORDER BY id DESC LIMIT ?1");
 	if (st == NULL)
 		return MG_ESTORE;
 	db_bind_int64(st, 1, limit);
@@ -130,9 +130,11 @@ store_spend_list(struct store *s, const struct store_spend_filter *f, struct jso
 	*out = NULL;
 	st = db_prepare(s->db, "SELECT request_id, at_ms, key_hash, key_alias, user_id, team_id, "
 	    "tenant, model, input_tokens, output_tokens, cache_write_tokens, cache_read_tokens, "
-	    "cost, status, duration_ms FROM spend_log WHERE (?1 IS NULL OR key_hash = ?1) AND "
-	    "(?2 IS NULL OR user_id = ?2) AND (?3 IS NULL OR team_id = ?3) AND "
-	    "(?4 = 0 OR at_ms >= ?4) AND (?5 = 0 OR at_ms < ?5) ORDER BY id DESC LIMIT ?6");
+	    "cost, status, duration_ms FROM spend_log "
+	    "WHERE (CAST(?1 AS TEXT) IS NULL OR key_hash = ?1) AND "
+	    "(CAST(?2 AS TEXT) IS NULL OR user_id = ?2) AND "
+	    "(CAST(?3 AS TEXT) IS NULL OR team_id = ?3) AND (?4 = 0 OR at_ms >= ?4) AND "
+	    "(?5 = 0 OR at_ms < ?5) ORDER BY id DESC LIMIT ?6");
 	if (st == NULL)
 		return MG_ESTORE;
 	bind_opt(st, 1, f->key_hash);

@@ -216,8 +216,9 @@ store_spend_each(struct store *s, enum store_group g, long long from_ms, long bu
 	return step == DB_DONE ? MG_OK : db_rc(step);
 }
 
-#define AUDIT_WHERE " FROM audit_log WHERE (?1 IS NULL OR instr(actor, ?1) > 0) AND " \
-	"(?2 IS NULL OR action = ?2) AND (?3 = 0 OR at >= ?3) AND (?4 = 0 OR at < ?4)"
+#define AUDIT_WHERE " FROM audit_log " \
+	"WHERE (CAST(?1 AS TEXT) IS NULL OR instr(actor, ?1) > 0) AND " \
+	"(CAST(?2 AS TEXT) IS NULL OR action = ?2) AND (?3 = 0 OR at >= ?3) AND (?4 = 0 OR at < ?4)"
 
 static void
 bind_audit_filter(struct db_stmt *st, const struct store_audit_filter *f)

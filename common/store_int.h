@@ -18,6 +18,19 @@ struct store {
 	long minted;				/* added since store_map_set_quota */
 	int mint_quota_hit;			/* the quota refused one */
 	long write_tx;				/* write transactions begun, not yet taken */
+	int ready;				/* migrated and backfilled on this database */
+	long lease_slot;			/* parallel slot this worker holds, 0 = none */
+	long lease_renewed;			/* when it was last renewed */
 };
+
+/* Attempts of a transaction that failed on a serialisation failure or deadlock. */
+#define STORE_RETRIES 6
+
+/*
+ * Whether a transaction that ended in rc (attempt counts from 0) should
+ * run again: a PostgreSQL serialisation failure or deadlock, not past
+ * STORE_RETRIES, after a short random pause. Anything else is final.
+ */
+int store_retry(struct store *s, enum mg_err rc, int attempt);
 
 #endif

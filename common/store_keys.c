@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "log.h"
 #include "store_int.h"
 #include "store_keys.h"
 
@@ -113,6 +114,33 @@ bind_record(struct db_stmt *st, const struct keys_record *k)
 		db_bind_textn(st, 21, k->hash, KEYS_TENANT_ANCHOR_LEN);
 }
 
+/*
+ * PostgreSQL runs read committed: a transaction that reads a key to decide
+ * a write (admission: spend, window, slots; key management) must not
+ * interleave with another host's, so it locks the key's row first
+ * (SQLite's BEGIN IMMEDIATE already excludes every other writer).
+ */
+static enum mg_err
+lock_key(struct store *s, const char *hash, long now)
+{
+	struct db_stmt *st;
+	enum db_step step;
+
+	if (db_backend(s->db) != DB_PG || !db_in_transaction(s->db))
+		return MG_OK;
+	st = db_prepare(s->db, "SELECT 1 FROM vkey WHERE hash = ?1 OR hash = (SELECT hash FROM "
+	    "vkey_grace WHERE old_hash = ?1 AND grace_until > ?2) FOR UPDATE");
+	if (st == NULL)
+		return MG_ESTORE;
+	db_bind_text(st, 1, hash);
+	db_bind_int64(st, 2, now);
+	do
+		step = db_step(st);
+	while (step == DB_ROW);
+	db_done(st);
+	return db_rc(step);
+}
+
 enum mg_err
 store_keys_get(struct store *s, struct arena *a, const char *hash, long now,
     struct keys_record *out)
@@ -121,6 +149,10 @@ store_keys_get(struct store *s, struct arena *a, const char *hash, long now,
 	enum mg_err rc = MG_ENOTFOUND;
 	enum db_step step;
 
+	rc = lock_key(s, hash, now);
+	if (rc != MG_OK)
+		return rc;
+	rc = MG_ENOTFOUND;
 	st = db_prepare(s->db, "SELECT " KEY_COLUMNS " FROM vkey WHERE hash = ?1 UNION ALL "
 	    "SELECT " KEY_COLUMNS " FROM vkey WHERE hash = (SELECT hash FROM vkey_grace "
 	    "WHERE old_hash = ?1 AND grace_until > ?2) LIMIT 1");
@@ -267,8 +299,10 @@ enum mg_err
 store_keys_list(struct store *s, struct arena *a, const struct store_keys_filter *f,
     struct keys_record **out, size_t *n, long *total)
 {
-	static const char where[] = " WHERE (?1 IS NULL OR user_id = ?1) AND "
-	    "(?2 IS NULL OR team_id = ?2) AND (?3 IS NULL OR key_alias = ?3)";
+	/* CAST: PostgreSQL must know a NULL parameter's type */
+	static const char where[] = " WHERE (CAST(?1 AS TEXT) IS NULL OR user_id = ?1) AND "
+	    "(CAST(?2 AS TEXT) IS NULL OR team_id = ?2) AND "
+	    "(CAST(?3 AS TEXT) IS NULL OR key_alias = ?3)";
 	char sql[1024];
 	struct db_stmt *st;
 	size_t cap = (size_t)(f->limit > 0 ? f->limit : 1);
@@ -331,17 +365,28 @@ store_keys_slots(struct store *s, struct arena *a, const char *hash, long starte
 	size_t cap = 0;
 	enum db_step step;
 	enum mg_err rc;
+	int pg = db_backend(s->db) == DB_PG, expired = 0;
 
 	*out = NULL;
 	*n = 0;
+	/*
+	 * On PostgreSQL the workers of several hosts share the table and a PID
+	 * means nothing elsewhere: a slot is a lease that its worker renews
+	 * while the request runs (store_keys_lease_tick), one not renewed for
+	 * STORE_LEASE_SECONDS belongs to nobody, and no PID is handed out.
+	 */
+	if (pg && started_before < (long)time(NULL) - STORE_LEASE_SECONDS)
+		started_before = (long)time(NULL) - STORE_LEASE_SECONDS;
 	st = db_prepare(s->db, "DELETE FROM vkey_slot WHERE hash = ?1 AND started < ?2");
 	if (st == NULL)
 		return MG_ESTORE;
 	db_bind_text(st, 1, hash);
 	db_bind_int64(st, 2, started_before);
-	rc = run_write(s, st, NULL);
+	rc = run_write(s, st, &expired);
 	if (rc != MG_OK)
 		return rc;
+	if (pg && expired > 0)
+		log_warn("keys: reclaimed %d expired parallel slot lease(s)", expired);
 	st = db_prepare(s->db, "SELECT id, pid FROM vkey_slot WHERE hash = ?1");
 	if (st == NULL)
 		return MG_ESTORE;
@@ -360,7 +405,7 @@ store_keys_slots(struct store *s, struct arena *a, const char *hash, long starte
 			*out = grown;
 		}
 		(*out)[*n].id = (long)db_column_int64(st, 0);
-		(*out)[*n].pid = (long)db_column_int64(st, 1);
+		(*out)[*n].pid = pg ? 0 : (long)db_column_int64(st, 1);
 		(*n)++;
 	}
 	db_done(st);
@@ -402,6 +447,28 @@ store_keys_slot_take(struct store *s, const char *hash, long pid, long now, long
 	db_done(st);
 	if (rc != MG_OK)
 		*id = 0;
+	s->lease_slot = *id;
+	s->lease_renewed = now;
+	return rc;
+}
+
+enum mg_err
+store_keys_lease_tick(struct store *s, long now)
+{
+	struct db_stmt *st;
+	enum mg_err rc;
+
+	if (db_backend(s->db) != DB_PG || s->lease_slot <= 0 ||
+	    now - s->lease_renewed < STORE_LEASE_SECONDS / 3 || db_in_transaction(s->db))
+		return MG_OK;
+	st = db_prepare(s->db, "UPDATE vkey_slot SET started = ?2 WHERE id = ?1");
+	if (st == NULL)
+		return MG_ESTORE;
+	db_bind_int64(st, 1, s->lease_slot);
+	db_bind_int64(st, 2, now);
+	rc = run_write(s, st, NULL);
+	if (rc == MG_OK)
+		s->lease_renewed = now;
 	return rc;
 }
 
@@ -465,6 +532,8 @@ store_keys_settle(struct store *s, const struct store_spend *sp)
 	enum mg_err rc;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
+	if (sp->slot > 0 && sp->slot == s->lease_slot)
+		s->lease_slot = 0;	/* settled or not, this worker stops renewing it */
 	if (sp->slot > 0) {
 		rc = store_keys_slot_delete(s, sp->slot);
 		if (rc != MG_OK)

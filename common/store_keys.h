@@ -81,6 +81,19 @@ enum mg_err store_keys_usage(struct store *s, const char *hash, long after, long
 enum mg_err store_keys_use_request(struct store *s, const char *hash, long drop_until,
     long now);
 
+/*
+ * Seconds a parallel-request slot lives on PostgreSQL without renewal: a
+ * worker killed mid-request frees its slot after this long (SQLite, one
+ * host, also frees it as soon as the worker's PID is gone).
+ */
+#define STORE_LEASE_SECONDS 15
+
+/*
+ * Renews the slot this worker holds, at most every STORE_LEASE_SECONDS/3;
+ * called while a request waits on upstream. A no-op without a slot.
+ */
+enum mg_err store_keys_lease_tick(struct store *s, long now);
+
 /* One request's spend, for store_keys_settle. */
 struct store_spend {
 	const char *request_id;

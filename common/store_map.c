@@ -195,9 +195,33 @@ recall_next_seq(struct store *s, struct db_stmt *st, const char *tenant, int64_t
 	return MG_OK;
 }
 
-enum mg_err
-store_map_assign(struct store *s, const char *tenant, struct store_map_item *items, size_t n,
-    time_t now)
+/* Refreshes last_seen of the items marked stale, inside the open transaction. */
+static void
+touch_stale(struct store *s, const char *tenant, const struct store_map_item *items, size_t n,
+    const unsigned char *stale, const unsigned char *fresh, time_t now)
+{
+	struct db_stmt *touch;
+	size_t i;
+
+	touch = db_prepare(s->db, "UPDATE mask_map SET last_seen = ?1 "
+	    "WHERE tenant = ?2 AND type = ?3 AND num = ?4 AND last_seen < ?1");
+	for (i = 0; touch != NULL && i < n; i++) {
+		if (!stale[i] || fresh[i] || items[i].num == 0)
+			continue;
+		db_reset(touch);
+		db_bind_int64(touch, 1, (int64_t)now);
+		db_bind_text(touch, 2, tenant);
+		db_bind_text(touch, 3, items[i].type);
+		db_bind_int64(touch, 4, (int64_t)items[i].num);
+		if (db_step(touch) != DB_DONE)
+			break;	/* bookkeeping: the next lookup tries again */
+	}
+	db_done(touch);
+}
+
+static enum mg_err
+settle_once(struct store *s, const char *tenant, struct store_map_item *items, size_t n,
+    const unsigned char *stale, time_t now)
 {
 	struct db_stmt *sel = NULL, *del = NULL, *ctr = NULL, *ins = NULL, *rseq = NULL;
 	unsigned char rkey[CRYPTO_SIPHASH_KEY_LEN];
@@ -211,7 +235,7 @@ store_map_assign(struct store *s, const char *tenant, struct store_map_item *ite
 	if (!s->have_keys)
 		return MG_ESTORE;
 	for (i = 0; i < n; i++)
-		if (items[i].num == 0)
+		if (items[i].num == 0 || (stale != NULL && stale[i]))
 			break;
 	if (i == n)
 		return MG_OK;
@@ -236,7 +260,8 @@ store_map_assign(struct store *s, const char *tenant, struct store_map_item *ite
 	ctr = db_prepare(s->db, "INSERT INTO mask_counter(tenant, type, next) VALUES(?1, ?2, 2) "
 	    "ON CONFLICT(tenant, type) DO UPDATE SET next = mask_counter.next + 1 RETURNING next - 1");
 	ins = db_prepare(s->db, "INSERT INTO mask_map(tenant, type, num, value_hash, value_sealed, "
-	    "first_seen, last_seen, recall_tag, seq) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8)");
+	    "first_seen, last_seen, recall_tag, seq) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8) "
+	    "ON CONFLICT(tenant, type, value_hash) DO NOTHING RETURNING num");
 	rseq = db_prepare(s->db, RECALL_NEXT_SEQ);
 	if (sel == NULL || del == NULL || ctr == NULL || ins == NULL || rseq == NULL) {
 		rc = MG_ESTORE;
@@ -309,14 +334,36 @@ store_map_assign(struct store *s, const char *tenant, struct store_map_item *ite
 		db_bind_blob(ins, 5, sealed.data, sealed.len);
 		db_bind_int64(ins, 6, (int64_t)now);
 		step = db_step(ins);
+		if (step == DB_ROW) {
+			step = db_step(ins);
+			minted++;
+		} else if (step == DB_DONE) {
+			/*
+			 * Another host minted the value since our look (PostgreSQL,
+			 * read committed): take its number; ours stays unused.
+			 */
+			db_reset(sel);
+			db_bind_text(sel, 1, tenant);
+			db_bind_text(sel, 2, it->type);
+			db_bind_blob(sel, 3, it->hash, CRYPTO_HASH_LEN);
+			step = db_step(sel);
+			if (step == DB_ROW) {
+				it->num = (unsigned long)db_column_int64(sel, 0);
+				step = DB_DONE;
+			} else if (step == DB_DONE) {
+				step = DB_EOTHER;
+			}
+			db_reset(sel);
+		}
 		if (step != DB_DONE) {
 			log_error("store: mapping insert failed: %s", db_errmsg(s->db));
 			rc = db_rc(step) == MG_OK ? MG_ESTORE : db_rc(step);
 			goto out;
 		}
 		arena_reset(&a);
-		minted++;
 	}
+	if (stale != NULL)
+		touch_stale(s, tenant, items, n, stale, fresh, now);
 	rc = store_commit(s);
 	if (rc == MG_OK)
 		s->minted += minted;
@@ -337,6 +384,33 @@ out:
 	free(fresh);
 	arena_free(&a);
 	return rc;
+}
+
+enum mg_err
+store_map_settle(struct store *s, const char *tenant, struct store_map_item *items, size_t n,
+    const unsigned char *stale, time_t now)
+{
+	enum mg_err rc;
+	int attempt;
+
+	for (attempt = 0;; attempt++) {
+		rc = settle_once(s, tenant, items, n, stale, now);
+		if (!store_retry(s, rc, attempt))
+			return rc;
+	}
+}
+
+enum mg_err
+store_map_assign(struct store *s, const char *tenant, struct store_map_item *items, size_t n,
+    time_t now)
+{
+	return store_map_settle(s, tenant, items, n, NULL, now);
+}
+
+long
+store_map_ttl(const struct store *s)
+{
+	return s->map_ttl;
 }
 
 void
@@ -552,8 +626,8 @@ out:
 }
 
 /* Opens the sealed value of row (tenant, type, num) into out. */
-static enum mg_err
-open_row(struct store *s, const char *tenant, const char *type, unsigned long num,
+enum mg_err
+store_map_open(struct store *s, const char *tenant, const char *type, unsigned long num,
     const void *sealed, size_t sealedlen, struct buf *out)
 {
 	char ad[512];
@@ -600,7 +674,7 @@ store_map_recall_find(struct store *s, const char *tenant, struct store_map_reca
 			    !live(s, db_column_int64(st, 3), now))
 				continue;
 			buf_init(&val, &a);
-			if (open_row(s, tenant, type, num, db_column_blob(st, 2),
+			if (store_map_open(s, tenant, type, num, db_column_blob(st, 2),
 			    (size_t)db_column_bytes(st, 2), &val) != MG_OK) {
 				log_error("store: mapping %s #%lu of tenant %s fails authentication",
 				    type, num, tenant);
@@ -692,7 +766,7 @@ store_map_backfill(struct store *s)
 			goto out;
 		}
 		buf_init(&val, &a);
-		if (open_row(s, u->tenant, u->type, u->num, db_column_blob(sel, 3),
+		if (store_map_open(s, u->tenant, u->type, u->num, db_column_blob(sel, 3),
 		    (size_t)db_column_bytes(sel, 3), &val) != MG_OK) {
 			log_error("store: mapping %s #%lu of tenant %s fails authentication",
 			    u->type, u->num, u->tenant);

@@ -63,12 +63,24 @@ on_write(char *ptr, size_t size, size_t n, void *ud)
 	return st->cb_error == MG_OK ? len : 0;
 }
 
+static void (*tick_fn)(void *arg);
+static void *tick_arg;
+
+void
+up_set_tick(void (*fn)(void *arg), void *arg)
+{
+	tick_fn = fn;
+	tick_arg = arg;
+}
+
 static int
 on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
 {
 	struct up_state *st = ud;
 
 	(void)dt; (void)dn; (void)ut; (void)un;
+	if (tick_fn != NULL)
+		tick_fn(tick_arg);
 	if (st->call->client_gone != NULL && st->call->client_gone(st->call->ctx)) {
 		st->cb_error = MG_EIO;
 		return 1;

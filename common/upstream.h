@@ -43,6 +43,12 @@ struct up_call {
  */
 enum mg_err up_perform(const struct cfg *c, struct up_call *call);
 
+/*
+ * fn(arg) is called now and then while any call waits on upstream (the
+ * worker renews its parallel-request lease there); NULL to stop.
+ */
+void up_set_tick(void (*fn)(void *arg), void *arg);
+
 /* Frees the worker's handle (at worker exit). */
 void up_cleanup(void);
 

@@ -17,8 +17,10 @@
 #include "log.h"
 #include "models.h"
 #include "route.h"
+#include "mask.h"
 #include "rules.h"
 #include "store.h"
+#include "store_keys.h"
 #include "upstream.h"
 #include "worker.h"
 
@@ -36,6 +38,13 @@ on_term(int sig)
 	worker_stop = 1;
 }
 
+/* While upstream answers: keep this worker's parallel-request lease alive. */
+static void
+lease_tick(void *arg)
+{
+	store_keys_lease_tick(arg, (long)time(NULL));
+}
+
 enum mg_err
 worker_init(struct worker *w, const struct cfg *c, char *err, size_t errlen)
 {
@@ -49,12 +58,16 @@ worker_init(struct worker *w, const struct cfg *c, char *err, size_t errlen)
 		snprintf(err, errlen, "libcurl initialisation failed");
 		return MG_EIO;
 	}
-	rc = store_open(c, &w->store, err, errlen);
+	rc = store_open_lazy(c, &w->store, err, errlen);
 	if (rc != MG_OK)
 		return rc;
+	if (err[0] != '\0')	/* PostgreSQL not answering yet: 503 until it does */
+		log_error("%s; requests fail closed (503) until it answers", err);
+	up_set_tick(lease_tick, w->store);
 	rc = rules_load_packs(c->rule_packs, c->rules_path, &w->rules, err, errlen);
 	if (rc != MG_OK)
 		return rc;
+	mask_strings_set_limit(c->mask_cache);
 	rc = models_load(c->models_path, c->model_allowlist, &w->models, err, errlen);
 	w->env.cfg = c;
 	w->env.store = w->store;
@@ -66,8 +79,10 @@ worker_init(struct worker *w, const struct cfg *c, char *err, size_t errlen)
 void
 worker_fini(struct worker *w)
 {
+	up_set_tick(NULL, NULL);
 	up_cleanup();
 	models_free(w->models);
+	mask_strings_clear();
 	rules_free(w->rules);
 	store_close(w->store);
 	arena_free(&w->arena);

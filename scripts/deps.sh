@@ -7,6 +7,7 @@ libpcre2-dev libsqlite3-dev libssl-dev libjwt-dev zlib1g-dev sqlite3 curl python
 python3-botocore python3-cryptography libapache2-mod-auth-openidc
 lighttpd lighttpd-mod-openssl apache2 libapache2-mod-fcgid libapache2-mod-qos spawn-fcgi openssl
 bubblewrap
+postgresql libpq-dev pgbouncer
 nodejs npm chromium valgrind cppcheck clang clang-tidy libclang-rt-14-dev"
 missing=""
 for p in $PKGS; do

@@ -74,6 +74,17 @@ if [ "${MG_SKIP_E2E:-0}" != 1 ]; then
 	echo "# end-to-end"
 	python3 tests/e2e/run.py | tee "$log"
 	tally e2e "$log" 0
+	# the core of the suite again with every maskgate on PostgreSQL (a
+	# private cluster the run starts and stops; MG_E2E_PG=0 leaves it out)
+	if [ "${MG_E2E_PG:-1}" != 0 ]; then
+		echo "# end-to-end on PostgreSQL"
+		pgset=test_foundation,test_proxy,test_keys,test_leak,test_faults
+		# the sanitizer build repeats only the store-heavy part (CI time)
+		[ "$OUT" = build/san ] && pgset=test_foundation,test_keys
+		MG_E2E_DB=pg MG_E2E_FILTER=${MG_E2E_PG_FILTER:-$pgset} \
+		    python3 tests/e2e/run.py | tee "$log"
+		tally e2e-postgresql "$log" 0
+	fi
 fi
 
 if [ "$total_skip" -gt 0 ]; then

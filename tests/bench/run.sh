@@ -5,14 +5,20 @@ set -eu
 OUT=${MG_OUT:-build/rel}
 table=$(mktemp)
 acc=$(mktemp)
+body=$(mktemp)
 packs=$(mktemp)
-trap 'rm -f "$table" "$acc" "$packs"' EXIT
+trap 'rm -f "$table" "$acc" "$body" "$packs"' EXIT
+# the 77 KB Claude Code request the proxy benchmark sends, for the in-process one
+python3 -c 'import json, sys; sys.path.insert(0, "tests/e2e"); from body import claude_code_body
+json.dump(dict(claude_code_body(), stream=False), open(sys.argv[1], "w"))' "$body"
 {
 	echo "| measurement | value | against the baseline |"
 	echo "|---|---|---|"
 	"$OUT/bench/bench_mask"
+	"$OUT/bench/bench_request" "$body"
 	"$OUT/bench/bench_store"
 	python3 tests/bench/proxy.py
+	python3 tests/bench/pg_bench.py
 } >"$table"
 cat "$table"
 # recognition on third-party material: per-family recall and false

@@ -75,23 +75,36 @@ def proc_table():
     return table
 
 
+# Roots of process trees that outlive single tests on purpose (a test
+# database server, see pg.py): the leftover check spares them; whoever
+# added a root stops it and removes it.
+keep_trees = set()
+
+
 def run_processes():
     """{pid: command line} of the live (non-zombie) processes this run
-    started: descendants of this process and carriers of this run's token."""
+    started: descendants of this process and carriers of this run's token,
+    except the trees in keep_trees."""
     table = proc_table()
     me = os.getpid()
     children = {}
     for pid, (ppid, _, _, _) in table.items():
         children.setdefault(ppid, []).append(pid)
-    mine, todo = set(), list(children.get(me, []))
-    while todo:
-        pid = todo.pop()
-        if pid not in mine:
-            mine.add(pid)
-            todo.extend(children.get(pid, []))
+
+    def subtree(roots):
+        out, todo = set(), list(roots)
+        while todo:
+            pid = todo.pop()
+            if pid not in out:
+                out.add(pid)
+                todo.extend(children.get(pid, []))
+        return out
+    mine = subtree(children.get(me, []))
+    kept = subtree(keep_trees)
     tag = ("\0%s=%s\0" % (RUN_VAR, RUN_TOKEN)).encode()
     return {pid: cmd for pid, (_, state, cmd, env) in table.items()
-            if pid != me and state != "Z" and (pid in mine or tag in b"\0" + env)}
+            if pid != me and state != "Z" and pid not in kept
+            and (pid in mine or tag in b"\0" + env)}
 
 
 def reap():
@@ -479,6 +492,11 @@ def maskgate_env(dirpath, upstream_url, **extra):
         "MASKGATE_UPSTREAM_API_KEY": "sk-ant-upstream-test-" + secrets.token_hex(8),
         "MASKGATE_LOG_LEVEL": "info",
     }
+    if os.environ.get("MG_E2E_DB") == "pg" and "MASKGATE_DB" not in extra:
+        # the PostgreSQL pass: a database of its own in the run's cluster
+        import pg
+        cluster = pg.shared()
+        env["MASKGATE_DB"] = cluster.url(cluster.new_database())
     env.update({k: str(v) for k, v in extra.items()})
     return env
 

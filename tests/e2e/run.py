@@ -4,7 +4,9 @@ A module's `test_*(srv, mock)` functions run once against each web server
 in its SERVERS list (default: all three set-ups) with one shared recording
 mock upstream; `standalone_*(mock)` functions run once and start what they
 need. Output is TAP; the last line is "N passed, N failed".
-Set MG_E2E_FILTER=substring to run a subset.
+Set MG_E2E_FILTER=substring[,substring...] to run a subset, MG_E2E_DB=pg to put every
+maskgate of the run on a private PostgreSQL cluster (tests/e2e/pg.py)
+instead of SQLite files.
 
 After each test (group) everything harness.spawn() started is stopped, and
 any process of this run still alive then fails that test, named and killed;
@@ -44,9 +46,14 @@ def skip(name, why):
     print("ok %d - %s # SKIP %s" % (passed + failed + skipped, name, why), flush=True)
 
 
-def run_one(name, fn, *args):
+def matches(name):
+    """MG_E2E_FILTER: one substring, or several separated by commas."""
     flt = os.environ.get("MG_E2E_FILTER")
-    if flt and flt not in name:
+    return not flt or any(f and f in name for f in flt.split(","))
+
+
+def run_one(name, fn, *args):
+    if not matches(name):
         return
     t0 = time.time()
     try:
@@ -76,13 +83,11 @@ def main():
     mock = harness.Mock()
     for modname in mods:
         mod = importlib.import_module(modname)
-        flt = os.environ.get("MG_E2E_FILTER")
-        if flt and flt not in modname and not any(flt in a for a in dir(mod)):
+        if not matches(modname) and not any(matches(a) for a in dir(mod)):
             continue
         for name in sorted(a for a in dir(mod) if a.startswith("standalone_")):
             full = "%s:%s" % (modname, name)
-            flt = os.environ.get("MG_E2E_FILTER")
-            if flt and flt not in full:
+            if not matches(full):
                 continue
             mock.reset()
             run_one(full, getattr(mod, name), mock)
@@ -116,6 +121,8 @@ def main():
                 check_left("%s[%s]" % (modname, kind))
     mock.close()
     harness.stop_all()
+    if "pg" in sys.modules:
+        sys.modules["pg"].stop_all()
     if check_left("end of run"):
         report(True, "no process of this run survives it")
     print("%d passed, %d failed%s" % (passed, failed,

@@ -2,7 +2,6 @@
 limits, spend, master rotation, JWT, BYOK, audit, metrics."""
 import base64
 import concurrent.futures
-import glob
 import hashlib
 import hmac
 import json
@@ -12,6 +11,7 @@ import subprocess
 import time
 
 import harness
+import pg
 from harness import Reply, assert_envelope, auth, curl, message_reply, sse_text_events
 
 SERVERS = ["lighttpd", "apache"]
@@ -284,10 +284,7 @@ def test_no_raw_key_in_db(srv, mock):
     keys.append(re["key"])
     for k in keys:
         ask(srv, k)
-    data = b""
-    for f in glob.glob(srv.env["MASKGATE_DB"] + "*"):
-        with open(f, "rb") as fh:
-            data += fh.read()
+    data = pg.database_bytes(srv.env["MASKGATE_DB"])
     assert data
     for k in keys + [srv.master]:
         assert k.encode() not in data and k[3:].encode() not in data, "raw key in the database"

@@ -16,7 +16,7 @@ REPORT=tests/fuzz/last-run.md
 # the Makefile passes its MG_STD and MG_LDLIBS; the defaults are the same
 CFLAGS="-g -O1 ${MG_STD:--std=c11 -D_GNU_SOURCE -Icommon} -fno-omit-frame-pointer
  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
-LIBS=${MG_LDLIBS:-"-lfcgi -lcurl -ljson-c -lpcre2-8 -lsqlite3 -lcrypto -ljwt -lz"}
+LIBS=${MG_LDLIBS:-"-lfcgi -lcurl -ljson-c -lpcre2-8 -lsqlite3 -lpq -lcrypto -ljwt -lz"}
 pass=0
 fail=0
 
