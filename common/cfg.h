@@ -29,6 +29,7 @@ struct cfg {
 	long upstream_timeout;		/* seconds, whole transfer */
 	size_t max_body;		/* bytes */
 	char *rules_path;		/* MASKGATE_RULES: admin rules file */
+	char *rule_packs;		/* MASKGATE_RULE_PACKS: packs that scan */
 	char *models_path;		/* MASKGATE_MODELS: admin model table */
 	char *model_allowlist;		/* comma-separated; NULL = all */
 	long map_ttl;			/* seconds a mapping lives unused */

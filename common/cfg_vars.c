@@ -32,6 +32,8 @@ const struct cfg_var cfg_vars[] = {
 	  "give a size such as 32M (bytes, K, M or G)" },
 	{ "MASKGATE_RULES", T_STR, OFF(rules_path), NULL,
 	  "give the path of an admin rules file" },
+	{ "MASKGATE_RULE_PACKS", T_STR, OFF(rule_packs), "aws,secrets",
+	  "give a comma-separated list of rule packs: aws, secrets, gcp, azure, pii" },
 	{ "MASKGATE_MODELS", T_STR, OFF(models_path), NULL,
 	  "give the path of a model table file" },
 	{ "MASKGATE_MODEL_ALLOWLIST", T_STR, OFF(model_allowlist), NULL,

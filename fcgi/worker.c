@@ -64,7 +64,7 @@ worker_init(struct worker *w, const struct cfg *c, char *err, size_t errlen)
 	if (err[0] != '\0')	/* PostgreSQL not answering yet: 503 until it does */
 		log_error("%s; requests fail closed (503) until it answers", err);
 	up_set_tick(lease_tick, w->store);
-	rc = rules_load(c->rules_path, &w->rules, err, errlen);
+	rc = rules_load_packs(c->rule_packs, c->rules_path, &w->rules, err, errlen);
 	if (rc != MG_OK)
 		return rc;
 	mask_strings_set_limit(c->mask_cache);
