@@ -10,6 +10,7 @@
 #include <json-c/json.h>
 
 #include "jwalk.h"
+#include "jwalk_int.h"
 
 /*
  * A change the first phase of a two-phase walk found (jwalk_mask_request_phased):
@@ -98,30 +99,6 @@ xform_string(struct walk *w, struct json_object *s)
 	    (int)w->out.len) != 1)
 		return MG_ENOMEM;
 	return MG_OK;
-}
-
-static struct json_object *
-field(struct json_object *obj, const char *key)
-{
-	struct json_object *v = NULL;
-
-	if (!json_object_is_type(obj, json_type_object))
-		return NULL;
-	if (!json_object_object_get_ex(obj, key, &v))
-		return NULL;
-	return v;
-}
-
-static int
-is_string(struct json_object *v)
-{
-	return json_object_is_type(v, json_type_string);
-}
-
-static int
-streq(const char *a, const char *b)
-{
-	return a != NULL && strcmp(a, b) == 0;
 }
 
 /*
@@ -339,9 +316,9 @@ api_keep(const char *otype, const char *key, int top)
 	static const char *const fixed[] = { "type", "role", "media_type" };
 	size_t i;
 
-	if ((streq(otype, "thinking") && strcmp(key, "signature") == 0) ||
-	    (streq(otype, "redacted_thinking") && strcmp(key, "data") == 0) ||
-	    (streq(otype, "base64") && strcmp(key, "data") == 0) ||
+	if ((jwalk_streq(otype, "thinking") && strcmp(key, "signature") == 0) ||
+	    (jwalk_streq(otype, "redacted_thinking") && strcmp(key, "data") == 0) ||
+	    (jwalk_streq(otype, "base64") && strcmp(key, "data") == 0) ||
 	    strcmp(key, "encrypted_content") == 0 || strcmp(key, "encrypted_index") == 0)
 		return RK_OPAQUE;
 	if (top && strcmp(key, "model") == 0)
@@ -385,8 +362,8 @@ context_key(struct json_object *obj, const char *key, const char *ownkey)
 	    strcmp(key, "ParameterValue") != 0)
 		return key;
 	for (i = 0; i < MG_NELEM(names); i++)
-		if (is_string(field(obj, names[i])))
-			return json_object_get_string(field(obj, names[i]));
+		if (jwalk_is_string(jwalk_field(obj, names[i])))
+			return json_object_get_string(jwalk_field(obj, names[i]));
 	return key;
 }
 
@@ -466,7 +443,7 @@ mask_scalar(struct walk *w, struct json_object *v, const char *key, enum rkeep k
 	size_t len;
 	unsigned long p0;
 	enum mg_err rc;
-	int isnum = !is_string(v);
+	int isnum = !jwalk_is_string(v);
 
 	*repl = NULL;
 	if (isnum)
@@ -509,8 +486,8 @@ static enum mg_err
 mask_object(struct walk *w, struct json_object *obj, const char *ownkey, enum rmode mode,
     int top)
 {
-	struct json_object *t = field(obj, "type"), *repl;
-	const char *otype = is_string(t) ? json_object_get_string(t) : NULL;
+	struct json_object *t = jwalk_field(obj, "type"), *repl;
+	const char *otype = jwalk_is_string(t) ? json_object_get_string(t) : NULL;
 	enum mg_err rc;
 	size_t saved;
 
@@ -595,7 +572,7 @@ apply_scalar(struct walk *w, const struct redo *r, const char *out, size_t n)
 
 	if (n > INT32_MAX)
 		return MG_ETOOBIG;
-	if (is_string(r->v))
+	if (jwalk_is_string(r->v))
 		return json_object_set_string_len(r->v, out, (int)n) == 1 ? MG_OK : MG_ENOMEM;
 	/* a number that masked: a string in its place */
 	repl = json_object_new_string_len(out, (int)n);
@@ -695,29 +672,29 @@ jwalk_unmask_response(struct json_object *root, struct arena *a,
 
 	buf_init(&w.out, a);
 	buf_init(&wt.out, a);
-	content = field(root, "content");
+	content = jwalk_field(root, "content");
 	if (!json_object_is_type(content, json_type_array))
 		return MG_OK;
 	n = json_object_array_length(content);
 	for (i = 0; i < n && rc == MG_OK; i++) {
 		b = json_object_array_get_idx(content, i);
-		t = field(b, "type");
-		type = is_string(t) ? json_object_get_string(t) : NULL;
-		if (streq(type, "text")) {
-			v = field(b, "text");
-			if (is_string(v))
+		t = jwalk_field(b, "type");
+		type = jwalk_is_string(t) ? json_object_get_string(t) : NULL;
+		if (jwalk_streq(type, "text")) {
+			v = jwalk_field(b, "text");
+			if (jwalk_is_string(v))
 				rc = xform_string(&w, v);
-			v = field(b, "citations");
+			v = jwalk_field(b, "citations");
 			if (rc == MG_OK && v != NULL)
 				rc = xform_generic(&w, v);
-		} else if (streq(type, "tool_use") || streq(type, "server_tool_use") ||
-		    streq(type, "mcp_tool_use")) {
-			v = field(b, "input");
+		} else if (jwalk_streq(type, "tool_use") || jwalk_streq(type, "server_tool_use") ||
+		    jwalk_streq(type, "mcp_tool_use")) {
+			v = jwalk_field(b, "input");
 			if (v != NULL)
 				rc = xform_all_strings(&wt, v);
-		} else if (streq(type, "thinking")) {
-			v = field(b, "thinking");
-			if (is_string(v))
+		} else if (jwalk_streq(type, "thinking")) {
+			v = jwalk_field(b, "thinking");
+			if (jwalk_is_string(v))
 				rc = xform_string(&w, v);
 		}
 	}

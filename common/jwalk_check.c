@@ -10,6 +10,7 @@
 #include <json-c/json.h>
 
 #include "jwalk.h"
+#include "jwalk_int.h"
 
 struct check {
 	char *err;
@@ -29,39 +30,15 @@ pathf(char *dst, size_t n, const char *fmt, ...)
 	va_end(ap);
 }
 
-static struct json_object *
-field(struct json_object *obj, const char *key)
-{
-	struct json_object *v = NULL;
-
-	if (!json_object_is_type(obj, json_type_object))
-		return NULL;
-	if (!json_object_object_get_ex(obj, key, &v))
-		return NULL;
-	return v;
-}
-
-static int
-is_string(struct json_object *v)
-{
-	return json_object_is_type(v, json_type_string);
-}
-
-static int
-streq(const char *a, const char *b)
-{
-	return a != NULL && strcmp(a, b) == 0;
-}
-
 /* ---- request validation: the shapes the API types ---------------------- */
 
 /* An optional string field: absent is fine, another type is a 400. */
 static enum mg_err
 check_string_field(struct check *w, struct json_object *obj, const char *key, const char *path)
 {
-	struct json_object *v = field(obj, key);
+	struct json_object *v = jwalk_field(obj, key);
 
-	if (v != NULL && !is_string(v))
+	if (v != NULL && !jwalk_is_string(v))
 		return WALK_FAIL(w, "%s.%s: expected a string", path, key);
 	return MG_OK;
 }
@@ -79,35 +56,35 @@ check_block(struct check *w, struct json_object *b, const char *path)
 
 	if (!json_object_is_type(b, json_type_object))
 		return WALK_FAIL(w, "%s: expected a content block object", path);
-	t = field(b, "type");
-	type = is_string(t) ? json_object_get_string(t) : NULL;
-	if (streq(type, "text"))
+	t = jwalk_field(b, "type");
+	type = jwalk_is_string(t) ? json_object_get_string(t) : NULL;
+	if (jwalk_streq(type, "text"))
 		return check_string_field(w, b, "text", path);
-	if (streq(type, "thinking"))
+	if (jwalk_streq(type, "thinking"))
 		return check_string_field(w, b, "thinking", path);
-	if ((streq(type, "tool_result") || streq(type, "mcp_tool_result")) &&
-	    field(b, "content") != NULL) {
+	if ((jwalk_streq(type, "tool_result") || jwalk_streq(type, "mcp_tool_result")) &&
+	    jwalk_field(b, "content") != NULL) {
 		pathf(sub, sizeof(sub), "%s.content", path);
-		return check_content(w, field(b, "content"), sub);
+		return check_content(w, jwalk_field(b, "content"), sub);
 	}
-	if (!streq(type, "document"))
+	if (!jwalk_streq(type, "document"))
 		return MG_OK;
 	rc = check_string_field(w, b, "title", path);
 	if (rc == MG_OK)
 		rc = check_string_field(w, b, "context", path);
-	src = field(b, "source");
+	src = jwalk_field(b, "source");
 	if (rc != MG_OK || src == NULL)
 		return rc;
 	if (!json_object_is_type(src, json_type_object))
 		return WALK_FAIL(w, "%s.source: expected an object", path);
 	pathf(sub, sizeof(sub), "%s.source", path);
-	t = field(src, "type");
-	type = is_string(t) ? json_object_get_string(t) : NULL;
-	if (streq(type, "text"))
+	t = jwalk_field(src, "type");
+	type = jwalk_is_string(t) ? json_object_get_string(t) : NULL;
+	if (jwalk_streq(type, "text"))
 		return check_string_field(w, src, "data", sub);
-	if (streq(type, "content") && field(src, "content") != NULL) {
+	if (jwalk_streq(type, "content") && jwalk_field(src, "content") != NULL) {
 		pathf(sub, sizeof(sub), "%s.source.content", path);
-		return check_content(w, field(src, "content"), sub);
+		return check_content(w, jwalk_field(src, "content"), sub);
 	}
 	return MG_OK;
 }
@@ -120,7 +97,7 @@ check_content(struct check *w, struct json_object *v, const char *path)
 	enum mg_err rc = MG_OK;
 	size_t i, n;
 
-	if (v == NULL || is_string(v))
+	if (v == NULL || jwalk_is_string(v))
 		return MG_OK;
 	if (!json_object_is_type(v, json_type_array))
 		return WALK_FAIL(w, "%s: expected a string or an array of content blocks", path);
@@ -144,12 +121,12 @@ jwalk_check_request(struct json_object *root, char *err, size_t errlen)
 
 	if (!json_object_is_type(root, json_type_object))
 		return WALK_FAIL(w, "body must be a JSON object");
-	if (field(root, "system") != NULL) {
-		rc = check_content(w, field(root, "system"), "system");
+	if (jwalk_field(root, "system") != NULL) {
+		rc = check_content(w, jwalk_field(root, "system"), "system");
 		if (rc != MG_OK)
 			return rc;
 	}
-	v = field(root, "messages");
+	v = jwalk_field(root, "messages");
 	if (v != NULL && !json_object_is_type(v, json_type_array))
 		return WALK_FAIL(w, "messages: expected an array");
 	n = v != NULL ? json_object_array_length(v) : 0;
@@ -158,9 +135,9 @@ jwalk_check_request(struct json_object *root, char *err, size_t errlen)
 		if (!json_object_is_type(m, json_type_object))
 			return WALK_FAIL(w, "messages[%zu]: expected an object", i);
 		pathf(path, sizeof(path), "messages[%zu].content", i);
-		rc = check_content(w, field(m, "content"), path);
+		rc = check_content(w, jwalk_field(m, "content"), path);
 	}
-	v = field(root, "tools");
+	v = jwalk_field(root, "tools");
 	if (rc != MG_OK || v == NULL)
 		return rc;
 	if (!json_object_is_type(v, json_type_array))

@@ -10,9 +10,11 @@
 #include <json-c/json.h>
 
 #include "jwalk.h"
+#include "jwalk_int.h"
 
-static struct json_object *
-field(struct json_object *obj, const char *key)
+/* obj[key], or NULL when obj is no object or has no such key */
+struct json_object *
+jwalk_field(struct json_object *obj, const char *key)
 {
 	struct json_object *v = NULL;
 
@@ -44,7 +46,7 @@ jwalk_serialize(struct json_object *root, struct arena *a, size_t *len)
 static void
 usage_field(struct json_object *usage, const char *key, long *dst)
 {
-	struct json_object *v = field(usage, key);
+	struct json_object *v = jwalk_field(usage, key);
 
 	if (json_object_is_type(v, json_type_int))
 		*dst = (long)json_object_get_int64(v);
@@ -66,14 +68,14 @@ void
 jwalk_response_usage(struct json_object *root, struct jwalk_usage *u)
 {
 	memset(u, 0, sizeof(*u));
-	jwalk_usage_merge(field(root, "usage"), u);
+	jwalk_usage_merge(jwalk_field(root, "usage"), u);
 }
 
 /* Borrowed from the tree. */
 const char *
 jwalk_get_model(struct json_object *root)
 {
-	struct json_object *v = field(root, "model");
+	struct json_object *v = jwalk_field(root, "model");
 
 	return json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
 }
@@ -107,7 +109,7 @@ jwalk_set_model(struct json_object *root, const char *model)
 enum mg_err
 jwalk_get_max_tokens(struct json_object *root, long *out)
 {
-	struct json_object *v = field(root, "max_tokens");
+	struct json_object *v = jwalk_field(root, "max_tokens");
 
 	if (v == NULL)
 		return MG_ENOTFOUND;

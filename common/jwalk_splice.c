@@ -27,6 +27,7 @@
 
 #include <json-c/json.h>
 
+#include "crypto.h"
 #include "jwalk.h"
 
 struct splice {
@@ -82,18 +83,6 @@ scalar_end(const struct splice *sp, size_t p)
 	return p;
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Four hex digits (json-c checked them) as a code unit. */
 static unsigned
 hex4(const char *s)
@@ -102,7 +91,7 @@ hex4(const char *s)
 	int k;
 
 	for (k = 0; k < 4; k++)
-		v = v << 4 | ((unsigned)hexval(s[k]) & 0xfu);
+		v = v << 4 | ((unsigned)crypto_hexval(s[k]) & 0xfu);
 	return v;
 }
 
