@@ -34,13 +34,15 @@ cfg_run_dir(const struct cfg *c, char *buf, size_t buflen)
 	size_t len;
 
 	if (dir == NULL || *dir == '\0') {
-		if (c->db_path == NULL || db_backend_of(c->db_path) == DB_PG)
+		slash = c->db_path != NULL ? strrchr(c->db_path, '/') : NULL;
+		if (c->db_path == NULL || db_backend_of(c->db_path) == DB_PG) {
 			dir = CFG_RUN_DIR_PG;
-		else if ((slash = strrchr(c->db_path, '/')) == NULL)
+		} else if (slash == NULL) {
 			dir = ".";
-		else if (slash == c->db_path)
+		} else if (slash == c->db_path) {
 			dir = "/";
-		else {
+		} else {
+			/* the SQLite file's directory */
 			len = (size_t)(slash - c->db_path);
 			if (len >= buflen)
 				return NULL;
@@ -49,9 +51,10 @@ cfg_run_dir(const struct cfg *c, char *buf, size_t buflen)
 			return buf;
 		}
 	}
-	if (strlen(dir) >= buflen)
+	len = strlen(dir);
+	if (len >= buflen)
 		return NULL;
-	memcpy(buf, dir, strlen(dir) + 1);
+	memcpy(buf, dir, len + 1);
 	return buf;
 }
 

@@ -224,7 +224,9 @@ take_slot(const struct cfg *c, struct arena *a, const char **dir)
 	int fd, opened = 0;
 
 	*dir = cfg_run_dir(c, buf, sizeof(buf));
-	if (*dir == NULL || (*dir = arena_strdup(a, *dir)) == NULL)
+	if (*dir != NULL)
+		*dir = arena_strdup(a, *dir);
+	if (*dir == NULL)
 		return -2;
 	/* only the last component: a missing parent is a configuration error */
 	if (mkdir(*dir, 0700) != 0 && errno != EEXIST)
