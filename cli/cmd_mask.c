@@ -58,7 +58,8 @@ engine_open(const char *cmd, struct engine *e, int want_rules)
 		engine_close(e);
 		return -1;
 	}
-	if (want_rules && rules_load(e->cfg.rules_path, &e->rules, err, sizeof(err)) != MG_OK) {
+	if (want_rules && rules_load_packs(e->cfg.rule_packs, e->cfg.rules_path, &e->rules, err,
+	    sizeof(err)) != MG_OK) {
 		fprintf(stderr, "maskgate %s: rules: %s\n", cmd, err);
 		engine_close(e);
 		return -1;
@@ -229,28 +230,37 @@ rules_list(void)
 {
 	char err[512];
 	struct rules *r;
-	char *admin;
+	char *admin, *packs;
 	int failed = 0;
 	size_t i;
 
 	log_set_level(LOG_WARN);
 	admin = cfg_lookup("MASKGATE_RULES", err, sizeof(err), &failed);
+	packs = failed ? NULL : cfg_lookup("MASKGATE_RULE_PACKS", err, sizeof(err), &failed);
 	if (failed) {
-		fprintf(stderr, "maskgate rules: %s\n", err);
-		return 1;
-	}
-	if (rules_load(admin, &r, err, sizeof(err)) != MG_OK) {
 		fprintf(stderr, "maskgate rules: %s\n", err);
 		free(admin);
 		return 1;
 	}
+	if (rules_load_packs(packs, admin, &r, err, sizeof(err)) != MG_OK) {
+		fprintf(stderr, "maskgate rules: %s\n", err);
+		free(admin);
+		free(packs);
+		return 1;
+	}
 	free(admin);
-	printf("%-28s %-18s %-6s %-10s %s\n", "RULE", "TYPE", "ACTION", "RESTORE", "CREDENTIAL");
+	free(packs);
+	printf("%-30s %-12s %-22s %-6s %-10s %s\n", "RULE", "PACK", "TYPE", "ACTION", "RESTORE",
+	    "CREDENTIAL");
 	for (i = 0; i < rules_slots(r); i++) {
 		static const char *const act[] = { "mask", "block", "allow" };
 		const char *t = rules_type(r, (unsigned)i);
-		printf("%-28s %-18s %-6s %-10s %s\n", rules_name(r, (unsigned)i), t != NULL ? t : "-",
-		    act[rules_action(r, (unsigned)i)],
+		char pack[48];
+		snprintf(pack, sizeof(pack), "%s%s", rules_pack_name(r, (unsigned)i),
+		    !rules_pack_on(r, (unsigned)i) ? "(off)" :
+		    !rules_enabled(r, (unsigned)i) ? "(rule-off)" : "");
+		printf("%-30s %-12s %-22s %-6s %-10s %s\n", rules_name(r, (unsigned)i), pack,
+		    t != NULL ? t : "-", act[rules_action(r, (unsigned)i)],
 		    rules_restore_name(rules_restore(r, (unsigned)i)),
 		    rules_credential(r, (unsigned)i) ? "yes" : "no");
 	}
@@ -265,7 +275,8 @@ cli_rules(int argc, char **argv)
 	if (argc < 2 || cli_wants_help(argc, argv)) {
 		FILE *f = argc < 2 ? stderr : stdout;
 		fprintf(f, "usage: maskgate rules check FILE   validate an admin rules file\n"
-		    "       maskgate rules list         the rules in effect (built in + MASKGATE_RULES)\n\n"
+		    "       maskgate rules list         every rule with its pack (\"gcp(off)\": the pack\n"
+		    "                                   is not in MASKGATE_RULE_PACKS) and policies\n\n"
 		    "The format is described at the top of rules/aws.rules.\n");
 		return argc < 2 ? 2 : 0;
 	}
@@ -274,8 +285,19 @@ cli_rules(int argc, char **argv)
 			fprintf(stderr, "maskgate rules check: want exactly one FILE\n");
 			return 2;
 		}
-		log_set_level(LOG_WARN);
-		return rules_check_file(argv[2], stdout) == MG_OK ? 0 : 1;
+		{
+			char err[512], *packs;
+			int failed = 0, rc;
+			log_set_level(LOG_WARN);
+			packs = cfg_lookup("MASKGATE_RULE_PACKS", err, sizeof(err), &failed);
+			if (failed) {
+				fprintf(stderr, "maskgate rules: %s\n", err);
+				return 1;
+			}
+			rc = rules_check_file(argv[2], packs, stdout) == MG_OK ? 0 : 1;
+			free(packs);
+			return rc;
+		}
 	}
 	if (strcmp(argv[1], "list") == 0 && argc == 2)
 		return rules_list();

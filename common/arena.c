@@ -10,6 +10,7 @@
 #include "arena.h"
 
 #define ARENA_CHUNK_MIN (64 * 1024)
+#define ARENA_KEEP (4 * 1024 * 1024)	/* bytes of chunks a reset keeps */
 #define ARENA_ALIGN 16
 
 struct arena_chunk {
@@ -37,37 +38,60 @@ arena_reset(struct arena *a)
 {
 	struct arena_chunk *c = a->head, *next;
 
-	if (c == NULL)
-		return;
-	/* keep the oldest chunk (tail of the list) if it is the default size */
-	while (c->next != NULL) {
+	/* the chunks go to the spare list while they fit the budget */
+	for (; c != NULL; c = next) {
 		next = c->next;
-		free(c);
-		c = next;
-	}
-	if (c->size > ARENA_CHUNK_MIN) {
-		free(c);
-		a->head = NULL;
-	} else {
+		if (a->spare_bytes + c->size > ARENA_KEEP) {
+			free(c);
+			continue;
+		}
 		c->used = 0;
 		c->last = 0;
-		a->head = c;
+		c->next = a->spare;
+		a->spare = c;
+		a->spare_bytes += c->size;
 	}
+	a->head = NULL;
 	a->total = 0;
+}
+
+static void
+free_list(struct arena_chunk *c)
+{
+	struct arena_chunk *next;
+
+	for (; c != NULL; c = next) {
+		next = c->next;
+		free(c);
+	}
 }
 
 void
 arena_free(struct arena *a)
 {
-	struct arena_chunk *c = a->head, *next;
-
-	while (c != NULL) {
-		next = c->next;
-		free(c);
-		c = next;
-	}
+	free_list(a->head);
+	free_list(a->spare);
 	a->head = NULL;
+	a->spare = NULL;
+	a->spare_bytes = 0;
 	a->total = 0;
+}
+
+/* A kept chunk of at least need bytes, taken off the spare list, or NULL. */
+static struct arena_chunk *
+take_spare(struct arena *a, size_t need)
+{
+	struct arena_chunk **p, *c;
+
+	for (p = &a->spare; *p != NULL; p = &(*p)->next) {
+		if ((*p)->size < need)
+			continue;
+		c = *p;
+		*p = c->next;
+		a->spare_bytes -= c->size;
+		return c;
+	}
+	return NULL;
 }
 
 void *
@@ -81,13 +105,19 @@ arena_alloc(struct arena *a, size_t size)
 	if (a->limit != 0 && (a->total + need > a->limit || a->total + need < a->total))
 		return NULL;
 	if (c == NULL || c->size - c->used < need) {
+		/* chunks grow with the request, so a big one takes a few, not hundreds */
 		csize = need > ARENA_CHUNK_MIN ? need : ARENA_CHUNK_MIN;
-		if (csize > SIZE_MAX - sizeof(*c))
-			return NULL;
-		c = malloc(sizeof(*c) + csize);
-		if (c == NULL)
-			return NULL;
-		c->size = csize;
+		if (a->total / 2 > csize && a->total / 2 <= ARENA_KEEP / 4)
+			csize = a->total / 2;
+		c = take_spare(a, need);
+		if (c == NULL) {
+			if (csize > SIZE_MAX - sizeof(*c))
+				return NULL;
+			c = malloc(sizeof(*c) + csize);
+			if (c == NULL)
+				return NULL;
+			c->size = csize;
+		}
 		c->used = 0;
 		c->next = a->head;
 		a->head = c;

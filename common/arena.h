@@ -18,6 +18,8 @@ struct arena {
 	struct arena_chunk *head;	/* current chunk, newest first */
 	size_t total;			/* bytes handed out since reset */
 	size_t limit;			/* 0 = unlimited; else MG_ENOMEM past it */
+	struct arena_chunk *spare;	/* chunks kept by arena_reset for the next request */
+	size_t spare_bytes;
 };
 
 struct buf {
@@ -28,7 +30,11 @@ struct buf {
 };
 
 void arena_init(struct arena *a);
-/* Frees every chunk but the first, which is kept for the next request. */
+/*
+ * Forgets every allocation. The chunks are kept for the next request (up to
+ * ARENA_KEEP bytes; the rest is freed), so a worker serving requests of
+ * similar size stops asking the kernel for memory: no page-fault churn.
+ */
 void arena_reset(struct arena *a);
 /* Frees everything. */
 void arena_free(struct arena *a);

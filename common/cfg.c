@@ -295,6 +295,12 @@ cfg_set(struct cfg *c, const struct cfg_var *var, const char *v, char *err, size
 			break;
 		*(long *)(base + var->offset) = l;
 		return MG_OK;
+	case T_SIZE0:	/* a size where 0 means off */
+		if (strcmp(v, "0") == 0) {
+			*(size_t *)(base + var->offset) = 0;
+			return MG_OK;
+		}
+		/* FALLTHROUGH */
 	case T_SIZE:
 		if (parse_size(v, (size_t *)(base + var->offset)) != 0)
 			break;

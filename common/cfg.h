@@ -30,9 +30,11 @@ struct cfg {
 	long upstream_timeout;		/* seconds, whole transfer */
 	size_t max_body;		/* bytes */
 	char *rules_path;		/* MASKGATE_RULES: admin rules file */
+	char *rule_packs;		/* MASKGATE_RULE_PACKS: packs that scan */
 	char *models_path;		/* MASKGATE_MODELS: admin model table */
 	char *model_allowlist;		/* comma-separated; NULL = all */
 	long map_ttl;			/* seconds a mapping lives unused */
+	size_t mask_cache;		/* bytes of masked strings a worker keeps, 0 = off */
 	long max_new_mappings;		/* per request, 0 = no cap */
 	long max_new_mappings_hour;	/* per tenant and clock hour, 0 = no cap */
 	long busy_timeout_ms;		/* SQLite busy_timeout, PostgreSQL statement_timeout */

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include "cfg.h"
 
-enum cfg_type { T_STR, T_SECRET, T_DURATION, T_SIZE, T_INT, T_URL, T_HEXKEY, T_ENV, T_LOGLEVEL,
+enum cfg_type { T_STR, T_SECRET, T_DURATION, T_SIZE, T_SIZE0, T_INT, T_URL, T_HEXKEY, T_ENV, T_LOGLEVEL,
 	T_BOOL };
 
 struct cfg_var {

@@ -19,7 +19,7 @@
 #include "db_int.h"
 #include "log.h"
 
-#define PG_MAXP 32		/* parameters of one statement */
+#define PG_MAXP 64		/* parameters of one statement (store_map_batch.c: 33) */
 #define PG_MAXC 32		/* columns whose bytea is decoded */
 
 /* type OIDs (pg_type.h is a server header) */

@@ -290,15 +290,33 @@ mask_keyed_cb(void *ctx, const char *key, size_t keylen, const char *in, size_t 
 	return mask_text_keyed(ctx, key, keylen, in, len, out);
 }
 
-/* Masks every string of the request; 0 when refused (answered). */
+static unsigned long
+provisional_cb(void *ctx)
+{
+	return mask_provisional(ctx);
+}
+
+static enum mg_err
+resolve_cb(void *ctx, int *again)
+{
+	return mask_resolve(ctx, again);
+}
+
+/*
+ * Masks every string of the request in two phases (every span first, one
+ * store read and one write, then the placeholders); 0 when refused
+ * (answered).
+ */
 static int
 mask_request(struct exchange *ex, struct mask_session *ms, struct json_object *root)
 {
 	struct jwalk_xform xf = { mask_cb, ms, mask_keyed_cb };
+	struct jwalk_phases phases = { provisional_cb, resolve_cb, ms };
 	char err[256];
 	enum mg_err rc;
 
-	rc = jwalk_mask_request(root, ex->arena, &xf, err, sizeof(err));
+	mask_defer(ms);
+	rc = jwalk_mask_request_phased(root, ex->arena, &xf, &phases, err, sizeof(err));
 	if (rc == MG_OK)
 		return 1;
 	if (exchange_mint_refused(ex))
@@ -318,9 +336,12 @@ mask_request(struct exchange *ex, struct mask_session *ms, struct json_object *r
 	return 0;
 }
 
-/* The JSON body, read and parsed strictly; NULL when refused (answered). */
+/*
+ * The JSON body, read and parsed strictly; NULL when refused (answered).
+ * *raw, *rawlen: the client's bytes (request lifetime), for jwalk_splice.
+ */
 static struct json_object *
-read_json_body(struct exchange *ex)
+read_json_body(struct exchange *ex, const char **raw, size_t *rawlen)
 {
 	const char *ct = ex->io->header(ex->io_ctx, "content-type"), *body = NULL;
 	struct json_object *root = NULL;
@@ -353,6 +374,8 @@ read_json_body(struct exchange *ex)
 		exchange_refuse(ex, OUT_OK, 400, ET_INVALID_REQUEST, "%s", err);
 		return NULL;
 	}
+	*raw = body;
+	*rawlen = len;
 	return root;
 }
 
@@ -368,15 +391,16 @@ messages_exchange(struct exchange *ex, const struct wire_route *wire)
 	struct json_object *root, *stream;
 	struct wire_route translated;
 	const char *model = NULL;
+	const char *raw = NULL;
 	char *body;
-	size_t body_len;
+	size_t body_len, rawlen = 0;
 	enum mg_err rc;
 
 	memset(&xc, 0, sizeof(xc));
 	xc.ex = ex;
 	xc.wire = wire;
 	buf_init(&xc.body, ex->arena);
-	root = read_json_body(ex);
+	root = read_json_body(ex, &raw, &rawlen);
 	if (root == NULL)
 		return;
 	if (!exchange_model_policy(ex, root, wire != NULL && !wire->count_tokens ? wire->model :
@@ -413,7 +437,8 @@ messages_exchange(struct exchange *ex, const struct wire_route *wire)
 		exchange_refuse(ex, OUT_OK, 500, ET_API, "out of memory");
 		goto out;
 	}
-	body = jwalk_serialize(root, ex->arena, &body_len);
+	/* the client's bytes, with only what masking and policy changed spliced in */
+	body = jwalk_splice(root, raw, rawlen, ex->arena, &body_len);
 	if (body == NULL) {
 		exchange_refuse(ex, OUT_OK, 500, ET_API, "out of memory");
 		goto out;

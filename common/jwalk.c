@@ -3,7 +3,6 @@
  * field accessors it needs. Parsing is in jwalk_parse.c. See jwalk.h for
  * the contract.
  */
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,6 +10,25 @@
 #include <json-c/json.h>
 
 #include "jwalk.h"
+
+/*
+ * A change the first phase of a two-phase walk found (jwalk_mask_request_phased):
+ * a scalar's new text or an object's new keys, applied once the values
+ * are resolved; provisional ones are masked again then.
+ */
+struct redo {
+	struct json_object *v;		/* the scalar, or the object whose keys change */
+	struct json_object *parent;	/* object or array holding the scalar */
+	size_t idx;			/* its index when parent is an array */
+	int keys;			/* 1: v's keys */
+	int provisional;		/* out is not final: mask again */
+	int keep;			/* enum rkeep of the scalar */
+	const char *key;		/* its context key (copy), or NULL */
+	const char *path;		/* its place, for error messages (copy) */
+	const char *out;		/* the final text, or the keys' names */
+	size_t outlen;
+	const char **names;
+};
 
 /* State of one walk; out is reused for every string. */
 struct walk {
@@ -21,17 +39,39 @@ struct walk {
 	size_t errlen;
 	char path[256];		/* the request walk's place, for error messages */
 	size_t pathlen;
+	const struct jwalk_phases *ph;	/* two-phase: first phase while collect */
+	int collect;
+	struct json_object *parent;	/* the container of the value being masked */
+	size_t idx;
+	struct redo *redo;
+	size_t nredo, capredo;
 };
 
-/* Names a place in the body for error messages; long paths are cut. */
-static void __attribute__((format(printf, 3, 4)))
-pathf(char *dst, size_t n, const char *fmt, ...)
+/* Keeps a first-phase change (see struct redo); returns it, or NULL. */
+static struct redo *
+redo_push(struct walk *w)
 {
-	va_list ap;
+	struct redo *r;
 
-	va_start(ap, fmt);
-	vsnprintf(dst, n, fmt, ap);
-	va_end(ap);
+	if (w->nredo == w->capredo) {
+		size_t ncap = w->capredo ? w->capredo * 2 : 64;
+		struct redo *g = arena_alloc(w->arena, ncap * sizeof(*g));
+		if (g == NULL)
+			return NULL;
+		if (w->nredo > 0)
+			memcpy(g, w->redo, w->nredo * sizeof(*g));
+		w->redo = g;
+		w->capredo = ncap;
+	}
+	r = &w->redo[w->nredo++];
+	memset(r, 0, sizeof(*r));
+	return r;
+}
+
+static unsigned long
+provisional_now(const struct walk *w)
+{
+	return w->collect ? w->ph->provisional(w->ph->ctx) : 0;
 }
 
 #define WALK_FAIL(w, ...) (mg_errf((w)->err, (w)->errlen, __VA_ARGS__), MG_EINVAL)
@@ -90,21 +130,21 @@ streq(const char *a, const char *b)
  * so when any key changes the members are taken out and put back in order.
  * Two keys that collide after the transform are refused.
  */
+static enum mg_err rename_keys(struct walk *w, struct json_object *obj, const char **names);
+
 static enum mg_err
 xform_keys(struct walk *w, struct json_object *obj)
 {
 	struct json_object_iter it;
 	const char **names;
-	struct json_object **vals;
 	size_t i, n = (size_t)json_object_object_length(obj), changed = 0;
+	unsigned long p0 = provisional_now(w);
 	enum mg_err rc = MG_OK;
 
 	if (n == 0)
 		return MG_OK;
 	names = arena_alloc(w->arena, n * sizeof(*names));
-	/* an array of object pointers: sizeof(*vals) is meant */
-	vals = arena_alloc(w->arena, n * sizeof(*vals));	/* NOLINT(bugprone-sizeof-expression) */
-	if (names == NULL || vals == NULL)
+	if (names == NULL)
 		return MG_ENOMEM;
 	i = 0;
 	json_object_object_foreachC(obj, it) {
@@ -116,10 +156,39 @@ xform_keys(struct walk *w, struct json_object *obj)
 		if (names[i] == NULL)
 			return MG_ENOMEM;
 		changed += strcmp(names[i], it.key) != 0;
-		vals[i++] = it.val;
+		i++;
+	}
+	if (w->collect && (changed > 0 || provisional_now(w) != p0)) {
+		struct redo *r = redo_push(w);
+		if (r == NULL)
+			return MG_ENOMEM;
+		r->v = obj;
+		r->keys = 1;
+		r->provisional = provisional_now(w) != p0;
+		r->names = names;
+		return MG_OK;
 	}
 	if (changed == 0)
 		return MG_OK;
+	return rename_keys(w, obj, names);
+}
+
+/* Gives the members of obj the keys names[], in order. */
+static enum mg_err
+rename_keys(struct walk *w, struct json_object *obj, const char **names)
+{
+	struct json_object_iter it;
+	struct json_object **vals;
+	size_t i, n = (size_t)json_object_object_length(obj);
+	enum mg_err rc = MG_OK;
+
+	/* an array of object pointers: sizeof(*vals) is meant */
+	vals = arena_alloc(w->arena, (n + 1) * sizeof(*vals));	/* NOLINT(bugprone-sizeof-expression) */
+	if (vals == NULL)
+		return MG_ENOMEM;
+	i = 0;
+	json_object_object_foreachC(obj, it)
+		vals[i++] = it.val;
 	for (i = 0; i < n; i++)
 		json_object_get(vals[i]);
 	while (json_object_object_length(obj) > 0) {
@@ -204,128 +273,6 @@ static enum mg_err
 xform_generic(struct walk *w, struct json_object *v)
 {
 	return xform_tree(w, v, 1);
-}
-
-/* ---- request validation: the shapes the API types ---------------------- */
-
-/* An optional string field: absent is fine, another type is a 400. */
-static enum mg_err
-check_string_field(struct walk *w, struct json_object *obj, const char *key, const char *path)
-{
-	struct json_object *v = field(obj, key);
-
-	if (v != NULL && !is_string(v))
-		return WALK_FAIL(w, "%s.%s: expected a string", path, key);
-	return MG_OK;
-}
-
-static enum mg_err check_content(struct walk *w, struct json_object *v, const char *path);
-
-/* One content block; path names it in error messages. */
-static enum mg_err
-check_block(struct walk *w, struct json_object *b, const char *path)
-{
-	struct json_object *t, *src;
-	const char *type;
-	char sub[256];
-	enum mg_err rc = MG_OK;
-
-	if (!json_object_is_type(b, json_type_object))
-		return WALK_FAIL(w, "%s: expected a content block object", path);
-	t = field(b, "type");
-	type = is_string(t) ? json_object_get_string(t) : NULL;
-	if (streq(type, "text"))
-		return check_string_field(w, b, "text", path);
-	if (streq(type, "thinking"))
-		return check_string_field(w, b, "thinking", path);
-	if ((streq(type, "tool_result") || streq(type, "mcp_tool_result")) &&
-	    field(b, "content") != NULL) {
-		pathf(sub, sizeof(sub), "%s.content", path);
-		return check_content(w, field(b, "content"), sub);
-	}
-	if (!streq(type, "document"))
-		return MG_OK;
-	rc = check_string_field(w, b, "title", path);
-	if (rc == MG_OK)
-		rc = check_string_field(w, b, "context", path);
-	src = field(b, "source");
-	if (rc != MG_OK || src == NULL)
-		return rc;
-	if (!json_object_is_type(src, json_type_object))
-		return WALK_FAIL(w, "%s.source: expected an object", path);
-	pathf(sub, sizeof(sub), "%s.source", path);
-	t = field(src, "type");
-	type = is_string(t) ? json_object_get_string(t) : NULL;
-	if (streq(type, "text"))
-		return check_string_field(w, src, "data", sub);
-	if (streq(type, "content") && field(src, "content") != NULL) {
-		pathf(sub, sizeof(sub), "%s.source.content", path);
-		return check_content(w, field(src, "content"), sub);
-	}
-	return MG_OK;
-}
-
-/* content: a string, or an array of content blocks (null: nothing). */
-static enum mg_err
-check_content(struct walk *w, struct json_object *v, const char *path)
-{
-	char sub[256];
-	enum mg_err rc = MG_OK;
-	size_t i, n;
-
-	if (v == NULL || is_string(v))
-		return MG_OK;
-	if (!json_object_is_type(v, json_type_array))
-		return WALK_FAIL(w, "%s: expected a string or an array of content blocks", path);
-	n = json_object_array_length(v);
-	for (i = 0; i < n && rc == MG_OK; i++) {
-		pathf(sub, sizeof(sub), "%s[%zu]", path, i);
-		rc = check_block(w, json_object_array_get_idx(v, i), sub);
-	}
-	return rc;
-}
-
-/* The request's typed fields, so that a wrong shape is a 400, not a guess. */
-static enum mg_err
-check_request(struct walk *w, struct json_object *root)
-{
-	struct json_object *v, *m;
-	char path[64];
-	enum mg_err rc = MG_OK;
-	size_t i, n;
-
-	if (!json_object_is_type(root, json_type_object))
-		return WALK_FAIL(w, "body must be a JSON object");
-	if (field(root, "system") != NULL) {
-		rc = check_content(w, field(root, "system"), "system");
-		if (rc != MG_OK)
-			return rc;
-	}
-	v = field(root, "messages");
-	if (v != NULL && !json_object_is_type(v, json_type_array))
-		return WALK_FAIL(w, "messages: expected an array");
-	n = v != NULL ? json_object_array_length(v) : 0;
-	for (i = 0; i < n && rc == MG_OK; i++) {
-		m = json_object_array_get_idx(v, i);
-		if (!json_object_is_type(m, json_type_object))
-			return WALK_FAIL(w, "messages[%zu]: expected an object", i);
-		pathf(path, sizeof(path), "messages[%zu].content", i);
-		rc = check_content(w, field(m, "content"), path);
-	}
-	v = field(root, "tools");
-	if (rc != MG_OK || v == NULL)
-		return rc;
-	if (!json_object_is_type(v, json_type_array))
-		return WALK_FAIL(w, "tools: expected an array");
-	n = json_object_array_length(v);
-	for (i = 0; i < n && rc == MG_OK; i++) {
-		m = json_object_array_get_idx(v, i);
-		if (!json_object_is_type(m, json_type_object))
-			return WALK_FAIL(w, "tools[%zu]: expected an object", i);
-		pathf(path, sizeof(path), "tools[%zu]", i);
-		rc = check_string_field(w, m, "description", path);
-	}
-	return rc;
 }
 
 /* ---- the request mask walk: every string, except a short proven list --- */
@@ -481,6 +428,31 @@ out_differs(const struct walk *w, const char *in, size_t len)
 	return w->out.len != len || (len > 0 && memcmp(w->out.data, in, len) != 0);
 }
 
+/* First phase: keeps v's change (w->out unless provisional) for later. */
+static enum mg_err
+remember(struct walk *w, struct json_object *v, const char *key, enum rkeep keep,
+    int provisional)
+{
+	struct redo *r = redo_push(w);
+
+	if (r == NULL)
+		return MG_ENOMEM;
+	r->v = v;
+	r->parent = w->parent;
+	r->idx = w->idx;
+	r->keep = keep;
+	r->provisional = provisional;
+	r->key = key != NULL ? arena_strdup(w->arena, key) : NULL;
+	r->path = arena_strdup(w->arena, w->path);
+	if (!provisional) {
+		r->out = arena_strndup(w->arena, w->out.data != NULL ? w->out.data : "", w->out.len);
+		r->outlen = w->out.len;
+	}
+	if ((key != NULL && r->key == NULL) || r->path == NULL || (!provisional && r->out == NULL))
+		return MG_ENOMEM;
+	return MG_OK;
+}
+
 /*
  * Masks a string or number value v standing under key. A number whose text
  * masks to something else becomes a JSON string holding the placeholder:
@@ -492,6 +464,7 @@ mask_scalar(struct walk *w, struct json_object *v, const char *key, enum rkeep k
 {
 	const char *in;
 	size_t len;
+	unsigned long p0;
 	enum mg_err rc;
 	int isnum = !is_string(v);
 
@@ -507,7 +480,11 @@ mask_scalar(struct walk *w, struct json_object *v, const char *key, enum rkeep k
 		return MG_OK;
 	if (len == 0)
 		return MG_OK;
+	p0 = provisional_now(w);
 	rc = xform_keyed(w, key, in, len);
+	if (rc == MG_OK && w->collect && (provisional_now(w) != p0 ||
+	    (out_differs(w, in, len) && keep == RK_SCAN)))
+		return remember(w, v, key, keep, provisional_now(w) != p0);
 	if (rc != MG_OK || !out_differs(w, in, len))
 		return rc;
 	if (keep != RK_SCAN)
@@ -546,6 +523,7 @@ mask_object(struct walk *w, struct json_object *obj, const char *ownkey, enum rm
 				m = RM_DATA;
 		}
 		path_push(w, &saved, key, 0);
+		w->parent = obj;
 		rc = mask_value(w, val, context_key(obj, key, ownkey), m, keep, 0, &repl);
 		path_pop(w, saved);
 		if (rc != MG_OK)
@@ -579,6 +557,8 @@ mask_value(struct walk *w, struct json_object *v, const char *key, enum rmode mo
 		n = json_object_array_length(v);
 		for (i = 0; i < n; i++) {
 			path_push(w, &saved, NULL, i);
+			w->parent = v;
+			w->idx = i;
 			rc = mask_value(w, json_object_array_get_idx(v, i), key, mode, keep, 0, &r);
 			path_pop(w, saved);
 			if (rc != MG_OK)
@@ -603,14 +583,99 @@ enum mg_err
 jwalk_mask_request(struct json_object *root, struct arena *a,
     const struct jwalk_xform *xf, char *err, size_t errlen)
 {
-	struct walk w = { a, xf, { 0 }, err, errlen, "", 0 };
-	enum mg_err rc;
+	return jwalk_mask_request_phased(root, a, xf, NULL, err, errlen);
+}
 
+/* Puts the new scalar text out[0..n) in place of r->v. */
+static enum mg_err
+apply_scalar(struct walk *w, const struct redo *r, const char *out, size_t n)
+{
+	struct json_object *repl;
+	struct json_object_iter it;
+
+	if (n > INT32_MAX)
+		return MG_ETOOBIG;
+	if (is_string(r->v))
+		return json_object_set_string_len(r->v, out, (int)n) == 1 ? MG_OK : MG_ENOMEM;
+	/* a number that masked: a string in its place */
+	repl = json_object_new_string_len(out, (int)n);
+	if (repl == NULL)
+		return MG_ENOMEM;
+	if (json_object_is_type(r->parent, json_type_array))
+		return json_object_array_put_idx(r->parent, r->idx, repl) == 0 ? MG_OK : MG_ENOMEM;
+	json_object_object_foreachC(r->parent, it) {
+		if (it.val == r->v)	/* by value: a key may have been renamed since */
+			return json_object_object_add(r->parent, it.key, repl) == 0 ?
+			    MG_OK : MG_ENOMEM;
+	}
+	json_object_put(repl);
+	return MG_EINVAL;
+}
+
+/* Second phase: applies the first phase's changes, masking provisional ones again. */
+static enum mg_err
+apply_redo(struct walk *w)
+{
+	enum mg_err rc = MG_OK;
+	size_t i;
+
+	for (i = 0; i < w->nredo && rc == MG_OK; i++) {
+		const struct redo *r = &w->redo[i];
+		struct json_object *repl = NULL;
+		if (r->keys) {
+			rc = r->provisional ? xform_keys(w, r->v) : rename_keys(w, r->v, r->names);
+			continue;
+		}
+		if (!r->provisional) {
+			rc = apply_scalar(w, r, r->out, r->outlen);
+			continue;
+		}
+		snprintf(w->path, sizeof(w->path), "%s", r->path);
+		w->pathlen = strlen(w->path);
+		rc = mask_scalar(w, r->v, r->key, (enum rkeep)r->keep, &repl);
+		if (rc == MG_OK && repl != NULL) {
+			rc = apply_scalar(w, r, json_object_get_string(repl),
+			    (size_t)json_object_get_string_len(repl));
+			json_object_put(repl);
+		}
+	}
+	return rc;
+}
+
+enum mg_err
+jwalk_mask_request_phased(struct json_object *root, struct arena *a,
+    const struct jwalk_xform *xf, const struct jwalk_phases *ph, char *err, size_t errlen)
+{
+	struct walk w;
+	enum mg_err rc;
+	int again = 0;
+
+	memset(&w, 0, sizeof(w));
+	w.arena = a;
+	w.xf = xf;
+	w.err = err;
+	w.errlen = errlen;
+	w.ph = ph;
+	w.collect = ph != NULL;
 	buf_init(&w.out, a);
-	rc = check_request(&w, root);
+	rc = jwalk_check_request(root, err, errlen);
 	if (rc != MG_OK)
 		return rc;
-	return mask_object(&w, root, NULL, RM_API, 1);
+	rc = mask_object(&w, root, NULL, RM_API, 1);
+	if (rc != MG_OK || ph == NULL)
+		return rc;
+	w.collect = 0;
+	rc = ph->resolve(ph->ctx, &again);
+	if (rc != MG_OK)
+		return rc;
+	if (again) {
+		/* the first phase could not see everything: mask from the original */
+		w.nredo = 0;
+		w.pathlen = 0;
+		w.path[0] = '\0';
+		return mask_object(&w, root, NULL, RM_API, 1);
+	}
+	return apply_redo(&w);
 }
 
 /*
@@ -621,8 +686,8 @@ enum mg_err
 jwalk_unmask_response(struct json_object *root, struct arena *a,
     const struct jwalk_xform *xf, const struct jwalk_xform *xf_tool)
 {
-	struct walk w = { a, xf, { 0 }, NULL, 0, "", 0 };
-	struct walk wt = { a, xf_tool, { 0 }, NULL, 0, "", 0 };
+	struct walk w = { a, xf, { 0 }, NULL, 0, "", 0, NULL, 0, NULL, 0, NULL, 0, 0 };
+	struct walk wt = { a, xf_tool, { 0 }, NULL, 0, "", 0, NULL, 0, NULL, 0, NULL, 0, 0 };
 	struct json_object *content, *b, *t, *v;
 	const char *type;
 	enum mg_err rc = MG_OK;
@@ -663,108 +728,8 @@ jwalk_unmask_response(struct json_object *root, struct arena *a,
 enum mg_err
 jwalk_xform_generic(struct json_object *v, struct arena *a, const struct jwalk_xform *xf)
 {
-	struct walk w = { a, xf, { 0 }, NULL, 0, "", 0 };
+	struct walk w = { a, xf, { 0 }, NULL, 0, "", 0, NULL, 0, NULL, 0, NULL, 0, 0 };
 
 	buf_init(&w.out, a);
 	return xform_generic(&w, v);
-}
-
-/* Returns an arena copy of the deterministic serialisation, or NULL. */
-char *
-jwalk_serialize(struct json_object *root, struct arena *a, size_t *len)
-{
-	const char *s;
-	size_t n = 0;
-	char *copy;
-
-	s = json_object_to_json_string_length(root,
-	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
-	if (s == NULL)
-		return NULL;
-	copy = arena_strndup(a, s, n);
-	if (copy != NULL && len != NULL)
-		*len = n;
-	return copy;
-}
-
-static void
-usage_field(struct json_object *usage, const char *key, long *dst)
-{
-	struct json_object *v = field(usage, key);
-
-	if (json_object_is_type(v, json_type_int))
-		*dst = (long)json_object_get_int64(v);
-}
-
-/* Overwrites the fields of u that usage carries. */
-void
-jwalk_usage_merge(struct json_object *usage, struct jwalk_usage *u)
-{
-	if (!json_object_is_type(usage, json_type_object))
-		return;
-	usage_field(usage, "input_tokens", &u->input_tokens);
-	usage_field(usage, "output_tokens", &u->output_tokens);
-	usage_field(usage, "cache_creation_input_tokens", &u->cache_creation_input_tokens);
-	usage_field(usage, "cache_read_input_tokens", &u->cache_read_input_tokens);
-}
-
-void
-jwalk_response_usage(struct json_object *root, struct jwalk_usage *u)
-{
-	memset(u, 0, sizeof(*u));
-	jwalk_usage_merge(field(root, "usage"), u);
-}
-
-/* Borrowed from the tree. */
-const char *
-jwalk_get_model(struct json_object *root)
-{
-	struct json_object *v = field(root, "model");
-
-	return is_string(v) ? json_object_get_string(v) : NULL;
-}
-
-/*
- * Puts n (taken over) at root[key]. json-c replaces an existing entry in
- * place, so key order and hence the serialised bytes stay stable.
- */
-static enum mg_err
-put_member(struct json_object *root, const char *key, struct json_object *n)
-{
-	if (!json_object_is_type(root, json_type_object)) {
-		json_object_put(n);
-		return MG_EINVAL;
-	}
-	if (n == NULL)
-		return MG_ENOMEM;
-	if (json_object_object_add(root, key, n) != 0) {
-		json_object_put(n);
-		return MG_ENOMEM;
-	}
-	return MG_OK;
-}
-
-enum mg_err
-jwalk_set_model(struct json_object *root, const char *model)
-{
-	return put_member(root, "model", json_object_new_string(model));
-}
-
-enum mg_err
-jwalk_get_max_tokens(struct json_object *root, long *out)
-{
-	struct json_object *v = field(root, "max_tokens");
-
-	if (v == NULL)
-		return MG_ENOTFOUND;
-	if (!json_object_is_type(v, json_type_int))
-		return MG_EINVAL;
-	*out = (long)json_object_get_int64(v);
-	return MG_OK;
-}
-
-enum mg_err
-jwalk_set_max_tokens(struct json_object *root, long value)
-{
-	return put_member(root, "max_tokens", json_object_new_int64(value));
 }

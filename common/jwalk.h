@@ -83,6 +83,30 @@ enum mg_err jwalk_mask_request(struct json_object *root, struct arena *a,
     const struct jwalk_xform *xf, char *err, size_t errlen);
 
 /*
+ * The typed fields of a Messages request (jwalk_check.c): MG_EINVAL with a
+ * message naming the field when system, messages, content blocks or tools
+ * have the wrong JSON type. jwalk_mask_request checks this first.
+ */
+enum mg_err jwalk_check_request(struct json_object *root, char *err, size_t errlen);
+
+/*
+ * Two-phase masking (mask_defer/mask_resolve): the first walk only
+ * collects (the tree is not changed); provisional() counts outputs that
+ * are not final; resolve() settles every value at once and says whether
+ * the first walk must be thrown away (*again); then the changes are
+ * applied, provisional ones masked again.
+ */
+struct jwalk_phases {
+	unsigned long (*provisional)(void *ctx);
+	enum mg_err (*resolve)(void *ctx, int *again);
+	void *ctx;
+};
+
+/* jwalk_mask_request in two phases (ph NULL: in one, as jwalk_mask_request). */
+enum mg_err jwalk_mask_request_phased(struct json_object *root, struct arena *a,
+    const struct jwalk_xform *xf, const struct jwalk_phases *ph, char *err, size_t errlen);
+
+/*
  * Unmasks, in place, the places a non-streaming Messages response carries
  * model output: content[] text.text (and its citations) and
  * thinking.thinking with xf; tool_use.input string values and keys at any
@@ -111,6 +135,25 @@ enum mg_err jwalk_xform_generic(struct json_object *v, struct arena *a,
  * copy owned by a and its length in *len, or NULL (out of memory).
  */
 char *jwalk_serialize(struct json_object *root, struct arena *a, size_t *len);
+
+/*
+ * Byte-faithful forwarding (jwalk_splice.c): returns body[0..len), the text
+ * root was parsed from by jwalk_parse(), with only the values (and keys)
+ * that differ in root written anew in json-c's spelling; everything else
+ * keeps the client's bytes (whitespace, escapes, number spellings). The
+ * result parses to exactly root. NUL-terminated, owned by a, its length in
+ * *outlen; NULL when out of memory.
+ */
+char *jwalk_splice(struct json_object *root, const char *body, size_t len, struct arena *a,
+    size_t *outlen);
+
+/*
+ * MG_EINVAL (message in err) when body[0..len), parsed into root, holds an
+ * object with a key twice: json-c keeps one copy, another parser may keep
+ * the other. Called by jwalk_parse().
+ */
+enum mg_err jwalk_check_duplicates(struct json_object *root, const char *body, size_t len,
+    char *err, size_t errlen);
 
 /*
  * Reads the token counts of a usage object into u, overwriting only the

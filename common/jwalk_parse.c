@@ -31,9 +31,15 @@ utf8_invalid_at(const unsigned char *s, size_t len)
 		unsigned char c = s[i];
 		unsigned char lo = 0x80, hi = 0xbf;
 		size_t n, k;
+		uint64_t w;
 
 		if (c < 0x80) {
-			i++;
+			/* ASCII runs eight bytes a step */
+			for (i++; i + 8 <= len; i += 8) {
+				memcpy(&w, s + i, 8);
+				if (w & 0x8080808080808080ULL)
+					break;
+			}
 			continue;
 		}
 		if (c >= 0xc2 && c <= 0xdf)
@@ -97,9 +103,7 @@ int_literal_exact(const char *s, size_t n)
 	if (n > 0 && s[0] == '-') {
 		s++;
 		n--;
-		lim = i64min;
-		if (n == 1 && s[0] == '0')
-			return 0;	/* -0 would come out as 0 */
+		lim = i64min;	/* -0 is fine: jwalk_splice forwards its spelling */
 	}
 	if (n < strlen(lim))
 		return 1;
@@ -127,8 +131,14 @@ lexical_check(const char *s, size_t len, char *err, size_t errlen)
 			for (i++; i < len && s[i] != '"'; i++) {
 				unsigned cp, lo;
 
-				if (s[i] != '\\')
+				if (s[i] != '\\') {
+					/* up to the next quote or backslash at once */
+					const char *q = memchr(s + i, '"', len - i);
+					const char *b = memchr(s + i, '\\', (size_t)((q != NULL ? q :
+					    s + len) - (s + i)));
+					i = (size_t)((b != NULL ? b : q != NULL ? q : s + len) - s) - 1;
 					continue;
+				}
 				i++;
 				if (i >= len || s[i] != 'u')
 					continue;
@@ -254,6 +264,9 @@ jwalk_parse(const char *body, size_t len, struct json_object **root,
 		mg_errf(err, errlen, "body must be a JSON object");
 		goto out;
 	}
+	rc = jwalk_check_duplicates(obj, body, len, err, errlen);
+	if (rc != MG_OK)
+		goto out;
 	*root = obj;
 	obj = NULL;
 	rc = MG_OK;

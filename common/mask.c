@@ -104,6 +104,19 @@ vgrow(struct mask_session *m)
 	for (i = 0; i < oldcap; i++)
 		if (old[i].used)
 			*vfind(m, old[i].rule, old[i].value, old[i].len, old[i].hash) = old[i];
+	/*
+	 * What outlives this pass must point into the new table: the values
+	 * waiting for mask_resolve and the recall entries (a deferred value
+	 * gets its number there; the old copies, still readable in the
+	 * arena, would keep 0).
+	 */
+	for (i = 0; i < m->npend; i++)
+		m->pend[i] = vfind(m, m->pend[i]->rule, m->pend[i]->value, m->pend[i]->len,
+		    m->pend[i]->hash);
+	for (i = 0; i < m->kcap; i++)
+		if (m->ktab[i].used)
+			m->ktab[i].e = vfind(m, m->ktab[i].e->rule, m->ktab[i].e->value,
+			    m->ktab[i].e->len, m->ktab[i].e->hash);
 	return MG_OK;
 }
 
@@ -228,6 +241,13 @@ placeholder_of(struct mask_session *m, const struct centry *e, char *ph, size_t 
 {
 	char tag[RULES_TAG_LEN];
 
+	if (e->num == 0) {
+		/* deferred: a stand-in of the same shape; the caller masks this text again */
+		MG_ASSERT(m->deferred);
+		memset(tag, 'Z', sizeof(tag));
+		m->provisional++;
+		return rules_placeholder_format(m->rules, e->rule, 0, tag, ph, phlen);
+	}
 	if (rules_credential(m->rules, e->rule) &&
 	    mask_placeholder_tag(m, e->rule, e->num, tag) != MG_OK)
 		return 0;
@@ -236,21 +256,23 @@ placeholder_of(struct mask_session *m, const struct centry *e, char *ph, size_t 
 
 /* ---- masking ---------------------------------------------------------- */
 
+static enum mg_err mask_count(struct mask_session *m, unsigned rule);
 static enum mg_err emit_masked(struct mask_session *m, const char *in, size_t len,
     const struct rules_match *ms, size_t n, struct centry **ent, const struct mask_emit *extra,
     size_t nextra, struct buf *out);
 
-/* Looks up, then allocates, the numbers of all pending entries. */
+/* The store items (hashed) of pend[0..npend); stale flags beside them. */
 static enum mg_err
-resolve_pending(struct mask_session *m, struct centry **pend, size_t npend)
+pending_items(struct mask_session *m, struct centry **pend, size_t npend,
+    struct store_map_item **out, unsigned char **stale)
 {
 	struct store_map_item *items;
-	time_t now = time(NULL);
 	enum mg_err rc;
 	size_t i;
 
-	items = arena_alloc(m->arena, npend * sizeof(*items));
-	if (items == NULL)
+	items = arena_alloc(m->arena, (npend + 1) * sizeof(*items));
+	*stale = arena_alloc(m->arena, npend + 1);
+	if (items == NULL || *stale == NULL)
 		return MG_ENOMEM;
 	for (i = 0; i < npend; i++) {
 		struct centry *e = pend[i];
@@ -263,12 +285,31 @@ resolve_pending(struct mask_session *m, struct centry **pend, size_t npend)
 		if (rc != MG_OK)
 			return rc;
 	}
-	rc = store_map_lookup(m->store, m->tenant, items, npend, now);
+	*out = items;
+	return MG_OK;
+}
+
+/*
+ * Mints the items the lookup did not find and refreshes the stale ones, in
+ * one write transaction (none when there is nothing to write), then gives
+ * the entries their numbers.
+ */
+static enum mg_err
+settle_pending(struct mask_session *m, struct centry **pend, struct store_map_item *items,
+    const unsigned char *stale, size_t npend, enum mg_err rc)
+{
+	size_t i, write = 0;
+
 	if (rc == MG_OK) {
-		for (i = 0; i < npend; i++)
+		for (i = 0; i < npend; i++) {
 			if (items[i].num == 0)
 				m->counts[pend[i]->rule].minted++;
-		rc = store_map_assign(m->store, m->tenant, items, npend, now);
+			write += items[i].num == 0 || stale[i];
+		}
+		if (write > 0) {
+			m->calls.writes++;
+			rc = store_map_settle(m->store, m->tenant, items, npend, stale, time(NULL));
+		}
 	}
 	for (i = 0; i < npend; i++) {
 		struct centry *e = pend[i];
@@ -281,6 +322,192 @@ resolve_pending(struct mask_session *m, struct centry **pend, size_t npend)
 	}
 	if (rc != MG_OK)
 		log_error("mask: store failed for tenant %s: %s", m->tenant, mg_strerror(rc));
+	return rc;
+}
+
+/* Looks up, then allocates, the numbers of all pending entries (at once). */
+static enum mg_err
+resolve_pending(struct mask_session *m, struct centry **pend, size_t npend)
+{
+	struct store_map_item *items = NULL;
+	unsigned char *stale = NULL;
+	enum mg_err rc;
+
+	rc = pending_items(m, pend, npend, &items, &stale);
+	if (rc != MG_OK)
+		return rc;
+	m->calls.reads++;
+	rc = store_map_lookup_batch(m->store, m->tenant, items, npend, NULL, 0, time(NULL), stale,
+	    NULL);
+	return settle_pending(m, pend, items, stale, npend, rc);
+}
+
+/*
+ * Counts a span masked. While deferred, the count is also logged, so that
+ * a text whose output was provisional (masked again after mask_resolve)
+ * is counted once (mask_mark_end).
+ */
+static enum mg_err
+mask_count(struct mask_session *m, unsigned rule)
+{
+	m->counts[rule].masked++;
+	if (!m->deferred)
+		return MG_OK;
+	if (m->nclog == m->capclog) {
+		size_t ncap = m->capclog ? m->capclog * 2 : 64;
+		unsigned *g = arena_alloc(m->arena, ncap * sizeof(*g));
+		if (g == NULL)
+			return MG_ENOMEM;
+		if (m->nclog > 0)
+			memcpy(g, m->clog, m->nclog * sizeof(*g));
+		m->clog = g;
+		m->capclog = ncap;
+	}
+	m->clog[m->nclog++] = rule;
+	return MG_OK;
+}
+
+enum mg_err
+mask_capture(struct mask_session *m, const struct centry *e, int counted)
+{
+	struct mask_cache_val *v;
+
+	if (m->ncapture == m->capcapture) {
+		size_t ncap = m->capcapture ? m->capcapture * 2 : 32;
+		struct mask_cache_val *g = arena_alloc(m->arena, ncap * sizeof(*g));
+		if (g == NULL)
+			return MG_ENOMEM;
+		if (m->ncapture > 0)
+			memcpy(g, m->capture, m->ncapture * sizeof(*g));
+		m->capture = g;
+		m->capcapture = ncap;
+	}
+	v = &m->capture[m->ncapture++];
+	v->rule = e->rule;
+	v->num = e->num;
+	v->value = e->value;
+	v->len = e->len;
+	v->counted = counted;
+	return MG_OK;
+}
+
+enum mg_err
+mask_replay(struct mask_session *m, const struct mask_cache_val *vals, size_t n)
+{
+	enum mg_err rc = mask_cache_reserve(m, n);
+	size_t i;
+
+	for (i = 0; i < n && rc == MG_OK; i++) {
+		struct centry *e = vget(m, vals[i].rule, vals[i].value, vals[i].len);
+		if (e == NULL)
+			return MG_ENOMEM;
+		if (e->num == 0) {
+			e->num = vals[i].num;
+			rc = rput(m, e->rule, e->num, e->value, e->len);
+		}
+		if (rc == MG_OK)
+			rc = mask_recall_note(m, e);
+		if (rc == MG_OK && vals[i].counted)
+			rc = mask_count(m, vals[i].rule);
+	}
+	return rc;
+}
+
+void
+mask_mark_begin(const struct mask_session *m, struct mask_mark *mark)
+{
+	mark->provisional = m->provisional;
+	mark->nclog = m->nclog;
+}
+
+void
+mask_mark_end(struct mask_session *m, const struct mask_mark *mark)
+{
+	size_t i;
+
+	if (m->provisional != mark->provisional)
+		for (i = mark->nclog; i < m->nclog; i++)
+			m->counts[m->clog[i]].masked--;
+	m->nclog = mark->nclog;
+}
+
+/* Deferred: remembers the pending entries for mask_resolve. */
+static enum mg_err
+defer_pending(struct mask_session *m, struct centry **pend, size_t npend)
+{
+	if (m->npend + npend > m->cappend) {
+		size_t ncap = (m->npend + npend) * 2 + 16;
+		/* an array of entry pointers: sizeof(*g) is meant */
+		struct centry **g = arena_alloc(m->arena, ncap * sizeof(*g));	/* NOLINT(bugprone-sizeof-expression) */
+		if (g == NULL)
+			return MG_ENOMEM;
+		if (m->npend > 0)
+			memcpy(g, m->pend, m->npend * sizeof(*g));	/* NOLINT(bugprone-sizeof-expression) */
+		m->pend = g;
+		m->cappend = ncap;
+	}
+	memcpy(m->pend + m->npend, pend, npend * sizeof(*pend));	/* NOLINT(bugprone-sizeof-expression) */
+	m->npend += npend;
+	return MG_OK;
+}
+
+void
+mask_defer(struct mask_session *m)
+{
+	m->deferred = 1;
+}
+
+unsigned long
+mask_provisional(const struct mask_session *m)
+{
+	return m->provisional;
+}
+
+void
+mask_session_store_calls(const struct mask_session *m, struct mask_store_calls *out)
+{
+	*out = m->calls;
+}
+
+/*
+ * The second phase: one read transaction for every value collected (and
+ * the recall candidates and the filter's catch-up, mask_recall_resolve),
+ * one write transaction for the new values. *again: the filter learnt
+ * values this request's scan could not look for, so every string must be
+ * masked again (no longer deferred: anything new costs its own lookup).
+ */
+enum mg_err
+mask_resolve(struct mask_session *m, int *again)
+{
+	struct store_map_item *items = NULL;
+	unsigned char *stale = NULL;
+	enum mg_err rc;
+	size_t npend = m->npend;
+
+	*again = 0;
+	if (!m->deferred)
+		return MG_OK;
+	m->deferred = 0;
+	rc = pending_items(m, m->pend, npend, &items, &stale);
+	if (rc != MG_OK)
+		return rc;
+	rc = mask_recall_resolve(m, items, npend, stale, again);
+	rc = settle_pending(m, m->pend, items, stale, npend, rc);
+	m->npend = 0;
+	if (rc == MG_OK && *again) {
+		size_t i;
+		for (i = 0; i < m->nslots; i++)	/* every text is masked, and counted, again */
+			m->counts[i].masked = 0;
+	}
+	if (rc == MG_OK && *again && m->cache_hits > 0) {
+		/* values a cached output brought may be gone: the session forgets all */
+		memset(m->vtab, 0, m->vcap * sizeof(*m->vtab));
+		memset(m->rtab, 0, m->rcap * sizeof(*m->rtab));
+		memset(m->ktab, 0, m->kcap * sizeof(*m->ktab));
+		m->vcount = m->rcount = m->kcount = 0;
+		m->nnope = 0;
+		m->cache_hits = 0;
+	}
 	return rc;
 }
 
@@ -429,14 +656,14 @@ mask_pass(struct mask_session *m, const char *scan, size_t scanlen, size_t lo, s
 		ent[i] = e;
 	}
 	if (npend > 0) {
-		rc = resolve_pending(m, pend, npend);
+		rc = m->deferred ? defer_pending(m, pend, npend) : resolve_pending(m, pend, npend);
 		if (rc != MG_OK)
 			return rc;
 	}
 	for (i = 0; i < n; i++) {
 		if (vs[i].action != RULES_MASK)
 			continue;
-		MG_ASSERT(ent[i]->num != 0);
+		MG_ASSERT(ent[i]->num != 0 || m->deferred);
 		rc = mask_recall_note(m, ent[i]);
 		if (rc != MG_OK)
 			return rc;
@@ -472,11 +699,11 @@ mask_whole(struct mask_session *m, unsigned rule, const char *in, size_t len, st
 	if (e->num == 0 && !e->pending) {
 		e->pending = 1;
 		pend[0] = e;
-		rc = resolve_pending(m, pend, 1);
+		rc = m->deferred ? defer_pending(m, pend, 1) : resolve_pending(m, pend, 1);
 		if (rc != MG_OK)
 			return rc;
 	}
-	MG_ASSERT(e->num != 0);
+	MG_ASSERT(e->num != 0 || m->deferred);
 	rc = mask_recall_note(m, e);
 	if (rc != MG_OK)
 		return rc;
@@ -494,6 +721,7 @@ emit_masked(struct mask_session *m, const char *in, size_t len, const struct rul
     size_t n, struct centry **ent, const struct mask_emit *extra, size_t nextra, struct buf *out)
 {
 	size_t i = 0, j = 0, copied = 0;
+	enum mg_err rc;
 
 	for (;;) {
 		struct mask_emit cur;
@@ -512,6 +740,8 @@ emit_masked(struct mask_session *m, const char *in, size_t len, const struct rul
 		} else {
 			break;
 		}
+		if (mask_capture(m, cur.e, cur.end > copied) != MG_OK)
+			return MG_ENOMEM;
 		if (cur.end <= copied)
 			continue;	/* mapped into an escape the span before took */
 		if (cur.start < copied)
@@ -523,7 +753,9 @@ emit_masked(struct mask_session *m, const char *in, size_t len, const struct rul
 		    buf_append(out, ph, phlen) != MG_OK)
 			return MG_ENOMEM;
 		copied = cur.end;
-		m->counts[cur.e->rule].masked++;
+		rc = mask_count(m, cur.e->rule);
+		if (rc != MG_OK)
+			return rc;
 	}
 	return buf_append(out, in + copied, len - copied);
 }

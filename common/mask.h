@@ -38,6 +38,14 @@ enum mg_err mask_text(struct mask_session *m, const char *in, size_t len, struct
 /* mask_unmask flags (the same bits as SSE_UNMASK_*) */
 #define MASK_UNMASK_JSON 1		/* inside a JSON string literal: escape values */
 #define MASK_UNMASK_TOOL_INPUT 2	/* tool input: restore = text rules stay */
+/*
+ * A stream's context: in[0..n) (n <= MASK_UNMASK_CTX_MAX) is text released
+ * before, given again only so that a placeholder right after it is judged
+ * by the real character before it; it is not written to out.
+ */
+#define MASK_UNMASK_CTX_MAX 255
+#define MASK_UNMASK_CTX(n) ((int)(n) << 8)
+#define MASK_UNMASK_CTX_LEN(flags) ((size_t)(((unsigned)(flags) >> 8) & 0xff))
 
 /*
  * Like mask_text for a JSON value that stands under the object key
@@ -62,7 +70,8 @@ enum mg_err mask_unmask(struct mask_session *m, const char *in, size_t len,
 /*
  * For streaming: the length of the shortest tail of text that could still
  * grow into a placeholder (or a longer one) and so must be held back until
- * more text arrives.
+ * more text arrives. text may begin with context already released (see
+ * MASK_UNMASK_CTX); the next mask_unmask call must get that context.
  */
 size_t mask_holdback(const struct mask_session *m, const char *text, size_t len);
 
@@ -71,6 +80,40 @@ size_t mask_holdback(const struct mask_session *m, const char *text, size_t len)
  * refilled from the store on demand): for leak checkers and tests.
  */
 void mask_recall_reset(void);
+
+/*
+ * Two-phase masking of a whole request: after mask_defer(), mask_text and
+ * mask_text_keyed find every span but ask the store nothing; a value not
+ * known to the session yet gets a provisional placeholder, and
+ * mask_provisional() counts such outputs, which the caller must not use
+ * (it masks those strings again after mask_resolve). mask_resolve() then
+ * asks the store once for every value and recall candidate collected (one
+ * read transaction), mints the new values in one write transaction, and
+ * ends the deferral: from then on every value collected is known to the
+ * session and masking it needs no store call. *again: values appeared in
+ * the tenant's mapping (another worker, a purge) that the first phase
+ * could not look for: every output of the first phase must be discarded
+ * and the request masked again from its original text.
+ */
+void mask_defer(struct mask_session *m);
+unsigned long mask_provisional(const struct mask_session *m);
+enum mg_err mask_resolve(struct mask_session *m, int *again);
+
+/* Store round trips a session made for masking (not unmasking): for tests and the bench. */
+struct mask_store_calls {
+	unsigned long reads;	/* read transactions (lookups, confirmations, filter checks) */
+	unsigned long writes;	/* write transactions (mints, last-seen refreshes) */
+};
+void mask_session_store_calls(const struct mask_session *m, struct mask_store_calls *out);
+
+/*
+ * The per-worker cache of masked strings (mask_cache.c): at most bytes of
+ * memory (MASKGATE_MASK_CACHE); 0, the default, turns it off. Clearing it
+ * is for tests and leak checkers; stats count hits and misses since.
+ */
+void mask_strings_set_limit(size_t bytes);
+void mask_strings_clear(void);
+void mask_strings_stats(unsigned long *hits, unsigned long *misses, size_t *bytes);
 
 /* After MG_EBLOCKED: the placeholder type of the block rule that matched. */
 const char *mask_blocked_type(const struct mask_session *m);

@@ -13,6 +13,9 @@
 #include "mask_int.h"
 #include "rules.h"
 
+/* shorter texts are masked again rather than looked up in the cache */
+#define MASK_CACHE_MIN 32
+
 /*
  * One pass over text, or over a view decoded from in, with key (when not
  * NULL) as context: the rules see `"KEY": "TEXT"` and act inside TEXT only.
@@ -55,6 +58,7 @@ layers(struct mask_session *m, const char *key, size_t keylen, const char *in, s
 	if (r < 0)
 		return MG_ENOMEM;
 	if (r > 0) {
+		m->plain = 0;	/* a value may hide behind escapes: no carry-over */
 		buf_init(&esc, a);
 		rc = pass(m, key, keylen, v.text, v.len, &v, in, len, &esc);
 		if (rc != MG_OK)
@@ -87,6 +91,7 @@ b64_value(struct mask_session *m, const char *name, size_t namelen, const char *
 	*changed = 0;
 	if (!decode_is_base64_text(in, len, &padded))
 		return MG_OK;
+	m->plain = 0;	/* opened: a value may hide inside */
 	buf_init(&plain, a);
 	buf_init(&masked, a);
 	rc = decode_base64(in, len, &plain);
@@ -148,23 +153,51 @@ static enum mg_err
 mask_all(struct mask_session *m, const char *key, size_t keylen, const char *in, size_t len,
     struct buf *out)
 {
+	const struct mask_strings_entry *hit = NULL;
+	const char *in0 = in;
+	size_t len0 = len, outstart, capstart;
+	struct mask_mark mark;
 	struct buf b64;
 	enum mg_err rc;
 	int changed = 0;
 
-	if (m == NULL || (in == NULL && len > 0) || (key == NULL && keylen > 0))
+	if (m == NULL || (in == NULL && len > 0) || (key == NULL && keylen > 0) || out == NULL)
 		return MG_EINVAL;
 	if (in == NULL)
-		in = "";
-	buf_init(&b64, mask_session_arena(m));
-	rc = b64_pass(m, key, keylen, in, len, &b64, &changed);
+		in0 = in = "";
+	rc = mask_recall_begin(m);
 	if (rc != MG_OK)
 		return rc;
-	if (changed) {
+	if (len >= MASK_CACHE_MIN)
+		hit = mask_strings_find(m, key, keylen, in, len, mask_recall_version(m));
+	if (hit != NULL) {
+		/* the same text masked before, under the same filter: same bytes */
+		const struct mask_cache_val *vals;
+		size_t n, outlen;
+		const char *cached = mask_strings_out(hit, &outlen, &vals, &n);
+		m->cache_hits++;
+		rc = buf_append(out, cached, outlen);
+		return rc == MG_OK ? mask_replay(m, vals, n) : rc;
+	}
+	mask_mark_begin(m, &mark);
+	outstart = out->len;
+	capstart = m->ncapture;
+	m->plain = 1;
+	buf_init(&b64, mask_session_arena(m));
+	rc = b64_pass(m, key, keylen, in, len, &b64, &changed);
+	if (rc == MG_OK && changed) {
 		in = b64.data;
 		len = b64.len;
 	}
-	return layers(m, key, keylen, in, len, out);
+	if (rc == MG_OK)
+		rc = layers(m, key, keylen, in, len, out);
+	if (rc == MG_OK && len0 >= MASK_CACHE_MIN && m->provisional == mark.provisional)
+		mask_strings_store(m, key, keylen, in0, len0, out->data + outstart,
+		    out->len - outstart, m->capture + capstart, m->ncapture - capstart,
+		    mask_recall_version(m), m->plain);
+	m->ncapture = capstart;
+	mask_mark_end(m, &mark);
+	return rc;
 }
 
 enum mg_err

@@ -15,6 +15,7 @@
 #include "decode.h"
 #include "mask.h"
 #include "rules.h"
+#include "store_map.h"
 
 struct centry {			/* value -> number */
 	const char *value;	/* arena copy */
@@ -68,6 +69,36 @@ struct mask_session {
 	unsigned char recall_key[CRYPTO_SIPHASH_KEY_LEN];
 	uint64_t *nope;			/* tags the store did not confirm */
 	size_t nnope, capnope;
+	/* two-phase masking (mask_defer ... mask_resolve) */
+	int deferred;			/* collect: no store call, provisional output */
+	unsigned long provisional;	/* provisional spans emitted or confirmations owed */
+	struct centry **pend;		/* values waiting for their number */
+	size_t npend, cappend;
+	struct store_map_recall_item *rpend;	/* recall candidates waiting for the store */
+	size_t nrpend, caprpend;
+	struct mask_cache_val *capture;	/* values a text's output stands for (mask_cache.c) */
+	size_t ncapture, capcapture;
+	int plain;			/* the text being masked was scanned as written */
+	unsigned long cache_hits;	/* texts this session took from the cache */
+	unsigned carries;		/* cache carry-overs this request (mask_recall_note) */
+	unsigned *clog;			/* rules of the spans counted while deferred */
+	size_t nclog, capclog;
+	struct mask_store_calls calls;
+};
+
+/* Where a text's masking started (mask_context.c), for mask_mark_end. */
+struct mask_mark {
+	unsigned long provisional;
+	size_t nclog;
+};
+
+/* A value a cached output stands for (mask_cache.c). */
+struct mask_cache_val {
+	unsigned rule;
+	unsigned long num;
+	const char *value;
+	size_t len;
+	int counted;		/* its span was written (and counted as masked) */
 };
 
 /* one span to replace on output */
@@ -111,7 +142,46 @@ struct rentry *mask_cache_rfind(struct mask_session *m, unsigned rule, unsigned 
 enum mg_err mask_placeholder_tag(struct mask_session *m, unsigned rule, unsigned long num,
     char tag[RULES_TAG_LEN]);
 
+/* mask.c: around one text; a provisional text's masked counts are taken back */
+void mask_mark_begin(const struct mask_session *m, struct mask_mark *mark);
+void mask_mark_end(struct mask_session *m, const struct mask_mark *mark);
+
+/* mask.c: records a value written in place of a span (the cache keeps them) */
+enum mg_err mask_capture(struct mask_session *m, const struct centry *e, int counted);
+/* mask.c: a cached output's values back into the session */
+enum mg_err mask_replay(struct mask_session *m, const struct mask_cache_val *vals, size_t n);
+
+/* mask_cache.c: the per-worker cache of masked strings */
+struct mask_strings_entry;
+const struct mask_strings_entry *mask_strings_find(struct mask_session *m, const char *key,
+    size_t keylen, const char *in, size_t len, unsigned long version);
+const char *mask_strings_out(const struct mask_strings_entry *e, size_t *len,
+    const struct mask_cache_val **vals, size_t *nvals);
+void mask_strings_store(struct mask_session *m, const char *key, size_t keylen, const char *in,
+    size_t len, const char *out, size_t outlen, const struct mask_cache_val *vals, size_t nvals,
+    unsigned long version, int plain);
+/* The tenant's filter went from version from to to by learning value: carry entries over. */
+void mask_strings_carry(const char *tenant, unsigned long from, unsigned long to,
+    const char *value, size_t len);
+
 /* mask_recall.c */
+/* The version of the tenant's filter (changes whenever it learns or forgets). */
+unsigned long mask_recall_version(const struct mask_session *m);
+/*
+ * Deferred recall confirmations are answered: found values join the
+ * session, the others are remembered as not the tenant's.
+ */
+enum mg_err mask_recall_apply(struct mask_session *m, struct store_map_recall_item *items,
+    size_t n);
+/*
+ * mask_resolve's read: one transaction that brings the tenant's filter up
+ * to date, looks up items[0..n) (stale flags set) and confirms the recall
+ * candidates collected. *again: the filter learnt a tag it did not hold
+ * (another worker's value, or a purge), which this request's scan could
+ * not have looked for.
+ */
+enum mg_err mask_recall_resolve(struct mask_session *m, struct store_map_item *items, size_t n,
+    unsigned char *stale, int *again);
 /* Makes sure the tenant's filter is fresh (once per session). */
 enum mg_err mask_recall_begin(struct mask_session *m);
 /* 1 if the session may have something to recall (session or tenant values). */

@@ -40,6 +40,12 @@
 #define RECALL_MAX 2048		/* longest span tried as a value */
 #define RECALL_ENDS 48		/* sub-token ends tried per start */
 #define RECALL_TENANTS 64	/* filters a worker keeps */
+/*
+ * New values per request for which cached strings are checked and carried
+ * over (each check reads the cache); past it they lapse instead, so a
+ * request of 20000 new values costs no more than a cold cache.
+ */
+#define MASK_CARRY_MAX 16
 
 /* ---- the process's filters (one request at a time per process) -------- */
 
@@ -49,7 +55,10 @@ struct filter {
 	uint64_t *set;		/* open addressing, 0 = empty (tag 0 is stored as 1) */
 	size_t cap, count;
 	unsigned long used;	/* LRU clock */
+	unsigned long version;	/* changes whenever a tag is added or the set is cleared */
 };
+
+static unsigned long filter_versions;	/* never repeats a version, across slots */
 
 static struct filter filters[RECALL_TENANTS];
 static unsigned long filter_clock;
@@ -107,6 +116,7 @@ filter_add(struct filter *f, uint64_t tag)
 	}
 	set_put(f->set, f->cap, tag);
 	f->count++;
+	f->version = ++filter_versions;
 	return MG_OK;
 }
 
@@ -119,6 +129,7 @@ filter_clear(struct filter *f)
 	f->count = 0;
 	f->gen = 0;
 	f->seq = 0;
+	f->version = ++filter_versions;
 }
 
 static struct filter *
@@ -183,7 +194,7 @@ load_tag(void *arg, uint64_t tag)
 
 /* Brings the tenant's filter up to date with the store. */
 static enum mg_err
-filter_refresh(struct store *s, const char *tenant)
+filter_refresh(struct store *s, const char *tenant, struct mask_store_calls *calls)
 {
 	struct filter *f = filter_slot(tenant);
 	struct load_ctx lc = { f, MG_OK };
@@ -193,6 +204,7 @@ filter_refresh(struct store *s, const char *tenant)
 	if (f == NULL)
 		return MG_ENOMEM;
 	f->used = ++filter_clock;
+	calls->reads++;
 	rc = store_map_recall_load(s, tenant, 0, &gen, &seq, NULL, NULL);
 	if (rc != MG_OK)
 		return rc;
@@ -203,6 +215,7 @@ filter_refresh(struct store *s, const char *tenant)
 		filter_clear(f);
 		after = -1;
 	}
+	calls->reads++;
 	rc = store_map_recall_load(s, tenant, after, &gen, &seq, load_tag, &lc);
 	if (rc == MG_OK)
 		rc = lc.rc;
@@ -225,8 +238,15 @@ mask_recall_begin(struct mask_session *m)
 	if (m->recall_ready)
 		return MG_OK;
 	rc = store_map_recall_key(m->store, m->tenant, m->recall_key);
-	if (rc == MG_OK)
-		rc = filter_refresh(m->store, m->tenant);
+	if (rc == MG_OK && m->deferred) {
+		/* two-phase: the filter as last seen; mask_recall_resolve catches up */
+		struct filter *f = filter_slot(m->tenant);
+		if (f == NULL)
+			rc = MG_ENOMEM;
+		else
+			f->used = ++filter_clock;
+	} else if (rc == MG_OK)
+		rc = filter_refresh(m->store, m->tenant, &m->calls);
 	if (rc != MG_OK) {
 		log_error("mask: recall filter of tenant %s failed: %s", m->tenant,
 		    mg_strerror(rc));
@@ -293,6 +313,23 @@ mask_recall_note(struct mask_session *m, const struct centry *e)
 	struct kentry *k;
 	uint64_t h;
 
+	/* this worker knows it at once; the others through the store's seq */
+	f = m->recall_ready ? filter_find(m->tenant) : NULL;
+	if (f != NULL) {
+		unsigned long before = f->version;
+		enum mg_err rc = filter_add(f, crypto_siphash(m->recall_key, e->value, e->len));
+		if (rc != MG_OK)
+			return rc;
+		/*
+		 * A value too short to recall changes no recall outcome (every
+		 * candidate is recallable): cached strings hold. The tag is kept
+		 * all the same, so the store's rows hold nothing the filter lacks.
+		 */
+		if (!recallable(e->value, e->len))
+			f->version = before;
+		else if (f->version != before && m->carries++ < MASK_CARRY_MAX)
+			mask_strings_carry(m->tenant, before, f->version, e->value, e->len);
+	}
 	if (!recallable(e->value, e->len))
 		return MG_OK;
 	if ((m->kcount + 1) * 2 > m->kcap) {
@@ -316,11 +353,15 @@ mask_recall_note(struct mask_session *m, const struct centry *e)
 		k->e = e;
 		m->kcount++;
 	}
-	/* this worker knows it at once; the others through the store's seq */
-	f = m->recall_ready ? filter_find(m->tenant) : NULL;
-	if (f != NULL)
-		return filter_add(f, crypto_siphash(m->recall_key, e->value, e->len));
 	return MG_OK;
+}
+
+unsigned long
+mask_recall_version(const struct mask_session *m)
+{
+	const struct filter *f = m->recall_ready ? filter_find(m->tenant) : NULL;
+
+	return f != NULL ? f->version : 0;
 }
 
 /* characters no value contains: they end every token */
@@ -426,6 +467,113 @@ run_cands(struct mask_session *m, const struct filter *f, const char *in, size_t
 	return MG_OK;
 }
 
+/* Remembers a tag the store did not confirm, so the request asks once. */
+static enum mg_err
+add_nope(struct mask_session *m, uint64_t tag)
+{
+	if (nope(m, tag))
+		return MG_OK;
+	if (m->nnope == m->capnope) {
+		size_t ncap = m->capnope ? m->capnope * 2 : 16;
+		uint64_t *g = arena_alloc(m->arena, ncap * sizeof(*g));
+		if (g == NULL)
+			return MG_ENOMEM;
+		if (m->nnope > 0)
+			memcpy(g, m->nope, m->nnope * sizeof(*g));
+		m->nope = g;
+		m->capnope = ncap;
+	}
+	m->nope[m->nnope++] = tag;
+	return MG_OK;
+}
+
+/*
+ * The store's answer for one candidate: the session entry of the value it
+ * confirmed (created and noted), or NULL (*e) when it is not a live value
+ * of a loaded mask rule (remembered as such).
+ */
+static enum mg_err
+apply_one(struct mask_session *m, const struct store_map_recall_item *it, struct centry **out)
+{
+	struct centry *e;
+	enum mg_err rc;
+	int rule;
+
+	*out = NULL;
+	rule = it->num != 0 ? rules_type_rule(m->rules, it->type, strlen(it->type)) : -1;
+	if (rule >= 0 && rules_allowed(m->rules, it->value, it->len))
+		rule = -1;	/* allowed since it was minted */
+	if (rule < 0)	/* unknown, expired, or of a rule no longer loaded */
+		return add_nope(m, it->tag);
+	rc = mask_cache_reserve(m, 1);
+	if (rc != MG_OK)
+		return rc;
+	e = mask_cache_get(m, (unsigned)rule, it->value, it->len);
+	if (e == NULL)
+		return MG_ENOMEM;
+	if (e->num == 0) {
+		e->num = it->num;
+		rc = mask_cache_rput(m, e->rule, e->num, e->value, e->len);
+		if (rc == MG_OK)
+			rc = mask_recall_note(m, e);
+		if (rc != MG_OK)
+			return rc;
+	}
+	*out = e;
+	return MG_OK;
+}
+
+enum mg_err
+mask_recall_apply(struct mask_session *m, struct store_map_recall_item *items, size_t n)
+{
+	struct centry *e;
+	enum mg_err rc = MG_OK;
+	size_t i;
+
+	for (i = 0; i < n && rc == MG_OK; i++)
+		rc = apply_one(m, &items[i], &e);
+	return rc;
+}
+
+/* Deferred: keeps the candidates for mask_resolve's one read (values copied). */
+static enum mg_err
+defer_cands(struct mask_session *m, const char *in, struct cvec *v)
+{
+	size_t i, j;
+
+	for (i = 0; i < v->n; i++) {
+		const struct cand *c = &v->c[i];
+		size_t len = c->end - c->start;
+		if (c->e != NULL)
+			continue;
+		m->provisional++;	/* this text's outcome waits for the store */
+		for (j = 0; j < m->nrpend; j++)
+			if (m->rpend[j].tag == c->tag && m->rpend[j].len == len &&
+			    memcmp(m->rpend[j].value, in + c->start, len) == 0)
+				break;
+		if (j < m->nrpend)
+			continue;
+		if (m->nrpend == m->caprpend) {
+			size_t ncap = m->caprpend ? m->caprpend * 2 : 16;
+			struct store_map_recall_item *g = arena_alloc(m->arena, ncap * sizeof(*g));
+			if (g == NULL)
+				return MG_ENOMEM;
+			if (m->nrpend > 0)
+				memcpy(g, m->rpend, m->nrpend * sizeof(*g));
+			m->rpend = g;
+			m->caprpend = ncap;
+		}
+		m->rpend[m->nrpend].tag = c->tag;
+		m->rpend[m->nrpend].value = arena_strndup(m->arena, in + c->start, len);
+		m->rpend[m->nrpend].len = len;
+		m->rpend[m->nrpend].num = 0;
+		if (m->rpend[m->nrpend].value == NULL)
+			return MG_ENOMEM;
+		m->nrpend++;
+	}
+	return MG_OK;
+}
+
 /* Asks the store about the candidates no session entry answered. */
 static enum mg_err
 confirm(struct mask_session *m, const char *in, struct cvec *v)
@@ -438,6 +586,8 @@ confirm(struct mask_session *m, const char *in, struct cvec *v)
 		n += v->c[i].e == NULL;
 	if (n == 0)
 		return MG_OK;
+	if (m->deferred)
+		return defer_cands(m, in, v);
 	items = arena_alloc(m->arena, n * sizeof(*items));
 	if (items == NULL)
 		return MG_ENOMEM;
@@ -458,53 +608,21 @@ confirm(struct mask_session *m, const char *in, struct cvec *v)
 		items[n].len = c->end - c->start;
 		n++;
 	}
+	m->calls.reads++;
 	rc = store_map_recall_find(m->store, m->tenant, items, n, time(NULL));
 	if (rc != MG_OK) {
 		log_error("mask: recall lookup failed for tenant %s: %s", m->tenant,
 		    mg_strerror(rc));
 		return rc;
 	}
-	rc = mask_cache_reserve(m, n);
-	if (rc != MG_OK)
-		return rc;
 	for (i = 0; i < v->n; i++) {
 		struct cand *c = &v->c[i];
-		struct store_map_recall_item *it;
 		struct centry *e;
-		int rule;
 		if (c->e != NULL)
 			continue;
-		it = &items[c->item];
-		rule = it->num != 0 ? rules_type_rule(m->rules, it->type, strlen(it->type)) : -1;
-		if (rule >= 0 && rules_allowed(m->rules, it->value, it->len))
-			rule = -1;	/* allowed since it was minted */
-		if (rule < 0) {	/* unknown, expired, or of a rule no longer loaded */
-			if (!nope(m, c->tag)) {
-				if (m->nnope == m->capnope) {
-					size_t ncap = m->capnope ? m->capnope * 2 : 16;
-					uint64_t *g = arena_alloc(m->arena, ncap * sizeof(*g));
-					if (g == NULL)
-						return MG_ENOMEM;
-					if (m->nnope > 0)
-						memcpy(g, m->nope, m->nnope * sizeof(*g));
-					m->nope = g;
-					m->capnope = ncap;
-				}
-				m->nope[m->nnope++] = c->tag;
-			}
-			continue;
-		}
-		e = mask_cache_get(m, (unsigned)rule, it->value, it->len);
-		if (e == NULL)
-			return MG_ENOMEM;
-		if (e->num == 0) {
-			e->num = it->num;
-			rc = mask_cache_rput(m, e->rule, e->num, e->value, e->len);
-			if (rc == MG_OK)
-				rc = mask_recall_note(m, e);
-			if (rc != MG_OK)
-				return rc;
-		}
+		rc = apply_one(m, &items[c->item], &e);
+		if (rc != MG_OK)
+			return rc;
 		c->e = e;
 	}
 	return MG_OK;
@@ -624,4 +742,88 @@ mask_recall_spans(struct mask_session *m, const char *in, size_t len,
 	}
 	*out = em;
 	return MG_OK;
+}
+
+/* ---- the second phase of a deferred request ---------------------------- */
+
+struct sync_ctx {
+	struct arena *a;
+	uint64_t *tags;
+	size_t n, cap;
+	enum mg_err rc;
+};
+
+static void
+sync_tag(void *arg, uint64_t tag)
+{
+	struct sync_ctx *sc = arg;
+
+	if (sc->rc != MG_OK)
+		return;
+	if (sc->n == sc->cap) {
+		size_t ncap = sc->cap ? sc->cap * 2 : 64;
+		uint64_t *g = arena_alloc(sc->a, ncap * sizeof(*g));
+		if (g == NULL) {
+			sc->rc = MG_ENOMEM;
+			return;
+		}
+		if (sc->n > 0)
+			memcpy(g, sc->tags, sc->n * sizeof(*g));
+		sc->tags = g;
+		sc->cap = ncap;
+	}
+	sc->tags[sc->n++] = tag;
+}
+
+enum mg_err
+mask_recall_resolve(struct mask_session *m, struct store_map_item *items, size_t n,
+    unsigned char *stale, int *again)
+{
+	struct filter *f = filter_slot(m->tenant);
+	struct store_map_sync sync;
+	struct sync_ctx sc = { m->arena, NULL, 0, 0, MG_OK };
+	enum mg_err rc;
+	size_t i;
+
+	*again = 0;
+	if (f == NULL)
+		return MG_ENOMEM;
+	memset(&sync, 0, sizeof(sync));
+	sync.gen_known = f->gen;
+	sync.seq_known = f->seq;
+	sync.fn = sync_tag;
+	sync.arg = &sc;
+	m->calls.reads++;
+	rc = store_map_lookup_batch(m->store, m->tenant, items, n, m->rpend, m->nrpend,
+	    time(NULL), stale, &sync);
+	if (rc == MG_OK)
+		rc = sc.rc;
+	if (rc != MG_OK) {
+		log_error("mask: lookup failed for tenant %s: %s", m->tenant, mg_strerror(rc));
+		return rc;
+	}
+	/* a tag the filter did not hold: a value the first phase could not look for */
+	for (i = 0; i < sc.n && !*again; i++)
+		*again = !filter_has(f, sc.tags[i]);
+	/*
+	 * Another generation: rows may have been deleted, the tags came in
+	 * full. The same set (the first sync after this worker's own first
+	 * mint) keeps the filter and its version, so cached strings hold.
+	 */
+	if (sync.gen != f->gen && !(*again == 0 && sc.n == f->count)) {
+		filter_clear(f);
+		/* a cached output may name a mapping that is gone: mask afresh */
+		*again = *again || m->cache_hits > 0;
+	}
+	for (i = 0; i < sc.n && rc == MG_OK; i++)
+		rc = filter_add(f, sc.tags[i]);
+	if (rc != MG_OK) {
+		filter_clear(f);
+		return rc;
+	}
+	f->gen = sync.gen;
+	f->seq = sync.seq;
+	rc = mask_recall_apply(m, m->rpend, m->nrpend);
+	m->nrpend = 0;
+	return rc;
 }

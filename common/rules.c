@@ -30,6 +30,9 @@
  *                                input; nowhere. Default everywhere, text
  *                                for credentials
  *   enabled = no                 switches a default rule off
+ *   family = SECRET              (built-in packs, before the first rule)
+ *                                the placeholder family of the pack
+ *   pack = gcp                   (admin file, a new rule) its pack
  */
 #include <ctype.h>
 #include <errno.h>
@@ -242,11 +245,12 @@ trim(char **s, size_t *n)
  * override its fields. Errors go to d; parsing continues to report more.
  */
 static void
-parse_file(struct rules *r, const char *text, size_t len, const char *file, int admin,
+parse_file(struct rules *r, const char *text, size_t len, const char *file, int pack,
     struct rules_diag *d)
 {
 	const char *p = text, *end = text + len;
 	struct rules_rule *cur = NULL;
+	int admin = pack < 0, cur_new = 0;
 	unsigned set = 0;	/* fields set in the current section */
 	int lineno = 0;
 	char **seen = NULL;	/* section names seen in this file */
@@ -303,8 +307,12 @@ parse_file(struct rules *r, const char *text, size_t len, const char *file, int 
 				cur = NULL;
 				continue;
 			}
-			if (cur == NULL)
+			cur_new = cur == NULL;
+			if (cur == NULL) {
 				cur = add_rule(r, line + 1, n - 2);
+				if (cur != NULL)
+					cur->pack = pack >= 0 ? pack : rules_pack_index(r, "aws", 3);
+			}
 			if (cur == NULL) {
 				rules_diag(d, file, lineno, "out of memory");
 				break;
@@ -405,8 +413,30 @@ parse_file(struct rules *r, const char *text, size_t len, const char *file, int 
 			gl[r->nallow++] = vallen;
 			continue;
 		}
+		if (strcmp(key, "family") == 0 && cur == NULL && !admin) {
+			int fam = rules_family_index(vbuf, vallen);
+			if (fam < 0)
+				rules_diag(d, file, lineno, "family '%s': want AWS, SECRET, GCP, AZURE "
+				    "or PII", vbuf);
+			else if (r->pack[pack].family >= 0)
+				rules_diag(d, file, lineno, "family given twice");
+			else
+				r->pack[pack].family = fam;
+			continue;
+		}
 		if (cur == NULL) {
 			rules_diag(d, file, lineno, "'%s' outside a [rule] section", key);
+			continue;
+		}
+		if (strcmp(key, "pack") == 0) {
+			int pk = rules_pack_index(r, vbuf, vallen);
+			if (pk < 0)
+				rules_diag(d, file, lineno, "pack '%s': no such built-in pack", vbuf);
+			else if (!admin || !cur_new)
+				rules_diag(d, file, lineno, "pack: only a new rule of the admin file "
+				    "may choose its pack");
+			else
+				cur->pack = pk;
 			continue;
 		}
 		if (strcmp(key, "type") == 0) {
@@ -532,8 +562,9 @@ rules_free(struct rules *r)
 	free(r->bucket_start);
 	free(r->bucket);
 	free(r->quick);
-	free(r->files[0]);
-	free(r->files[1]);
+	for (i = 0; i <= RULES_MAX_PACKS; i++)
+		free(r->files[i]);
+	free(r->known);
 	pcre2_match_data_free(r->md);
 	pcre2_match_context_free(r->mctx);
 	pcre2_jit_stack_free(r->jstack);
@@ -545,7 +576,8 @@ rules_free(struct rules *r)
  * go to d; the result is NULL unless there were none.
  */
 static struct rules *
-load(const char *admin, size_t adminlen, const char *adminname, struct rules_diag *d)
+load(const char *packs, const char *admin, size_t adminlen, const char *adminname,
+    struct rules_diag *d)
 {
 	struct rules *r = calloc(1, sizeof(*r));
 	size_t i;
@@ -554,21 +586,40 @@ load(const char *admin, size_t adminlen, const char *adminname, struct rules_dia
 		rules_diag(d, "rules", 0, "out of memory");
 		return NULL;
 	}
-	for (i = 0; i < embed_rules_count; i++) {
+	/* every built-in pack is parsed (see struct rules_pack); one file each */
+	for (i = 0; i < embed_rules_count && embed_rules[i].data != NULL; i++) {
+		const char *fn = embed_rules[i].name, *dot = strrchr(fn, '.');
+		size_t nl = dot != NULL ? (size_t)(dot - fn) : strlen(fn);
 		char name[256];
-		snprintf(name, sizeof(name), "%s (built in)", embed_rules[i].name);
-		free(r->files[0]);
-		r->files[0] = rules_strndup(name, strlen(name));
-		if (r->files[0] == NULL)
+		struct rules_pack *pk;
+		if (d->count > 0)
+			break;	/* out of memory: r may hold half-made entries */
+		if (r->npack == RULES_MAX_PACKS || nl == 0 || nl >= sizeof(pk->name)) {
+			rules_diag(d, fn, 0, "too many rule packs, or a bad pack file name");
 			break;
-		parse_file(r, embed_rules[i].data, embed_rules[i].len, r->files[0], 0, d);
+		}
+		pk = &r->pack[r->npack];
+		memcpy(pk->name, fn, nl);
+		pk->name[nl] = '\0';
+		pk->family = -1;
+		snprintf(name, sizeof(name), "%s (built in)", fn);
+		r->files[r->npack] = rules_strndup(name, strlen(name));
+		if (r->files[r->npack] == NULL)
+			break;
+		parse_file(r, embed_rules[i].data, embed_rules[i].len, r->files[r->npack],
+		    (int)r->npack, d);
+		if (pk->family < 0)
+			rules_diag(d, r->files[r->npack], 0, "no 'family = NAME' line before the rules");
+		r->npack++;
 	}
-	if (embed_rules_count == 0 || embed_rules[0].data == NULL)
+	if (r->npack == 0)
 		rules_diag(d, "rules", 0, "no built-in rules compiled in");
+	if (d->count == 0)
+		rules_pack_select(r, packs, d);
 	if (admin != NULL && d->count == 0) {
-		r->files[1] = rules_strndup(adminname, strlen(adminname));
-		if (r->files[1] != NULL)
-			parse_file(r, admin, adminlen, r->files[1], 1, d);
+		r->files[RULES_MAX_PACKS] = rules_strndup(adminname, strlen(adminname));
+		if (r->files[RULES_MAX_PACKS] != NULL)
+			parse_file(r, admin, adminlen, r->files[RULES_MAX_PACKS], -1, d);
 	}
 	/* compile even after parse errors, to report pattern errors too */
 	rules_compile(r, d);
@@ -621,12 +672,13 @@ read_file(const char *path, size_t *len, char *why, size_t whylen)
 }
 
 enum mg_err
-rules_load_text(const char *admin_text, size_t admin_len, const char *admin_name,
-    struct rules **out, char *err, size_t errlen)
+rules_load_text_packs(const char *packs, const char *admin_text, size_t admin_len,
+    const char *admin_name, struct rules **out, char *err, size_t errlen)
 {
 	struct rules_diag d = { NULL, err, errlen, 0 };
 
-	*out = load(admin_text, admin_len, admin_name != NULL ? admin_name : "admin rules", &d);
+	*out = load(packs, admin_text, admin_len, admin_name != NULL ? admin_name : "admin rules",
+	    &d);
 	if (*out == NULL)
 		return MG_ERULES;
 	log_info("rules: %zu rules loaded, %s", (*out)->nactive,
@@ -635,7 +687,21 @@ rules_load_text(const char *admin_text, size_t admin_len, const char *admin_name
 }
 
 enum mg_err
+rules_load_text(const char *admin_text, size_t admin_len, const char *admin_name,
+    struct rules **out, char *err, size_t errlen)
+{
+	return rules_load_text_packs(NULL, admin_text, admin_len, admin_name, out, err, errlen);
+}
+
+enum mg_err
 rules_load(const char *admin_path, struct rules **out, char *err, size_t errlen)
+{
+	return rules_load_packs(NULL, admin_path, out, err, errlen);
+}
+
+enum mg_err
+rules_load_packs(const char *packs, const char *admin_path, struct rules **out, char *err,
+    size_t errlen)
 {
 	char *text = NULL, why[256];
 	size_t len = 0;
@@ -649,13 +715,13 @@ rules_load(const char *admin_path, struct rules **out, char *err, size_t errlen)
 			return MG_ERULES;
 		}
 	}
-	rc = rules_load_text(text, len, admin_path, out, err, errlen);
+	rc = rules_load_text_packs(packs, text, len, admin_path, out, err, errlen);
 	free(text);
 	return rc;
 }
 
 enum mg_err
-rules_check_file(const char *path, FILE *report)
+rules_check_file(const char *path, const char *packs, FILE *report)
 {
 	struct rules_diag d = { report, NULL, 0, 0 };
 	struct rules *r;
@@ -667,7 +733,7 @@ rules_check_file(const char *path, FILE *report)
 		fprintf(report, "%s: %s\n", path, why);
 		return MG_EIO;
 	}
-	r = load(text, len, path, &d);
+	r = load(packs, text, len, path, &d);
 	free(text);
 	if (r == NULL)
 		return MG_ERULES;

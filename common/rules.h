@@ -1,6 +1,7 @@
 /*
- * rules.h - the rule set: loading the rules files (the embedded default
- * rules/aws.rules plus the admin file named by MASKGATE_RULES), compiling
+ * rules.h - the rule set: loading the rules files (the embedded packs
+ * rules/NAME.rules, chosen by MASKGATE_RULE_PACKS, plus the admin file named
+ * by MASKGATE_RULES), compiling
  * them with PCRE2 (JIT when the system allows it) and finding the
  * non-overlapping spans of text that must be masked.
  *
@@ -46,9 +47,22 @@ struct rules_match {
 enum mg_err rules_load(const char *admin_path, struct rules **out, char *err, size_t errlen);
 void rules_free(struct rules *r);
 
+/*
+ * rules_load with the packs to scan chosen: packs is a comma-separated
+ * list of built-in pack names (MASKGATE_RULE_PACKS; NULL or "":
+ * RULES_DEFAULT_PACKS). An unknown name fails the load, naming it. Every
+ * pack is loaded all the same so that placeholders minted by a pack that
+ * is switched off later still unmask; only the chosen ones scan.
+ */
+#define RULES_DEFAULT_PACKS "aws,secrets"
+enum mg_err rules_load_packs(const char *packs, const char *admin_path, struct rules **out,
+    char *err, size_t errlen);
+
 /* Like rules_load with the admin rules given as text (tests, fuzzing). */
 enum mg_err rules_load_text(const char *admin_text, size_t admin_len, const char *admin_name,
     struct rules **out, char *err, size_t errlen);
+enum mg_err rules_load_text_packs(const char *packs, const char *admin_text, size_t admin_len,
+    const char *admin_name, struct rules **out, char *err, size_t errlen);
 
 /* 1 if the patterns run JIT-compiled, 0 if on the interpreter. */
 int rules_jit(const struct rules *r);
@@ -59,7 +73,7 @@ size_t rules_count(const struct rules *r);
  * Validates a rules file as an admin file on top of the defaults; prints
  * every error as "FILE:LINE: message" to report. MG_OK when valid.
  */
-enum mg_err rules_check_file(const char *path, FILE *report);
+enum mg_err rules_check_file(const char *path, const char *packs, FILE *report);
 
 /*
  * Finds the spans to mask in text[0..len): every rule's matches, resolved
@@ -81,6 +95,12 @@ enum rules_restore rules_restore(const struct rules *r, unsigned rule);
 const char *rules_restore_name(enum rules_restore restore);
 /* 1 if the rule finds credentials: its placeholders carry a keyed tag. */
 int rules_credential(const struct rules *r, unsigned rule);
+/* The name of the pack a rule belongs to ("aws", "secrets", ...). */
+const char *rules_pack_name(const struct rules *r, unsigned rule);
+/* 1 unless the rule is switched off (`enabled = no`). */
+int rules_enabled(const struct rules *r, unsigned rule);
+/* 1 if the rule's pack is selected (MASKGATE_RULE_PACKS). */
+int rules_pack_on(const struct rules *r, unsigned rule);
 /* 1 if s[0..n) is an admin allow-value (never masked, not even recalled). */
 int rules_allowed(const struct rules *r, const char *s, size_t n);
 /* The rule index minting placeholders of type[0..n), or -1. */
@@ -92,8 +112,8 @@ int rules_type_rule(const struct rules *r, const char *type, size_t n);
  *
  *   <FAMILY>_<TYPE>_<N>[_<TAG>]
  *
- * FAMILY is AWS for every rule today (rule packs add their own); TYPE the
- * rule's type; N the number in decimal, zero-padded to 3 digits and never
+ * FAMILY is the rule's pack's family (AWS, SECRET, GCP, AZURE, PII); TYPE
+ * the rule's type, unique across all packs; N the number in decimal, zero-padded to 3 digits and never
  * longer than needed beyond that; TAG, present exactly for credential
  * rules, RULES_TAG_LEN characters of RULES_TAG_ALPHABET keyed per tenant
  * (see store_map_tag), so that nobody can name a credential's placeholder
@@ -124,9 +144,13 @@ int rules_placeholder_at(const struct rules *r, const char *text, size_t len, si
     unsigned *rule, unsigned long *num, size_t *end);
 /*
  * The offset of the next possible placeholder start (a family prefix such
- * as "AWS_") in text[from..len), or len.
+ * as "AWS_" or "SECRET_") in text[from..len), or len.
  */
 size_t rules_placeholder_next(const struct rules *r, const char *text, size_t len, size_t from);
+/* The length of the family prefix ("AWS_", "GCP_", ...) at text[pos..len), or 0. */
+size_t rules_family_at(const char *text, size_t len, size_t pos);
+/* 1 if c is the first letter of some family (a placeholder may start there). */
+int rules_placeholder_initial(int c);
 /*
  * Writes the placeholder for (rule, num) into out; tag (RULES_TAG_LEN
  * characters) is required for credential rules and ignored otherwise.

@@ -385,7 +385,8 @@ rules_compile(struct rules *r, struct rules_diag *d)
 
 	r->active = calloc(r->nrule + 1, sizeof(unsigned));
 	r->noleads = calloc(r->nrule + 1, sizeof(unsigned));
-	if (r->active == NULL || r->noleads == NULL) {
+	r->known = calloc(r->nrule + 1, sizeof(unsigned));
+	if (r->active == NULL || r->noleads == NULL || r->known == NULL) {
 		rules_diag(d, "rules", 0, "out of memory");
 		return;
 	}
@@ -408,7 +409,8 @@ rules_compile(struct rules *r, struct rules_diag *d)
 			rules_diag(d, ru->file, ru->line, "rule [%s] has no type", ru->name);
 			continue;
 		}
-		if (ru->action != RULES_ALLOW) {
+		if (ru->action != RULES_ALLOW && ru->type != NULL) {
+			/* unique across all packs: the store keys values by type */
 			for (j = 0; j < i; j++) {
 				struct rules_rule *o = &r->rule[j];
 				if (o->enabled && o->action != RULES_ALLOW && o->type != NULL &&
@@ -420,14 +422,24 @@ rules_compile(struct rules *r, struct rules_diag *d)
 				}
 			}
 		}
+		if (ru->pack < 0 || !r->pack[ru->pack].selected)
+			continue;	/* recognised (below), never scanned */
 		pat = expand_macros(r, ru->pattern, 0, why, sizeof(why));
 		if (pat == NULL) {
 			rules_diag(d, ru->file, ru->pattern_line, "rule [%s]: %s", ru->name, why);
 			continue;
 		}
+		/*
+		 * A rule with leads runs only where its lead stands, at most
+		 * `back` bytes before it: PCRE2's start-up search for a
+		 * required later byte (the '@' of user:password@host) would
+		 * read up to thousands of bytes past the lead on every call,
+		 * so it is off for them; rules without leads keep it.
+		 */
 		ru->code = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED,
 		    PCRE2_USE_OFFSET_LIMIT | PCRE2_NEVER_UTF | PCRE2_NEVER_UCP |
-		    PCRE2_NEVER_BACKSLASH_C, &errcode, &erroff, NULL);
+		    PCRE2_NEVER_BACKSLASH_C | (ru->leads != NULL ? PCRE2_NO_START_OPTIMIZE : 0),
+		    &errcode, &erroff, NULL);
 		free(pat);
 		if (ru->code == NULL) {
 			PCRE2_UCHAR msg[256];
@@ -469,6 +481,18 @@ rules_compile(struct rules *r, struct rules_diag *d)
 	}
 	if (d->count > 0)
 		return;
+	for (i = 0; i < r->nactive; i++)
+		if (r->rule[r->active[i]].action == RULES_MASK)
+			r->known[r->nknown++] = r->active[i];
+	for (i = 0; i < r->nrule; i++) {
+		const struct rules_rule *ru = &r->rule[i];
+		if (ru->enabled && ru->action == RULES_MASK && ru->type != NULL &&
+		    (ru->pack < 0 || !r->pack[ru->pack].selected)) {
+			r->known[r->nknown++] = (unsigned)i;
+			if (ru->typelen > r->maxtype)
+				r->maxtype = ru->typelen;
+		}
+	}
 	if (build_bigrams(r) != 0) {
 		rules_diag(d, "rules", 0, "out of memory");
 		return;

@@ -41,6 +41,7 @@ struct rules_rule {
 	enum rules_restore restore;
 	int restore_set;	/* restore given in a file (else the default) */
 	int credential;		/* keyed placeholder tag, restore defaults to text */
+	int pack;		/* index into rules.pack */
 	const char *file;	/* where the section (last override) starts */
 	int line;
 	int pattern_line;
@@ -69,6 +70,19 @@ struct rules_lead_quick {
 	uint32_t rule;
 };
 
+/*
+ * A rule pack: one embedded rules file (rules/NAME.rules). Every pack's
+ * rules are parsed so that their placeholders stay recognisable (a pack
+ * switched off later still unmasks for its tenants); only the selected
+ * packs' rules are compiled and scanned.
+ */
+#define RULES_MAX_PACKS 8
+struct rules_pack {
+	char name[32];
+	int family;		/* index into the family table (rules_placeholder.c), -1 unset */
+	int selected;		/* named in MASKGATE_RULE_PACKS */
+};
+
 struct rules_define {
 	char *name;
 	char *value;
@@ -79,8 +93,14 @@ struct rules_define {
 struct rules {
 	struct rules_rule *rule;	/* all parsed rules; disabled ones stay */
 	size_t nrule;
-	unsigned *active;	/* indices of enabled rules */
+	unsigned *active;	/* indices of enabled rules of selected packs */
 	size_t nactive;
+	/* indices of rules whose placeholders are recognised: the active mask
+	 * rules, then the enabled mask rules of packs not selected */
+	unsigned *known;
+	size_t nknown;
+	struct rules_pack pack[RULES_MAX_PACKS];
+	size_t npack;
 	struct rules_define *def;
 	size_t ndef;
 	char **allow;		/* sorted allow-values */
@@ -96,7 +116,7 @@ struct rules {
 	struct rules_lead_quick *quick;	/* hot copy of the leads, same indices */
 	unsigned *noleads;	/* enabled rules without a lead */
 	size_t nnoleads;
-	char *files[2];		/* names used in messages, owned */
+	char *files[RULES_MAX_PACKS + 1];	/* names used in messages (packs, admin), owned */
 	pcre2_match_data *md;
 	pcre2_match_context *mctx;
 	pcre2_jit_stack *jstack;
@@ -120,6 +140,21 @@ void rules_diag(struct rules_diag *d, const char *file, int line, const char *fm
 
 /* Copies s[0..n) into a new NUL-terminated string (caller frees), or NULL. */
 char *rules_strndup(const char *s, size_t n);
+
+/*
+ * Placeholder families (rules_placeholder.c): the index of the family
+ * called s[0..n) ("AWS", "SECRET", ...), or -1; and the name of index i.
+ */
+int rules_family_index(const char *s, size_t n);
+const char *rules_family_name(int i);
+
+/*
+ * Marks the packs named in the comma-separated list packs as selected;
+ * an unknown name is an error naming it and the built-in packs.
+ */
+void rules_pack_select(struct rules *r, const char *packs, struct rules_diag *d);
+/* The index of the pack called s[0..n), or -1. */
+int rules_pack_index(const struct rules *r, const char *s, size_t n);
 
 /*
  * Compiles every enabled rule of the parsed set r (macros, PCRE2 with JIT

@@ -3,9 +3,12 @@
  *
  *   <FAMILY>_<TYPE>_<N>[_<TAG>]
  *
- *   FAMILY  "AWS" (rule packs will add their own prefixes here)
+ *   FAMILY  the family of the rule's pack (`family =` in rules/NAME.rules):
+ *           AWS, SECRET, GCP, AZURE or PII (the table below; no family
+ *           is a suffix of another, and none holds a '_')
  *   TYPE    the rule's type: capital letters and digits in '_'-separated
- *           segments, none all digits (AWS_S3_BUCKET, AWS_EC2)
+ *           segments, none all digits (S3_BUCKET, GITHUB_TOKEN), unique
+ *           across all packs
  *   N       decimal, at least 3 digits, no leading zero beyond the
  *           padding (001, 999, 1000), never 0
  *   TAG     exactly for credential rules: RULES_TAG_LEN characters of
@@ -16,7 +19,8 @@
  * segment is all digits, N is the first all-digit segment after FAMILY;
  * the tag, when present, is the one segment after it. The masker, the
  * unmasker and the stream holdback all use these functions, so they agree
- * on what a placeholder is.
+ * on what a placeholder is. Placeholders of every pack are recognised,
+ * chosen by MASKGATE_RULE_PACKS or not (struct rules_pack).
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -24,8 +28,77 @@
 
 #include "rules_int.h"
 
-#define FAMILY "AWS_"
-#define FAMILY_LEN 4
+static const struct family {
+	const char *name;
+	size_t len;
+} families[] = {
+	{ "AWS", 3 }, { "SECRET", 6 }, { "GCP", 3 }, { "AZURE", 5 }, { "PII", 3 },
+};
+#define NFAMILY (sizeof(families) / sizeof(families[0]))
+#define FAMILY_MIN 3		/* the shortest name */
+
+int
+rules_family_index(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < NFAMILY; i++)
+		if (families[i].len == n && memcmp(families[i].name, s, n) == 0)
+			return (int)i;
+	return -1;
+}
+
+const char *
+rules_family_name(int i)
+{
+	return i >= 0 && (size_t)i < NFAMILY ? families[i].name : "?";
+}
+
+/* The family whose name ends right before the '_' at text[u], or -1. */
+static int
+family_ending(const char *text, size_t from, size_t u)
+{
+	size_t i;
+
+	for (i = 0; i < NFAMILY; i++) {
+		size_t fl = families[i].len;
+		if (u >= from + fl && memcmp(text + u - fl, families[i].name, fl) == 0)
+			return (int)i;
+	}
+	return -1;
+}
+
+size_t
+rules_family_at(const char *text, size_t len, size_t pos)
+{
+	size_t i;
+
+	for (i = 0; i < NFAMILY; i++) {
+		size_t fl = families[i].len;
+		if (pos + fl < len && text[pos + fl] == '_' &&
+		    memcmp(text + pos, families[i].name, fl) == 0)
+			return fl + 1;
+	}
+	return 0;
+}
+
+int
+rules_placeholder_initial(int c)
+{
+	size_t i;
+
+	for (i = 0; i < NFAMILY; i++)
+		if (families[i].name[0] == c)
+			return 1;
+	return 0;
+}
+
+/* The family of rule ru (its pack's), or -1. */
+static int
+rule_family(const struct rules *r, const struct rules_rule *ru)
+{
+	return ru->pack >= 0 && (size_t)ru->pack < r->npack ? r->pack[ru->pack].family : -1;
+}
 
 static int
 is_alnum(int c)
@@ -92,19 +165,21 @@ int
 rules_placeholder_parse(const struct rules *r, const char *text, size_t len, size_t pos,
     struct rules_placeholder *out)
 {
-	size_t i, p = pos + FAMILY_LEN;
+	size_t i, fl = rules_family_at(text, len, pos), p = pos + fl;
+	int fam;
 
-	if (pos + FAMILY_LEN > len || memcmp(text + pos, FAMILY, FAMILY_LEN) != 0)
+	if (fl == 0)
 		return 0;
+	fam = rules_family_index(text + pos, fl - 1);
 	/* types may share a prefix (SECRET, SECRET_KEY): try each that fits */
-	for (i = 0; i < r->nactive; i++) {
-		const struct rules_rule *ru = &r->rule[r->active[i]];
+	for (i = 0; i < r->nknown; i++) {
+		const struct rules_rule *ru = &r->rule[r->known[i]];
 		size_t tl = ru->typelen;
-		if (ru->action != RULES_MASK || p + tl + 1 > len || text[p + tl] != '_' ||
-		    memcmp(text + p, ru->type, tl) != 0)
+		if (p + tl + 1 > len || text[p + tl] != '_' || memcmp(text + p, ru->type, tl) != 0 ||
+		    rule_family(r, ru) != fam)
 			continue;
 		if (parse_tail(ru, text, len, p + tl + 1, out)) {
-			out->rule = r->active[i];
+			out->rule = r->known[i];
 			return 1;
 		}
 	}
@@ -125,16 +200,28 @@ rules_placeholder_at(const struct rules *r, const char *text, size_t len, size_t
 	return 1;
 }
 
+/*
+ * Finds the '_' after a family name: memchr is vectorised, and '_' is
+ * rarer in most text than the families' first letters.
+ */
 size_t
 rules_placeholder_next(const struct rules *r, const char *text, size_t len, size_t from)
 {
-	const char *hit;
+	size_t u = from + FAMILY_MIN;
+	int fam;
 
 	(void)r;
-	if (from >= len)
-		return len;
-	hit = memmem(text + from, len - from, FAMILY, FAMILY_LEN);
-	return hit != NULL ? (size_t)(hit - text) : len;
+	while (u < len) {
+		const char *hit = memchr(text + u, '_', len - u);
+		if (hit == NULL)
+			return len;
+		u = (size_t)(hit - text);
+		fam = family_ending(text, from, u);
+		if (fam >= 0)
+			return u - families[fam].len;
+		u++;
+	}
+	return len;
 }
 
 size_t
@@ -142,14 +229,15 @@ rules_placeholder_format(const struct rules *r, unsigned rule, unsigned long num
     char *out, size_t outlen)
 {
 	const struct rules_rule *ru = &r->rule[rule];
+	const char *fam = rules_family_name(rule_family(r, ru));
 	int n;
 
 	if (ru->credential) {
 		if (tag == NULL)
 			return 0;
-		n = snprintf(out, outlen, FAMILY "%s_%03lu_%.*s", ru->type, num, RULES_TAG_LEN, tag);
+		n = snprintf(out, outlen, "%s_%s_%03lu_%.*s", fam, ru->type, num, RULES_TAG_LEN, tag);
 	} else {
-		n = snprintf(out, outlen, FAMILY "%s_%03lu", ru->type, num);
+		n = snprintf(out, outlen, "%s_%s_%03lu", fam, ru->type, num);
 	}
 	return n < 0 || (size_t)n >= outlen ? 0 : (size_t)n;
 }
@@ -177,18 +265,31 @@ tail_prefix(const struct rules_rule *ru, const char *s, size_t n)
 int
 rules_placeholder_prefix(const struct rules *r, const char *text, size_t len)
 {
-	size_t i;
+	size_t i, f, fl = 0;
+	int fam = -1;
 
-	if (len <= FAMILY_LEN)
-		return memcmp(text, FAMILY, len) == 0;
-	if (memcmp(text, FAMILY, FAMILY_LEN) != 0)
+	for (f = 0; f < NFAMILY; f++) {
+		size_t n = families[f].len;
+		if (len <= n + 1) {
+			if (memcmp(text, families[f].name, len < n ? len : n) == 0 &&
+			    (len <= n || text[n] == '_'))
+				return 1;
+			continue;
+		}
+		if (memcmp(text, families[f].name, n) == 0 && text[n] == '_') {
+			fam = (int)f;
+			fl = n + 1;
+			break;
+		}
+	}
+	if (fam < 0)
 		return 0;
-	text += FAMILY_LEN;
-	len -= FAMILY_LEN;
-	for (i = 0; i < r->nactive; i++) {
-		const struct rules_rule *ru = &r->rule[r->active[i]];
+	text += fl;
+	len -= fl;
+	for (i = 0; i < r->nknown; i++) {
+		const struct rules_rule *ru = &r->rule[r->known[i]];
 		size_t tl = ru->typelen;
-		if (ru->action != RULES_MASK)
+		if (rule_family(r, ru) != fam)
 			continue;
 		if (len <= tl) {
 			if (memcmp(text, ru->type, len) == 0)

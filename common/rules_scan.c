@@ -75,6 +75,8 @@ lead_eq(const struct rules_lead *l, const unsigned char *t)
 	return 1;
 }
 
+static int overlaps(const struct rules_match *ph, size_t nph, size_t s, size_t e);
+
 /*
  * Runs rule ri for a lead occurrence at occ: every match starting in
  * [max(occ - back, *next), occ] is tried, leftmost first. *next is the
@@ -83,7 +85,7 @@ lead_eq(const struct rules_lead *l, const unsigned char *t)
  */
 static enum mg_err
 try_rule(const struct rules *r, unsigned ri, const char *text, size_t len, size_t occ,
-    size_t limit, size_t *next, struct mvec *v)
+    size_t limit, size_t *next, struct mvec *v, const struct mvec *ph)
 {
 	const struct rules_rule *ru = &r->rule[ri];
 	size_t start;
@@ -117,7 +119,12 @@ try_rule(const struct rules *r, unsigned ri, const char *text, size_t len, size_
 			s = ov[2];
 			e = ov[3];
 		}
-		if (me <= ms || e <= s ||
+		/*
+		 * A placeholder is never context: "SECRET_CONFIG_SECRET_001 = v"
+		 * names no secret, and taking it for one would make masking
+		 * masked text change it.
+		 */
+		if (me <= ms || e <= s || (s > ms && overlaps(ph->m, ph->n, ms, s)) ||
 		    (ru->validator >= 0 && !validate_run(ru->validator, text, len, s, e))) {
 			start = ms + 1;
 			continue;
@@ -198,24 +205,6 @@ resolve(const struct rules *r, struct mvec *v, const struct rules_match *ph, siz
 		last_end = m.end;
 	}
 	v->n = out;
-}
-
-/*
- * The next "AWS_" in [p, end), or NULL: memchr for the 'A' (vectorised)
- * and a compare, several times cheaper than memmem for a 4-byte needle.
- */
-static const char *
-find_aws(const char *p, const char *end)
-{
-	while (end - p >= 4) {
-		const char *a = memchr(p, 'A', (size_t)(end - p - 3));
-		if (a == NULL)
-			return NULL;
-		if (a[1] == 'W' && a[2] == 'S' && a[3] == '_')
-			return a;
-		p = a + 1;
-	}
-	return NULL;
 }
 
 /* ---- account IDs beyond their context ---------------------------------- */
@@ -438,6 +427,23 @@ rules_scan(const struct rules *r, struct arena *a, const char *text, size_t len,
 	next = arena_alloc(a, (r->nrule + 1) * sizeof(size_t));
 	if (next == NULL)
 		return MG_ENOMEM;
+	/* placeholders present in the text are protected */
+	{
+		size_t pos = rules_placeholder_next(r, text, len, 0);
+		while (pos < len) {
+			unsigned rule;
+			unsigned long num;
+			size_t pend;
+			if ((pos == 0 || !is_word(text[pos - 1])) &&
+			    rules_placeholder_at(r, text, len, pos, &rule, &num, &pend)) {
+				if (mvec_push(&ph, pos, pend, rule, RULES_ALLOW) != MG_OK)
+					return MG_ENOMEM;
+				pos = rules_placeholder_next(r, text, len, pend);
+			} else {
+				pos = rules_placeholder_next(r, text, len, pos + 1);
+			}
+		}
+	}
 	for (i = 0; i + 1 < len; i++) {
 		unsigned bg = (unsigned)t[i] << 8 | t[i + 1];
 		uint32_t k;
@@ -467,13 +473,13 @@ rules_scan(const struct rules *r, struct arena *a, const char *text, size_t len,
 				if (!lead_eq(&r->lead[r->bucket[k]], t + i))
 					continue;
 			}
-			rc = try_rule(r, q->rule, text, len, i, i, &next[q->rule], &v);
+			rc = try_rule(r, q->rule, text, len, i, i, &next[q->rule], &v, &ph);
 			if (rc != MG_OK)
 				return rc;
 		}
 	}
 	for (i = 0; i < r->nnoleads; i++) {
-		rc = try_rule(r, r->noleads[i], text, len, 0, len, &next[r->noleads[i]], &v);
+		rc = try_rule(r, r->noleads[i], text, len, 0, len, &next[r->noleads[i]], &v, &ph);
 		if (rc != MG_OK)
 			return rc;
 	}
@@ -485,27 +491,6 @@ rules_scan(const struct rules *r, struct arena *a, const char *text, size_t len,
 		for (i = 0; i < v.n; i++)
 			if (is_allowed(r, text + v.m[i].start, v.m[i].end - v.m[i].start))
 				v.m[i].action = RULES_ALLOW;
-	/* placeholders present in the text are protected */
-	{
-		const char *p = text, *end = text + len;
-		while (p < end) {
-			const char *hit = find_aws(p, end);
-			unsigned rule;
-			unsigned long num;
-			size_t pos, pend;
-			if (hit == NULL)
-				break;
-			pos = (size_t)(hit - text);
-			if ((pos == 0 || !is_word(text[pos - 1])) &&
-			    rules_placeholder_at(r, text, len, pos, &rule, &num, &pend)) {
-				if (mvec_push(&ph, pos, pend, rule, RULES_ALLOW) != MG_OK)
-					return MG_ENOMEM;
-				p = text + pend;
-			} else {
-				p = hit + 1;
-			}
-		}
-	}
 	acct = account_rule(r);
 	salvage_arns(r, &v, ph.m, ph.n, text, acct);
 	resolve(r, &v, ph.m, ph.n);

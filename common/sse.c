@@ -41,8 +41,12 @@ static const struct {
 	    SSE_UNMASK_JSON | SSE_UNMASK_TOOL_INPUT },
 };
 
+/* bytes of released text kept as the unmasker's context (MASK_UNMASK_CTX) */
+#define SSE_CONTEXT 32
+
 struct sse_block {
-	struct buf pending;	/* decoded text not yet released */
+	struct buf pending;	/* ctx bytes released already, then text held back */
+	size_t ctx;
 	enum sse_delta kind;	/* delta type of the pending text */
 };
 
@@ -187,20 +191,24 @@ emit_json_event(struct sse *r, const char *name, size_t namelen, struct json_obj
 }
 
 /*
- * Unmasks the first n bytes of b's pending text into r->text and drops
- * them from pending.
+ * Unmasks the first n held bytes of b (after its context) into r->text;
+ * the last SSE_CONTEXT bytes released stay as the next call's context, so
+ * the unmasker judges a placeholder's start by the real character before
+ * it and the holdback need not keep ordinary text back.
  */
 static enum mg_err
 release(struct sse *r, struct sse_block *b, size_t n)
 {
+	size_t keep = b->ctx + n < SSE_CONTEXT ? b->ctx + n : SSE_CONTEXT;
 	enum mg_err rc;
 
 	buf_clear(&r->text);
-	rc = r->um->unmask(r->um->ctx, b->pending.data, n,
-	    sse_deltas[b->kind].flags, &r->text);
+	rc = r->um->unmask(r->um->ctx, b->pending.data, b->ctx + n,
+	    sse_deltas[b->kind].flags | SSE_UNMASK_CTX(b->ctx), &r->text);
 	if (rc != MG_OK)
 		return rc;
-	buf_consume(&b->pending, n);
+	buf_consume(&b->pending, b->ctx + n - keep);
+	b->ctx = keep;
 	return MG_OK;
 }
 
@@ -215,11 +223,18 @@ flush_block(struct sse *r, size_t index)
 	struct json_object *ev = NULL, *delta = NULL;
 	enum mg_err rc = MG_ENOMEM;
 
-	if (b == NULL || b->pending.len == 0)
+	if (b == NULL)
 		return MG_OK;
-	rc = release(r, b, b->pending.len);
+	if (b->pending.len == b->ctx) {
+		buf_clear(&b->pending);
+		b->ctx = 0;
+		return MG_OK;
+	}
+	rc = release(r, b, b->pending.len - b->ctx);
 	if (rc != MG_OK)
 		return rc;
+	buf_clear(&b->pending);	/* the block's text ends here: no context */
+	b->ctx = 0;
 	rc = MG_ENOMEM;
 	ev = json_object_new_object();
 	delta = json_object_new_object();
@@ -275,8 +290,10 @@ fail(struct sse *r, enum mg_err rc, const char *message)
 		erc = flush_block(r, i);
 		if (r->failed != MG_OK)
 			return r->failed;	/* client gone */
-		if (erc != MG_OK)
+		if (erc != MG_OK) {
 			buf_clear(&r->blocks[i].pending);
+			r->blocks[i].ctx = 0;
+		}
 	}
 	ev = json_object_new_object();
 	error = json_object_new_object();
@@ -388,19 +405,21 @@ rewrite_delta(struct sse *r, struct json_object *ev, long index,
 		rc = flush_block(r, (size_t)index);
 		if (rc != MG_OK)
 			return fail(r, rc, "could not restore streamed text");
+		buf_clear(&b->pending);	/* another kind of text: no context */
+		b->ctx = 0;
 	}
 	b->kind = kind;
-	if (json_object_get_string_len(fv) == 0 && b->pending.len == 0)
+	if (json_object_get_string_len(fv) == 0 && b->pending.len == b->ctx)
 		return pass_raw(r);	/* e.g. the first, empty input_json_delta */
 	if (buf_append(&b->pending, json_object_get_string(fv),
 	    (size_t)json_object_get_string_len(fv)) != MG_OK)
 		return fail(r, MG_ENOMEM, "out of memory");
-	if (b->pending.len > r->max_event)
+	if (b->pending.len - b->ctx > r->max_event)
 		return fail(r, MG_EUPSTREAM, "upstream event too large");
 	hold = r->um->holdback(r->um->ctx, b->pending.data, b->pending.len);
-	if (hold >= b->pending.len)
+	if (hold >= b->pending.len - b->ctx)
 		return MG_OK;
-	rc = release(r, b, b->pending.len - hold);
+	rc = release(r, b, b->pending.len - b->ctx - hold);
 	if (rc != MG_OK)
 		return fail(r, rc, "could not restore streamed text");
 	if (json_object_set_string_len(fv, r->text.data ? r->text.data : "",
@@ -453,6 +472,26 @@ rewrite_citation(struct sse *r, struct json_object *ev, struct json_object *delt
 	return rc;
 }
 
+/*
+ * May the event carry text to restore or state the rewriter keeps (usage,
+ * model, block boundaries, the end), by its name or anywhere in its data?
+ * Others (ping, events we do not know) pass byte for byte without being
+ * parsed.
+ */
+static int
+names_state(struct sse *r)
+{
+	static const char *const names[] = { "content_block_delta", "content_block_start",
+		"content_block_stop", "message_start", "message_delta", "message_stop", "error" };
+	size_t i;
+
+	for (i = 0; i < MG_NELEM(names); i++)
+		if (is_name(r, names[i]) || (r->data.len > 0 &&
+		    memmem(r->data.data, r->data.len, names[i], strlen(names[i])) != NULL))
+			return 1;	/* the data's type wins over the name: parse it */
+	return 0;
+}
+
 /* Handles one complete event (r->raw, r->name, r->data). */
 static enum mg_err
 dispatch(struct sse *r)
@@ -466,6 +505,8 @@ dispatch(struct sse *r)
 
 	if (!r->has_data)
 		return pass_raw(r);	/* comments, keep-alives, stray blank lines */
+	if (r->has_name && !names_state(r))
+		return pass_raw(r);	/* ping and events we do not know: copied, not parsed */
 	ev = parse_data(r);
 	type = jstring(ev, "type");
 	if (type == NULL && r->has_name)

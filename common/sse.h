@@ -7,7 +7,9 @@
  * A placeholder can be split across deltas and chunks, so for each content
  * block the rewriter keeps the shortest tail that could still be the start
  * of a placeholder (the unmasker's holdback) and releases it with the next
- * delta or, as one extra delta event, just before content_block_stop. All
+ * delta or, as one extra delta event, just before content_block_stop; the
+ * last bytes it released go with the next unmask call as context
+ * (SSE_UNMASK_CTX), so ordinary text is never held back. All
  * other events pass through byte for byte, in order.
  *
  * The rewriter never calls the masking engine itself: the proxy wires
@@ -27,6 +29,12 @@
 /* unmask flags: the same bits as MASK_UNMASK_* */
 #define SSE_UNMASK_JSON 1		/* the text is the inside of a JSON string */
 #define SSE_UNMASK_TOOL_INPUT 2		/* the text is tool input (input_json_delta) */
+/*
+ * in[0..n) is context: text released before, not to be written again; it
+ * only tells the unmasker what stands before a placeholder (MASK_UNMASK_CTX).
+ */
+#define SSE_UNMASK_CTX(n) ((int)(n) << 8)
+#define SSE_UNMASK_CTX_LEN(flags) ((size_t)(((unsigned)(flags) >> 8) & 0xff))
 
 struct sse_unmasker {
 	/*

@@ -195,9 +195,33 @@ recall_next_seq(struct store *s, struct db_stmt *st, const char *tenant, int64_t
 	return MG_OK;
 }
 
+/* Refreshes last_seen of the items marked stale, inside the open transaction. */
+static void
+touch_stale(struct store *s, const char *tenant, const struct store_map_item *items, size_t n,
+    const unsigned char *stale, const unsigned char *fresh, time_t now)
+{
+	struct db_stmt *touch;
+	size_t i;
+
+	touch = db_prepare(s->db, "UPDATE mask_map SET last_seen = ?1 "
+	    "WHERE tenant = ?2 AND type = ?3 AND num = ?4 AND last_seen < ?1");
+	for (i = 0; touch != NULL && i < n; i++) {
+		if (!stale[i] || fresh[i] || items[i].num == 0)
+			continue;
+		db_reset(touch);
+		db_bind_int64(touch, 1, (int64_t)now);
+		db_bind_text(touch, 2, tenant);
+		db_bind_text(touch, 3, items[i].type);
+		db_bind_int64(touch, 4, (int64_t)items[i].num);
+		if (db_step(touch) != DB_DONE)
+			break;	/* bookkeeping: the next lookup tries again */
+	}
+	db_done(touch);
+}
+
 static enum mg_err
-assign_once(struct store *s, const char *tenant, struct store_map_item *items, size_t n,
-    time_t now)
+settle_once(struct store *s, const char *tenant, struct store_map_item *items, size_t n,
+    const unsigned char *stale, time_t now)
 {
 	struct db_stmt *sel = NULL, *del = NULL, *ctr = NULL, *ins = NULL, *rseq = NULL;
 	unsigned char rkey[CRYPTO_SIPHASH_KEY_LEN];
@@ -211,7 +235,7 @@ assign_once(struct store *s, const char *tenant, struct store_map_item *items, s
 	if (!s->have_keys)
 		return MG_ESTORE;
 	for (i = 0; i < n; i++)
-		if (items[i].num == 0)
+		if (items[i].num == 0 || (stale != NULL && stale[i]))
 			break;
 	if (i == n)
 		return MG_OK;
@@ -338,6 +362,8 @@ assign_once(struct store *s, const char *tenant, struct store_map_item *items, s
 		}
 		arena_reset(&a);
 	}
+	if (stale != NULL)
+		touch_stale(s, tenant, items, n, stale, fresh, now);
 	rc = store_commit(s);
 	if (rc == MG_OK)
 		s->minted += minted;
@@ -361,17 +387,30 @@ out:
 }
 
 enum mg_err
-store_map_assign(struct store *s, const char *tenant, struct store_map_item *items, size_t n,
-    time_t now)
+store_map_settle(struct store *s, const char *tenant, struct store_map_item *items, size_t n,
+    const unsigned char *stale, time_t now)
 {
 	enum mg_err rc;
 	int attempt;
 
 	for (attempt = 0;; attempt++) {
-		rc = assign_once(s, tenant, items, n, now);
+		rc = settle_once(s, tenant, items, n, stale, now);
 		if (!store_retry(s, rc, attempt))
 			return rc;
 	}
+}
+
+enum mg_err
+store_map_assign(struct store *s, const char *tenant, struct store_map_item *items, size_t n,
+    time_t now)
+{
+	return store_map_settle(s, tenant, items, n, NULL, now);
+}
+
+long
+store_map_ttl(const struct store *s)
+{
+	return s->map_ttl;
 }
 
 void
@@ -587,8 +626,8 @@ out:
 }
 
 /* Opens the sealed value of row (tenant, type, num) into out. */
-static enum mg_err
-open_row(struct store *s, const char *tenant, const char *type, unsigned long num,
+enum mg_err
+store_map_open(struct store *s, const char *tenant, const char *type, unsigned long num,
     const void *sealed, size_t sealedlen, struct buf *out)
 {
 	char ad[512];
@@ -635,7 +674,7 @@ store_map_recall_find(struct store *s, const char *tenant, struct store_map_reca
 			    !live(s, db_column_int64(st, 3), now))
 				continue;
 			buf_init(&val, &a);
-			if (open_row(s, tenant, type, num, db_column_blob(st, 2),
+			if (store_map_open(s, tenant, type, num, db_column_blob(st, 2),
 			    (size_t)db_column_bytes(st, 2), &val) != MG_OK) {
 				log_error("store: mapping %s #%lu of tenant %s fails authentication",
 				    type, num, tenant);
@@ -727,7 +766,7 @@ store_map_backfill(struct store *s)
 			goto out;
 		}
 		buf_init(&val, &a);
-		if (open_row(s, u->tenant, u->type, u->num, db_column_blob(sel, 3),
+		if (store_map_open(s, u->tenant, u->type, u->num, db_column_blob(sel, 3),
 		    (size_t)db_column_bytes(sel, 3), &val) != MG_OK) {
 			log_error("store: mapping %s #%lu of tenant %s fails authentication",
 			    u->type, u->num, u->tenant);

@@ -46,6 +46,15 @@ enum mg_err store_map_assign(struct store *s, const char *tenant, struct store_m
     size_t n, time_t now);
 
 /*
+ * store_map_assign, and in the same write transaction the last_seen of
+ * the items whose stale[i] is set (from store_map_lookup_batch; NULL:
+ * none): a request's masking writes at most once. Nothing to do, no
+ * transaction.
+ */
+enum mg_err store_map_settle(struct store *s, const char *tenant, struct store_map_item *items,
+    size_t n, const unsigned char *stale, time_t now);
+
+/*
  * The original value of placeholder (type, num) for tenant, appended to
  * out. MG_ENOTFOUND when unknown or expired.
  */
@@ -109,6 +118,30 @@ struct store_map_recall_item {
 enum mg_err store_map_recall_find(struct store *s, const char *tenant,
     struct store_map_recall_item *items, size_t n, time_t now);
 
+/* A worker's recall filter catching up, inside store_map_lookup_batch's transaction. */
+struct store_map_sync {
+	long long gen_known, seq_known;	/* what the filter holds (0, 0: nothing yet) */
+	long long gen, seq;		/* the store's, filled in */
+	/* every tag newer than seq_known, or every tag when gen differs from gen_known */
+	void (*fn)(void *arg, uint64_t tag);
+	void *arg;
+};
+
+/*
+ * One read transaction for a request's masking (store_map_batch.c): first
+ * the recall filter's catch-up (sync, when not NULL), then num of every
+ * item with a live mapping (num 0 ones; stale[i], when stale is not NULL,
+ * set where last_seen wants a refresh), then every recall candidate of
+ * ritems confirmed as store_map_recall_find does.
+ */
+enum mg_err store_map_lookup_batch(struct store *s, const char *tenant,
+    struct store_map_item *items, size_t n, struct store_map_recall_item *ritems, size_t rn,
+    time_t now, unsigned char *stale, struct store_map_sync *sync);
+
+/* Opens the sealed value of row (tenant, type, num) into out (MG_ESTORE-ish on a bad seal). */
+enum mg_err store_map_open(struct store *s, const char *tenant, const char *type,
+    unsigned long num, const void *sealed, size_t sealedlen, struct buf *out);
+
 /*
  * Gives rows from before recall (migration 006) their tag and seq. Called
  * by store_open; cheap when there is nothing to do.
@@ -128,6 +161,9 @@ long store_map_minted(const struct store *s, int *hit);
 enum mg_err store_mint_used(struct store *s, const char *tenant, long hour, long *used);
 /* Adds n to that count (and forgets hours older than a day); joins an open transaction. */
 enum mg_err store_mint_add(struct store *s, const char *tenant, long hour, long n);
+
+/* MASKGATE_MAP_TTL in seconds (0: mappings never expire). */
+long store_map_ttl(const struct store *s);
 
 /* Seconds after which a lookup refreshes last_seen. */
 #define STORE_MAP_TOUCH_INTERVAL 3600

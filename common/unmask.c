@@ -158,10 +158,10 @@ mask_unmask(struct mask_session *m, const char *in, size_t len, int flags, struc
 {
 	int json_escape = (flags & MASK_UNMASK_JSON) != 0;
 	int tool = (flags & MASK_UNMASK_TOOL_INPUT) != 0;
-	size_t p = 0, copied = 0;
+	size_t p = MASK_UNMASK_CTX_LEN(flags), copied = p;
 	enum mg_err rc;
 
-	if (m == NULL || (in == NULL && len > 0))
+	if (m == NULL || (in == NULL && len > 0) || p > len)
 		return MG_EINVAL;
 	while (p + 4 <= len) {
 		struct rules_placeholder ph;
@@ -216,44 +216,26 @@ mask_unmask(struct mask_session *m, const char *in, size_t len, int flags, struc
 	return buf_append(out, in + copied, len - copied);
 }
 
-/* Does a placeholder starting at a boundary inside text[r..cut) end exactly at cut? */
-static int
-placeholder_ends_at(const struct mask_session *m, const char *text, size_t r, size_t cut)
-{
-	unsigned rule;
-	unsigned long num;
-	size_t p, end;
-
-	for (p = r; p < cut; p++)
-		if ((p == r || text[p - 1] == '_') &&
-		    rules_placeholder_at(m->rules, text, cut, p, &rule, &num, &end) && end == cut)
-			return 1;
-	return 0;
-}
-
 /*
- * What a stream must keep back so that the next call, which starts where
- * this text is cut, sees every placeholder whole and may treat its own
- * start as a token boundary (mask_unmask does). Placeholders start and end
- * at a boundary: any character but a letter or digit ('_' is one, so
- * node_AWS_EC2_001_x holds one).
- *  - an unfinished JSON escape ("\\", "\\u0", ...) with the word run
- *    ([A-Za-z0-9_]) before it;
- *  - else, from the first start in the trailing word run (its start or
- *    right after a '_') where a placeholder may still be growing (digits
- *    or a tag may follow);
- *  - else a few characters of the run: the cut may not fall where the next
- *    text starts with 'A' (a placeholder could start there although a
- *    letter or digit stands before it), nor right after a complete
- *    placeholder that a letter or digit continues (this call would
- *    restore it although the token goes on).
- * Usually that is one character, or none after a space or punctuation.
+ * What a stream must keep back so that every placeholder reaches the
+ * unmasker whole: the shortest tail of text that could still become one.
+ * The stream passes the text it released last as context
+ * (MASK_UNMASK_CTX), so whether a placeholder starts at a boundary is
+ * decided by the real character before it, and nothing else needs to wait:
+ *  - an unfinished JSON escape ("\\", "\\u0", ...): its character is
+ *    not known yet;
+ *  - from the first place in the trailing word run ([A-Za-z0-9_]) where a
+ *    placeholder may start (the run's start, or right after a '_') and
+ *    still be growing: a prefix of the grammar (rules_placeholder_prefix:
+ *    family, type, digits, tag), a complete one included, since a digit or
+ *    a tag may follow.
+ * Ordinary text (a word that is no placeholder prefix, punctuation, a
+ * space) is released at once.
  */
 size_t
 mask_holdback(const struct mask_session *m, const char *text, size_t len)
 {
-	size_t r, k, p, cut;
-	int partial = 0;
+	size_t r, k, p, w;
 
 	if (m == NULL || len == 0)
 		return 0;
@@ -266,32 +248,19 @@ mask_holdback(const struct mask_session *m, const char *text, size_t len)
 			;
 		if (j == len) {
 			r = u - 1;
-			partial = 1;
 			break;
 		}
 	}
-	if (!partial && text[len - 1] == '\\' && backslashes_before(text, len) % 2 == 1) {
+	if (r == len && text[len - 1] == '\\' && backslashes_before(text, len) % 2 == 1)
 		r = len - 1;
-		partial = 1;
-	}
-	while (r > 0 && is_word(text[r - 1])) {
+	for (w = r; w > 0 && is_word(text[w - 1]); w--) {
 		int cp;
-		if (escape_before(text, r, &cp))
+		if (escape_before(text, w, &cp))
 			break;
-		r--;
 	}
-	if (partial || r == len)
-		return len - r > RUN_KEEP ? RUN_KEEP : len - r;
-	for (p = r; p < len; p++)
-		if ((p == r || text[p - 1] == '_') &&
-		    rules_placeholder_prefix(m->rules, text + p, len - p))
+	for (p = w; p < r; p++)
+		if ((p == w || text[p - 1] == '_') &&
+		    rules_placeholder_prefix(m->rules, text + p, r - p))
 			return len - p > RUN_KEEP ? RUN_KEEP : len - p;
-	for (cut = len - 1; cut > r; cut--) {
-		if (text[cut] == 'A')
-			continue;
-		if (isalnum((unsigned char)text[cut]) && placeholder_ends_at(m, text, r, cut))
-			continue;
-		break;
-	}
-	return len - cut > RUN_KEEP ? RUN_KEEP : len - cut;
+	return len - r;
 }

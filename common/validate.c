@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <string.h>
 
+#include "rules.h"
 #include "validate.h"
 
 static int
@@ -43,7 +44,7 @@ is_alpha(int c)
 
 /*
  * Whether the word w (lower case) ends at text[p] (exclusive), case-blind.
- * A word inside a placeholder (AWS_EC2_HOST_001) does not count: the
+ * A word inside a placeholder (AWS_EC2_HOST_001, SECRET_DB_PASSWORD_001) does not count: the
  * context must read the same before and after masking.
  */
 struct word {
@@ -65,7 +66,7 @@ word_before(const char *text, size_t p, const struct word *word)
 			return 0;
 	for (q = p - n; q > 0 && (is_alpha(text[q - 1]) || is_digit(text[q - 1]) || text[q - 1] == '_'); q--)
 		;
-	return !(p - q >= 4 && memcmp(text + q, "AWS_", 4) == 0);
+	return rules_family_at(text, p, q) == 0;
 }
 
 /*
@@ -448,6 +449,14 @@ static const struct validator {
 	{ "account_id", v_account_id },
 	{ "has_digit", v_has_digit },
 	{ "aws_host", v_aws_host },
+	{ "github_crc32", rules_v_github_crc32 },
+	{ "luhn", rules_v_luhn },
+	{ "iban", rules_v_iban },
+	{ "phone", rules_v_phone },
+	{ "password", rules_v_password },
+	{ "secret_value", rules_v_secret_value },
+	{ "k8s_secret", rules_v_k8s_secret },
+	{ "random", rules_v_random },
 };
 
 int

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "models.h"
 #include "route.h"
+#include "mask.h"
 #include "rules.h"
 #include "store.h"
 #include "store_keys.h"
@@ -63,9 +64,10 @@ worker_init(struct worker *w, const struct cfg *c, char *err, size_t errlen)
 	if (err[0] != '\0')	/* PostgreSQL not answering yet: 503 until it does */
 		log_error("%s; requests fail closed (503) until it answers", err);
 	up_set_tick(lease_tick, w->store);
-	rc = rules_load(c->rules_path, &w->rules, err, errlen);
+	rc = rules_load_packs(c->rule_packs, c->rules_path, &w->rules, err, errlen);
 	if (rc != MG_OK)
 		return rc;
+	mask_strings_set_limit(c->mask_cache);
 	rc = models_load(c->models_path, c->model_allowlist, &w->models, err, errlen);
 	w->env.cfg = c;
 	w->env.store = w->store;
@@ -80,6 +82,7 @@ worker_fini(struct worker *w)
 	up_set_tick(NULL, NULL);
 	up_cleanup();
 	models_free(w->models);
+	mask_strings_clear();
 	rules_free(w->rules);
 	store_close(w->store);
 	arena_free(&w->arena);

@@ -84,7 +84,9 @@ setup(void)
 
 	if (rules == NULL) {
 		log_set_level(LOG_ERROR);
-		if (rules_load(NULL, &rules, err, sizeof(err)) != MG_OK || mkdtemp(dbdir) == NULL) {
+		/* every pack, so that every rule and family is fuzzed */
+		if (rules_load_packs("aws,secrets,gcp,azure,pii", NULL, &rules, err, sizeof(err)) != MG_OK ||
+		    mkdtemp(dbdir) == NULL) {
 			fprintf(stderr, "fuzz_mask: %s\n", err);
 			abort();
 		}

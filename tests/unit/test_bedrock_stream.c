@@ -26,9 +26,12 @@ static const struct {
 #include "sse_tokens.h"
 
 static enum mg_err
-t_unmask(void *ctx, const char *in, size_t len, int json_escape, struct buf *out)
+t_unmask(void *ctx, const char *in, size_t len, int flags, struct buf *out)
 {
-	size_t i = 0, k, n;
+	int json_escape = (flags & SSE_UNMASK_JSON) != 0;
+	/* in[0..ctx) was released before: context only, not written again */
+	size_t ctxlen = SSE_UNMASK_CTX_LEN(flags);
+	size_t i = ctxlen, k, n;
 
 	(void)ctx;
 	while (i < len) {

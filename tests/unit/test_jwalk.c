@@ -153,7 +153,12 @@ test_parse(void)
 	PARSE("{\"a\":\"x\\u0000y\"}", MG_OK, NULL, "value with NUL");
 	PARSE("{\"a\":123456789012345678901234}", MG_EINVAL, "cannot be forwarded exactly", "int past uint64");
 	PARSE("{\"a\":-9223372036854775809}", MG_EINVAL, "exactly", "int below int64");
-	PARSE("{\"a\":-0}", MG_EINVAL, "exactly", "-0");
+	PARSE("{\"a\":-0}", MG_OK, NULL, "-0 (forwarded with its spelling)");
+	PARSE("{\"a\":1,\"a\":2}", MG_EINVAL, "duplicate object key", "duplicate key");
+	PARSE("{\"a\":1,\"b\":{\"c\":[{\"d\":1,\"d\":1}]}}", MG_EINVAL,
+	    "duplicate object key in the object at offset 17", "duplicate key, nested");
+	PARSE("{\"a\":1,\"\\u0061\":2}", MG_EINVAL, "duplicate", "duplicate key spelled with an escape");
+	PARSE("{\"a\":{\"x\":1},\"b\":{\"x\":1}}", MG_OK, NULL, "same key in two objects");
 	PARSE("{\"a\":[18446744073709551615,-9223372036854775808]}", MG_OK, NULL, "64-bit limits");
 
 	{
@@ -548,6 +553,76 @@ test_accessors(struct arena *a)
 	jwalk_free(root);
 }
 
+/* Parses body, masks with the table, policy-edits, splices: the forwarded bytes. */
+static const char *
+spliced(struct arena *a, const char *body, int policy)
+{
+	struct json_object *root = NULL, *again = NULL;
+	const char *out = NULL;
+	char err[200];
+	size_t n = 0;
+
+	if (jwalk_parse(body, strlen(body), &root, err, sizeof(err)) != MG_OK ||
+	    jwalk_mask_request(root, a, &xmask, err, sizeof(err)) != MG_OK)
+		goto done;
+	if (policy && (jwalk_set_model(root, "claude-b") != MG_OK ||
+	    jwalk_set_max_tokens(root, 100) != MG_OK))
+		goto done;
+	out = jwalk_splice(root, body, strlen(body), a, &n);
+	/* the spliced bytes parse to exactly the masked tree */
+	if (out == NULL || strlen(out) != n ||
+	    jwalk_parse(out, n, &again, err, sizeof(err)) != MG_OK ||
+	    !json_object_equal(root, again))
+		out = "(not the masked tree)";
+done:
+	jwalk_free(again);
+	jwalk_free(root);
+	return out;
+}
+
+static void
+test_splice(struct arena *a)
+{
+	static const char pretty[] = "{\n  \"model\" : \"claude-a\",\n  \"max_tokens\": 64000 ,\n"
+	    "  \"messages\": [ { \"role\": \"user\", \"content\": \"caf\\u00e9 \\/ \\ud83d\\ude00\" } ],\n"
+	    "  \"temperature\": -0, \"top_p\": 1.50, \"x\": 1E2, \"n\": null, \"t\": true\n}\n";
+	static const char edits[] = "{\"a\": 1, \"model\": \"m\", \"stream\": true}";
+	struct json_object *root = NULL;
+	char err[200];
+	size_t n;
+
+	TH_STREQ(spliced(a, pretty, 0), pretty, "splice: nothing masked: the client's bytes exactly");
+	TH_STREQ(spliced(a, "{\"a\" : [ \"x i-0abc y\" ,\"\\u0041\"] }", 0),
+	    "{\"a\" : [ \"x AWS_EC2_001 y\" ,\"\\u0041\"] }", "splice: only the masked literal changes");
+	TH_STREQ(spliced(a, "{\"i-0abc\" :\t1, \"b\\u0020\": \"i-0abc\"}", 0),
+	    "{\"AWS_EC2_001\" :\t1, \"b\\u0020\": \"AWS_EC2_001\"}", "splice: a masked key");
+	TH_STREQ(spliced(a, "{\"a\": 123456789012 , \"b\":-0}", 0),
+	    "{\"a\": \"AWS_ACCOUNT_001\" , \"b\":-0}", "splice: a masked number becomes a string");
+	TH_STREQ(spliced(a, "{ \"model\": \"claude-a\", \"max_tokens\" : 64000, \"s\":\"\\/\"}", 1),
+	    "{ \"model\": \"claude-b\", \"max_tokens\" : 100, \"s\":\"\\/\"}",
+	    "splice: policy fields (model alias, max_tokens clamp) and nothing else");
+
+	/* members taken out and added (wire.c for Bedrock) */
+	jwalk_parse(edits, sizeof(edits) - 1, &root, err, sizeof(err));
+	TH_OK(root != NULL, "splice: parse for member edits");
+	json_object_object_del(root, "stream");
+	json_object_object_add(root, "v", json_object_new_string("x"));
+	{
+		const char *o = jwalk_splice(root, edits, sizeof(edits) - 1, a, &n);
+		struct json_object *again = NULL;
+		TH_OK(o != NULL && jwalk_parse(o, n, &again, err, sizeof(err)) == MG_OK &&
+		    json_object_equal(root, again), "splice: members removed and added: same tree (%s)",
+		    o != NULL ? o : "NULL");
+		jwalk_free(again);
+	}
+	json_object_object_del(root, "a");
+	json_object_object_del(root, "model");
+	json_object_object_del(root, "v");
+	TH_STREQ(jwalk_splice(root, edits, sizeof(edits) - 1, a, &n), "{}",
+	    "splice: every member removed");
+	jwalk_free(root);
+}
+
 int
 main(void)
 {
@@ -562,6 +637,7 @@ main(void)
 	test_refusals(&a);
 	test_unmask_response(&a);
 	test_accessors(&a);
+	test_splice(&a);
 	arena_free(&a);
 	return th_done();
 }

@@ -421,7 +421,8 @@ test_round_trips(struct store *s)
 	for (i = 0; i < 20; i++)
 		mask_text(m, t, strlen(t), &out);
 	sqlite3_trace_v2(SQDB(s), 0, NULL, NULL);
-	TH_OK(stmt_count == 2, "known values: one lookup per distinct value per request (%d)", stmt_count);
+	TH_OK(stmt_count == 1, "known values: one batched lookup statement for both values (%d)",
+	    stmt_count);
 }
 
 static void
@@ -429,16 +430,17 @@ test_holdback(struct store *s)
 {
 	struct mask_session *m = mask_session_new(&A, R, s, "t1");
 	static const struct { const char *text; size_t want; } cases[] = {
-		{ "hello ", 0 }, { "hello", 1 }, { "see A", 1 }, { "see AW", 2 }, { "see AWS_", 4 },
+		{ "hello ", 0 }, { "hello", 0 }, { "see A", 1 }, { "see AW", 2 }, { "see AWS_", 4 },
 		{ "see AWS_E", 5 }, { "see AWS_EC2_", 8 }, { "see AWS_EC2_00", 10 }, { "see AWS_EC2_001", 11 },
-		{ "see AWS_EC2_0012", 2 }, { "see AWS_S3_BUCKET_1", 15 }, { "xAWS_EC2_001", 1 },
-		{ "zA", 2 }, { "zAA", 3 }, { "see AWS_EC2_001x", 2 }, { "see AWS_QQ", 1 },
-		{ "x\\", 2 }, { "x\\u00", 5 }, { "x.\\u0", 3 }, { "x\\n", 0 }, { "x\\nAWS_", 4 },
-		{ "x\\u0041", 0 }, { "x.", 0 }, { "", 0 },
-		{ "node_AWS_EC2_00", 10 }, { "node_AWS_EC2_001", 11 }, { "x AWS_EC2_001_", 1 },
-		{ "x AWS_EC2_001_bac", 1 }, { "see AWS_SECRET_KEY_001", 18 },
+		{ "see AWS_EC2_0012", 0 }, { "see AWS_S3_BUCKET_1", 15 }, { "xAWS_EC2_001", 0 },
+		{ "zA", 0 }, { "zAA", 0 }, { "see AWS_EC2_001x", 0 }, { "see AWS_QQ", 0 },
+		{ "x\\", 1 }, { "x\\u00", 4 }, { "x.\\u0", 3 }, { "x\\n", 0 }, { "x\\nAWS_", 4 },
+		{ "x\\u0041", 0 }, { "x.", 0 }, { "", 0 }, { "x AWS_EC2_001\\u0", 14 },
+		{ "node_AWS_EC2_00", 10 }, { "node_AWS_EC2_001", 11 }, { "x AWS_EC2_001_", 0 },
+		{ "x AWS_EC2_001_bac", 0 }, { "see AWS_SECRET_KEY_001", 18 },
 		{ "see AWS_SECRET_KEY_001_", 19 }, { "see AWS_SECRET_KEY_001_K7Q", 22 },
-		{ "see AWS_SECRET_KEY_001_K7Q2", 23 }, { "see AWS_SECRET_KEY_001_K7Q2x", 2 },
+		{ "see AWS_SECRET_KEY_001_K7Q2", 23 }, { "see AWS_SECRET_KEY_001_K7Q2x", 0 },
+		{ "Hello world.", 0 }, { "it is done", 0 }, { "ARN", 0 }, { "A", 1 },
 	};
 	size_t i;
 
@@ -458,7 +460,7 @@ test_stream_splits(struct store *s)
 	    sk + 24, sk + 24);
 	struct mask_session *m = mask_session_new(&A, R, s, "t1");
 	struct buf ref, out, pend;
-	size_t cut, cut2, bad = 0;
+	size_t cut, cut2, bad = 0, ctx;
 
 	buf_init(&ref, &A);
 	mask_unmask(m, whole, strlen(whole), 1, &ref);
@@ -471,12 +473,17 @@ test_stream_splits(struct store *s)
 			size_t k, prev = 0, h;
 			buf_init(&out, &A);
 			buf_init(&pend, &A);
+			ctx = 0;	/* pend = released context + held text, as sse.c keeps it */
 			for (k = 0; k < 3; k++) {
 				buf_append(&pend, whole + prev, cuts[k] - prev);
 				prev = cuts[k];
 				h = k == 2 ? 0 : mask_holdback(m, pend.data ? pend.data : "", pend.len);
-				mask_unmask(m, pend.data ? pend.data : "", pend.len - h, 1, &out);
-				buf_consume(&pend, pend.len - h);
+				if (h > pend.len - ctx)
+					h = pend.len - ctx;
+				mask_unmask(m, pend.data ? pend.data : "", pend.len - h,
+				    1 | MASK_UNMASK_CTX(ctx), &out);
+				ctx = pend.len - h < 16 ? pend.len - h : 16;
+				buf_consume(&pend, pend.len - h - ctx);
 			}
 			if (out.data == NULL || strcmp(out.data, ref.data) != 0) {
 				if (bad++ == 0)

@@ -37,10 +37,12 @@ static enum mg_err
 t_unmask(void *ctx, const char *in, size_t len, int flags, struct buf *out)
 {
 	int json_escape = (flags & SSE_UNMASK_JSON) != 0;
-	size_t i = 0, k, n;
+	/* in[0..ctx) was released before: context only, not written again */
+	size_t ctxlen = SSE_UNMASK_CTX_LEN(flags);
+	size_t i = ctxlen, k, n;
 
 	(void)ctx;
-	flags_seen |= flags;
+	flags_seen |= flags & (SSE_UNMASK_JSON | SSE_UNMASK_TOOL_INPUT);
 	if (unmask_calls_fail)
 		return MG_ESTORE;
 	while (i < len) {

@@ -731,9 +731,15 @@ untagged(enum mg_err (*fn)(struct buf *), struct buf *out)
 	size_t i;
 
 	mask_recall_reset();
-	for (i = 0; rc == MG_OK && i < out->len; i++)
-		if (rules_placeholder_parse(R, out->data, out->len, i, &p) && p.tag != 0)
+	for (i = 0; rc == MG_OK && i < out->len; i++) {
+		if (!rules_placeholder_parse(R, out->data, out->len, i, &p))
+			continue;
+		if (p.tag != 0)
 			memset(out->data + p.tag, 'T', RULES_TAG_LEN);
+		else if (rules_credential(R, p.rule) && p.end + 1 + RULES_TAG_LEN <= out->len &&
+		    out->data[p.end] == '_')	/* glued to a word: no boundary, still tagged */
+			memset(out->data + p.end + 1, 'T', RULES_TAG_LEN);
+	}
 	return rc;
 }
 

@@ -1,0 +1,269 @@
+/*
+ * mask_cache.c - turn N+1 costs little: Claude Code sends the whole
+ * conversation again on every turn, so each worker keeps the masked form of
+ * the strings it masked, keyed by tenant, context key and content, and an
+ * unchanged string skips the scan, the decoding and the lookups. The
+ * output is exactly what masking it again would give:
+ *
+ *  - an entry also keeps the values its output stands for (rule, number,
+ *    value), which a hit gives back to the session, so that later strings
+ *    of the request recall them and responses restore them as before;
+ *  - an entry holds only while the tenant's recall filter is the one it
+ *    was made with (its version changes on every value the worker learns,
+ *    on a purge, and when the filter is reloaded): a value learnt since
+ *    could be recalled in the string. When this worker itself learns a
+ *    value, entries whose text was scanned as written (no escapes decoded,
+ *    no base64 opened) and does not contain the value are carried over to
+ *    the new version;
+ *  - entries live at most MASK_CACHE_LIFETIME seconds (or a quarter of the
+ *    mapping TTL), so a value served from here is looked up, and its
+ *    last_seen refreshed, well before its mapping could expire;
+ *  - another rule set (a new struct rules) misses everything;
+ *  - nothing provisional (two-phase masking) and nothing that failed is
+ *    kept.
+ * Memory is bounded by mask_strings_set_limit() (MASKGATE_MASK_CACHE); the
+ * oldest entries go first. One request at a time per process, like the
+ * recall filters.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "mask_int.h"
+#include "store_map.h"
+
+#define MASK_CACHE_BUCKETS 4096	/* power of two */
+#define MASK_CACHE_LIFETIME 1800	/* seconds */
+
+struct mask_strings_entry {
+	struct mask_strings_entry *next;	/* bucket chain */
+	struct mask_strings_entry *older, *newer;	/* age list */
+	uint64_t hash;
+	const struct rules *rules;
+	unsigned long version;		/* of the tenant's filter when made */
+	time_t made;
+	int plain;			/* scanned as written: the carry-over applies */
+	size_t bytes;			/* all of it, for the limit */
+	char *tenant, *key, *in, *out;
+	size_t keylen, inlen, outlen;
+	struct mask_cache_val *vals;
+	size_t nvals;
+};
+
+static struct mask_strings_entry *buckets[MASK_CACHE_BUCKETS];
+static struct mask_strings_entry *oldest, *newest;
+static size_t used, limit;
+static unsigned long hits, misses;
+
+/* A fast non-cryptographic hash, eight bytes a step: entries are compared in full anyway. */
+static uint64_t
+fnv(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *s = p;
+	uint64_t w;
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&w, s + i, 8);
+		h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+		h ^= h >> 29;
+	}
+	for (; i < n; i++) {
+		h ^= s[i];
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+static uint64_t
+key_hash(const char *tenant, const char *key, size_t keylen, const char *in, size_t len)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	h = fnv(h, tenant, strlen(tenant) + 1);
+	h = fnv(h, key != NULL ? key : "", keylen);
+	h = fnv(h, "\0", 1);
+	return fnv(h, in, len);
+}
+
+static void
+entry_free(struct mask_strings_entry *e)
+{
+	struct mask_strings_entry **p = &buckets[e->hash & (MASK_CACHE_BUCKETS - 1)];
+
+	while (*p != NULL && *p != e)
+		p = &(*p)->next;
+	if (*p == e)
+		*p = e->next;
+	if (e->older != NULL)
+		e->older->newer = e->newer;
+	else
+		oldest = e->newer;
+	if (e->newer != NULL)
+		e->newer->older = e->older;
+	else
+		newest = e->older;
+	used -= e->bytes;
+	free(e);
+}
+
+void
+mask_strings_clear(void)
+{
+	while (oldest != NULL)
+		entry_free(oldest);
+	hits = misses = 0;
+}
+
+void
+mask_strings_set_limit(size_t bytes)
+{
+	limit = bytes;
+	while (oldest != NULL && used > limit)
+		entry_free(oldest);
+}
+
+void
+mask_strings_stats(unsigned long *h, unsigned long *m, size_t *bytes)
+{
+	*h = hits;
+	*m = misses;
+	*bytes = used;
+}
+
+/*
+ * A value served from here was looked up when its entry was made, so its
+ * last_seen is at most STORE_MAP_TOUCH_INTERVAL old then; the entry must
+ * not outlive the mapping: half of what the TTL leaves after that.
+ */
+static int
+fresh(const struct mask_session *m, const struct mask_strings_entry *e, time_t now)
+{
+	long ttl = store_map_ttl(m->store), life = MASK_CACHE_LIFETIME;
+
+	if (ttl > 0 && (ttl - STORE_MAP_TOUCH_INTERVAL) / 2 < life)
+		life = (ttl - STORE_MAP_TOUCH_INTERVAL) / 2;
+	return now - e->made < life && now >= e->made;
+}
+
+const struct mask_strings_entry *
+mask_strings_find(struct mask_session *m, const char *key, size_t keylen, const char *in,
+    size_t len, unsigned long version)
+{
+	uint64_t h;
+	struct mask_strings_entry *e;
+	time_t now;
+
+	if (limit == 0)
+		return NULL;
+	h = key_hash(m->tenant, key, keylen, in, len);
+	now = time(NULL);
+	for (e = buckets[h & (MASK_CACHE_BUCKETS - 1)]; e != NULL; e = e->next) {
+		if (e->hash != h || e->inlen != len || e->keylen != keylen ||
+		    strcmp(e->tenant, m->tenant) != 0 || memcmp(e->in, in, len) != 0 ||
+		    (keylen > 0 && memcmp(e->key, key, keylen) != 0))
+			continue;
+		if (e->rules != m->rules || e->version != version || !fresh(m, e, now)) {
+			entry_free(e);
+			break;
+		}
+		hits++;
+		return e;
+	}
+	misses++;
+	return NULL;
+}
+
+const char *
+mask_strings_out(const struct mask_strings_entry *e, size_t *len,
+    const struct mask_cache_val **vals, size_t *nvals)
+{
+	*len = e->outlen;
+	*vals = e->vals;
+	*nvals = e->nvals;
+	return e->out;
+}
+
+static char *
+put(char **at, const void *p, size_t n)
+{
+	char *dst = *at;
+
+	if (n > 0)
+		memcpy(dst, p, n);
+	dst[n] = '\0';
+	*at += n + 1;
+	return dst;
+}
+
+void
+mask_strings_store(struct mask_session *m, const char *key, size_t keylen, const char *in,
+    size_t len, const char *out, size_t outlen, const struct mask_cache_val *vals, size_t nvals,
+    unsigned long version, int plain)
+{
+	size_t tlen = strlen(m->tenant), bytes, i, vbytes = 0;
+	struct mask_strings_entry *e, **b;
+	char *at;
+
+	if (limit == 0)
+		return;
+	for (i = 0; i < nvals; i++)
+		vbytes += vals[i].len + 1;
+	bytes = sizeof(*e) + nvals * sizeof(*vals) + tlen + keylen + len + outlen + vbytes + 4;
+	if (bytes > limit / 4)
+		return;	/* one string may not take the cache over */
+	while (oldest != NULL && used + bytes > limit)
+		entry_free(oldest);
+	e = malloc(bytes);
+	if (e == NULL)
+		return;
+	memset(e, 0, sizeof(*e));
+	e->vals = (struct mask_cache_val *)(void *)(e + 1);
+	at = (char *)(e->vals + nvals);
+	e->tenant = put(&at, m->tenant, tlen);
+	e->key = put(&at, key, keylen);
+	e->in = put(&at, in, len);
+	e->out = put(&at, out, outlen);
+	for (i = 0; i < nvals; i++) {
+		e->vals[i] = vals[i];
+		e->vals[i].value = put(&at, vals[i].value, vals[i].len);
+	}
+	e->nvals = nvals;
+	e->keylen = keylen;
+	e->inlen = len;
+	e->outlen = outlen;
+	e->hash = key_hash(m->tenant, key, keylen, in, len);
+	e->rules = m->rules;
+	e->version = version;
+	e->plain = plain;
+	e->made = time(NULL);
+	e->bytes = bytes;
+	b = &buckets[e->hash & (MASK_CACHE_BUCKETS - 1)];
+	e->next = *b;
+	*b = e;
+	e->older = newest;
+	if (newest != NULL)
+		newest->newer = e;
+	else
+		oldest = e;
+	newest = e;
+	used += bytes;
+}
+
+void
+mask_strings_carry(const char *tenant, unsigned long from, unsigned long to, const char *value,
+    size_t len)
+{
+	struct mask_strings_entry *e, *next;
+
+	for (e = oldest; e != NULL; e = next) {
+		next = e->newer;
+		if (e->version != from || strcmp(e->tenant, tenant) != 0)
+			continue;
+		if (e->plain && (len == 0 || memmem(e->in, e->inlen, value, len) == NULL))
+			e->version = to;
+		else
+			entry_free(e);
+	}
+}
