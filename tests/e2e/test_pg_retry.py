@@ -1,4 +1,4 @@
-"""Bounded retry of the admission and settlement transactions on
+"""Bounded retry of the admission, mint and settlement transactions on
 PostgreSQL. A trigger made here raises a real serialisation failure
 (SQLSTATE 40001) in the first N attempts of the statement it guards; a
 sequence (which a rollback does not undo) counts the attempts. Under the
@@ -206,3 +206,22 @@ def standalone_pg_retry_settlement(mock):
     assert s == 200, (s, b[:300])
     assert wait_for(lambda: spend_rows(cluster, db), 2) == 2
     assert wait_for(lambda: metric(srv, "maskgate_settle_failures_total"), 1.0) == 1.0
+
+
+def standalone_pg_retry_mint(mock):
+    """The mint transaction (a value seen for the first time) shares the
+    helper: retried under the bound, failing closed past it."""
+    cluster, db, srv = start(mock)
+    setup_faults(cluster, db, "mask_map")
+    arm(cluster, db, 2)
+    s, _, b = ask(srv, srv.master, "host i-0aaaaaaaaaaaaaaa1 first")
+    assert s == 200, (s, b[:300])
+    assert attempts(cluster, db) == 3, attempts(cluster, db)
+    assert b"i-0aaaaaaaaaaaaaaa1" not in mock.all_bytes()
+    mock.reset()
+    arm(cluster, db, 1000)
+    s, _, b = ask(srv, srv.master, "host i-0bbbbbbbbbbbbbbb2 second")
+    assert s == 503, (s, b[:300])
+    assert_envelope(b, "api_error")
+    assert attempts(cluster, db) == RETRIES, attempts(cluster, db)
+    assert b"i-0bbbbbbbbbbbbbbb2" not in mock.all_bytes() and not mock.requests
