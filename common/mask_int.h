@@ -196,4 +196,25 @@ enum mg_err mask_recall_note(struct mask_session *m, const struct centry *e);
 enum mg_err mask_recall_spans(struct mask_session *m, const char *in, size_t len,
     const struct rules_match *ms, size_t n, struct mask_emit **out, size_t *nout);
 
+/* mask_recall_filter.c: a tenant's set of recall tags in this process */
+struct recall_filter {
+	char *tenant;		/* NULL: free slot */
+	long long gen, seq;	/* what the store said when last loaded */
+	uint64_t *set;		/* open addressing, 0 = empty (tag 0 is stored as 1) */
+	size_t cap, count;
+	unsigned long used;	/* LRU clock */
+	unsigned long version;	/* changes whenever a tag is added or the set is cleared */
+};
+
+int recall_filter_has(const struct recall_filter *f, uint64_t tag);
+enum mg_err recall_filter_add(struct recall_filter *f, uint64_t tag);
+void recall_filter_clear(struct recall_filter *f);
+struct recall_filter *recall_filter_find(const char *tenant);
+/* the tenant's slot, reusing the least recently used one; NULL: no memory */
+struct recall_filter *recall_filter_slot(const char *tenant);
+void recall_filter_touch(struct recall_filter *f);
+/* brings the tenant's filter up to date with the store */
+enum mg_err recall_filter_refresh(struct store *s, const char *tenant,
+    struct mask_store_calls *calls);
+
 #endif

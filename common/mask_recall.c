@@ -20,7 +20,8 @@
  *    new tags are loaded) or rows were purged (then the filter is
  *    reloaded). A token whose tag is in the filter is confirmed by the
  *    store, which opens the sealed values with that tag and compares them
- *    exactly: one read transaction for all candidates of a text.
+ *    exactly: one read transaction for all candidates of a text. The
+ *    filters themselves are in mask_recall_filter.c.
  *
  * Precision guard: only tokens of 8 bytes or more that contain a digit or
  * one of - . / _ + are recalled. A bucket named "feedback" or a role named
@@ -39,194 +40,12 @@
 #define RECALL_MIN 8		/* shortest value recalled */
 #define RECALL_MAX 2048		/* longest span tried as a value */
 #define RECALL_ENDS 48		/* sub-token ends tried per start */
-#define RECALL_TENANTS 64	/* filters a worker keeps */
 /*
  * New values per request for which cached strings are checked and carried
  * over (each check reads the cache); past it they lapse instead, so a
  * request of 20000 new values costs no more than a cold cache.
  */
 #define MASK_CARRY_MAX 16
-
-/* ---- the process's filters (one request at a time per process) -------- */
-
-struct filter {
-	char *tenant;		/* NULL: free slot */
-	long long gen, seq;	/* what the store said when last loaded */
-	uint64_t *set;		/* open addressing, 0 = empty (tag 0 is stored as 1) */
-	size_t cap, count;
-	unsigned long used;	/* LRU clock */
-	unsigned long version;	/* changes whenever a tag is added or the set is cleared */
-};
-
-static unsigned long filter_versions;	/* never repeats a version, across slots */
-
-static struct filter filters[RECALL_TENANTS];
-static unsigned long filter_clock;
-
-static uint64_t
-norm_tag(uint64_t tag)
-{
-	return tag == 0 ? 1 : tag;
-}
-
-static int
-filter_has(const struct filter *f, uint64_t tag)
-{
-	size_t i;
-
-	if (f->count == 0)
-		return 0;
-	tag = norm_tag(tag);
-	for (i = (size_t)(tag ^ tag >> 29) & (f->cap - 1);; i = (i + 1) & (f->cap - 1)) {
-		if (f->set[i] == tag)
-			return 1;
-		if (f->set[i] == 0)
-			return 0;
-	}
-}
-
-static void
-set_put(uint64_t *set, size_t cap, uint64_t tag)
-{
-	size_t i;
-
-	for (i = (size_t)(tag ^ tag >> 29) & (cap - 1); set[i] != 0 && set[i] != tag;
-	    i = (i + 1) & (cap - 1))
-		;
-	set[i] = tag;
-}
-
-static enum mg_err
-filter_add(struct filter *f, uint64_t tag)
-{
-	tag = norm_tag(tag);
-	if (f->cap > 0 && filter_has(f, tag))
-		return MG_OK;
-	if ((f->count + 1) * 2 > f->cap) {
-		size_t ncap = f->cap ? f->cap * 2 : 256, i;
-		uint64_t *g = calloc(ncap, sizeof(*g));
-		if (g == NULL)
-			return MG_ENOMEM;
-		for (i = 0; i < f->cap; i++)
-			if (f->set[i] != 0)
-				set_put(g, ncap, f->set[i]);
-		free(f->set);
-		f->set = g;
-		f->cap = ncap;
-	}
-	set_put(f->set, f->cap, tag);
-	f->count++;
-	f->version = ++filter_versions;
-	return MG_OK;
-}
-
-static void
-filter_clear(struct filter *f)
-{
-	free(f->set);
-	f->set = NULL;
-	f->cap = 0;
-	f->count = 0;
-	f->gen = 0;
-	f->seq = 0;
-	f->version = ++filter_versions;
-}
-
-static struct filter *
-filter_find(const char *tenant)
-{
-	size_t i;
-
-	for (i = 0; i < RECALL_TENANTS; i++)
-		if (filters[i].tenant != NULL && strcmp(filters[i].tenant, tenant) == 0)
-			return &filters[i];
-	return NULL;
-}
-
-/* The tenant's slot, taking the least recently used one if it has none. */
-static struct filter *
-filter_slot(const char *tenant)
-{
-	struct filter *f = filter_find(tenant), *lru = &filters[0];
-	size_t i;
-
-	if (f != NULL)
-		return f;
-	for (i = 0; i < RECALL_TENANTS; i++) {
-		if (filters[i].tenant == NULL) {
-			lru = &filters[i];
-			break;
-		}
-		if (filters[i].used < lru->used)
-			lru = &filters[i];
-	}
-	filter_clear(lru);
-	free(lru->tenant);
-	lru->tenant = strdup(tenant);
-	return lru->tenant != NULL ? lru : NULL;
-}
-
-void
-mask_recall_reset(void)
-{
-	size_t i;
-
-	for (i = 0; i < RECALL_TENANTS; i++) {
-		filter_clear(&filters[i]);
-		free(filters[i].tenant);
-		filters[i].tenant = NULL;
-	}
-}
-
-struct load_ctx {
-	struct filter *f;
-	enum mg_err rc;
-};
-
-static void
-load_tag(void *arg, uint64_t tag)
-{
-	struct load_ctx *lc = arg;
-
-	if (lc->rc == MG_OK)
-		lc->rc = filter_add(lc->f, tag);
-}
-
-/* Brings the tenant's filter up to date with the store. */
-static enum mg_err
-filter_refresh(struct store *s, const char *tenant, struct mask_store_calls *calls)
-{
-	struct filter *f = filter_slot(tenant);
-	struct load_ctx lc = { f, MG_OK };
-	long long gen, seq, after;
-	enum mg_err rc;
-
-	if (f == NULL)
-		return MG_ENOMEM;
-	f->used = ++filter_clock;
-	calls->reads++;
-	rc = store_map_recall_load(s, tenant, 0, &gen, &seq, NULL, NULL);
-	if (rc != MG_OK)
-		return rc;
-	if (gen == f->gen && seq <= f->seq)
-		return MG_OK;
-	after = f->seq;
-	if (gen != f->gen) {
-		filter_clear(f);
-		after = -1;
-	}
-	calls->reads++;
-	rc = store_map_recall_load(s, tenant, after, &gen, &seq, load_tag, &lc);
-	if (rc == MG_OK)
-		rc = lc.rc;
-	if (rc != MG_OK) {
-		filter_clear(f);	/* half loaded: start over next time */
-		return rc;
-	}
-	f->gen = gen;
-	f->seq = seq;
-	return MG_OK;
-}
 
 /* ---- the session side ------------------------------------------------- */
 
@@ -240,13 +59,13 @@ mask_recall_begin(struct mask_session *m)
 	rc = store_map_recall_key(m->store, m->tenant, m->recall_key);
 	if (rc == MG_OK && m->deferred) {
 		/* two-phase: the filter as last seen; mask_recall_resolve catches up */
-		struct filter *f = filter_slot(m->tenant);
+		struct recall_filter *f = recall_filter_slot(m->tenant);
 		if (f == NULL)
 			rc = MG_ENOMEM;
 		else
-			f->used = ++filter_clock;
+			recall_filter_touch(f);
 	} else if (rc == MG_OK)
-		rc = filter_refresh(m->store, m->tenant, &m->calls);
+		rc = recall_filter_refresh(m->store, m->tenant, &m->calls);
 	if (rc != MG_OK) {
 		log_error("mask: recall filter of tenant %s failed: %s", m->tenant,
 		    mg_strerror(rc));
@@ -259,11 +78,11 @@ mask_recall_begin(struct mask_session *m)
 int
 mask_recall_active(const struct mask_session *m)
 {
-	const struct filter *f;
+	const struct recall_filter *f;
 
 	if (m->kcount > 0)
 		return 1;
-	f = m->recall_ready ? filter_find(m->tenant) : NULL;
+	f = m->recall_ready ? recall_filter_find(m->tenant) : NULL;
 	return f != NULL && f->count > 0;
 }
 
@@ -309,15 +128,15 @@ kfind(struct mask_session *m, const char *v, size_t n, uint64_t h)
 enum mg_err
 mask_recall_note(struct mask_session *m, const struct centry *e)
 {
-	struct filter *f;
+	struct recall_filter *f;
 	struct kentry *k;
 	uint64_t h;
 
 	/* this worker knows it at once; the others through the store's seq */
-	f = m->recall_ready ? filter_find(m->tenant) : NULL;
+	f = m->recall_ready ? recall_filter_find(m->tenant) : NULL;
 	if (f != NULL) {
 		unsigned long before = f->version;
-		enum mg_err rc = filter_add(f, crypto_siphash(m->recall_key, e->value, e->len));
+		enum mg_err rc = recall_filter_add(f, crypto_siphash(m->recall_key, e->value, e->len));
 		if (rc != MG_OK)
 			return rc;
 		/*
@@ -359,7 +178,7 @@ mask_recall_note(struct mask_session *m, const struct centry *e)
 unsigned long
 mask_recall_version(const struct mask_session *m)
 {
-	const struct filter *f = m->recall_ready ? filter_find(m->tenant) : NULL;
+	const struct recall_filter *f = m->recall_ready ? recall_filter_find(m->tenant) : NULL;
 
 	return f != NULL ? f->version : 0;
 }
@@ -431,7 +250,7 @@ nope(const struct mask_session *m, uint64_t tag)
 
 /* Candidates of one run in[rs..re) (no separator, nothing blocked in it). */
 static enum mg_err
-run_cands(struct mask_session *m, const struct filter *f, const char *in, size_t rs, size_t re,
+run_cands(struct mask_session *m, const struct recall_filter *f, const char *in, size_t rs, size_t re,
     struct cvec *v)
 {
 	size_t s;
@@ -454,7 +273,7 @@ run_cands(struct mask_session *m, const struct filter *f, const char *in, size_t
 				rc = cpush(v, s, e, k->e, 0);
 			} else if (f != NULL && f->count > 0) {
 				tag = crypto_siphash(m->recall_key, in + s, e - s);
-				if (!filter_has(f, tag) || nope(m, tag))
+				if (!recall_filter_has(f, tag) || nope(m, tag))
 					continue;
 				rc = cpush(v, s, e, NULL, tag);
 			} else {
@@ -688,7 +507,7 @@ enum mg_err
 mask_recall_spans(struct mask_session *m, const char *in, size_t len,
     const struct rules_match *ms, size_t n, struct mask_emit **out, size_t *nout)
 {
-	const struct filter *f = m->recall_ready ? filter_find(m->tenant) : NULL;
+	const struct recall_filter *f = m->recall_ready ? recall_filter_find(m->tenant) : NULL;
 	struct cvec v = { NULL, 0, 0, m->arena };
 	struct mask_emit *b, *em;
 	size_t nb, i, k, pos = 0, last_end = 0;
@@ -779,7 +598,7 @@ enum mg_err
 mask_recall_resolve(struct mask_session *m, struct store_map_item *items, size_t n,
     unsigned char *stale, int *again)
 {
-	struct filter *f = filter_slot(m->tenant);
+	struct recall_filter *f = recall_filter_slot(m->tenant);
 	struct store_map_sync sync;
 	struct sync_ctx sc = { m->arena, NULL, 0, 0, MG_OK };
 	enum mg_err rc;
@@ -804,21 +623,21 @@ mask_recall_resolve(struct mask_session *m, struct store_map_item *items, size_t
 	}
 	/* a tag the filter did not hold: a value the first phase could not look for */
 	for (i = 0; i < sc.n && !*again; i++)
-		*again = !filter_has(f, sc.tags[i]);
+		*again = !recall_filter_has(f, sc.tags[i]);
 	/*
 	 * Another generation: rows may have been deleted, the tags came in
 	 * full. The same set (the first sync after this worker's own first
 	 * mint) keeps the filter and its version, so cached strings hold.
 	 */
 	if (sync.gen != f->gen && !(*again == 0 && sc.n == f->count)) {
-		filter_clear(f);
+		recall_filter_clear(f);
 		/* a cached output may name a mapping that is gone: mask afresh */
 		*again = *again || m->cache_hits > 0;
 	}
 	for (i = 0; i < sc.n && rc == MG_OK; i++)
-		rc = filter_add(f, sc.tags[i]);
+		rc = recall_filter_add(f, sc.tags[i]);
 	if (rc != MG_OK) {
-		filter_clear(f);
+		recall_filter_clear(f);
 		return rc;
 	}
 	f->gen = sync.gen;

@@ -1,8 +1,8 @@
 /*
  * rules.c - loading the rule set: the rules files (the embedded defaults,
  * then the admin file), macros, overrides, allow-values and the checks on
- * every field; the rule set's lifetime and accessors. Compilation is in
- * rules_compile.c, scanning and placeholders in rules_scan.c.
+ * every field; the rule set's lifetime. Accessors are in rules_get.c,
+ * compilation in rules_compile.c, scanning and placeholders in rules_scan.c.
  *
  * File format (line based; '#' starts a comment line):
  *
@@ -743,74 +743,8 @@ rules_check_file(const char *path, const char *packs, FILE *report)
 	return MG_OK;
 }
 
-int
-rules_jit(const struct rules *r)
-{
-	return r->jit;
-}
-
-size_t
-rules_count(const struct rules *r)
-{
-	return r->nactive;
-}
-
-size_t
-rules_slots(const struct rules *r)
-{
-	return r->nrule;
-}
-
-const char *
-rules_name(const struct rules *r, unsigned rule)
-{
-	return rule < r->nrule ? r->rule[rule].name : NULL;
-}
-
-const char *
-rules_type(const struct rules *r, unsigned rule)
-{
-	return rule < r->nrule ? r->rule[rule].type : NULL;
-}
-
-enum rules_action
-rules_action(const struct rules *r, unsigned rule)
-{
-	return rule < r->nrule ? r->rule[rule].action : RULES_ALLOW;
-}
-
-enum rules_restore
-rules_restore(const struct rules *r, unsigned rule)
-{
-	const struct rules_rule *ru;
-
-	if (rule >= r->nrule)
-		return RULES_RESTORE_NEVER;
-	ru = &r->rule[rule];
-	if (ru->restore_set)
-		return ru->restore;
-	return ru->credential ? RULES_RESTORE_TEXT : RULES_RESTORE_EVERYWHERE;
-}
-
 const char *
 rules_restore_name(enum rules_restore restore)
 {
 	return restore < RULES_RESTORE__MAX ? restore_names[restore] : "?";
-}
-
-int
-rules_credential(const struct rules *r, unsigned rule)
-{
-	return rule < r->nrule && r->rule[rule].credential;
-}
-
-int
-rules_allowed(const struct rules *r, const char *s, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < r->nallow; i++)
-		if (r->allowlen[i] == n && memcmp(r->allow[i], s, n) == 0)
-			return 1;
-	return 0;
 }

@@ -4,6 +4,9 @@
 #ifndef MG_STORE_INT_H
 #define MG_STORE_INT_H
 
+#include <stdint.h>
+#include <time.h>
+
 #include "crypto.h"
 #include "db.h"
 #include "store.h"
@@ -32,5 +35,13 @@ struct store {
  * STORE_RETRIES, after a short random pause. Anything else is final.
  */
 int store_retry(struct store *s, enum mg_err rc, int attempt);
+
+/* store_map.c: aad binding a sealed value to its row ("tenant\0type\0num"),
+ * 0 if it does not fit; whether a mapping last seen then is still live */
+size_t store_map_aad(char *out, size_t outlen, const char *tenant, const char *type,
+    unsigned long num);
+int store_map_live(const struct store *s, int64_t last_seen, time_t now);
+/* logs what failed and maps the step to an mg_err */
+enum mg_err store_map_step_err(struct store *s, enum db_step step, const char *what);
 
 #endif

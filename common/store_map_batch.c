@@ -18,19 +18,6 @@
 /* values per statement: 2 parameters each, well under every engine's limit */
 #define STORE_MAP_BATCH 16
 
-static int
-live(const struct store *s, int64_t last_seen, time_t now)
-{
-	return s->map_ttl <= 0 || (int64_t)now - last_seen < s->map_ttl;
-}
-
-static enum mg_err
-step_err(struct store *s, enum db_step step, const char *what)
-{
-	log_error("store: %s failed: %s", what, db_errmsg(s->db));
-	return db_rc(step) == MG_OK ? MG_ESTORE : db_rc(step);
-}
-
 /*
  * "SELECT ... WHERE (tenant = ?1 AND type = ?2 AND value_hash = ?3) OR ...":
  * every term names all three columns of the unique index, so each is one
@@ -97,14 +84,14 @@ lookup_chunk(struct store *s, struct db_stmt *st, const char *tenant, struct sto
 			if (it->num != 0 || memcmp(it->hash, hash, CRYPTO_HASH_LEN) != 0 ||
 			    strcmp(it->type, type) != 0)
 				continue;
-			if (!live(s, last, now))
+			if (!store_map_live(s, last, now))
 				continue;	/* expired: minted anew */
 			it->num = (unsigned long)db_column_int64(st, 2);
 			if (stale != NULL && (int64_t)now - last >= STORE_MAP_TOUCH_INTERVAL)
 				stale[i] = 1;
 		}
 	}
-	return step == DB_DONE ? MG_OK : step_err(s, step, "mapping lookup");
+	return step == DB_DONE ? MG_OK : store_map_step_err(s, step, "mapping lookup");
 }
 
 static enum mg_err
@@ -124,7 +111,7 @@ recall_chunk(struct store *s, struct db_stmt *st, const char *tenant,
 		unsigned long num = (unsigned long)db_column_int64(st, 2);
 		struct buf val;
 		int opened = 0;
-		if (type == NULL || !live(s, db_column_int64(st, 4), now))
+		if (type == NULL || !store_map_live(s, db_column_int64(st, 4), now))
 			continue;
 		for (i = from; i < to; i++) {
 			struct store_map_recall_item *it = &items[i];
@@ -148,7 +135,7 @@ recall_chunk(struct store *s, struct db_stmt *st, const char *tenant,
 			}
 		}
 	}
-	return step == DB_DONE ? MG_OK : step_err(s, step, "recall lookup");
+	return step == DB_DONE ? MG_OK : store_map_step_err(s, step, "recall lookup");
 }
 
 /* The filter's catch-up (see struct store_map_sync), in the open transaction. */
@@ -172,7 +159,7 @@ sync_filter(struct store *s, const char *tenant, struct store_map_sync *sync)
 	}
 	db_done(st);
 	if (step != DB_ROW && step != DB_DONE)
-		return step_err(s, step, "recall version");
+		return store_map_step_err(s, step, "recall version");
 	after = sync->gen == sync->gen_known ? sync->seq_known : -1;
 	if (sync->gen == 0 || after >= sync->seq)
 		return MG_OK;
@@ -186,7 +173,7 @@ sync_filter(struct store *s, const char *tenant, struct store_map_sync *sync)
 	for (step = db_step(st); step == DB_ROW; step = db_step(st))
 		sync->fn(sync->arg, (uint64_t)db_column_int64(st, 0));
 	db_done(st);
-	return step == DB_DONE ? MG_OK : step_err(s, step, "recall load");
+	return step == DB_DONE ? MG_OK : store_map_step_err(s, step, "recall load");
 }
 
 enum mg_err
@@ -208,7 +195,7 @@ store_map_lookup_batch(struct store *s, const char *tenant, struct store_map_ite
 		return MG_OK;
 	step = db_begin_read(s->db);
 	if (step != DB_DONE)
-		return step_err(s, step, "mapping lookup");
+		return store_map_step_err(s, step, "mapping lookup");
 	arena_init(&a);
 	if (sync != NULL)
 		rc = sync_filter(s, tenant, sync);
