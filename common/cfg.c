@@ -17,6 +17,7 @@
 #include "cfg.h"
 #include "cfg_file.h"
 #include "crypto.h"
+#include "db.h"
 #include "cfg_int.h"
 #include "log.h"
 
@@ -25,6 +26,37 @@ extern char **environ;
 static const char *const cfg_env_names[CFG_ENV__MAX] = {
 	"development", "staging", "production",
 };
+
+const char *
+cfg_run_dir(const struct cfg *c, char *buf, size_t buflen)
+{
+	const char *dir = c->run_dir, *slash;
+	size_t len;
+
+	if (dir == NULL || *dir == '\0') {
+		slash = c->db_path != NULL ? strrchr(c->db_path, '/') : NULL;
+		if (c->db_path == NULL || db_backend_of(c->db_path) == DB_PG) {
+			dir = CFG_RUN_DIR_PG;
+		} else if (slash == NULL) {
+			dir = ".";
+		} else if (slash == c->db_path) {
+			dir = "/";
+		} else {
+			/* the SQLite file's directory */
+			len = (size_t)(slash - c->db_path);
+			if (len >= buflen)
+				return NULL;
+			memcpy(buf, c->db_path, len);
+			buf[len] = '\0';
+			return buf;
+		}
+	}
+	len = strlen(dir);
+	if (len >= buflen)
+		return NULL;
+	memcpy(buf, dir, len + 1);
+	return buf;
+}
 
 const char *
 cfg_env_name(enum cfg_env env)

@@ -21,6 +21,7 @@ struct cfg {
 	char *master_key;		/* MASKGATE_MASTER_KEY */
 	char *db_path;			/* MASKGATE_DB: SQLite path or PostgreSQL conninfo */
 	long db_prepared;		/* MASKGATE_DB_PREPARED: PostgreSQL named statements */
+	char *run_dir;			/* MASKGATE_RUN_DIR: this host's lock files; NULL = default */
 	unsigned char data_key[32];	/* MASKGATE_DATA_KEY (hex) */
 	int have_data_key;
 	char *upstream_url;		/* MASKGATE_UPSTREAM_URL */
@@ -124,5 +125,15 @@ long cfg_parse_duration(const char *s);
 char *cfg_lookup(const char *name, char *err, size_t errlen, int *failed);
 
 const char *cfg_env_name(enum cfg_env env);
+
+/* Where the default run directory is when the store is PostgreSQL. */
+#define CFG_RUN_DIR_PG "/var/lib/maskgate"
+
+/*
+ * This host's directory for its lock files (the Claude Code run slots):
+ * MASKGATE_RUN_DIR, else the SQLite database's directory, else (the store
+ * is PostgreSQL) CFG_RUN_DIR_PG. Written into buf; NULL when it does not fit.
+ */
+const char *cfg_run_dir(const struct cfg *c, char *buf, size_t buflen);
 
 #endif

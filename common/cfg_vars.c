@@ -18,6 +18,8 @@ const struct cfg_var cfg_vars[] = {
 	  "give the path of the SQLite database file or a postgresql:// connection string" },
 	{ "MASKGATE_DB_PREPARED", T_INT, OFF(db_prepared), "1",
 	  "give 1 (PostgreSQL prepared statements) or 0 (behind PgBouncer transaction pooling)" },
+	{ "MASKGATE_RUN_DIR", T_STR, OFF(run_dir), NULL,
+	  "give a directory the workers may create and write (this host's lock files)" },
 	{ "MASKGATE_DATA_KEY", T_HEXKEY, OFF(data_key), NULL,
 	  "generate one with `bin/maskgate keygen --data`" },
 	{ "MASKGATE_UPSTREAM_URL", T_URL, OFF(upstream_url), "https://api.anthropic.com",

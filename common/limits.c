@@ -174,36 +174,56 @@ admit_checks(struct store *s, struct arena *a, struct keys_record *k, long now,
 	return MG_OK;
 }
 
+/* What one attempt of the admission transaction works on. */
+struct admit_tx {
+	struct arena *a;
+	const char *hash;
+	long now, slot_stale;
+	struct keys_record *k;
+	long *slot;
+	struct keys_refusal *r;
+};
+
+static enum mg_err
+admit_key_once(struct store *s, void *arg)
+{
+	struct admit_tx *t = arg;
+	enum mg_err rc;
+
+	*t->slot = 0;
+	rc = store_begin(s);
+	if (rc != MG_OK)
+		return rc;
+	rc = store_keys_get(s, t->a, t->hash, t->now, t->k);
+	if (rc == MG_ENOTFOUND) {
+		refuse(t->r, OUT_AUTH, 0, "invalid API key");
+		rc = MG_EINVAL;
+	}
+	if (rc == MG_OK)
+		rc = admit_checks(s, t->a, t->k, t->now, t->slot_stale, t->slot, t->r);
+	if (rc == MG_OK)
+		rc = store_commit(s);
+	if (rc != MG_OK) {
+		*t->slot = 0;
+		/* a refusal changes nothing but the budget reset, which keeps */
+		if (rc == MG_EINVAL) {
+			rc = store_commit(s);
+			if (rc == MG_OK)
+				return MG_EINVAL;
+		}
+		store_rollback(s);
+	}
+	return rc;
+}
+
 enum mg_err
 limits_admit_key(struct store *s, struct arena *a, const char *hash, long now,
     long slot_stale, struct keys_record *k, long *slot, struct keys_refusal *r)
 {
-	enum mg_err rc;
+	struct admit_tx t = { a, hash, now, slot_stale, k, slot, r };
 
-	*slot = 0;
-	rc = store_begin(s);
-	if (rc != MG_OK)
-		return rc;
-	rc = store_keys_get(s, a, hash, now, k);
-	if (rc == MG_ENOTFOUND) {
-		refuse(r, OUT_AUTH, 0, "invalid API key");
-		rc = MG_EINVAL;
-	}
-	if (rc == MG_OK)
-		rc = admit_checks(s, a, k, now, slot_stale, slot, r);
-	if (rc == MG_OK) {
-		rc = store_commit(s);
-		if (rc != MG_OK)
-			*slot = 0;
-	}
-	if (rc != MG_OK) {
-		*slot = 0;
-		/* a refusal changes nothing but the budget reset, which keeps */
-		if (rc == MG_EINVAL && store_commit(s) == MG_OK)
-			return MG_EINVAL;
-		store_rollback(s);
-	}
-	return rc;
+	/* a serialisation failure or deadlock (PostgreSQL) runs it again, boundedly */
+	return store_tx_retry(s, admit_key_once, &t);
 }
 
 enum mg_err

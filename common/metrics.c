@@ -47,6 +47,9 @@ static const struct family families[] = {
 	{ "maskgate_spend_usd_total", "counter", "Spend in USD per key alias and model." },
 	{ "maskgate_store_write_transactions_total", "counter",
 	  "Write transactions the workers began, the after-response write included." },
+	{ "maskgate_settle_failures_total", "counter",
+	  "Requests whose after-response write (spend, usage, metrics) failed for good; "
+	  "counted by the next write that succeeds in the same worker." },
 	{ "maskgate_usage_anomalies_total", "counter",
 	  "Keys flagged for an hour far above their own 7-day median hour, by kind." },
 };

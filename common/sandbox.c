@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "db.h"
 #include "log.h"
 #include "sandbox.h"
 
@@ -183,7 +184,7 @@ build_argv(const struct cfg *c, const char *bwrap, const char *workdir, const ch
 {
 	struct argv_builder b;
 	struct stat st;
-	char link[PATH_MAX];
+	char link[PATH_MAX], run_dir[PATH_MAX];
 	size_t i;
 
 	memset(&b, 0, sizeof(b));
@@ -255,6 +256,8 @@ build_argv(const struct cfg *c, const char *bwrap, const char *workdir, const ch
 	hide(&b, c->jwt_public_key, a);
 	if (c->db_path != NULL)
 		hide(&b, dir_of(c->db_path, a), a);
+	/* the run-slot lock files: a run must not hold the others' slots */
+	hide(&b, cfg_run_dir(c, run_dir, sizeof(run_dir)), a);
 	add(&b, "--");
 	for (i = 0; inner[i] != NULL; i++)
 		add(&b, inner[i]);
@@ -290,21 +293,33 @@ probe_child(const char *bwrap, const char **argv, int err_fd)
 }
 
 /*
- * Runs a sandbox whose only job is to fail when it can see the database.
- * Returns NULL when it succeeded, else a reason in sandbox_why.
+ * Runs a sandbox whose only job is to fail when it can see the database
+ * file, or with PostgreSQL this host's run directory (made here, so that
+ * there is something to see). Returns NULL when it succeeded, else a
+ * reason in sandbox_why.
  */
 static const char *
 probe(const struct cfg *c, const char *bwrap, struct arena *a)
 {
-	const char *inner[] = { "/bin/sh", "-c", "test ! -e \"$1\"", "sh", c->db_path, NULL };
-	const char **argv = build_argv(c, bwrap, NULL, NULL, inner, a, 0);
+	char run_dir[PATH_MAX];
+	const char *seen = c->db_path;
+	const char *inner[] = { "/bin/sh", "-c", "test ! -e \"$1\"", "sh", NULL, NULL };
+	const char **argv;
 	char err[256];
 	size_t elen = 0, i;
 	int pipefd[2], status = 0, timed_out = 0;
 	double deadline = mg_now_ms() + SANDBOX_PROBE_MS;
 	pid_t pid;
 
-	if (argv == NULL || c->db_path == NULL) {
+	if (seen != NULL && db_backend_of(seen) == DB_PG) {
+		seen = cfg_run_dir(c, run_dir, sizeof(run_dir));
+		if (seen != NULL && mkdir(seen, 0700) != 0 && errno != EEXIST)
+			log_warn("sandbox: cannot create the run directory %s: %s", seen,
+			    strerror(errno));
+	}
+	inner[4] = seen;
+	argv = build_argv(c, bwrap, NULL, NULL, inner, a, 0);
+	if (argv == NULL || seen == NULL) {
 		snprintf(sandbox_why, sizeof(sandbox_why), "out of memory building the sandbox");
 		return sandbox_why;
 	}

@@ -52,27 +52,64 @@ settle_ticket(struct store *s, const char *request_id, const struct outcome *o)
 	return store_keys_settle(s, &sp);
 }
 
+/*
+ * Settlements this process could not write, not yet counted: added to
+ * maskgate_settle_failures_total by the next one that commits.
+ */
+static long unsettled;
+
+struct settle_tx {
+	const char *request_id;
+	const struct outcome *o;
+	long write_tx;
+};
+
+/* One attempt: everything the request leaves behind, in one transaction. */
+static enum mg_err
+settle_once(struct store *s, void *arg)
+{
+	struct settle_tx *t = arg;
+	const struct outcome *o = t->o;
+	enum mg_err rc;
+
+	rc = store_begin(s);
+	if (rc != MG_OK)
+		return rc;
+	/* the write transactions begun before this one, this one's first attempt included */
+	t->write_tx += store_write_tx_take(s);
+	if (o->ticket != NULL)
+		rc = settle_ticket(s, t->request_id, o);
+	if (rc == MG_OK && o->mint.hourly && o->mint.minted > 0)
+		rc = store_mint_add(s, o->tenant, o->mint.hour, o->mint.minted);
+	if (rc == MG_OK)
+		rc = metrics_add_request(s, o, t->write_tx);
+	if (rc == MG_OK && unsettled > 0)
+		rc = store_metric_add(s, "maskgate_settle_failures_total", "", (double)unsettled);
+	if (rc == MG_OK)
+		rc = store_commit(s);
+	if (rc != MG_OK)
+		store_rollback(s);
+	return rc;
+}
+
 void
 spend_settle(struct store *s, const char *request_id, struct outcome *o)
 {
+	struct settle_tx t = { request_id, o, 0 };
 	enum mg_err rc;
 
 	if (s == NULL)
 		return;
-	/* one write transaction for everything the request leaves behind */
-	rc = store_begin(s);
-	if (rc == MG_OK && o->ticket != NULL)
-		rc = settle_ticket(s, request_id, o);
-	if (rc == MG_OK && o->mint.hourly && o->mint.minted > 0)
-		rc = store_mint_add(s, o->tenant, o->mint.hour, o->mint.minted);
-	if (rc == MG_OK)
-		rc = metrics_add_request(s, o, store_write_tx_take(s));
-	if (rc == MG_OK)
-		rc = store_commit(s);
-	if (rc != MG_OK) {
-		store_rollback(s);
-		log_error("rid=%s recording the request failed (%s); its parallel slot, if any, "
-		    "is reclaimed when it goes stale", request_id, mg_strerror(rc));
+	/* a serialisation failure or deadlock (PostgreSQL) runs it again, boundedly */
+	rc = store_tx_retry(s, settle_once, &t);
+	if (rc == MG_OK) {
+		unsettled = 0;
+	} else {
+		unsettled++;
+		log_error("rid=%s SETTLEMENT LOST: recording the request (spend, usage, metrics) "
+		    "failed (%s); its parallel slot, if any, is reclaimed when it goes stale; "
+		    "%ld unrecorded in this process, counted in maskgate_settle_failures_total",
+		    request_id, mg_strerror(rc), unsettled);
 	}
 	if (o->ticket != NULL)
 		o->ticket->slot = 0;

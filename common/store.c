@@ -78,6 +78,19 @@ store_retry(struct store *s, enum mg_err rc, int attempt)
 	return 1;
 }
 
+enum mg_err
+store_tx_retry(struct store *s, enum mg_err (*fn)(struct store *s, void *arg), void *arg)
+{
+	enum mg_err rc;
+	int attempt;
+
+	for (attempt = 0;; attempt++) {
+		rc = fn(s, arg);
+		if (!store_retry(s, rc, attempt))
+			return rc;
+	}
+}
+
 int
 store_schema_version(struct store *s)
 {

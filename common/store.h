@@ -35,6 +35,16 @@ long store_write_tx_take(struct store *s);
 enum mg_err store_commit(struct store *s);
 void store_rollback(struct store *s);
 
+/*
+ * Runs fn(s, arg), one whole transaction (fn begins it and commits or
+ * rolls it back), again while it ends in a PostgreSQL serialisation
+ * failure or deadlock: at most STORE_RETRIES attempts with a short random
+ * pause between them, then its last error (MG_EBUSY), so that the caller
+ * fails closed. fn must leave nothing behind that a rerun would double.
+ */
+enum mg_err store_tx_retry(struct store *s, enum mg_err (*fn)(struct store *s, void *arg),
+    void *arg);
+
 /* Readiness: the database answers and accepts a write. */
 enum mg_err store_check_writable(struct store *s, char *err, size_t errlen);
 

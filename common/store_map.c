@@ -392,18 +392,29 @@ out:
 	return rc;
 }
 
+struct settle_tx {
+	const char *tenant;
+	struct store_map_item *items;
+	size_t n;
+	const unsigned char *stale;
+	time_t now;
+};
+
+static enum mg_err
+settle_tx_run(struct store *s, void *arg)
+{
+	struct settle_tx *t = arg;
+
+	return settle_once(s, t->tenant, t->items, t->n, t->stale, t->now);
+}
+
 enum mg_err
 store_map_settle(struct store *s, const char *tenant, struct store_map_item *items, size_t n,
     const unsigned char *stale, time_t now)
 {
-	enum mg_err rc;
-	int attempt;
+	struct settle_tx t = { tenant, items, n, stale, now };
 
-	for (attempt = 0;; attempt++) {
-		rc = settle_once(s, tenant, items, n, stale, now);
-		if (!store_retry(s, rc, attempt))
-			return rc;
-	}
+	return store_tx_retry(s, settle_tx_run, &t);
 }
 
 enum mg_err

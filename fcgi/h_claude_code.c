@@ -210,24 +210,30 @@ out:
 }
 
 /*
- * Takes a free run slot: an exclusive flock on one of N files next to the
- * database. The lock dies with the process, so a crashed worker never
+ * Takes a free run slot: an exclusive flock on one of N files in this
+ * host's run directory (cfg_run_dir), so the limit holds per host, for
+ * either store. The lock dies with the process, so a crashed worker never
  * leaks a slot. Returns the locked fd (O_CLOEXEC), -1 when all are busy,
- * -2 when the files cannot be opened.
+ * -2 when the files cannot be opened (*dir says where).
  */
 static int
-take_slot(const struct cfg *c, struct arena *a)
+take_slot(const struct cfg *c, struct arena *a, const char **dir)
 {
-	const char *slash = strrchr(c->db_path, '/');
-	const char *dir = slash == NULL ? "." :
-	    slash == c->db_path ? "/" : arena_strndup(a, c->db_path, (size_t)(slash - c->db_path));
+	char buf[PATH_MAX];
 	long i;
 	int fd, opened = 0;
 
-	if (dir == NULL)
+	*dir = cfg_run_dir(c, buf, sizeof(buf));
+	if (*dir != NULL)
+		*dir = arena_strdup(a, *dir);
+	if (*dir == NULL)
 		return -2;
+	/* only the last component: a missing parent is a configuration error */
+	if (mkdir(*dir, 0700) != 0 && errno != EEXIST)
+		log_warn("claude-code: cannot create the run directory %s: %s", *dir,
+		    strerror(errno));
 	for (i = 0; i < c->claude_max_runs; i++) {
-		const char *path = arena_printf(a, "%s/claude-code.slot.%ld", dir, i);
+		const char *path = arena_printf(a, "%s/claude-code.slot.%ld", *dir, i);
 		if (path == NULL)
 			return -2;
 		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -641,7 +647,7 @@ h_claude_code(struct request *req, const struct principal *p)
 	const struct cfg *c = req->worker->cfg;
 	struct cc_job job;
 	struct cc_run run;
-	const char *cli, *cli_dir = NULL, *base, *token, *bwrap = NULL, *why;
+	const char *cli, *cli_dir = NULL, *base, *token, *bwrap = NULL, *why, *slot_dir = NULL;
 	char workdir[] = "/tmp/maskgate-cc-XXXXXX";
 	int slot = -1, have_dir = 0;
 	double started = mg_now_ms();
@@ -685,7 +691,7 @@ h_claude_code(struct request *req, const struct principal *p)
 		    "(MASKGATE_CLAUDE_BIN=%s is not an executable)", c->claude_bin);
 		return;
 	}
-	slot = take_slot(c, req->arena);
+	slot = take_slot(c, req->arena, &slot_dir);
 	if (slot == -1) {
 		http_add_header(req, "retry-after", "10");
 		http_error(req, 429, ET_RATE_LIMIT, "all %ld Claude Code run slots are busy "
@@ -693,7 +699,8 @@ h_claude_code(struct request *req, const struct principal *p)
 		return;
 	}
 	if (slot < 0) {
-		http_error(req, 503, ET_API, "cannot create the run slot files next to the database");
+		http_error(req, 503, ET_API, "cannot create the run slot files in %s "
+		    "(MASKGATE_RUN_DIR)", slot_dir != NULL ? slot_dir : "the run directory");
 		return;
 	}
 	base = self_url(req);

@@ -497,6 +497,8 @@ def maskgate_env(dirpath, upstream_url, **extra):
         import pg
         cluster = pg.shared()
         env["MASKGATE_DB"] = cluster.url(cluster.new_database())
+        # this host's lock files (Claude Code run slots): not next to a database file
+        env["MASKGATE_RUN_DIR"] = os.path.join(dirpath, "run")
     env.update({k: str(v) for k, v in extra.items()})
     return env
 

@@ -217,6 +217,38 @@ main(void)
 		cfg_free(&c);
 	}
 
+	/* this host's lock files: the setting, else next to SQLite, else a fixed default */
+	{
+		static const struct {
+			const char *db, *run_dir, *want;
+		} rd[] = {
+			{ "/srv/mg/store.db", NULL, "/srv/mg" },
+			{ "store.db", NULL, "." },
+			{ "/store.db", NULL, "/" },
+			{ "/srv/mg/store.db", "/run/mg", "/run/mg" },
+			{ "postgresql://u:p@db.example:5432/mg", NULL, CFG_RUN_DIR_PG },
+			{ "host=/run/postgresql dbname=mg", "", CFG_RUN_DIR_PG },
+			{ "postgres://u@h/mg", "/run/mg", "/run/mg" },
+		};
+		char buf[64], tiny[4];
+		size_t i;
+		const char *got;
+
+		memset(&c, 0, sizeof(c));
+		for (i = 0; i < MG_NELEM(rd); i++) {
+			c.db_path = (char *)rd[i].db;
+			c.run_dir = (char *)rd[i].run_dir;
+			got = cfg_run_dir(&c, buf, sizeof(buf));
+			TH_OK(got != NULL && strcmp(got, rd[i].want) == 0,
+			    "run directory for %s (MASKGATE_RUN_DIR %s) is %s", rd[i].db,
+			    rd[i].run_dir != NULL ? rd[i].run_dir : "unset", got != NULL ? got : "NULL");
+		}
+		c.db_path = (char *)"/srv/mg/store.db";
+		c.run_dir = NULL;
+		TH_OK(cfg_run_dir(&c, tiny, sizeof(tiny)) == NULL, "a run directory too long is NULL");
+		memset(&c, 0, sizeof(c));
+	}
+
 	unlink(path);
 	rmdir(dir);
 	return th_done();
