@@ -176,7 +176,7 @@ int
 main(void)
 {
 	const char *root = getenv("MG_CORPUS") != NULL ? getenv("MG_CORPUS") : "tests/corpus";
-	char err[512], path[600], line[1 << 16];
+	char err[512] = "", path[600], line[1 << 16];
 	struct rules *all = NULL, *def = NULL;
 	struct arena A;
 	char *pos = NULL, *neg = NULL, *non = NULL;
