@@ -193,7 +193,8 @@ mask_all(struct mask_session *m, const char *key, size_t keylen, const char *in,
 		rc = layers(m, key, keylen, in, len, out);
 	if (rc == MG_OK && len0 >= MASK_CACHE_MIN && m->provisional == mark.provisional)
 		mask_strings_store(m, key, keylen, in0, len0, out->data + outstart,
-		    out->len - outstart, m->capture + capstart, m->ncapture - capstart,
+		    out->len - outstart, m->capture != NULL ? m->capture + capstart : NULL,
+		    m->ncapture - capstart,
 		    mask_recall_version(m), m->plain);
 	m->ncapture = capstart;
 	mask_mark_end(m, &mark);
