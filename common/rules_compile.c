@@ -299,19 +299,18 @@ add_trigrams(struct rules *r, const struct rules_lead *l)
 			}
 }
 
-/* Builds the bigram and trigram filters and the buckets over all leads. */
+/*
+ * Builds the bigram and trigram filters and the buckets over all leads.
+ * The buckets are indexed by rank among the set bigrams: a table by
+ * bigram (65537 offsets) was 256 KB of every worker's memory.
+ */
 static int
 build_bigrams(struct rules *r)
 {
-	uint32_t *count;
-	size_t i, total = 0;
+	uint32_t *fill = NULL;
+	size_t i, total = 0, nset = 0;
+	int rc = -1;
 
-	r->bucket_start = calloc(65537, sizeof(uint32_t));
-	count = calloc(65536, sizeof(uint32_t));
-	if (r->bucket_start == NULL || count == NULL) {
-		free(count);
-		return -1;
-	}
 	for (i = 0; i < r->nlead; i++) {
 		unsigned char b0[32], b1[32];
 		size_t n0 = lead_bytes(&r->lead[i], 0, b0), n1 = lead_bytes(&r->lead[i], 1, b1), x, y;
@@ -319,23 +318,32 @@ build_bigrams(struct rules *r)
 		for (x = 0; x < n0; x++)
 			for (y = 0; y < n1; y++) {
 				unsigned bg = (unsigned)b0[x] << 8 | b1[y];
-				count[bg]++;
 				total++;
 				r->bigram_bits[bg >> 6] |= (uint64_t)1 << (bg & 63);
 			}
 	}
-	for (i = 0; i < 65536; i++)
-		r->bucket_start[i + 1] = r->bucket_start[i] + count[i];
+	for (i = 0; i < 65536 / 64; i++) {
+		r->bigram_rank[i] = (uint32_t)nset;
+		nset += (size_t)__builtin_popcountll(r->bigram_bits[i]);
+	}
+	r->bucket_start = calloc(nset + 1, sizeof(uint32_t));
+	fill = calloc(nset + 1, sizeof(uint32_t));
 	r->bucket = malloc((total + 1) * sizeof(uint32_t));
-	if (r->bucket == NULL) {
-		free(count);
-		return -1;
-	}
 	r->quick = malloc((r->nlead + 1) * sizeof(*r->quick));
-	if (r->quick == NULL) {
-		free(count);
-		return -1;
+	if (r->bucket_start == NULL || fill == NULL || r->bucket == NULL || r->quick == NULL)
+		goto out;
+	/* a lead's bigrams counted in the first pass: count, sum, then place */
+	for (i = 0; i < r->nlead; i++) {
+		unsigned char b0[32], b1[32];
+		size_t n0 = lead_bytes(&r->lead[i], 0, b0), n1 = lead_bytes(&r->lead[i], 1, b1), x, y;
+		for (x = 0; x < n0; x++)
+			for (y = 0; y < n1; y++) {
+				unsigned bg = (unsigned)b0[x] << 8 | b1[y];
+				fill[rules_bigram_index(r->bigram_bits, r->bigram_rank, bg)]++;
+			}
 	}
+	for (i = 0; i < nset; i++)
+		r->bucket_start[i + 1] = r->bucket_start[i] + fill[i];
 	for (i = 0; i < r->nlead; i++) {
 		const struct rules_lead *l = &r->lead[i];
 		size_t j, off = l->len >= 4 ? l->len - 4 : 0;
@@ -357,18 +365,21 @@ build_bigrams(struct rules *r)
 		r->quick[i].len = (uint32_t)l->len;
 		r->quick[i].rule = l->rule;
 	}
-	memset(count, 0, 65536 * sizeof(uint32_t));
+	memset(fill, 0, (nset + 1) * sizeof(uint32_t));
 	for (i = 0; i < r->nlead; i++) {
 		unsigned char b0[32], b1[32];
 		size_t n0 = lead_bytes(&r->lead[i], 0, b0), n1 = lead_bytes(&r->lead[i], 1, b1), x, y;
 		for (x = 0; x < n0; x++)
 			for (y = 0; y < n1; y++) {
 				unsigned bg = (unsigned)b0[x] << 8 | b1[y];
-				r->bucket[r->bucket_start[bg] + count[bg]++] = (uint32_t)i;
+				uint32_t k = rules_bigram_index(r->bigram_bits, r->bigram_rank, bg);
+				r->bucket[r->bucket_start[k] + fill[k]++] = (uint32_t)i;
 			}
 	}
-	free(count);
-	return 0;
+	rc = 0;
+out:
+	free(fill);
+	return rc;
 }
 
 static int

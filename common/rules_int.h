@@ -24,6 +24,15 @@ rules_trigram(unsigned a, unsigned b, unsigned c)
 	return ((a << 16 | b << 8 | c) * 2654435761u) >> 14;
 }
 
+/* for a bigram whose bit is set: its index among the set ones */
+static inline uint32_t
+rules_bigram_index(const uint64_t *bits, const uint32_t *rank, unsigned bg)
+{
+	uint64_t below = bits[bg >> 6] & (((uint64_t)1 << (bg & 63)) - 1);
+
+	return rank[bg >> 6] + (uint32_t)__builtin_popcountll(below);
+}
+
 enum rules_lead_class { RULES_LC_LIT, RULES_LC_DIGIT, RULES_LC_HEX };
 
 struct rules_rule {
@@ -109,9 +118,15 @@ struct rules {
 	struct rules_lead *lead;
 	size_t nlead;
 	uint64_t bigram_bits[65536 / 64];
+	/* set bigrams in the words before each word of bigram_bits */
+	uint32_t bigram_rank[65536 / 64];
 	/* second filter: a hash of the first three bytes of every lead */
 	uint64_t trigram_bits[RULES_TRIGRAM_BITS / 64];
-	uint32_t *bucket_start;	/* 65537 entries */
+	/*
+	 * by rules_bigram_index: bucket[bucket_start[i] .. bucket_start[i + 1]]
+	 * are the leads of set bigram i (a few hundred entries, not 65537)
+	 */
+	uint32_t *bucket_start;
 	uint32_t *bucket;
 	struct rules_lead_quick *quick;	/* hot copy of the leads, same indices */
 	unsigned *noleads;	/* enabled rules without a lead */

@@ -15,6 +15,9 @@
 #include "rules_int.h"
 #include "validate.h"
 
+/* rules_scan keeps its per-rule offsets on the stack up to this many rules */
+#define SCAN_NEXT_STACK 512
+
 static int
 is_word(int c)
 {
@@ -418,15 +421,23 @@ rules_scan(const struct rules *r, struct arena *a, const char *text, size_t len,
 {
 	const unsigned char *t = (const unsigned char *)text;
 	struct mvec v = { NULL, 0, 0, a }, ph = { NULL, 0, 0, a };
-	size_t *next, i;
+	size_t next_stack[SCAN_NEXT_STACK], *next = next_stack, i;
 	enum mg_err rc;
 	int acct;
 
 	*out = NULL;
 	*n = 0;
-	next = arena_alloc(a, (r->nrule + 1) * sizeof(size_t));
+	/*
+	 * One offset per rule, on the stack: a request scans hundreds of
+	 * strings, and this array from the arena was 40 % of a Claude Code
+	 * request's arena (the 77 KB body: 585 KB of 1.34 MB).
+	 */
+	if (r->nrule + 1 > SCAN_NEXT_STACK)
+		next = arena_alloc(a, (r->nrule + 1) * sizeof(size_t));
 	if (next == NULL)
 		return MG_ENOMEM;
+	if (next == next_stack)
+		memset(next_stack, 0, (r->nrule + 1) * sizeof(size_t));
 	/* placeholders present in the text are protected */
 	{
 		size_t pos = rules_placeholder_next(r, text, len, 0);
@@ -446,7 +457,7 @@ rules_scan(const struct rules *r, struct arena *a, const char *text, size_t len,
 	}
 	for (i = 0; i + 1 < len; i++) {
 		unsigned bg = (unsigned)t[i] << 8 | t[i + 1];
-		uint32_t k;
+		uint32_t k, b;
 		if (!((r->bigram_bits[bg >> 6] >> (bg & 63)) & 1))
 			continue;
 		if (i + 2 < len) {
@@ -454,7 +465,8 @@ rules_scan(const struct rules *r, struct arena *a, const char *text, size_t len,
 			if (!((r->trigram_bits[h >> 6] >> (h & 63)) & 1))
 				continue;
 		}
-		for (k = r->bucket_start[bg]; k < r->bucket_start[bg + 1]; k++) {
+		b = rules_bigram_index(r->bigram_bits, r->bigram_rank, bg);
+		for (k = r->bucket_start[b]; k < r->bucket_start[b + 1]; k++) {
 			const struct rules_lead_quick *q = &r->quick[r->bucket[k]];
 			if (i + q->len > len)
 				continue;
