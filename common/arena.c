@@ -11,6 +11,7 @@
 
 #define ARENA_CHUNK_MIN (64 * 1024)
 #define ARENA_KEEP (4 * 1024 * 1024)	/* bytes of chunks a reset keeps */
+#define ARENA_IDLE_RESETS 64	/* a kept chunk no request used in this many resets is freed */
 #define ARENA_ALIGN 16
 
 struct arena_chunk {
@@ -18,6 +19,7 @@ struct arena_chunk {
 	size_t size;	/* usable bytes in mem[] */
 	size_t used;
 	size_t last;	/* offset of the most recent allocation */
+	unsigned idle;	/* resets in a row this chunk sat unused on the spare list */
 	_Alignas(16) unsigned char mem[];
 };
 
@@ -36,10 +38,24 @@ arena_init(struct arena *a)
 void
 arena_reset(struct arena *a)
 {
-	struct arena_chunk *c = a->head, *next;
+	struct arena_chunk *c = a->head, *next, **p;
 
+	/*
+	 * Chunks the requests have stopped using are let go: after one
+	 * outsized request the worker comes back to what its usual ones need.
+	 */
+	for (p = &a->spare; *p != NULL;) {
+		c = *p;
+		if (++c->idle < ARENA_IDLE_RESETS) {
+			p = &c->next;
+			continue;
+		}
+		*p = c->next;
+		a->spare_bytes -= c->size;
+		free(c);
+	}
 	/* the chunks go to the spare list while they fit the budget */
-	for (; c != NULL; c = next) {
+	for (c = a->head; c != NULL; c = next) {
 		next = c->next;
 		if (a->spare_bytes + c->size > ARENA_KEEP) {
 			free(c);
@@ -47,6 +63,7 @@ arena_reset(struct arena *a)
 		}
 		c->used = 0;
 		c->last = 0;
+		c->idle = 0;
 		c->next = a->spare;
 		a->spare = c;
 		a->spare_bytes += c->size;
@@ -117,6 +134,7 @@ arena_alloc(struct arena *a, size_t size)
 			if (c == NULL)
 				return NULL;
 			c->size = csize;
+			c->idle = 0;
 		}
 		c->used = 0;
 		c->next = a->head;

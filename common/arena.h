@@ -33,7 +33,8 @@ void arena_init(struct arena *a);
 /*
  * Forgets every allocation. The chunks are kept for the next request (up to
  * ARENA_KEEP bytes; the rest is freed), so a worker serving requests of
- * similar size stops asking the kernel for memory: no page-fault churn.
+ * similar size stops asking the kernel for memory: no page-fault churn. A
+ * kept chunk that no request used in ARENA_IDLE_RESETS resets is freed.
  */
 void arena_reset(struct arena *a);
 /* Frees everything. */

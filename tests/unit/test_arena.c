@@ -1,7 +1,8 @@
 /*
  * test_arena.c - request memory is reused across requests: after a reset
  * the next request's allocations come from the chunks the last one used
- * (up to the keep budget), not from new memory.
+ * (up to the keep budget), not from new memory; chunks no request uses
+ * any more are freed.
  */
 #include <stdint.h>
 #include <string.h>
@@ -53,6 +54,16 @@ main(void)
 	}
 	TH_OK(dirty == 0, "reused memory comes zeroed");
 	TH_OK(reused >= 140, "the next request reuses the memory (%zu of 150 pieces)", reused);
+	/* then only small requests: the chunks they leave unused are let go */
+	for (i = 0; i < 200; i++) {
+		arena_reset(&a);
+		if (arena_alloc(&a, 1000) == NULL)
+			break;
+	}
+	arena_reset(&a);
+	TH_OK(i == 200 && a.spare != NULL && a.spare_bytes <= 256 * 1024,
+	    "after 200 small requests the outsized one's chunks are freed (%zu bytes kept)",
+	    a.spare_bytes);
 	arena_free(&a);
 	TH_OK(a.spare == NULL && a.spare_bytes == 0, "arena_free frees the kept chunks too");
 	return th_done();
