@@ -38,6 +38,28 @@ def worker_rss(srv):
     return sorted(rss)
 
 
+def worker_mem(srv):
+    """Per worker, from smaps_rollup: Pss (its own pages, plus each shared
+    page divided by the processes mapping it), private pages (USS: what
+    the worker's exit would free) and shared pages, each sorted, KB."""
+    pss, uss, shared = [], [], []
+    for pid in srv.worker_pids():
+        f = {}
+        try:
+            with open("/proc/%d/smaps_rollup" % pid) as fh:
+                for line in fh:
+                    parts = line.split()
+                    if len(parts) == 3 and parts[2] == "kB":
+                        f[parts[0].rstrip(":")] = int(parts[1])
+        except OSError:
+            continue
+        if "Pss" in f:
+            pss.append(f["Pss"])
+            uss.append(f.get("Private_Clean", 0) + f.get("Private_Dirty", 0))
+            shared.append(f.get("Shared_Clean", 0) + f.get("Shared_Dirty", 0))
+    return sorted(pss), sorted(uss), sorted(shared)
+
+
 class Upstream:
     def __init__(self):
         self.port = harness.free_port()
@@ -159,6 +181,7 @@ def main():
         # the masked-string cache: from here on every request is a turn N+1
         load(gw.url + "/v1/messages", body, 2, 20, gw.master)
         idle = worker_rss(gw)
+        idle_pss, idle_uss, _ = worker_mem(gw)
         for conc, n in ((1, N1), (16, N16)):
             d = load(up.url + "/v1/messages", body, conc, n)
             p = load(mp.url + "/v1/messages", body, conc, n)
@@ -219,6 +242,19 @@ def main():
                          "median %d / %d KB, max %d / %d KB" % (idle[len(idle) // 2], rss[len(rss) // 2],
                                                                max(idle), max(rss)),
                          "load %.2fx of idle (median)" % (rss[len(rss) // 2] / idle[len(idle) // 2])))
+        # RSS counts every shared library page the worker maps (libcrypto,
+        # libc, libsqlite3, libcurl's dependencies...), present once in
+        # memory for all workers: what a worker costs is its Pss, and its
+        # private pages are what its exit would free
+        pss, uss, shared = worker_mem(gw)
+        if pss and idle_pss:
+            med = lambda v: v[len(v) // 2]  # noqa: E731
+            rows.append(("worker Pss (shared pages divided among the processes mapping them) "
+                         "/ private (USS): idle / after load",
+                         "median %d / %d KB Pss, %d / %d KB private"
+                         % (med(idle_pss), med(pss), med(idle_uss), med(uss)),
+                         "after load, of the RSS: median %d KB shared (library pages, "
+                         "in memory once), %d KB private" % (med(shared), med(uss))))
     finally:
         gw.stop()
         mp.stop()
