@@ -558,6 +558,7 @@ rules_free(struct rules *r)
 	free(r->allowlen);
 	free(r->active);
 	free(r->noleads);
+	free(r->jit_tried);
 	free(r->lead);
 	free(r->bucket_start);
 	free(r->bucket);

@@ -397,7 +397,8 @@ rules_compile(struct rules *r, struct rules_diag *d)
 	r->active = calloc(r->nrule + 1, sizeof(unsigned));
 	r->noleads = calloc(r->nrule + 1, sizeof(unsigned));
 	r->known = calloc(r->nrule + 1, sizeof(unsigned));
-	if (r->active == NULL || r->noleads == NULL || r->known == NULL) {
+	r->jit_tried = calloc(r->nrule + 1, 1);
+	if (r->active == NULL || r->noleads == NULL || r->known == NULL || r->jit_tried == NULL) {
 		rules_diag(d, "rules", 0, "out of memory");
 		return;
 	}
@@ -470,8 +471,10 @@ rules_compile(struct rules *r, struct rules_diag *d)
 			rules_diag(d, ru->file, ru->pattern_line,
 			    "rule [%s]: pattern matches the empty string", ru->name);
 		pcre2_match_data_free(md);
-		if (r->jit) {
+		/* the first rule tells whether JIT works here; the others wait for their first use */
+		if (r->jit && r->nactive == 0) {
 			int jrc = pcre2_jit_compile(ru->code, PCRE2_JIT_COMPLETE);
+			r->jit_tried[i] = 1;
 			if (jrc != 0) {
 				PCRE2_UCHAR msg[256];
 				pcre2_get_error_message(jrc, msg, sizeof(msg));

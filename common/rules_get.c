@@ -12,6 +12,20 @@ rules_jit(const struct rules *r)
 	return r->jit;
 }
 
+void
+rules_jit_all(struct rules *r)
+{
+	size_t i;
+
+	for (i = 0; r->jit && i < r->nactive; i++) {
+		unsigned ri = r->active[i];
+		if (!r->jit_tried[ri]) {
+			r->jit_tried[ri] = 1;
+			(void)pcre2_jit_compile(r->rule[ri].code, PCRE2_JIT_COMPLETE);
+		}
+	}
+}
+
 size_t
 rules_count(const struct rules *r)
 {

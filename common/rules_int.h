@@ -136,6 +136,12 @@ struct rules {
 	pcre2_match_context *mctx;
 	pcre2_jit_stack *jstack;
 	int jit;
+	/*
+	 * per rule: its JIT compilation was tried. Rules are compiled to
+	 * machine code at their first use, not at load: the code of all of
+	 * them was 430 KB of every worker, most for rules a worker never runs.
+	 */
+	unsigned char *jit_tried;
 	size_t maxtype;
 };
 

@@ -95,6 +95,11 @@ try_rule(const struct rules *r, unsigned ri, const char *text, size_t len, size_
 
 	if (occ < *next)
 		return MG_OK;
+	/* compiled to machine code at its first use (else the interpreter runs it) */
+	if (r->jit && !r->jit_tried[ri]) {
+		r->jit_tried[ri] = 1;
+		(void)pcre2_jit_compile(ru->code, PCRE2_JIT_COMPLETE);
+	}
 	start = occ >= (size_t)ru->back ? occ - (size_t)ru->back : 0;
 	if (start < *next)
 		start = *next;
