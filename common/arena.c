@@ -35,10 +35,11 @@ arena_init(struct arena *a)
 	memset(a, 0, sizeof(*a));
 }
 
-void
+size_t
 arena_reset(struct arena *a)
 {
 	struct arena_chunk *c = a->head, *next, **p;
+	size_t freed = 0;
 
 	/*
 	 * Chunks the requests have stopped using are let go: after one
@@ -52,12 +53,14 @@ arena_reset(struct arena *a)
 		}
 		*p = c->next;
 		a->spare_bytes -= c->size;
+		freed += c->size;
 		free(c);
 	}
 	/* the chunks go to the spare list while they fit the budget */
 	for (c = a->head; c != NULL; c = next) {
 		next = c->next;
 		if (a->spare_bytes + c->size > ARENA_KEEP) {
+			freed += c->size;
 			free(c);
 			continue;
 		}
@@ -70,6 +73,7 @@ arena_reset(struct arena *a)
 	}
 	a->head = NULL;
 	a->total = 0;
+	return freed;
 }
 
 static void

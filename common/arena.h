@@ -35,8 +35,9 @@ void arena_init(struct arena *a);
  * ARENA_KEEP bytes; the rest is freed), so a worker serving requests of
  * similar size stops asking the kernel for memory: no page-fault churn. A
  * kept chunk that no request used in ARENA_IDLE_RESETS resets is freed.
+ * Returns the bytes of chunks it freed.
  */
-void arena_reset(struct arena *a);
+size_t arena_reset(struct arena *a);
 /* Frees everything. */
 void arena_free(struct arena *a);
 

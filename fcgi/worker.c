@@ -7,6 +7,9 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -151,6 +154,20 @@ handle(struct worker *w, FCGX_Request *fcgx)
 	w->served++;
 }
 
+/*
+ * The arena let chunks go (an outsized request, or ones no request uses
+ * any more): hand the free memory back to the kernel. glibc keeps freed
+ * chunks in its heap, resident, until the top of the heap is free; the
+ * chunks this follows are rare, so the trim's page faults are too.
+ */
+static void
+release_freed(void)
+{
+#ifdef __GLIBC__
+	malloc_trim(0);
+#endif
+}
+
 /* interrupted accepts in a row without a signal of ours: libfcgi gave up */
 #define ACCEPT_EINTR_MAX 100
 
@@ -194,7 +211,8 @@ worker_serve_fcgi(struct worker *w, int listen_fd, long max_requests)
 		}
 		interrupted = 0;
 		handle(w, &fcgx);
-		arena_reset(&w->arena);
+		if (arena_reset(&w->arena) > 0)
+			release_freed();
 		if (max_requests > 0 && w->served >= max_requests) {
 			log_info("worker served %ld requests; exiting to be replaced", w->served);
 			break;
