@@ -396,6 +396,7 @@ mask_replay(struct mask_session *m, const struct mask_cache_val *vals, size_t n)
 {
 	enum mg_err rc = mask_cache_reserve(m, n);
 	size_t i;
+	int k;
 
 	for (i = 0; i < n && rc == MG_OK; i++) {
 		struct centry *e = vget(m, vals[i].rule, vals[i].value, vals[i].len);
@@ -407,7 +408,7 @@ mask_replay(struct mask_session *m, const struct mask_cache_val *vals, size_t n)
 		}
 		if (rc == MG_OK)
 			rc = mask_recall_note(m, e);
-		if (rc == MG_OK && vals[i].counted)
+		for (k = 0; k < vals[i].counted && rc == MG_OK; k++)
 			rc = mask_count(m, vals[i].rule);
 	}
 	return rc;

@@ -23,11 +23,19 @@
  *    for, as a string hit does, so responses restore them and later
  *    strings recall them.
  */
+#include <stdint.h>
 #include <string.h>
 
 #include "mask_int.h"
 
 #define ELEM_KEY_MAX 16
+
+/* The values an element's masked bytes stand for, one entry per value. */
+struct elem_vals {
+	struct mask_cache_val *v;
+	size_t *slot;		/* open addressing over v by (rule, num); SIZE_MAX = empty */
+	size_t n, cap;
+};
 
 /* "\0" + field: a cache key no member name can be (keys come NUL-free) */
 static size_t
@@ -91,13 +99,60 @@ inside_word(const char *out, size_t p)
 	    c == '_';
 }
 
+/*
+ * Adds one occurrence of placeholder (rule, num) standing for re's value
+ * to the element's list: one entry per value, its counted spans summed, so
+ * that a hit replays each value once. slot[0..cap) indexes vals by (rule, num).
+ */
+static enum mg_err
+add_val(struct mask_session *m, struct elem_vals *ev, unsigned rule, unsigned long num,
+    const struct rentry *re, int counted)
+{
+	size_t h;
+
+	if (ev->n * 2 >= ev->cap) {
+		size_t ncap = ev->cap ? ev->cap * 2 : 64, i;
+		struct mask_cache_val *g = arena_alloc(m->arena, ncap * sizeof(*g));
+		size_t *slot = arena_alloc(m->arena, ncap * sizeof(*slot));
+		if (g == NULL || slot == NULL)
+			return MG_ENOMEM;
+		if (ev->n > 0)
+			memcpy(g, ev->v, ev->n * sizeof(*g));
+		for (h = 0; h < ncap; h++)
+			slot[h] = SIZE_MAX;
+		for (i = 0; i < ev->n; i++) {
+			for (h = (g[i].rule * 31 + g[i].num) & (ncap - 1); slot[h] != SIZE_MAX;
+			    h = (h + 1) & (ncap - 1))
+				;
+			slot[h] = i;
+		}
+		ev->v = g;
+		ev->slot = slot;
+		ev->cap = ncap;
+	}
+	for (h = (rule * 31 + num) & (ev->cap - 1); ev->slot[h] != SIZE_MAX;
+	    h = (h + 1) & (ev->cap - 1))
+		if (ev->v[ev->slot[h]].rule == rule && ev->v[ev->slot[h]].num == num) {
+			ev->v[ev->slot[h]].counted += counted;
+			return MG_OK;
+		}
+	ev->slot[h] = ev->n;
+	ev->v[ev->n].rule = rule;
+	ev->v[ev->n].num = num;
+	ev->v[ev->n].value = re->value;
+	ev->v[ev->n].len = re->len;
+	ev->v[ev->n].counted = counted;
+	ev->n++;
+	return MG_OK;
+}
+
 void
 mask_elems_store(struct mask_session *m, const char *field, const char *raw, size_t len,
     const char *out, size_t outlen)
 {
-	struct mask_cache_val *vals = NULL;
-	size_t n = 0, cap = 0, p;
+	struct elem_vals ev = { NULL, NULL, 0, 0 };
 	char key[ELEM_KEY_MAX];
+	size_t p;
 	int echoes;
 
 	if (len < MASK_ELEMS_MIN || !mask_elems_settled(m))
@@ -113,26 +168,11 @@ mask_elems_store(struct mask_session *m, const char *field, const char *raw, siz
 			continue;
 		}
 		re = mask_cache_rfind(m, ph.rule, ph.num);
-		if (re->used && re->value != NULL) {
-			if (n == cap) {
-				size_t ncap = cap ? cap * 2 : 32;
-				struct mask_cache_val *g = arena_alloc(m->arena, ncap * sizeof(*g));
-				if (g == NULL)
-					return;
-				if (n > 0)
-					memcpy(g, vals, n * sizeof(*g));
-				vals = g;
-				cap = ncap;
-			}
-			vals[n].rule = ph.rule;
-			vals[n].num = ph.num;
-			vals[n].value = re->value;
-			vals[n].len = re->len;
-			vals[n].counted = !echoes || memmem(raw, len, out + p, ph.end - p) == NULL;
-			n++;
-		}
+		if (re->used && re->value != NULL && add_val(m, &ev, ph.rule, ph.num, re,
+		    !echoes || memmem(raw, len, out + p, ph.end - p) == NULL) != MG_OK)
+			return;
 		p = ph.end;
 	}
-	mask_strings_store(m, key, elem_key(field, key), raw, len, out, outlen, vals, n,
+	mask_strings_store(m, key, elem_key(field, key), raw, len, out, outlen, ev.v, ev.n,
 	    m->elems_version, 0);
 }

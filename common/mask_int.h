@@ -99,7 +99,8 @@ struct mask_cache_val {
 	unsigned long num;
 	const char *value;
 	size_t len;
-	int counted;		/* its span was written (and counted as masked) */
+	int counted;		/* spans of it written (and counted as masked): 0 or 1 for a
+				 * string, any number for an element (mask_elems.c) */
 };
 
 /* one span to replace on output */

@@ -106,6 +106,26 @@ test_round_trip(void)
 	}
 }
 
+/* An escaped quote or backslash at every offset of a string, short and long. */
+static void
+test_escapes_everywhere(void)
+{
+	char body[256];
+	struct jwalk_elems el;
+	int at, ok = 1, found = 1;
+
+	for (at = 0; at < 60; at++) {
+		snprintf(body, sizeof(body), "{\"messages\":[{\"c\":\"%.*s\\\"]}\\\\%.*s\"},"
+		    "{\"d\":1}]}", at, "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghij",
+		    60 - at, "ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFGHIJ");
+		found &= jwalk_elems_find(body, strlen(body), &a, &el) == 1 && el.n == 2 &&
+		    strcmp(span(body, &el, 1), "{\"d\":1}") == 0;
+		ok &= round_trip(body, 1) && round_trip(body, 2);
+	}
+	TH_OK(found, "escapes: an escaped quote or backslash anywhere stays inside its string");
+	TH_OK(ok, "escapes: round trips");
+}
+
 static void
 test_merge_refuses_a_changed_top_level(void)
 {
@@ -131,6 +151,7 @@ main(void)
 	test_find();
 	test_give_up();
 	test_round_trip();
+	test_escapes_everywhere();
 	test_merge_refuses_a_changed_top_level();
 	arena_free(&a);
 	return th_done();
