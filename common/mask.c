@@ -396,6 +396,7 @@ mask_replay(struct mask_session *m, const struct mask_cache_val *vals, size_t n)
 {
 	enum mg_err rc = mask_cache_reserve(m, n);
 	size_t i;
+	int k;
 
 	for (i = 0; i < n && rc == MG_OK; i++) {
 		struct centry *e = vget(m, vals[i].rule, vals[i].value, vals[i].len);
@@ -407,7 +408,7 @@ mask_replay(struct mask_session *m, const struct mask_cache_val *vals, size_t n)
 		}
 		if (rc == MG_OK)
 			rc = mask_recall_note(m, e);
-		if (rc == MG_OK && vals[i].counted)
+		for (k = 0; k < vals[i].counted && rc == MG_OK; k++)
 			rc = mask_count(m, vals[i].rule);
 	}
 	return rc;
@@ -482,7 +483,8 @@ mask_resolve(struct mask_session *m, int *again)
 	struct store_map_item *items = NULL;
 	unsigned char *stale = NULL;
 	enum mg_err rc;
-	size_t npend = m->npend;
+	size_t npend = m->npend, i, fresh = 0;
+	int caught_up;
 
 	*again = 0;
 	if (!m->deferred)
@@ -492,14 +494,22 @@ mask_resolve(struct mask_session *m, int *again)
 	if (rc != MG_OK)
 		return rc;
 	rc = mask_recall_resolve(m, items, npend, stale, again);
+	caught_up = *again;
+	for (i = 0; i < npend && rc == MG_OK; i++)
+		fresh += items[i].num == 0;	/* new to the store: no filter held it */
 	rc = settle_pending(m, m->pend, items, stale, npend, rc);
 	m->npend = 0;
-	if (rc == MG_OK && *again) {
-		size_t i;
+	/*
+	 * A new value may also stand bare in a text the first phase already
+	 * masked without it (a question before the tool output that shows the
+	 * value in context): every text is masked again, now knowing it.
+	 */
+	if (rc == MG_OK && fresh > 0)
+		*again = 1;
+	if (rc == MG_OK && *again)
 		for (i = 0; i < m->nslots; i++)	/* every text is masked, and counted, again */
 			m->counts[i].masked = 0;
-	}
-	if (rc == MG_OK && *again && m->cache_hits > 0) {
+	if (rc == MG_OK && caught_up && m->cache_hits > 0) {
 		/* values a cached output brought may be gone: the session forgets all */
 		memset(m->vtab, 0, m->vcap * sizeof(*m->vtab));
 		memset(m->rtab, 0, m->rcap * sizeof(*m->rtab));

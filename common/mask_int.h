@@ -81,6 +81,7 @@ struct mask_session {
 	int plain;			/* the text being masked was scanned as written */
 	unsigned long cache_hits;	/* texts this session took from the cache */
 	unsigned carries;		/* cache carry-overs this request (mask_recall_note) */
+	unsigned long elems_version;	/* the filter the element lookups used (mask_elems.c) */
 	unsigned *clog;			/* rules of the spans counted while deferred */
 	size_t nclog, capclog;
 	struct mask_store_calls calls;
@@ -98,7 +99,8 @@ struct mask_cache_val {
 	unsigned long num;
 	const char *value;
 	size_t len;
-	int counted;		/* its span was written (and counted as masked) */
+	int counted;		/* spans of it written (and counted as masked): 0 or 1 for a
+				 * string, any number for an element (mask_elems.c) */
 };
 
 /* one span to replace on output */
@@ -163,6 +165,9 @@ void mask_strings_store(struct mask_session *m, const char *key, size_t keylen, 
 /* The tenant's filter went from version from to to by learning value: carry entries over. */
 void mask_strings_carry(const char *tenant, unsigned long from, unsigned long to,
     const char *value, size_t len);
+
+/* mask_elems.c: elements shorter than this are not worth an entry */
+#define MASK_ELEMS_MIN 128
 
 /* mask_recall.c */
 /* The version of the tenant's filter (changes whenever it learns or forgets). */
