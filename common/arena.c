@@ -38,7 +38,7 @@ arena_init(struct arena *a)
 size_t
 arena_reset(struct arena *a)
 {
-	struct arena_chunk *c = a->head, *next, **p;
+	struct arena_chunk *c, *next, **p;
 	size_t freed = 0;
 
 	/*
