@@ -21,22 +21,10 @@
 
 #include "arena.h"
 #include "jwalk.h"
-#include "table_mask.h"
+#include "../unit/table_mask.h"
 
-static const struct table_sub table[] = {
-	{ "i-0", "AWS_EC2_X" },
-	{ "1234", "AWS_ACCOUNT_Y" },
-	{ "\"", "AWS_QUOTE_Z" },
-};
 
-static enum mg_err
-t_mask(void *ctx, const char *in, size_t len, struct buf *out)
-{
-	(void)ctx;
-	return table_mask(table, MG_NELEM(table), in, len, out);
-}
-
-static const struct jwalk_xform xmask = { t_mask, NULL, NULL };
+static const struct jwalk_xform xmask = { table_mask_default, NULL, NULL };
 
 /* Parses, masks and splices text; NULL when it is refused. */
 static char *

@@ -20,7 +20,7 @@
 
 #include "arena.h"
 #include "jwalk.h"
-#include "table_mask.h"
+#include "../unit/table_mask.h"
 
 /* placeholders end in a letter so that a table entry never spells another */
 static const struct table_sub table[] = {
