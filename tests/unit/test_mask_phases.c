@@ -183,6 +183,54 @@ request_elems(struct store *s, const char *body, size_t *hits, int *settled,
 	return *hits > 0 ? merged : out;
 }
 
+/* Is text i in the cache? (masking it again counts a hit or a miss) */
+static int
+cached(struct mask_session *m, int i)
+{
+	char text[96];
+	unsigned long h0, h1, miss;
+	size_t bytes;
+	struct buf out;
+
+	snprintf(text, sizeof(text), "plain text number %03d, long enough for the cache to keep it", i);
+	buf_init(&out, &A);
+	mask_strings_stats(&h0, &miss, &bytes);
+	if (mask_text(m, text, strlen(text), &out) != MG_OK)
+		return -1;
+	mask_strings_stats(&h1, &miss, &bytes);
+	return h1 > h0;
+}
+
+/* The limit drops the entries used longest ago, not the oldest: what every turn resends stays. */
+static void
+test_cache_lru(void)
+{
+	struct store *s = open_store("cache-on.db");
+	struct mask_session *m = s != NULL ? mask_session_new(&A, R, s, "lru") : NULL;
+	unsigned long h, miss;
+	size_t per, used;
+	int i, first;
+
+	TH_OK(m != NULL, "lru: session");
+	if (m == NULL)
+		return;
+	mask_strings_clear();
+	mask_strings_set_limit(4096);
+	cached(m, 0);
+	mask_strings_stats(&h, &miss, &per);
+	for (i = 1; i < 40; i++)
+		cached(m, i);
+	mask_strings_stats(&h, &miss, &used);
+	first = 40 - (int)(used / per);	/* the entry made longest ago that is still held */
+	TH_OK(per > 0 && first > 0 && first < 38, "lru: the limit holds the last %d of 40", 40 - first);
+	TH_OK(cached(m, first) == 1, "lru: the oldest entry held is used");
+	cached(m, 40);
+	TH_OK(cached(m, first) == 1, "lru: it survives a new entry");
+	TH_OK(cached(m, first + 1) == 0, "lru: the one used longest ago went first");
+	mask_strings_set_limit(0);
+	store_close(s);
+}
+
 /* The cache of masked elements (mask_elems.c) over turns, as the exchange uses it. */
 static void
 test_elems(void)
@@ -407,6 +455,7 @@ main(void)
 	store_close(other);
 	test_cache();
 	test_elems();
+	test_cache_lru();
 	store_close(one);
 	store_close(two);
 	mask_recall_reset();
