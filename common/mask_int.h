@@ -1,9 +1,10 @@
 /*
- * mask_int.h - internals of the masking engine: shared by mask.c
- * (sessions, the masking pass, unmasking), mask_context.c (where the
- * engine looks: decoded views, keys as context) and mask_recall.c (known
- * values masked wherever they appear again), and by the unit tests that
- * include them; not for other callers.
+ * mask_int.h - internals of the masking engine: shared by mask.c (the
+ * masking pass), mask_session.c (sessions and their caches), unmask.c,
+ * mask_context.c (where the engine looks: decoded views, keys as context),
+ * mask_recall.c (known values masked wherever they appear again), the
+ * caches mask_cache.c and mask_elems.c, and by the unit tests that include
+ * them; not for other callers.
  */
 #ifndef MG_MASK_INT_H
 #define MG_MASK_INT_H
@@ -133,14 +134,18 @@ enum mg_err mask_whole(struct mask_session *m, unsigned rule, const char *in, si
 /* The request arena of the session. */
 struct arena *mask_session_arena(const struct mask_session *m);
 
-/* mask.c: the value cache (see vget) */
+/*
+ * mask_session.c: the session's caches. mask_cache_get gives value v's
+ * entry, made (number 0: not known yet) when missing; NULL when out of
+ * memory. mask_cache_reserve makes room for more entries at once.
+ */
 enum mg_err mask_cache_reserve(struct mask_session *m, size_t more);
 struct centry *mask_cache_get(struct mask_session *m, unsigned rule, const char *v, size_t n);
 enum mg_err mask_cache_rput(struct mask_session *m, unsigned rule, unsigned long num,
     const char *v, size_t n);
 /* The (rule, num) -> value cache slot for unmask.c: used or the free one. */
 struct rentry *mask_cache_rfind(struct mask_session *m, unsigned rule, unsigned long num);
-/* The keyed tag of credential placeholder (rule, num) for the tenant. */
+/* mask.c: the keyed tag of credential placeholder (rule, num) for the tenant. */
 enum mg_err mask_placeholder_tag(struct mask_session *m, unsigned rule, unsigned long num,
     char tag[RULES_TAG_LEN]);
 
