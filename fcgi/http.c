@@ -70,6 +70,8 @@ http_request_init(struct request *req, struct worker *w, struct arena *a,
 	req->arena = a;
 	req->fcgx = fcgx;
 	req->t_start = mg_now_ms();
+	/* the client just sent its request: the first kernel check a second from now */
+	req->peer_checked_ms = req->t_start;
 	buf_init(&req->headers, a);
 	if (crypto_random(rnd, sizeof(rnd)) != MG_OK)
 		memset(rnd, 0, sizeof(rnd));
