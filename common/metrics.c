@@ -202,10 +202,9 @@ observe(struct mbatch *b, const char *name, const char *route, double secs)
 }
 
 struct mask_counts {
-	struct store *s;
 	struct mbatch *b;
-	const char *tenant;
-	long day;		/* for the console's per-day counters */
+	struct store_mask_count *daily;	/* the console's per-day counters */
+	size_t n, cap;
 	enum mg_err rc;
 };
 
@@ -230,9 +229,23 @@ add_mask_counts(void *arg, const char *type, const struct mask_type_counts *c)
 	for (i = 0; i < MG_NELEM(series); i++)
 		if (series[i].n > 0)
 			mb_add(mc->b, series[i].name, labels, (double)series[i].n);
-	if (mc->rc == MG_OK && (c->masked > 0 || c->minted > 0 || c->restored > 0))
-		mc->rc = store_mask_daily_add(mc->s, mc->day, mc->tenant, type, c->masked, c->minted,
-		    c->restored);
+	if (mc->rc != MG_OK || (c->masked == 0 && c->minted == 0 && c->restored == 0))
+		return;
+	if (mc->n == mc->cap) {
+		size_t cap = mc->cap > 0 ? 2 * mc->cap : 16;
+		struct store_mask_count *v = realloc(mc->daily, cap * sizeof(*v));
+		if (v == NULL) {
+			mc->rc = MG_ENOMEM;
+			return;
+		}
+		mc->daily = v;
+		mc->cap = cap;
+	}
+	mc->daily[mc->n].type = type;
+	mc->daily[mc->n].masked = c->masked;
+	mc->daily[mc->n].minted = c->minted;
+	mc->daily[mc->n].restored = c->restored;
+	mc->n++;
 }
 
 /* Tokens and spend per key alias and model (admitted requests). */
@@ -283,13 +296,14 @@ metrics_add_request(struct store *s, const struct outcome *m, long write_tx)
 		mb_add(&b, "maskgate_rejections_total", labels, 1);
 	}
 	if (m->mask != NULL) {
-		mc.s = s;
+		memset(&mc, 0, sizeof(mc));
 		mc.b = &b;
-		mc.tenant = m->tenant != NULL ? m->tenant : "-";
-		mc.day = (long)(time(NULL) / 86400 * 86400);
-		mc.rc = MG_OK;
 		mask_session_foreach_type(m->mask, add_mask_counts, &mc);
 		rc = mc.rc;
+		if (rc == MG_OK && mc.n > 0)
+			rc = store_mask_daily_add_batch(s, (long)(time(NULL) / 86400 * 86400),
+			    m->tenant != NULL ? m->tenant : "-", mc.daily, mc.n);
+		free(mc.daily);
 	}
 	if (rc != MG_OK)
 		b.rc = rc;	/* mb_flush() then only frees */

@@ -1,9 +1,9 @@
 /*
- * test_metrics.c - the Prometheus counters: one request's counters written
- * in multi-row upserts (more rows than one statement takes, the same
- * series twice), histograms stored as one band row per observation and
- * rendered cumulative, also on top of the cumulative bucket rows an older
- * version wrote.
+ * test_metrics.c - the Prometheus counters: one request's counters (and its
+ * per-day masking counts) written in multi-row upserts (more rows than one
+ * statement takes, the same series twice), histograms stored as one band
+ * row per observation and rendered cumulative, also on top of the
+ * cumulative bucket rows an older version wrote.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +15,7 @@
 #include "metrics.h"
 #include "outcome.h"
 #include "store.h"
+#include "store_console.h"
 #include "store_keys.h"
 
 static char dbpath[] = "/tmp/mg-test-metrics-XXXXXX";
@@ -71,6 +72,38 @@ test_batch(struct store *s)
 			ok = 0;
 	TH_OK(ok && n == 40, "every counter holds twice its delta (%d rows)", n);
 	TH_OK(store_metric_add_batch(s, rows, 0) == MG_OK, "an empty batch writes nothing");
+}
+
+static void
+daily_row(void *ctx, long day, const char *tenant, const char *type, long masked, long minted,
+    long restored)
+{
+	long *sum = ctx;
+
+	if (day == 86400 && strcmp(tenant, "team:d") == 0 && strncmp(type, "T", 1) == 0)
+		*sum += masked * 10000 + minted * 100 + restored;
+}
+
+static void
+test_daily_batch(struct store *s)
+{
+	struct store_mask_count rows[20];
+	char types[20][8];
+	long sum = 0;
+	int i;
+
+	for (i = 0; i < 20; i++) {
+		snprintf(types[i], sizeof(types[i]), "T%02d", i);
+		rows[i].type = types[i];
+		rows[i].masked = 3;
+		rows[i].minted = 2;
+		rows[i].restored = 1;
+	}
+	TH_OK(store_mask_daily_add_batch(s, 86400, "team:d", rows, 20) == MG_OK &&
+	    store_mask_daily_add_batch(s, 86400, "team:d", rows, 20) == MG_OK &&
+	    store_mask_daily_each(s, 0, daily_row, &sum) == MG_OK,
+	    "per-day masking counts of 20 types, twice (%d a statement)", STORE_MASK_DAILY_ROWS);
+	TH_OK(sum == 20 * 60402, "every type counted twice (%ld)", sum);
 }
 
 /* Renders the exposition and checks that line is in it. */
@@ -210,6 +243,7 @@ main(void)
 		return 1;
 	}
 	test_batch(s);
+	test_daily_batch(s);
 	test_histograms(s, &a);
 	test_merge(s);
 	store_close(s);
