@@ -94,30 +94,54 @@ metrics_labels(char *out, size_t outlen, ...)
 /*
  * One request's counters, merged by series and written together at the
  * end (store_metric_add_batch): a few statements instead of one per
- * counter in the write after the response.
+ * counter in the write after the response. The rows' storage is the
+ * process's, grown as needed and reused by each request in turn.
  */
+struct mrow {
+	char name[64], labels[512];
+	double delta;
+};
+
 struct mbatch {
-	struct store_metric *v;
+	struct mrow *rows;
+	struct store_metric *v;	/* the rows as store_metric_add_batch() takes them */
 	size_t n, cap;
 	enum mg_err rc;
 };
 
+static struct mbatch batch;
+
+static struct mbatch *
+mb_begin(void)
+{
+	batch.n = 0;
+	batch.rc = MG_OK;
+	return &batch;
+}
+
 static void
 mb_add(struct mbatch *b, const char *name, const char *labels, double delta)
 {
-	size_t i, nlen = strlen(name), llen = strlen(labels);
-	char *p;
+	size_t i;
 
 	if (b->rc != MG_OK)
 		return;
 	for (i = 0; i < b->n; i++)
-		if (strcmp(b->v[i].name, name) == 0 && strcmp(b->v[i].labels, labels) == 0) {
-			b->v[i].delta += delta;
+		if (strcmp(b->rows[i].name, name) == 0 && strcmp(b->rows[i].labels, labels) == 0) {
+			b->rows[i].delta += delta;
 			return;
 		}
 	if (b->n == b->cap) {
 		size_t cap = b->cap > 0 ? 2 * b->cap : 32;
-		struct store_metric *v = realloc(b->v, cap * sizeof(*v));
+		struct mrow *rows = realloc(b->rows, cap * sizeof(*rows));
+		struct store_metric *v;
+
+		if (rows == NULL) {
+			b->rc = MG_ENOMEM;
+			return;
+		}
+		b->rows = rows;
+		v = realloc(b->v, cap * sizeof(*v));
 		if (v == NULL) {
 			b->rc = MG_ENOMEM;
 			return;
@@ -125,16 +149,10 @@ mb_add(struct mbatch *b, const char *name, const char *labels, double delta)
 		b->v = v;
 		b->cap = cap;
 	}
-	p = malloc(nlen + llen + 2);
-	if (p == NULL) {
-		b->rc = MG_ENOMEM;
-		return;
-	}
-	memcpy(p, name, nlen + 1);
-	memcpy(p + nlen + 1, labels, llen + 1);
-	b->v[b->n].name = p;
-	b->v[b->n].labels = p + nlen + 1;
-	b->v[b->n].delta = delta;
+	/* both fit: names are ours, labels come from metrics_labels() buffers of this size */
+	snprintf(b->rows[b->n].name, sizeof(b->rows[b->n].name), "%s", name);
+	snprintf(b->rows[b->n].labels, sizeof(b->rows[b->n].labels), "%s", labels);
+	b->rows[b->n].delta = delta;
 	b->n++;
 }
 
@@ -147,22 +165,21 @@ mb_cmp(const void *va, const void *vb)
 	return c != 0 ? c : strcmp(a->labels, b->labels);
 }
 
-/* Writes the batch (in key order: concurrent writers lock rows alike) and frees it. */
+/* Writes the batch, in key order: concurrent writers lock rows alike. */
 static enum mg_err
 mb_flush(struct store *s, struct mbatch *b)
 {
-	enum mg_err rc = b->rc;
 	size_t i;
 
-	if (rc == MG_OK && b->n > 0) {
-		qsort(b->v, b->n, sizeof(*b->v), mb_cmp);
-		rc = store_metric_add_batch(s, b->v, b->n);
+	if (b->rc != MG_OK || b->n == 0)
+		return b->rc;
+	for (i = 0; i < b->n; i++) {
+		b->v[i].name = b->rows[i].name;
+		b->v[i].labels = b->rows[i].labels;
+		b->v[i].delta = b->rows[i].delta;
 	}
-	for (i = 0; i < b->n; i++)
-		free((char *)b->v[i].name);
-	free(b->v);
-	memset(b, 0, sizeof(*b));
-	return rc;
+	qsort(b->v, b->n, sizeof(*b->v), mb_cmp);
+	return store_metric_add_batch(s, b->v, b->n);
 }
 
 /* The le label of bucket i of latency_buckets (i == NELEM: +Inf). */
@@ -271,43 +288,40 @@ add_spend(struct mbatch *b, const struct outcome *m)
 enum mg_err
 metrics_add_request(struct store *s, const struct outcome *m, long write_tx)
 {
-	struct mask_counts mc;
-	struct mbatch b;
+	static struct mask_counts mc;	/* its daily array: the process's, reused */
+	struct mbatch *b = mb_begin();
 	const char *reason = outcome_rejection_name(m->reason);
 	char labels[512], code[16];
 	enum mg_err rc = MG_OK;
 
-	memset(&b, 0, sizeof(b));
 	snprintf(code, sizeof(code), "%d", m->status);
 	metrics_labels(labels, sizeof(labels), "route", m->route, "status", code,
 	    "tenant", m->tenant != NULL ? m->tenant : "-", (const char *)NULL);
-	mb_add(&b, "maskgate_requests_total", labels, 1);
+	mb_add(b, "maskgate_requests_total", labels, 1);
 	if (m->ticket != NULL)
-		add_spend(&b, m);
+		add_spend(b, m);
 	if (write_tx > 0)
-		mb_add(&b, "maskgate_store_write_transactions_total", "", (double)write_tx);
+		mb_add(b, "maskgate_store_write_transactions_total", "", (double)write_tx);
 	if (m->upstream_ms >= 0)
-		observe(&b, "maskgate_upstream_latency_seconds", m->route,
+		observe(b, "maskgate_upstream_latency_seconds", m->route,
 		    (double)m->upstream_ms / 1000.0);
 	if (m->ttfb_ms >= 0)
-		observe(&b, "maskgate_upstream_ttfb_seconds", m->route, (double)m->ttfb_ms / 1000.0);
+		observe(b, "maskgate_upstream_ttfb_seconds", m->route, (double)m->ttfb_ms / 1000.0);
 	if (reason != NULL) {
 		metrics_labels(labels, sizeof(labels), "reason", reason, (const char *)NULL);
-		mb_add(&b, "maskgate_rejections_total", labels, 1);
+		mb_add(b, "maskgate_rejections_total", labels, 1);
 	}
 	if (m->mask != NULL) {
-		memset(&mc, 0, sizeof(mc));
-		mc.b = &b;
+		mc.b = b;
+		mc.n = 0;
+		mc.rc = MG_OK;
 		mask_session_foreach_type(m->mask, add_mask_counts, &mc);
 		rc = mc.rc;
 		if (rc == MG_OK && mc.n > 0)
 			rc = store_mask_daily_add_batch(s, (long)(time(NULL) / 86400 * 86400),
 			    m->tenant != NULL ? m->tenant : "-", mc.daily, mc.n);
-		free(mc.daily);
 	}
-	if (rc != MG_OK)
-		b.rc = rc;	/* mb_flush() then only frees */
-	return mb_flush(s, &b);
+	return rc != MG_OK ? rc : mb_flush(s, b);
 }
 
 struct series {
