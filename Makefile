@@ -52,7 +52,7 @@ CLI_OBJ := $(CLI_SRC:%.c=$(OUT)/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(OUT)/tests/%)
 FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(OUT)/fuzz/%)
 BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(OUT)/bench/%)
-HEADERS := $(wildcard common/*.h fcgi/*.h cli/*.h tests/unit/*.h)
+HEADERS := $(wildcard common/*.h fcgi/*.h cli/*.h tests/unit/*.h tests/fuzz/*.h)
 
 all: $(BINDIR)/maskgate.fcgi $(BINDIR)/maskgate
 

@@ -208,15 +208,19 @@ exchange_mint_refused(struct exchange *ex)
 	return 1;
 }
 
-/* A masking session for the caller's tenant and its budget of new mappings. */
+/*
+ * A masking session for the caller's tenant (ms, when the body's reading
+ * began one) and its budget of new mappings.
+ */
 static struct mask_session *
-open_masking(struct exchange *ex)
+open_masking(struct exchange *ex, struct mask_session *ms)
 {
 	struct keys_refusal r;
-	struct mask_session *ms;
 	enum mg_err rc;
 
-	ms = mask_session_new(ex->arena, ex->env->rules, ex->env->store, ex->principal.tenant);
+	if (ms == NULL)
+		ms = mask_session_new(ex->arena, ex->env->rules, ex->env->store,
+		    ex->principal.tenant);
 	if (ms == NULL) {
 		exchange_refuse(ex, OUT_FAIL_CLOSED, 503, ET_API,
 		    "masking unavailable; request not forwarded");
@@ -277,108 +281,6 @@ admit(struct exchange *ex, const char *model, int free)
 	return 1;
 }
 
-static enum mg_err
-mask_cb(void *ctx, const char *in, size_t len, struct buf *out)
-{
-	return mask_text(ctx, in, len, out);
-}
-
-static enum mg_err
-mask_keyed_cb(void *ctx, const char *key, size_t keylen, const char *in, size_t len,
-    struct buf *out)
-{
-	return mask_text_keyed(ctx, key, keylen, in, len, out);
-}
-
-static unsigned long
-provisional_cb(void *ctx)
-{
-	return mask_provisional(ctx);
-}
-
-static enum mg_err
-resolve_cb(void *ctx, int *again)
-{
-	return mask_resolve(ctx, again);
-}
-
-/*
- * Masks every string of the request in two phases (every span first, one
- * store read and one write, then the placeholders); 0 when refused
- * (answered).
- */
-static int
-mask_request(struct exchange *ex, struct mask_session *ms, struct json_object *root)
-{
-	struct jwalk_xform xf = { mask_cb, ms, mask_keyed_cb };
-	struct jwalk_phases phases = { provisional_cb, resolve_cb, ms };
-	char err[256];
-	enum mg_err rc;
-
-	mask_defer(ms);
-	rc = jwalk_mask_request_phased(root, ex->arena, &xf, &phases, err, sizeof(err));
-	if (rc == MG_OK)
-		return 1;
-	if (exchange_mint_refused(ex))
-		return 0;
-	if (rc == MG_EINVAL)
-		exchange_refuse(ex, OUT_OK, 400, ET_INVALID_REQUEST, "%s", err);
-	else if (rc == MG_EBLOCKED)
-		exchange_refuse(ex, OUT_BLOCK_RULE, 400, ET_INVALID_REQUEST, "request contains a "
-		    "%s, which this gateway refuses to forward; remove it and retry",
-		    mask_blocked_type(ms));
-	else {
-		log_error("rid=%s masking failed (%s); request refused", ex->request_id,
-		    mg_strerror(rc));
-		exchange_refuse(ex, OUT_FAIL_CLOSED, 503, ET_API, "masking failed (%s); request "
-		    "not forwarded", mg_strerror(rc));
-	}
-	return 0;
-}
-
-/*
- * The JSON body, read and parsed strictly; NULL when refused (answered).
- * *raw, *rawlen: the client's bytes (request lifetime), for jwalk_splice.
- */
-static struct json_object *
-read_json_body(struct exchange *ex, const char **raw, size_t *rawlen)
-{
-	const char *ct = ex->io->header(ex->io_ctx, "content-type"), *body = NULL;
-	struct json_object *root = NULL;
-	size_t len = 0, max = ex->env->cfg->max_body;
-	char err[256];
-	enum mg_err rc;
-
-	if (ct != NULL && *ct != '\0' && strncasecmp(ct, "application/json", 16) != 0) {
-		exchange_refuse(ex, OUT_OK, 400, ET_INVALID_REQUEST,
-		    "content-type must be application/json");
-		return NULL;
-	}
-	rc = ex->io->read_body(ex->io_ctx, max, &body, &len);
-	if (rc == MG_ETOOBIG) {
-		exchange_refuse(ex, OUT_OK, 413, ET_REQUEST_TOO_LARGE,
-		    "request body is larger than %zu bytes", max);
-		return NULL;
-	}
-	if (rc != MG_OK) {
-		exchange_refuse(ex, OUT_OK, 400, ET_INVALID_REQUEST,
-		    "could not read the request body");
-		return NULL;
-	}
-	if (len == 0) {
-		exchange_refuse(ex, OUT_OK, 400, ET_INVALID_REQUEST,
-		    "request body is empty; expected JSON");
-		return NULL;
-	}
-	if (jwalk_parse(body, len, &root, err, sizeof(err)) != MG_OK) {
-		exchange_refuse(ex, OUT_OK, 400, ET_INVALID_REQUEST, "%s", err);
-		return NULL;
-	}
-	*raw = body;
-	*rawlen = len;
-	return root;
-}
-
 /*
  * One Messages exchange: on /v1/messages (wire NULL) or a Bedrock or
  * Vertex route (wire: model from the path, URL and signing from wire.c).
@@ -388,30 +290,31 @@ messages_exchange(struct exchange *ex, const struct wire_route *wire)
 {
 	const struct cfg *c = ex->env->cfg;
 	struct exchange_call xc;
-	struct json_object *root, *stream;
+	struct exchange_body b;
+	struct json_object *stream;
 	struct wire_route translated;
 	const char *model = NULL;
-	const char *raw = NULL;
 	char *body;
-	size_t body_len, rawlen = 0;
+	size_t body_len;
 	enum mg_err rc;
+	int anthropic = c->upstream_format == NULL || strcmp(c->upstream_format, "anthropic") == 0;
 
 	memset(&xc, 0, sizeof(xc));
 	xc.ex = ex;
 	xc.wire = wire;
 	buf_init(&xc.body, ex->arena);
-	root = read_json_body(ex, &raw, &rawlen);
-	if (root == NULL)
+	/* the cache of masked elements only where the body is sent on as it is */
+	if (!exchange_body_read(ex, &b, wire != NULL ? !wire->translate : anthropic))
 		return;
-	if (!exchange_model_policy(ex, root, wire != NULL && !wire->count_tokens ? wire->model :
-	    NULL, &model))
+	b.in_path = wire != NULL && !wire->count_tokens ? wire->model : NULL;
+	if (!exchange_model_policy(ex, b.root, b.in_path, &model))
 		goto out;
 	xc.model = model;
 	ex->out.model = model;
 	if (wire == NULL) {
 		/* MASKGATE_UPSTREAM_FORMAT: the operator's upstream is Bedrock or Vertex */
 		rc = wire_translated_route(c, strcmp(ex->path, "/v1/messages") != 0,
-		    json_object_object_get_ex(root, "stream", &stream) &&
+		    json_object_object_get_ex(b.root, "stream", &stream) &&
 		    json_object_get_boolean(stream), model, &translated);
 		if (rc == MG_EINVAL) {
 			exchange_refuse(ex, OUT_OK, 404, ET_NOT_FOUND, "count_tokens is not "
@@ -429,29 +332,28 @@ messages_exchange(struct exchange *ex, const struct wire_route *wire)
 	if (!admit(ex, model, !xc.unmask_json))
 		goto out;
 	/* mask: every string of the request, within the budget of new mappings */
-	xc.ms = open_masking(ex);
-	if (xc.ms == NULL || !mask_request(ex, xc.ms, root))
+	xc.ms = open_masking(ex, b.ms);
+	if (xc.ms == NULL || !exchange_body_mask(ex, &b, xc.ms))
 		goto out;
-	if (wire != NULL && wire->translate && wire_translate_body(root, wire,
+	xc.ms = b.ms;
+	if (wire != NULL && wire->translate && wire_translate_body(b.root, wire,
 	    ex->io->header(ex->io_ctx, "anthropic-beta")) != MG_OK) {
 		exchange_refuse(ex, OUT_OK, 500, ET_API, "out of memory");
 		goto out;
 	}
 	/* the client's bytes, with only what masking and policy changed spliced in */
-	body = jwalk_splice(root, raw, rawlen, ex->arena, &body_len);
-	if (body == NULL) {
-		exchange_refuse(ex, OUT_OK, 500, ET_API, "out of memory");
+	body = exchange_body_splice(ex, &b, &body_len);
+	if (body == NULL)
 		goto out;
-	}
-	jwalk_free(root);
-	root = NULL;
+	xc.ms = b.ms;
+	exchange_body_free(&b);
 	/* forward and restore: the answer is written as it comes back */
 	ex->out.priced = xc.unmask_json;
 	exchange_forward(&xc, "POST", body, body_len);
 out:
 	/* settle happens in exchange_settle(), after the response */
 	limits_mint_end(ex->env->store, &ex->out.mint);
-	jwalk_free(root);
+	exchange_body_free(&b);
 }
 
 void
@@ -505,7 +407,7 @@ exchange_models(struct exchange *ex)
 		}
 	}
 	/* for the query values and the model id; the model list carries nothing to restore */
-	xc.ms = open_masking(ex);
+	xc.ms = open_masking(ex, NULL);
 	if (xc.ms == NULL)
 		goto out;
 	if (strcmp(ex->path, "/v1/models") != 0) {

@@ -57,6 +57,30 @@ int exchange_mint_refused(struct exchange *ex);
 int exchange_model_policy(struct exchange *ex, struct json_object *root, const char *in_path,
     const char **model);
 
+/* exchange_body.c: the request body, from the client's bytes to what goes upstream */
+struct exchange_body {
+	const char *raw;		/* the client's bytes */
+	size_t rawlen;
+	const char *src;		/* what root was parsed from: raw, or raw without */
+	size_t srclen;			/* the elements taken from the cache */
+	struct json_object *root;
+	struct jwalk_elems el;		/* the elements of system, tools, messages */
+	size_t hits;			/* elements taken from the cache */
+	struct mask_session *ms;	/* the session the cache lookups began */
+	const char *in_path;		/* the model of a cloud route's path (model policy) */
+};
+/*
+ * Reads the body and parses it strictly (cacheable: the elements the cache
+ * of masked elements holds are taken from it and not parsed; then b->ms is
+ * the session to mask in). 0 when refused (answered).
+ */
+int exchange_body_read(struct exchange *ex, struct exchange_body *b, int cacheable);
+/* Masks the body in ms (b->ms afterwards: it may be a new one). 0 when refused (answered). */
+int exchange_body_mask(struct exchange *ex, struct exchange_body *b, struct mask_session *ms);
+/* The bytes to forward (arena); NULL when refused (answered). */
+char *exchange_body_splice(struct exchange *ex, struct exchange_body *b, size_t *len);
+void exchange_body_free(struct exchange_body *b);
+
 /* exchange_upstream.c */
 /* 1 (answered 400 or 508) when the request already passed this gateway */
 int exchange_loop_detected(struct exchange *ex);

@@ -183,4 +183,58 @@ enum mg_err jwalk_get_max_tokens(struct json_object *root, long *out);
 /* Sets root.max_tokens, in place (key order kept). */
 enum mg_err jwalk_set_max_tokens(struct json_object *root, long value);
 
+/*
+ * The elements of a request's top-level arrays system, tools and messages,
+ * found in the raw body by jwalk_elems.c, for the per-worker cache of
+ * masked elements (mask_elems.c): an element sent again byte for byte
+ * takes its masked bytes from the cache, and only the rest is parsed.
+ */
+struct jwalk_elem {
+	const char *field;	/* "system", "tools" or "messages" (static) */
+	size_t start, end;	/* its bytes in the body */
+	int cached;		/* the caller found it in the cache: out is set */
+	const char *out;	/* its masked bytes */
+	size_t outlen;
+};
+
+struct jwalk_array {
+	const char *field;
+	size_t open, close;	/* body[open] is '[', body[close - 1] is ']' */
+	size_t first, n;	/* its elements: v[first .. first + n) */
+};
+
+struct jwalk_elems {
+	struct jwalk_elem *v;	/* in body order */
+	size_t n, cap;
+	struct jwalk_array arr[6];
+	size_t narr;
+	size_t nkeys;		/* members of the top-level object */
+};
+
+/*
+ * Finds the elements in body[0..len) (not parsed yet: this only finds
+ * boundaries and proves nothing). Returns 1 when there are some; 0 when
+ * there are none or the body is not shaped like a JSON object, el empty.
+ */
+int jwalk_elems_find(const char *body, size_t len, struct arena *a, struct jwalk_elems *el);
+
+/*
+ * The body without its cached elements (each array keeps its other
+ * elements, in order), to be parsed and masked in place of the body.
+ * NUL-terminated, owned by a; NULL when out of memory.
+ */
+char *jwalk_elems_reduce(const char *body, size_t len, const struct jwalk_elems *el,
+    struct arena *a, size_t *outlen);
+
+/*
+ * The body to forward: reduced[0..rlen), the reduced body as masked and
+ * spliced, with the client's bytes of each array put back, every element
+ * replaced by its masked bytes (cached ones from out, the others from
+ * reduced, whose out and outlen are set here). NULL when the reduced
+ * output does not line up with the body (policy changed its top level) or
+ * out of memory: the caller then masks the whole body instead.
+ */
+char *jwalk_elems_merge(const char *body, struct jwalk_elems *el, const char *reduced,
+    size_t rlen, struct arena *a, size_t *outlen);
+
 #endif

@@ -6,10 +6,10 @@
  * rule's restore policy allows, is in unmask.c; recall of known values is
  * in mask_recall.c.
  *
- * A session caches both directions in its arena, so that within a request
- * each distinct value or placeholder costs at most one store lookup (new
- * values: one lookup plus their share of one allocation transaction per
- * mask_text call).
+ * A session (mask_session.c) caches both directions in its arena, so that
+ * within a request each distinct value or placeholder costs at most one
+ * store lookup (new values: one lookup plus their share of one allocation
+ * transaction per mask_text call).
  */
 #include <stdint.h>
 #include <string.h>
@@ -22,197 +22,6 @@
 #include "rules.h"
 #include "store.h"
 #include "store_map.h"
-
-static uint64_t
-hash_bytes(unsigned rule, const char *s, size_t n)
-{
-	uint64_t h = 1469598103934665603ULL ^ rule;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 1099511628211ULL;
-	}
-	return h ^ (h >> 29);
-}
-
-static uint64_t
-hash_num(unsigned rule, unsigned long num)
-{
-	uint64_t h = ((uint64_t)rule << 40) ^ num;
-
-	h *= 0x9e3779b97f4a7c15ULL;
-	return h ^ (h >> 31);
-}
-
-struct mask_session *
-mask_session_new(struct arena *a, const struct rules *r, struct store *s, const char *tenant)
-{
-	struct mask_session *m;
-
-	if (a == NULL || r == NULL || s == NULL || tenant == NULL || tenant[0] == '\0')
-		return NULL;
-	m = arena_alloc(a, sizeof(*m));
-	if (m == NULL)
-		return NULL;
-	m->arena = a;
-	m->rules = r;
-	m->store = s;
-	m->tenant = arena_strdup(a, tenant);
-	m->nslots = rules_slots(r);
-	m->counts = arena_alloc(a, (m->nslots + 1) * sizeof(*m->counts));
-	m->vcap = 64;
-	m->vtab = arena_alloc(a, m->vcap * sizeof(*m->vtab));
-	m->rcap = 64;
-	m->rtab = arena_alloc(a, m->rcap * sizeof(*m->rtab));
-	m->kcap = 64;
-	m->ktab = arena_alloc(a, m->kcap * sizeof(*m->ktab));
-	if (m->tenant == NULL || m->counts == NULL || m->vtab == NULL || m->rtab == NULL ||
-	    m->ktab == NULL)
-		return NULL;
-	return m;
-}
-
-/* ---- caches (open addressing, grown at half load) --------------------- */
-
-static struct centry *
-vfind(struct mask_session *m, unsigned rule, const char *v, size_t n, uint64_t h)
-{
-	size_t i = (size_t)h & (m->vcap - 1);
-
-	for (;; i = (i + 1) & (m->vcap - 1)) {
-		struct centry *e = &m->vtab[i];
-		if (!e->used || (e->hash == h && e->rule == rule && e->len == n &&
-		    /* NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker): v is NULL only for empty text, which has no matches */
-		    memcmp(e->value, v, n) == 0))
-			return e;
-	}
-}
-
-static enum mg_err
-vgrow(struct mask_session *m)
-{
-	struct centry *old = m->vtab;
-	size_t oldcap = m->vcap, i;
-
-	m->vtab = arena_alloc(m->arena, oldcap * 2 * sizeof(*m->vtab));
-	if (m->vtab == NULL) {
-		m->vtab = old;
-		return MG_ENOMEM;
-	}
-	m->vcap = oldcap * 2;
-	for (i = 0; i < oldcap; i++)
-		if (old[i].used)
-			*vfind(m, old[i].rule, old[i].value, old[i].len, old[i].hash) = old[i];
-	/*
-	 * What outlives this pass must point into the new table: the values
-	 * waiting for mask_resolve and the recall entries (a deferred value
-	 * gets its number there; the old copies, still readable in the
-	 * arena, would keep 0).
-	 */
-	for (i = 0; i < m->npend; i++)
-		m->pend[i] = vfind(m, m->pend[i]->rule, m->pend[i]->value, m->pend[i]->len,
-		    m->pend[i]->hash);
-	for (i = 0; i < m->kcap; i++)
-		if (m->ktab[i].used)
-			m->ktab[i].e = vfind(m, m->ktab[i].e->rule, m->ktab[i].e->value,
-			    m->ktab[i].e->len, m->ktab[i].e->hash);
-	return MG_OK;
-}
-
-/*
- * The cache entry for (rule, value), created (num 0) if missing. The caller
- * makes room first, so that entry pointers stay valid while it holds them.
- */
-static struct centry *
-vget(struct mask_session *m, unsigned rule, const char *v, size_t n)
-{
-	uint64_t h = hash_bytes(rule, v, n);
-	struct centry *e;
-
-	MG_ASSERT((m->vcount + 1) * 2 <= m->vcap);	/* mask_text grew it */
-	e = vfind(m, rule, v, n, h);
-	if (!e->used) {
-		e->value = arena_strndup(m->arena, v, n);
-		if (e->value == NULL)
-			return NULL;
-		e->len = n;
-		e->hash = h;
-		e->rule = rule;
-		e->used = 1;
-		m->vcount++;
-	}
-	return e;
-}
-
-static struct rentry *
-rfind(struct mask_session *m, unsigned rule, unsigned long num)
-{
-	size_t i = (size_t)hash_num(rule, num) & (m->rcap - 1);
-
-	for (;; i = (i + 1) & (m->rcap - 1)) {
-		struct rentry *e = &m->rtab[i];
-		if (!e->used || (e->rule == rule && e->num == num))
-			return e;
-	}
-}
-
-static enum mg_err
-rput(struct mask_session *m, unsigned rule, unsigned long num, const char *v, size_t n)
-{
-	struct rentry *e;
-
-	if ((m->rcount + 1) * 2 > m->rcap) {
-		struct rentry *old = m->rtab;
-		size_t oldcap = m->rcap, i;
-		m->rtab = arena_alloc(m->arena, oldcap * 2 * sizeof(*m->rtab));
-		if (m->rtab == NULL) {
-			m->rtab = old;
-			return MG_ENOMEM;
-		}
-		m->rcap = oldcap * 2;
-		for (i = 0; i < oldcap; i++)
-			if (old[i].used)
-				*rfind(m, old[i].rule, old[i].num) = old[i];
-	}
-	e = rfind(m, rule, num);
-	if (!e->used)
-		m->rcount++;
-	e->used = 1;
-	e->rule = rule;
-	e->num = num;
-	e->value = v;
-	e->len = n;
-	return MG_OK;
-}
-
-enum mg_err
-mask_cache_reserve(struct mask_session *m, size_t more)
-{
-	while ((m->vcount + more + 1) * 2 > m->vcap)
-		if (vgrow(m) != MG_OK)
-			return MG_ENOMEM;
-	return MG_OK;
-}
-
-struct centry *
-mask_cache_get(struct mask_session *m, unsigned rule, const char *v, size_t n)
-{
-	return vget(m, rule, v, n);
-}
-
-struct rentry *
-mask_cache_rfind(struct mask_session *m, unsigned rule, unsigned long num)
-{
-	return rfind(m, rule, num);
-}
-
-enum mg_err
-mask_cache_rput(struct mask_session *m, unsigned rule, unsigned long num, const char *v,
-    size_t n)
-{
-	return rput(m, rule, num, v, n);
-}
 
 /*
  * The tag of credential placeholder (rule, num) for this tenant: keyed
@@ -317,7 +126,7 @@ settle_pending(struct mask_session *m, struct centry **pend, struct store_map_it
 		if (rc != MG_OK || items[i].num == 0)
 			continue;
 		e->num = items[i].num;
-		if (rput(m, e->rule, e->num, e->value, e->len) != MG_OK)
+		if (mask_cache_rput(m, e->rule, e->num, e->value, e->len) != MG_OK)
 			return MG_ENOMEM;
 	}
 	if (rc != MG_OK)
@@ -396,18 +205,19 @@ mask_replay(struct mask_session *m, const struct mask_cache_val *vals, size_t n)
 {
 	enum mg_err rc = mask_cache_reserve(m, n);
 	size_t i;
+	int k;
 
 	for (i = 0; i < n && rc == MG_OK; i++) {
-		struct centry *e = vget(m, vals[i].rule, vals[i].value, vals[i].len);
+		struct centry *e = mask_cache_get(m, vals[i].rule, vals[i].value, vals[i].len);
 		if (e == NULL)
 			return MG_ENOMEM;
 		if (e->num == 0) {
 			e->num = vals[i].num;
-			rc = rput(m, e->rule, e->num, e->value, e->len);
+			rc = mask_cache_rput(m, e->rule, e->num, e->value, e->len);
 		}
 		if (rc == MG_OK)
 			rc = mask_recall_note(m, e);
-		if (rc == MG_OK && vals[i].counted)
+		for (k = 0; k < vals[i].counted && rc == MG_OK; k++)
 			rc = mask_count(m, vals[i].rule);
 	}
 	return rc;
@@ -482,7 +292,8 @@ mask_resolve(struct mask_session *m, int *again)
 	struct store_map_item *items = NULL;
 	unsigned char *stale = NULL;
 	enum mg_err rc;
-	size_t npend = m->npend;
+	size_t npend = m->npend, i, fresh = 0;
+	int caught_up;
 
 	*again = 0;
 	if (!m->deferred)
@@ -492,14 +303,22 @@ mask_resolve(struct mask_session *m, int *again)
 	if (rc != MG_OK)
 		return rc;
 	rc = mask_recall_resolve(m, items, npend, stale, again);
+	caught_up = *again;
+	for (i = 0; i < npend && rc == MG_OK; i++)
+		fresh += items[i].num == 0;	/* new to the store: no filter held it */
 	rc = settle_pending(m, m->pend, items, stale, npend, rc);
 	m->npend = 0;
-	if (rc == MG_OK && *again) {
-		size_t i;
+	/*
+	 * A new value may also stand bare in a text the first phase already
+	 * masked without it (a question before the tool output that shows the
+	 * value in context): every text is masked again, now knowing it.
+	 */
+	if (rc == MG_OK && fresh > 0)
+		*again = 1;
+	if (rc == MG_OK && *again)
 		for (i = 0; i < m->nslots; i++)	/* every text is masked, and counted, again */
 			m->counts[i].masked = 0;
-	}
-	if (rc == MG_OK && *again && m->cache_hits > 0) {
+	if (rc == MG_OK && caught_up && m->cache_hits > 0) {
 		/* values a cached output brought may be gone: the session forgets all */
 		memset(m->vtab, 0, m->vcap * sizeof(*m->vtab));
 		memset(m->rtab, 0, m->rcap * sizeof(*m->rtab));
@@ -646,7 +465,7 @@ mask_pass(struct mask_session *m, const char *scan, size_t scanlen, size_t lo, s
 		struct centry *e;
 		if (vs[i].action != RULES_MASK)
 			continue;
-		e = vget(m, vs[i].rule, vtext + vs[i].start, vs[i].end - vs[i].start);
+		e = mask_cache_get(m, vs[i].rule, vtext + vs[i].start, vs[i].end - vs[i].start);
 		if (e == NULL)
 			return MG_ENOMEM;
 		if (e->num == 0 && !e->pending) {
@@ -693,7 +512,7 @@ mask_whole(struct mask_session *m, unsigned rule, const char *in, size_t len, st
 	memset(&none, 0, sizeof(none));
 	if (mask_cache_reserve(m, 1) != MG_OK)
 		return MG_ENOMEM;
-	e = vget(m, rule, in, len);
+	e = mask_cache_get(m, rule, in, len);
 	if (e == NULL)
 		return MG_ENOMEM;
 	if (e->num == 0 && !e->pending) {
@@ -758,36 +577,4 @@ emit_masked(struct mask_session *m, const char *in, size_t len, const struct rul
 			return rc;
 	}
 	return buf_append(out, in + copied, len - copied);
-}
-
-const char *
-mask_blocked_type(const struct mask_session *m)
-{
-	return m != NULL ? m->blocked : NULL;
-}
-
-void
-mask_session_foreach_type(const struct mask_session *m,
-    void (*fn)(void *arg, const char *type, const struct mask_type_counts *c), void *arg)
-{
-	size_t i;
-
-	for (i = 0; m != NULL && i < m->nslots; i++) {
-		const struct mask_counts *c = &m->counts[i];
-		struct mask_type_counts tc;
-		if (!(c->masked || c->restored || c->minted || c->withheld || c->unknown))
-			continue;
-		tc.masked = c->masked;
-		tc.restored = c->restored;
-		tc.minted = c->minted;
-		tc.withheld = c->withheld;
-		tc.unknown = c->unknown;
-		fn(arg, rules_type(m->rules, (unsigned)i), &tc);
-	}
-}
-
-struct arena *
-mask_session_arena(const struct mask_session *m)
-{
-	return m->arena;
 }

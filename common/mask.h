@@ -115,6 +115,25 @@ void mask_strings_set_limit(size_t bytes);
 void mask_strings_clear(void);
 void mask_strings_stats(unsigned long *hits, unsigned long *misses, size_t *bytes);
 
+/*
+ * The per-worker cache of masked request elements (mask_elems.c; an
+ * element of system, tools or messages, its raw bytes as the client sent
+ * them), in the memory of the masked-string cache. mask_elems_begin()
+ * starts two-phase masking (mask_defer) and fixes the filter the lookups
+ * use; mask_elems_find() gives an element's masked bytes (and the session
+ * the values they stand for), or NULL; mask_elems_settled() says whether
+ * the filter is still that one after masking: if not, and an element came
+ * from the cache, the caller must mask the whole request again (in a new
+ * session); mask_elems_store() keeps an element's masked bytes, only when
+ * settled.
+ */
+enum mg_err mask_elems_begin(struct mask_session *m);
+const char *mask_elems_find(struct mask_session *m, const char *field, const char *raw,
+    size_t len, size_t *outlen);
+int mask_elems_settled(const struct mask_session *m);
+void mask_elems_store(struct mask_session *m, const char *field, const char *raw, size_t len,
+    const char *out, size_t outlen);
+
 /* After MG_EBLOCKED: the placeholder type of the block rule that matched. */
 const char *mask_blocked_type(const struct mask_session *m);
 

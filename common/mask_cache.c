@@ -22,7 +22,7 @@
  *  - nothing provisional (two-phase masking) and nothing that failed is
  *    kept.
  * Memory is bounded by mask_strings_set_limit() (MASKGATE_MASK_CACHE); the
- * oldest entries go first. One request at a time per process, like the
+ * entries used longest ago go first. One request at a time per process, like the
  * recall filters.
  */
 #include <stdint.h>
@@ -38,7 +38,7 @@
 
 struct mask_strings_entry {
 	struct mask_strings_entry *next;	/* bucket chain */
-	struct mask_strings_entry *older, *newer;	/* age list */
+	struct mask_strings_entry *older, *newer;	/* by last use */
 	uint64_t hash;
 	const struct rules *rules;
 	unsigned long version;		/* of the tenant's filter when made */
@@ -169,6 +169,18 @@ mask_strings_find(struct mask_session *m, const char *key, size_t keylen, const 
 			break;
 		}
 		hits++;
+		if (e != newest) {
+			/* used: to the young end, so the limit drops what is not resent */
+			if (e->older != NULL)
+				e->older->newer = e->newer;
+			else
+				oldest = e->newer;
+			e->newer->older = e->older;
+			e->older = newest;
+			e->newer = NULL;
+			newest->newer = e;
+			newest = e;
+		}
 		return e;
 	}
 	misses++;

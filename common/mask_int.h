@@ -1,9 +1,10 @@
 /*
- * mask_int.h - internals of the masking engine: shared by mask.c
- * (sessions, the masking pass, unmasking), mask_context.c (where the
- * engine looks: decoded views, keys as context) and mask_recall.c (known
- * values masked wherever they appear again), and by the unit tests that
- * include them; not for other callers.
+ * mask_int.h - internals of the masking engine: shared by mask.c (the
+ * masking pass), mask_session.c (sessions and their caches), unmask.c,
+ * mask_context.c (where the engine looks: decoded views, keys as context),
+ * mask_recall.c (known values masked wherever they appear again), the
+ * caches mask_cache.c and mask_elems.c, and by the unit tests that include
+ * them; not for other callers.
  */
 #ifndef MG_MASK_INT_H
 #define MG_MASK_INT_H
@@ -81,6 +82,7 @@ struct mask_session {
 	int plain;			/* the text being masked was scanned as written */
 	unsigned long cache_hits;	/* texts this session took from the cache */
 	unsigned carries;		/* cache carry-overs this request (mask_recall_note) */
+	unsigned long elems_version;	/* the filter the element lookups used (mask_elems.c) */
 	unsigned *clog;			/* rules of the spans counted while deferred */
 	size_t nclog, capclog;
 	struct mask_store_calls calls;
@@ -98,7 +100,8 @@ struct mask_cache_val {
 	unsigned long num;
 	const char *value;
 	size_t len;
-	int counted;		/* its span was written (and counted as masked) */
+	int counted;		/* spans of it written (and counted as masked): 0 or 1 for a
+				 * string, any number for an element (mask_elems.c) */
 };
 
 /* one span to replace on output */
@@ -131,14 +134,18 @@ enum mg_err mask_whole(struct mask_session *m, unsigned rule, const char *in, si
 /* The request arena of the session. */
 struct arena *mask_session_arena(const struct mask_session *m);
 
-/* mask.c: the value cache (see vget) */
+/*
+ * mask_session.c: the session's caches. mask_cache_get gives value v's
+ * entry, made (number 0: not known yet) when missing; NULL when out of
+ * memory. mask_cache_reserve makes room for more entries at once.
+ */
 enum mg_err mask_cache_reserve(struct mask_session *m, size_t more);
 struct centry *mask_cache_get(struct mask_session *m, unsigned rule, const char *v, size_t n);
 enum mg_err mask_cache_rput(struct mask_session *m, unsigned rule, unsigned long num,
     const char *v, size_t n);
 /* The (rule, num) -> value cache slot for unmask.c: used or the free one. */
 struct rentry *mask_cache_rfind(struct mask_session *m, unsigned rule, unsigned long num);
-/* The keyed tag of credential placeholder (rule, num) for the tenant. */
+/* mask.c: the keyed tag of credential placeholder (rule, num) for the tenant. */
 enum mg_err mask_placeholder_tag(struct mask_session *m, unsigned rule, unsigned long num,
     char tag[RULES_TAG_LEN]);
 
@@ -163,6 +170,9 @@ void mask_strings_store(struct mask_session *m, const char *key, size_t keylen, 
 /* The tenant's filter went from version from to to by learning value: carry entries over. */
 void mask_strings_carry(const char *tenant, unsigned long from, unsigned long to,
     const char *value, size_t len);
+
+/* mask_elems.c: elements shorter than this are not worth an entry */
+#define MASK_ELEMS_MIN 128
 
 /* mask_recall.c */
 /* The version of the tenant's filter (changes whenever it learns or forgets). */

@@ -24,40 +24,7 @@
 
 #include "arena.h"
 #include "jwalk.h"
-
-/* placeholders end in a letter: "AWS_EC2_001" + "234" would spell "1234" again */
-static const struct {
-	const char *from, *to;
-} table[] = {
-	{ "i-0", "AWS_EC2_X" },
-	{ "1234", "AWS_ACCOUNT_Y" },
-	{ "\"", "AWS_QUOTE_Z" },
-};
-
-static enum mg_err
-t_mask(void *ctx, const char *in, size_t len, struct buf *out)
-{
-	size_t i = 0, k, fl;
-
-	(void)ctx;
-	while (i < len) {
-		for (k = 0; k < MG_NELEM(table); k++) {
-			fl = strlen(table[k].from);
-			if (len - i >= fl && memcmp(in + i, table[k].from, fl) == 0)
-				break;
-		}
-		if (k < MG_NELEM(table)) {
-			if (buf_appends(out, table[k].to) != MG_OK)
-				return MG_ENOMEM;
-			i += strlen(table[k].from);
-		} else {
-			if (buf_appendc(out, in[i]) != MG_OK)
-				return MG_ENOMEM;
-			i++;
-		}
-	}
-	return MG_OK;
-}
+#include "../unit/table_mask.h"
 
 #define SECRET_PH "AWS_SECRET_KEY_001"
 
@@ -72,10 +39,10 @@ t_keyed(void *ctx, const char *key, size_t keylen, const char *in, size_t len, s
 {
 	if (secret_key(key, keylen))
 		return buf_appends(out, SECRET_PH);
-	return t_mask(ctx, in, len, out);
+	return table_mask_default(ctx, in, len, out);
 }
 
-static const struct jwalk_xform xmask = { t_mask, NULL, t_keyed };
+static const struct jwalk_xform xmask = { table_mask_default, NULL, t_keyed };
 
 /* Aborts if a scalar under a "secret" key (nearest key) is not the placeholder. */
 static void

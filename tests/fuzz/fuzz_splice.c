@@ -20,11 +20,10 @@
 
 #include "arena.h"
 #include "jwalk.h"
+#include "../unit/table_mask.h"
 
 /* placeholders end in a letter so that a table entry never spells another */
-static const struct {
-	const char *from, *to;
-} table[] = {
+static const struct table_sub table[] = {
 	{ "i-0", "AWS_EC2_X" },
 	{ "1234", "AWS_ACCOUNT_Y" },
 	{ "\"", "AWS_QUOTE_Z" },
@@ -34,26 +33,8 @@ static const struct {
 static enum mg_err
 t_mask(void *ctx, const char *in, size_t len, struct buf *out)
 {
-	size_t i = 0, k, fl;
-
 	(void)ctx;
-	while (i < len) {
-		for (k = 0; k < MG_NELEM(table); k++) {
-			fl = strlen(table[k].from);
-			if (len - i >= fl && memcmp(in + i, table[k].from, fl) == 0)
-				break;
-		}
-		if (k < MG_NELEM(table)) {
-			if (buf_appends(out, table[k].to) != MG_OK)
-				return MG_ENOMEM;
-			i += strlen(table[k].from);
-		} else {
-			if (buf_appendc(out, in[i]) != MG_OK)
-				return MG_ENOMEM;
-			i++;
-		}
-	}
-	return MG_OK;
+	return table_mask(table, MG_NELEM(table), in, len, out);
 }
 
 static const struct jwalk_xform xmask = { t_mask, NULL, NULL };

@@ -7,6 +7,7 @@
 # harness. The table also goes to tests/fuzz/last-run.md for the benchmark
 # report. Crash inputs are kept in build/fuzz/artifacts/. Last line:
 # "N passed, N failed" (a harness fails when it crashed or did not build).
+# FUZZ_ONLY=NAME runs that harness alone (its row only in last-run.md).
 set -u
 cd "$(dirname "$0")/../.."
 SECONDS_EACH=${FUZZ_SECONDS:-60}
@@ -55,7 +56,7 @@ trap 'rm -rf "$tmp"' EXIT
 } >"$tmp/report"
 printf '%-8s %8s %12s %8s %8s %8s %8s\n' harness seconds executions exec/s before after crashes
 
-for h in tests/fuzz/fuzz_*.c; do
+for h in tests/fuzz/fuzz_${FUZZ_ONLY:-*}.c; do
 	name=$(basename "$h" .c | sed 's/^fuzz_//')
 	bin=$OUT/fuzz_$name
 	corpus=tests/fuzz/corpus/$name

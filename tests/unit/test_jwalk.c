@@ -12,19 +12,16 @@
 #include "th.h"
 #include "arena.h"
 #include "jwalk.h"
+#include "table_mask.h"
 
 /* ---- test transforms: plain substring tables ---- */
 
-struct pair {
-	const char *from, *to;
-};
-
-static const struct pair mask_table[] = {
+static const struct table_sub mask_table[] = {
 	{ "i-0abc", "AWS_EC2_001" },
 	{ "123456789012", "AWS_ACCOUNT_001" },
 };
 
-static const struct pair unmask_table[] = {
+static const struct table_sub unmask_table[] = {
 	{ "AWS_EC2_001", "i-0abc" },
 	{ "AWS_Q_2", "q\"uo\\te" },
 };
@@ -32,28 +29,10 @@ static const struct pair unmask_table[] = {
 static int calls;
 
 static enum mg_err
-replace(const struct pair *t, size_t n, const char *in, size_t len, struct buf *out)
+replace(const struct table_sub *t, size_t n, const char *in, size_t len, struct buf *out)
 {
-	size_t i = 0, k;
-
 	calls++;
-	while (i < len) {
-		for (k = 0; k < n; k++) {
-			size_t fl = strlen(t[k].from);
-			if (len - i >= fl && memcmp(in + i, t[k].from, fl) == 0)
-				break;
-		}
-		if (k < n) {
-			if (buf_appends(out, t[k].to) != MG_OK)
-				return MG_ENOMEM;
-			i += strlen(t[k].from);
-		} else {
-			if (buf_appendc(out, in[i]) != MG_OK)
-				return MG_ENOMEM;
-			i++;
-		}
-	}
-	return MG_OK;
+	return table_mask(t, n, in, len, out);
 }
 
 static enum mg_err

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/wait.h>
 
 #include <json-c/json.h>
 #include <sqlite3.h>
@@ -131,6 +132,164 @@ static const char BODY[] =
     "{\"role\":\"assistant\",\"content\":\"later the secret wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY again\"},"
     "{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\",\"tool_use_id\":\"t1\",\"content\":"
     "\"{\\\"OwnerId\\\": \\\"112233445566\\\", \\\"InstanceId\\\": \\\"i-0a1b2c3d4e5f60003\\\"}\"}]}]}";
+
+/*
+ * Masks body as exchange_body.c does with the cache of masked elements: the
+ * elements found in the cache are put back, the rest is masked. *hits:
+ * elements from the cache; *settled: the filter did not change (else the
+ * exchange masks the whole body again); *ms: the session. NULL when refused.
+ */
+static const char *
+request_elems(struct store *s, const char *body, size_t *hits, int *settled,
+    struct mask_session **ms)
+{
+	struct mask_session *m = mask_session_new(&A, R, s, "t");
+	struct jwalk_xform xf = { xf_mask, m, xf_keyed };
+	struct jwalk_phases ph = { ph_provisional, ph_resolve, m };
+	struct json_object *root = NULL;
+	struct jwalk_elems el;
+	const char *src = body;
+	char err[256], *out = NULL, *merged;
+	size_t len = strlen(body), srclen = len, olen = 0, mlen, i;
+
+	*hits = 0;
+	*ms = m;
+	if (m == NULL || mask_elems_begin(m) != MG_OK)
+		return NULL;
+	if (jwalk_elems_find(body, len, &A, &el))
+		for (i = 0; i < el.n; i++) {
+			el.v[i].out = mask_elems_find(m, el.v[i].field, body + el.v[i].start,
+			    el.v[i].end - el.v[i].start, &el.v[i].outlen);
+			el.v[i].cached = el.v[i].out != NULL;
+			*hits += (size_t)el.v[i].cached;
+		}
+	if (*hits > 0)
+		src = jwalk_elems_reduce(body, len, &el, &A, &srclen);
+	reads = writes = 0;
+	sqlite3_trace_v2(db_handle(s->db), SQLITE_TRACE_STMT, trace_cb, NULL);
+	if (src != NULL && jwalk_parse(src, srclen, &root, err, sizeof(err)) == MG_OK &&
+	    jwalk_mask_request_phased(root, &A, &xf, &ph, err, sizeof(err)) == MG_OK)
+		out = jwalk_splice(root, src, srclen, &A, &olen);
+	sqlite3_trace_v2(db_handle(s->db), 0, NULL, NULL);
+	jwalk_free(root);
+	*settled = mask_elems_settled(m);
+	if (out == NULL || el.n == 0)
+		return out;
+	merged = jwalk_elems_merge(body, &el, out, olen, &A, &mlen);
+	for (i = 0; merged != NULL && i < el.n; i++)
+		if (!el.v[i].cached)
+			mask_elems_store(m, el.v[i].field, body + el.v[i].start,
+			    el.v[i].end - el.v[i].start, el.v[i].out, el.v[i].outlen);
+	return *hits > 0 ? merged : out;
+}
+
+/* Is text i in the cache? (masking it again counts a hit or a miss) */
+static int
+cached(struct mask_session *m, int i)
+{
+	char text[96];
+	unsigned long h0, h1, miss;
+	size_t bytes;
+	struct buf out;
+
+	snprintf(text, sizeof(text), "plain text number %03d, long enough for the cache to keep it", i);
+	buf_init(&out, &A);
+	mask_strings_stats(&h0, &miss, &bytes);
+	if (mask_text(m, text, strlen(text), &out) != MG_OK)
+		return -1;
+	mask_strings_stats(&h1, &miss, &bytes);
+	return h1 > h0;
+}
+
+/* The limit drops the entries used longest ago, not the oldest: what every turn resends stays. */
+static void
+test_cache_lru(void)
+{
+	struct store *s = open_store("cache-on.db");
+	struct mask_session *m = s != NULL ? mask_session_new(&A, R, s, "lru") : NULL;
+	unsigned long h, miss;
+	size_t per, used;
+	int i, first;
+
+	TH_OK(m != NULL, "lru: session");
+	if (m == NULL)
+		return;
+	mask_strings_clear();
+	mask_strings_set_limit(4096);
+	cached(m, 0);
+	mask_strings_stats(&h, &miss, &per);
+	for (i = 1; i < 40; i++)
+		cached(m, i);
+	mask_strings_stats(&h, &miss, &used);
+	first = 40 - (int)(used / per);	/* the entry made longest ago that is still held */
+	TH_OK(per > 0 && first > 0 && first < 38, "lru: the limit holds the last %d of 40", 40 - first);
+	TH_OK(cached(m, first) == 1, "lru: the oldest entry held is used");
+	cached(m, 40);
+	TH_OK(cached(m, first) == 1, "lru: it survives a new entry");
+	TH_OK(cached(m, first + 1) == 0, "lru: the one used longest ago went first");
+	mask_strings_set_limit(0);
+	store_close(s);
+}
+
+/* The cache of masked elements (mask_elems.c) over turns, as the exchange uses it. */
+static void
+test_elems(void)
+{
+	struct store *s = open_store("elems.db");
+	struct mask_session *m, *w;
+	pid_t pid;
+	int status;
+	const char *t1, *t2, *t3, *t4, *t5, *t6;
+	size_t h1, h2, h3, h4, h5, h6;
+	int s1, s2, s3, s4, s5, s6;
+	struct buf out;
+
+	TH_OK(s != NULL, "elems: store opens");
+	if (s == NULL)
+		return;
+	mask_recall_reset();
+	mask_strings_clear();
+	mask_strings_set_limit(2 * 1024 * 1024);
+	t1 = request_elems(s, BODY, &h1, &s1, &m);
+	t2 = request_elems(s, BODY, &h2, &s2, &m);
+	TH_OK(t1 != NULL && h1 == 0 && !s1, "elems: a first turn learns values: nothing kept");
+	TH_OK(t2 != NULL && h2 == 0 && s2 && strcmp(t1, t2) == 0,
+	    "elems: the next turn learns nothing: its elements are kept");
+	t3 = request_elems(s, BODY, &h3, &s3, &m);
+	TH_OK(t3 != NULL && h3 == 2 && s3 && strcmp(t1, t3) == 0,
+	    "elems: turn 3 takes the elements of 128 bytes or more from the cache (%zu), the same bytes",
+	    h3);
+	TH_OK(reads == 1 && writes == 0, "elems: and makes one read, no write (%d, %d)", reads,
+	    writes);
+	buf_init(&out, &A);
+	TH_OK(mask_unmask(m, "back to AWS_EC2_001 now", 23, 0, &out) == MG_OK &&
+	    strstr(out.data, "i-0a1b2c3d4e5f60001") != NULL && reads == 1,
+	    "elems: a hit gives the session its values: restored without the store (%.40s)",
+	    out.data != NULL ? out.data : "");
+	/* another worker (a process of its own) mints a value: the filter catches up */
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		struct store *o = open_store("elems.db");
+		w = o != NULL ? mask_session_new(&A, R, o, "t") : NULL;
+		buf_clear(&out);
+		_exit(w != NULL && mask_text(w, "s3://acme-bucket-elems-3/x", 26, &out) == MG_OK ? 0 :
+		    1);
+	}
+	TH_OK(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 0, "elems: another worker mints a bucket");
+	t4 = request_elems(s, BODY, &h4, &s4, &m);
+	TH_OK(t4 != NULL && h4 == 2 && !s4,
+	    "elems: a request that used cached elements and met new values is not settled: "
+	    "the exchange masks the whole body again (%zu, %d)", h4, s4);
+	t5 = request_elems(s, BODY, &h5, &s5, &m);
+	t6 = request_elems(s, BODY, &h6, &s6, &m);
+	TH_OK(t5 != NULL && h5 == 0 && s5 && t6 != NULL && h6 == 2 && strcmp(t5, t1) == 0 &&
+	    strcmp(t6, t1) == 0, "elems: entries made under the old filter are not used (%zu), "
+	    "new ones are (%zu)", h5, h6);
+	mask_strings_set_limit(0);
+	store_close(s);
+}
 
 /* Two turns and a follow-up, with the cache (store a) and without (store b). */
 static void
@@ -295,17 +454,20 @@ main(void)
 	}
 	store_close(other);
 	test_cache();
+	test_elems();
+	test_cache_lru();
 	store_close(one);
 	store_close(two);
 	mask_recall_reset();
 	rules_free(R);
 	arena_free(&A);
 	{
-		const char *names[] = { "one.db", "two.db", "cache-on.db", "cache-off.db" };
+		const char *names[] = { "one.db", "two.db", "cache-on.db", "cache-off.db",
+			"elems.db" };
 		const char *suffix[] = { "", "-wal", "-shm" };
 		size_t i, k;
 		char p[600];
-		for (i = 0; i < 4; i++)
+		for (i = 0; i < MG_NELEM(names); i++)
 			for (k = 0; k < 3; k++) {
 				snprintf(p, sizeof(p), "%s/%s%s", dir, names[i], suffix[k]);
 				unlink(p);
