@@ -149,8 +149,8 @@ handle(struct worker *w, FCGX_Request *fcgx)
 	 * FastCGI: what is left of the response and the end of the request
 	 * in one write (FCGX_FClose), the write after the response while the
 	 * web server closes its end, and only then the connection
-	 * (FCGX_Finish_r: shutdown, wait for that close): the next request
-	 * on this worker waits for neither in turn.
+	 * (FCGX_Finish_r: shutdown, wait for that close, by then done): the
+	 * settlement overlaps the close instead of following it.
 	 */
 	if (fcgx != NULL) {
 		FCGX_FClose(fcgx->err);
