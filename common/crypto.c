@@ -18,41 +18,79 @@ crypto_random(void *out, size_t len)
 	return MG_OK;
 }
 
+/*
+ * The algorithms are fetched once per process, not on every call
+ * (EVP_sha256() and a "digest" parameter look the name up each time,
+ * a measurable part of a request): a fetched object is immutable.
+ */
+static const EVP_MD *
+sha256_md(void)
+{
+	static EVP_MD *md;
+
+	if (md == NULL)
+		md = EVP_MD_fetch(NULL, "SHA256", NULL);
+	return md;
+}
+
+static const EVP_CIPHER *
+gcm_cipher(void)
+{
+	static EVP_CIPHER *c;
+
+	if (c == NULL)
+		c = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+	return c;
+}
+
 enum mg_err
 crypto_sha256(const void *data, size_t len, unsigned char out[CRYPTO_HASH_LEN])
 {
 	unsigned int outlen = CRYPTO_HASH_LEN;
+	const EVP_MD *md = sha256_md();
 
-	if (EVP_Digest(data, len, out, &outlen, EVP_sha256(), NULL) != 1)
+	if (md == NULL || EVP_Digest(data, len, out, &outlen, md, NULL) != 1)
 		return MG_ENOMEM;
 	return MG_OK;
 }
 
 /*
  * HMAC-SHA256 over the concatenation of parts, with OpenSSL's EVP_MAC, so
- * callers hash several fields without building one buffer. The HMAC
- * algorithm is fetched once per process (after fork in workers).
+ * callers hash several fields without building one buffer. Each call
+ * copies a context that has its digest already (set once per process).
  */
 enum mg_err
 crypto_hmac_sha256v(const unsigned char *key, size_t keylen,
     const struct crypto_part *parts, size_t nparts, unsigned char out[CRYPTO_HASH_LEN])
 {
-	static EVP_MAC *hmac;
-	OSSL_PARAM params[2];
+	static EVP_MAC_CTX *tmpl;
 	EVP_MAC_CTX *ctx = NULL;
 	enum mg_err rc = MG_ENOMEM;
 	size_t i, outlen = 0;
 
-	if (hmac == NULL)
-		hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-	if (hmac == NULL)
-		return MG_ENOMEM;
-	ctx = EVP_MAC_CTX_new(hmac);
+	if (tmpl == NULL) {
+		EVP_MAC *hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+		OSSL_PARAM params[2];
+
+		if (hmac == NULL)
+			return MG_ENOMEM;
+		tmpl = EVP_MAC_CTX_new(hmac);
+		EVP_MAC_free(hmac);	/* the context holds its own reference */
+		if (tmpl == NULL)
+			return MG_ENOMEM;
+		params[0] = OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0);
+		params[1] = OSSL_PARAM_construct_end();
+		/* initialised (any key) so that it can be copied; each copy is keyed again */
+		if (EVP_MAC_init(tmpl, (const unsigned char *)"k", 1, params) != 1) {
+			EVP_MAC_CTX_free(tmpl);
+			tmpl = NULL;
+			return MG_ENOMEM;
+		}
+	}
+	ctx = EVP_MAC_CTX_dup(tmpl);
 	if (ctx == NULL)
 		return MG_ENOMEM;
-	params[0] = OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0);
-	params[1] = OSSL_PARAM_construct_end();
-	if (EVP_MAC_init(ctx, key, keylen, params) != 1)
+	if (EVP_MAC_init(ctx, key, keylen, NULL) != 1)
 		goto out;
 	for (i = 0; i < nparts; i++)
 		if (EVP_MAC_update(ctx, parts[i].data, parts[i].len) != 1)
@@ -153,7 +191,7 @@ crypto_seal(const unsigned char key[CRYPTO_KEY_LEN], const void *aad,
 	ctx = EVP_CIPHER_CTX_new();
 	if (ctx == NULL)
 		goto out;
-	if (EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, p) != 1 ||
+	if (EVP_EncryptInit_ex(ctx, gcm_cipher(), NULL, key, p) != 1 ||
 	    (aadlen > 0 && EVP_EncryptUpdate(ctx, NULL, &n, aad, (int)aadlen) != 1) ||
 	    EVP_EncryptUpdate(ctx, p + CRYPTO_NONCE_LEN, &n, plain, (int)len) != 1 ||
 	    EVP_EncryptFinal_ex(ctx, p + CRYPTO_NONCE_LEN + n, &m) != 1 ||
@@ -191,7 +229,7 @@ crypto_open(const unsigned char key[CRYPTO_KEY_LEN], const void *aad,
 		rc = MG_ENOMEM;
 		goto out;
 	}
-	if (EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, s) != 1 ||
+	if (EVP_DecryptInit_ex(ctx, gcm_cipher(), NULL, key, s) != 1 ||
 	    (aadlen > 0 && EVP_DecryptUpdate(ctx, NULL, &n, aad, (int)aadlen) != 1) ||
 	    EVP_DecryptUpdate(ctx, p, &n, s + CRYPTO_NONCE_LEN, (int)plen) != 1 ||
 	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, CRYPTO_TAG_LEN,

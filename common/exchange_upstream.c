@@ -46,18 +46,27 @@ listed(const char *const *list, size_t n, const char *name)
 
 /*
  * This instance's loop mark: stable per data key, meaningless outside.
- * If it cannot be computed the mark is empty, which never matches.
+ * If it cannot be computed the mark is empty, which never matches. The
+ * last one computed is kept (every request needs it), with its data key.
  */
 static void
 hop_mark(const struct cfg *c, char out[33])
 {
+	static unsigned char key[sizeof(c->data_key)];
+	static char mark[33];
 	unsigned char h[CRYPTO_HASH_LEN];
 
+	if (mark[0] != '\0' && memcmp(key, c->data_key, sizeof(key)) == 0) {
+		memcpy(out, mark, sizeof(mark));
+		return;
+	}
 	if (CRYPTO_DERIVE(c->data_key, sizeof(c->data_key), "maskgate hop v1", h) != MG_OK) {
 		out[0] = '\0';
 		return;
 	}
 	crypto_hex(out, h, 16);
+	memcpy(key, c->data_key, sizeof(key));
+	memcpy(mark, out, sizeof(mark));
 }
 
 static void

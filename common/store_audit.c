@@ -237,6 +237,48 @@ store_metric_add(struct store *s, const char *name, const char *labels, double d
 	return step_done(st);
 }
 
+/*
+ * Up to STORE_METRIC_ROWS counters in one multi-row upsert: one statement
+ * run instead of one per counter. The rows' keys must be distinct (the
+ * PostgreSQL upsert refuses to update one row twice in a statement).
+ */
+static enum mg_err
+metric_add_rows(struct store *s, const struct store_metric *rows, size_t n)
+{
+	char sql[128 + STORE_METRIC_ROWS * 24];
+	struct db_stmt *st;
+	size_t i, len;
+
+	len = (size_t)snprintf(sql, sizeof(sql), "INSERT INTO metric(name, labels, value) VALUES ");
+	for (i = 0; i < n; i++)
+		len += (size_t)snprintf(sql + len, sizeof(sql) - len, "%s(?%zu, ?%zu, ?%zu)",
+		    i > 0 ? ", " : "", 3 * i + 1, 3 * i + 2, 3 * i + 3);
+	snprintf(sql + len, sizeof(sql) - len, " ON CONFLICT(name, labels) DO UPDATE SET "
+	    "value = metric.value + excluded.value");
+	st = db_prepare(s->db, sql);
+	if (st == NULL)
+		return MG_ESTORE;
+	for (i = 0; i < n; i++) {
+		db_bind_text(st, (int)(3 * i + 1), rows[i].name);
+		db_bind_text(st, (int)(3 * i + 2), rows[i].labels);
+		db_bind_double(st, (int)(3 * i + 3), rows[i].delta);
+	}
+	return step_done(st);
+}
+
+enum mg_err
+store_metric_add_batch(struct store *s, const struct store_metric *rows, size_t n)
+{
+	enum mg_err rc = MG_OK;
+	size_t i, k;
+
+	for (i = 0; i < n && rc == MG_OK; i += k) {
+		k = n - i < STORE_METRIC_ROWS ? n - i : STORE_METRIC_ROWS;
+		rc = metric_add_rows(s, rows + i, k);
+	}
+	return rc;
+}
+
 enum mg_err
 store_metric_each(struct store *s,
     void (*fn)(void *ctx, const char *name, const char *labels, double value), void *ctx)

@@ -154,6 +154,50 @@ store_mask_daily_add(struct store *s, long day, const char *tenant, const char *
 	return step_done(st);
 }
 
+static enum mg_err
+mask_daily_rows(struct store *s, long day, const char *tenant,
+    const struct store_mask_count *rows, size_t n)
+{
+	char sql[256 + STORE_MASK_DAILY_ROWS * 40];
+	struct db_stmt *st;
+	size_t i, len;
+
+	len = (size_t)snprintf(sql, sizeof(sql), "INSERT INTO mask_daily(day, tenant, type, masked, "
+	    "minted, restored) VALUES ");
+	for (i = 0; i < n; i++)
+		len += (size_t)snprintf(sql + len, sizeof(sql) - len, "%s(?1, ?2, ?%zu, ?%zu, ?%zu, ?%zu)",
+		    i > 0 ? ", " : "", 4 * i + 3, 4 * i + 4, 4 * i + 5, 4 * i + 6);
+	snprintf(sql + len, sizeof(sql) - len, " ON CONFLICT(day, tenant, type) DO UPDATE SET "
+	    "masked = mask_daily.masked + excluded.masked, minted = mask_daily.minted + "
+	    "excluded.minted, restored = mask_daily.restored + excluded.restored");
+	st = db_prepare(s->db, sql);
+	if (st == NULL)
+		return MG_ESTORE;
+	db_bind_int64(st, 1, day);
+	db_bind_text(st, 2, tenant);
+	for (i = 0; i < n; i++) {
+		db_bind_text(st, (int)(4 * i + 3), rows[i].type);
+		db_bind_int64(st, (int)(4 * i + 4), (int64_t)rows[i].masked);
+		db_bind_int64(st, (int)(4 * i + 5), (int64_t)rows[i].minted);
+		db_bind_int64(st, (int)(4 * i + 6), (int64_t)rows[i].restored);
+	}
+	return step_done(st);
+}
+
+enum mg_err
+store_mask_daily_add_batch(struct store *s, long day, const char *tenant,
+    const struct store_mask_count *rows, size_t n)
+{
+	enum mg_err rc = MG_OK;
+	size_t i, k;
+
+	for (i = 0; i < n && rc == MG_OK; i += k) {
+		k = n - i < STORE_MASK_DAILY_ROWS ? n - i : STORE_MASK_DAILY_ROWS;
+		rc = mask_daily_rows(s, day, tenant, rows + i, k);
+	}
+	return rc;
+}
+
 enum mg_err
 store_mask_daily_each(struct store *s, long from_day,
     void (*fn)(void *ctx, long day, const char *tenant, const char *type, long masked,

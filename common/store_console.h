@@ -37,6 +37,19 @@ enum mg_err store_login_fail(struct store *s, const char *addr, long window);
 /* Adds one request's masking counts for (day, tenant, type); joins a transaction. */
 enum mg_err store_mask_daily_add(struct store *s, long day, const char *tenant,
     const char *type, unsigned long masked, unsigned long minted, unsigned long restored);
+/* One type's masking counts, for store_mask_daily_add_batch(). */
+struct store_mask_count {
+	const char *type;
+	unsigned long masked, minted, restored;
+};
+/* Types per statement in store_mask_daily_add_batch(). */
+#define STORE_MASK_DAILY_ROWS 16
+/*
+ * store_mask_daily_add() for n distinct types at once, in multi-row
+ * upserts of STORE_MASK_DAILY_ROWS; joins a transaction.
+ */
+enum mg_err store_mask_daily_add_batch(struct store *s, long day, const char *tenant,
+    const struct store_mask_count *rows, size_t n);
 /* Calls fn for every row from from_day on, ordered by day, tenant, type. */
 enum mg_err store_mask_daily_each(struct store *s, long from_day,
     void (*fn)(void *ctx, long day, const char *tenant, const char *type, long masked,

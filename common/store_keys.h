@@ -144,6 +144,18 @@ enum mg_err store_master_rotate(struct store *s, const char *new_hash,
 /* Adds delta to the counter (name, labels); joins an open transaction. */
 enum mg_err store_metric_add(struct store *s, const char *name, const char *labels,
     double delta);
+/* One counter's addition, for store_metric_add_batch(). */
+struct store_metric {
+	const char *name, *labels;
+	double delta;
+};
+/* Counters per statement in store_metric_add_batch(). */
+#define STORE_METRIC_ROWS 16
+/*
+ * Adds every row's delta to its counter, STORE_METRIC_ROWS to a statement;
+ * joins an open transaction. The rows' (name, labels) must be distinct.
+ */
+enum mg_err store_metric_add_batch(struct store *s, const struct store_metric *rows, size_t n);
 /* Calls fn for every counter, ordered by name then labels. */
 enum mg_err store_metric_each(struct store *s,
     void (*fn)(void *ctx, const char *name, const char *labels, double value), void *ctx);

@@ -10,9 +10,16 @@
 
 static CURL *up_handle;
 
+/*
+ * How often, at most, a transfer asks whether its client went away (and
+ * renews its lease): libcurl calls the progress callback many times per
+ * transfer, and each question is a system call or two.
+ */
+#define UP_CHECK_MS 10
+
 struct up_state {
 	struct up_call *call;
-	double t0;
+	double t0, checked;
 	int got_body;
 	enum mg_err cb_error;
 };
@@ -77,8 +84,12 @@ static int
 on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
 {
 	struct up_state *st = ud;
+	double now = mg_now_ms();
 
 	(void)dt; (void)dn; (void)ut; (void)un;
+	if (now - st->checked < UP_CHECK_MS)
+		return 0;
+	st->checked = now;
 	if (tick_fn != NULL)
 		tick_fn(tick_arg);
 	if (st->call->client_gone != NULL && st->call->client_gone(st->call->ctx)) {
@@ -91,7 +102,8 @@ on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un
 enum mg_err
 up_perform(const struct cfg *c, struct up_call *call)
 {
-	struct up_state st = { call, mg_now_ms(), 0, MG_OK };
+	double t0 = mg_now_ms();
+	struct up_state st = { call, t0, t0, 0, MG_OK };
 	CURLcode cc;
 
 	call->status = 0;

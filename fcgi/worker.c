@@ -134,7 +134,9 @@ handle(struct worker *w, FCGX_Request *fcgx)
 	route_dispatch(&req);
 	if (!req.started)
 		http_error(&req, 500, ET_API, "handler produced no response");
-	http_flush(&req);
+	/* FastCGI: the rest of the response goes with the end-of-request records */
+	if (fcgx == NULL)
+		http_flush(&req);
 	/* the routing-table entry, never the raw path: /key/info/sk-... is a key */
 	o = &req.ex.out;
 	log_info("access rid=%s tenant=%s method=%s route=%s status=%d bytes=%zu "
@@ -145,12 +147,25 @@ handle(struct worker *w, FCGX_Request *fcgx)
 	    o->reason != OUT_OK ? " reason=" : "",
 	    o->reason != OUT_OK ? outcome_reason_name(o->reason) : "",
 	    req.client_gone ? " client_gone=1" : "");
-	/* the client has its whole answer; only then the request's one write */
+	/*
+	 * The client has its whole answer; only then the request's one write.
+	 * FastCGI: what is left of the response and the end of the request
+	 * in one write (FCGX_FClose), the write after the response while the
+	 * web server closes its end, and only then the connection
+	 * (FCGX_Finish_r: shutdown, wait for that close, by then done): the
+	 * settlement overlaps the close instead of following it.
+	 */
+	if (fcgx != NULL) {
+		FCGX_FClose(fcgx->err);
+		if (FCGX_FClose(fcgx->out) != 0 && !req.client_gone)
+			log_info("rid=%s client_gone=1 (at the end of the response)",
+			    req.request_id);
+	} else {
+		cgi_end_response();
+	}
+	route_account(&req);
 	if (fcgx != NULL)
 		FCGX_Finish_r(fcgx);
-	else
-		cgi_end_response();
-	route_account(&req);
 	w->served++;
 }
 

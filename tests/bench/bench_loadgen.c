@@ -1,12 +1,14 @@
 /*
  * bench_loadgen.c - closed-loop HTTP load generator for `make bench`.
  *
- *   bench_loadgen URL BODYFILE CONCURRENCY REQUESTS [HEADER...]
+ *   bench_loadgen URL BODYFILE[,BODYFILE...] CONCURRENCY REQUESTS [HEADER...]
  *
  * CONCURRENCY threads each send REQUESTS/CONCURRENCY POSTs of BODYFILE over
  * a kept-alive libcurl connection and record the latency of each, and the
  * time until the first body byte arrives. Prints one JSON line: p50/p99 latency and TTFB in
- * milliseconds, requests per second and the error count.
+ * milliseconds, requests per second and the error count. With several
+ * BODYFILEs, each thread's request i sends body i modulo their number (one
+ * connection for requests that must each differ, such as first turns).
  */
 #include <curl/curl.h>
 #include <pthread.h>
@@ -16,10 +18,13 @@
 
 #include "mg.h"
 
+#define MAX_BODIES 64
+
 struct job {
 	const char *url;
-	const char *body;
-	long body_len;
+	char **body;
+	long *body_len;
+	int nbodies;
 	struct curl_slist *headers;
 	int count;
 	double *lat;
@@ -48,15 +53,16 @@ run(void *arg)
 
 	curl_easy_setopt(h, CURLOPT_URL, j->url);
 	curl_easy_setopt(h, CURLOPT_PROXY, "");
-	curl_easy_setopt(h, CURLOPT_POSTFIELDS, j->body);
-	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, j->body_len);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, j->headers);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, first_byte);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
 	for (i = 0; i < j->count; i++) {
-		double t0 = mg_now_ms(), first = 0;
+		double t0, first = 0;
 		long code = 0;
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, j->body[i % j->nbodies]);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, j->body_len[i % j->nbodies]);
 		curl_easy_setopt(h, CURLOPT_WRITEDATA, &first);
+		t0 = mg_now_ms();
 		if (curl_easy_perform(h) != CURLE_OK)
 			j->errors++;
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
@@ -92,13 +98,14 @@ main(int argc, char **argv)
 	struct job *jobs;
 	pthread_t *th;
 	double *lat, *ttfb, t0, secs;
-	char *body;
-	long len;
-	int conc, total, per, i, errors = 0;
+	char *body[MAX_BODIES], *files, *name, *save = NULL;
+	long len[MAX_BODIES];
+	int conc, total, per, i, nbodies = 0, errors = 0;
 	FILE *f;
 
 	if (argc < 5) {
-		fprintf(stderr, "usage: bench_loadgen URL BODYFILE CONCURRENCY REQUESTS [HEADER...]\n");
+		fprintf(stderr, "usage: bench_loadgen URL BODYFILE[,BODYFILE...] CONCURRENCY "
+		    "REQUESTS [HEADER...]\n");
 		return 2;
 	}
 	conc = (int)strtol(argv[3], NULL, 10);
@@ -106,14 +113,24 @@ main(int argc, char **argv)
 	if (conc < 1 || total < conc)
 		return 2;
 	per = total / conc;
-	f = fopen(argv[2], "rb");
-	if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0)
-		return 1;
-	rewind(f);
-	body = malloc((size_t)len + 1);
-	if (body == NULL || fread(body, 1, (size_t)len, f) != (size_t)len)
-		return 1;
-	fclose(f);
+	files = strdup(argv[2]);
+	for (name = strtok_r(files, ",", &save); name != NULL; name = strtok_r(NULL, ",", &save)) {
+		if (nbodies == MAX_BODIES)
+			return 2;
+		f = fopen(name, "rb");
+		if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (len[nbodies] = ftell(f)) < 0)
+			return 1;
+		rewind(f);
+		body[nbodies] = malloc((size_t)len[nbodies] + 1);
+		if (body[nbodies] == NULL ||
+		    fread(body[nbodies], 1, (size_t)len[nbodies], f) != (size_t)len[nbodies])
+			return 1;
+		fclose(f);
+		nbodies++;
+	}
+	free(files);
+	if (nbodies == 0)
+		return 2;
 	for (i = 5; i < argc; i++)
 		headers = curl_slist_append(headers, argv[i]);
 	headers = curl_slist_append(headers, "Expect:");
@@ -126,7 +143,7 @@ main(int argc, char **argv)
 		return 1;
 	t0 = mg_now_ms();
 	for (i = 0; i < conc; i++) {
-		jobs[i] = (struct job){ argv[1], body, len, headers, per, lat + i * per,
+		jobs[i] = (struct job){ argv[1], body, len, nbodies, headers, per, lat + i * per,
 		    ttfb + i * per, 0 };
 		pthread_create(&th[i], NULL, run, &jobs[i]);
 	}
@@ -144,7 +161,8 @@ main(int argc, char **argv)
 	    (per * conc) / secs, errors);
 	curl_slist_free_all(headers);
 	curl_global_cleanup();
-	free(body);
+	for (i = 0; i < nbodies; i++)
+		free(body[i]);
 	free(jobs);
 	free(th);
 	free(lat);
