@@ -235,7 +235,7 @@ db_begin_read(struct db *db)
 enum db_step
 db_commit(struct db *db)
 {
-	return db->ops->exec(db, "COMMIT");
+	return db->ops->commit != NULL ? db->ops->commit(db) : db->ops->exec(db, "COMMIT");
 }
 
 void

@@ -34,6 +34,7 @@ struct db_ops {
 	long (*changes)(struct db *db);
 	enum db_step (*exec)(struct db *db, const char *sql);
 	enum db_step (*begin)(struct db *db, int write);
+	enum db_step (*commit)(struct db *db);	/* NULL: exec("COMMIT") */
 	void (*rollback)(struct db *db);
 	int (*in_transaction)(struct db *db);
 	const char *(*errmsg)(struct db *db);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "db_int.h"
@@ -28,6 +29,8 @@ struct sq_stmt {
 struct sq_db {
 	struct db base;
 	sqlite3 *h;
+	long busy_ms;		/* MASKGATE_BUSY_TIMEOUT_MS */
+	struct timespec busy_since;
 	struct sq_stmt *cache[DB_CACHE_BUCKETS];
 };
 
@@ -79,6 +82,31 @@ ensure_dir(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * Waits for a lock another worker holds: SQLite's own busy_timeout sleeps
+ * 1 ms at first and more each time, for a write transaction that holds
+ * the lock a tenth of that; these sleeps start at 50 us and stop at 1.6 ms,
+ * for at most busy_ms in all.
+ */
+static int
+sq_busy(void *arg, int count)
+{
+	struct sq_db *db = arg;
+	struct timespec now, nap = { 0, 0 };
+	long waited;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (count == 0)
+		db->busy_since = now;
+	waited = (now.tv_sec - db->busy_since.tv_sec) * 1000 +
+	    (now.tv_nsec - db->busy_since.tv_nsec) / 1000000;
+	if (waited >= db->busy_ms)
+		return 0;
+	nap.tv_nsec = (50L << (count < 5 ? count : 5)) * 1000;
+	nanosleep(&nap, NULL);
+	return 1;
+}
+
 enum mg_err
 db_sqlite_open(const char *path, long busy_ms, struct db **out, char *err, size_t errlen)
 {
@@ -111,7 +139,8 @@ db_sqlite_open(const char *path, long busy_ms, struct db **out, char *err, size_
 		return MG_ESTORE;
 	}
 	umask(old);
-	sqlite3_busy_timeout(db->h, (int)busy_ms);
+	db->busy_ms = busy_ms;
+	sqlite3_busy_handler(db->h, sq_busy, db);
 	if (sqlite3_exec(db->h, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
 	    "PRAGMA foreign_keys=ON;", NULL, NULL, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "MASKGATE_DB: %s is not a usable SQLite database: %s",
@@ -307,10 +336,32 @@ sq_exec(struct db *d, const char *sql)
 	return map_rc(rc);
 }
 
+/* A statement of the cache run once: BEGIN and COMMIT, parsed once per connection. */
+static enum db_step
+sq_run(struct db *d, const char *sql)
+{
+	struct db_stmt *st = sq_prepare(d, sql);
+	enum db_step step;
+
+	if (st == NULL)
+		return DB_EOTHER;
+	step = map_rc(sqlite3_step(ST(st)->st));
+	if (step != DB_DONE)
+		log_error("store: %s: %s", sql, sqlite3_errmsg(SQ(d)->h));
+	sq_done(st);
+	return step;
+}
+
 static enum db_step
 sq_begin(struct db *d, int write)
 {
-	return sq_exec(d, write ? "BEGIN IMMEDIATE" : "BEGIN");
+	return sq_run(d, write ? "BEGIN IMMEDIATE" : "BEGIN");
+}
+
+static enum db_step
+sq_commit(struct db *d)
+{
+	return sq_run(d, "COMMIT");
 }
 
 static void
@@ -361,6 +412,7 @@ static const struct db_ops sq_ops = {
 	.changes = sq_changes,
 	.exec = sq_exec,
 	.begin = sq_begin,
+	.commit = sq_commit,
 	.rollback = sq_rollback,
 	.in_transaction = sq_in_transaction,
 	.errmsg = sq_errmsg,
