@@ -115,8 +115,9 @@ take_spare(struct arena *a, size_t need)
 	return NULL;
 }
 
-void *
-arena_alloc(struct arena *a, size_t size)
+/* size bytes from the arena; zero: cleared (buffers that track their length need not be) */
+static void *
+take(struct arena *a, size_t size, int zero)
 {
 	struct arena_chunk *c = a->head;
 	size_t need = align_up(size ? size : 1), csize;
@@ -147,13 +148,21 @@ arena_alloc(struct arena *a, size_t size)
 	c->last = c->used;
 	c->used += need;
 	a->total += need;
-	memset(c->mem + c->last, 0, need);
+	if (zero)
+		memset(c->mem + c->last, 0, need);
 	return c->mem + c->last;
+}
+
+void *
+arena_alloc(struct arena *a, size_t size)
+{
+	return take(a, size, 1);
 }
 
 /*
  * Grows the allocation at p from oldsize to newsize. Extends in place when p
  * is the most recent allocation of the current chunk; otherwise copies.
+ * The bytes past oldsize are not cleared either way.
  */
 static void *
 arena_grow(struct arena *a, void *p, size_t oldsize, size_t newsize)
@@ -170,7 +179,7 @@ arena_grow(struct arena *a, void *p, size_t oldsize, size_t newsize)
 			return p;
 		}
 	}
-	n = arena_alloc(a, newsize);
+	n = take(a, newsize, 0);
 	if (n != NULL && p != NULL && oldsize > 0)
 		memcpy(n, p, oldsize);
 	return n;
