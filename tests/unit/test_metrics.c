@@ -88,7 +88,7 @@ static void
 test_daily_batch(struct store *s)
 {
 	struct store_mask_count rows[20];
-	char types[20][8];
+	char types[20][16];
 	long sum = 0;
 	int i;
 
