@@ -100,6 +100,25 @@ class Gateway(harness.Lighttpd):
                                          '"min-procs" => 16, "max-procs" => 16')
 
 
+class Passthrough(Gateway):
+    """The floor under maskgate's path: tests/bench/bench_passthrough.c, a
+    FastCGI worker on the same two libraries (libfcgi, libcurl) that
+    forwards each request unchanged and copies the answer back, behind the
+    same lighttpd configuration with as many workers. What is left between
+    it and maskgate is maskgate's own work (auth, masking, store, restore)."""
+    kind = "passthrough"
+    BIN = os.path.join(harness.ROOT, OUT, "bench", "bench_passthrough")
+
+    def backend(self):
+        return super().backend().replace(harness.FCGI, self.BIN)
+
+    def worker_pids(self):
+        tag = ("\0MASKGATE_DB=%s\0" % self.env["MASKGATE_DB"]).encode()
+        return sorted(pid for pid, (_, state, cmd, env) in harness.proc_table().items()
+                      if state != "Z" and os.path.basename(cmd.split(" ")[0]) == "bench_passthrough"
+                      and tag in b"\0" + env)
+
+
 def warm_up(gw, body):
     """Requests from 16 clients, so that every worker has served some (a
     long-running deployment's workers all have): connections, the mapping
@@ -162,6 +181,7 @@ def main():
     size_kb = os.path.getsize(body) / 1024
     up = Upstream()
     mp = ModProxy(up).start(up.port)
+    pt = Passthrough(up).start()
     gw = Gateway(up, MASKGATE_LOG_LEVEL="warn", MASKGATE_BEDROCK_URL=up.url,
                  MASKGATE_BEDROCK_REGION="us-east-1",
                  MASKGATE_AWS_ACCESS_KEY_ID="AKIABENCH00000000001",
@@ -196,11 +216,13 @@ def main():
             cold.stop()
         # warm up: from here on every request is a turn N+1 on a warm worker
         warm_up(gw, body)
+        load(pt.url + "/v1/messages", body, 16, 16 * 10)
         idle = worker_rss(gw)
         idle_pss, idle_uss, _ = worker_mem(gw)
         for conc, n in ((1, N1), (16, N16)):
             d = load(up.url + "/v1/messages", body, conc, n)
             p = load(mp.url + "/v1/messages", body, conc, n)
+            f = load(pt.url + "/v1/messages", body, conc, n)
             tx0, r0 = store_counts(gw)
             g = load(gw.url + "/v1/messages", body, conc, n, gw.master)
             tx1, r1 = store_counts(gw)
@@ -223,12 +245,22 @@ def main():
             rows.append(("turn N+1, %d clients, requests/s: direct / mod_proxy / maskgate" % conc,
                          "%.0f / %.0f / %.0f" % (d["rps"], p["rps"], g["rps"]),
                          "maskgate %.2fx of mod_proxy" % (g["rps"] / p["rps"])))
+            rows.append(("turn N+1, %d client%s, the floor: a pass-through FastCGI worker (libfcgi + "
+                         "libcurl, no masking, no store), p50 / requests/s: pass-through / maskgate"
+                         % (conc, "s" if conc > 1 else ""),
+                         "%.2f / %.2f ms, %.0f / %.0f" % (f["p50_ms"], g["p50_ms"], f["rps"], g["rps"]),
+                         "pass-through adds %.2f ms, %.2fx of mod_proxy; maskgate adds %.2f ms more, "
+                         "%.2fx of the pass-through" % (f["p50_ms"] - d["p50_ms"], f["rps"] / p["rps"],
+                                                        g["p50_ms"] - f["p50_ms"], g["rps"] / f["rps"])))
         d = load(up.url + "/v1/messages", sbody, 1, N1)
         p = load(mp.url + "/v1/messages", sbody, 1, N1)
+        f = load(pt.url + "/v1/messages", sbody, 1, N1)
         g = load(gw.url + "/v1/messages", sbody, 1, N1, gw.master)
-        rows.append(("streaming time to first byte p50: direct / mod_proxy / maskgate",
-                     "%.2f / %.2f / %.2f ms" % (d["ttfb_p50_ms"], p["ttfb_p50_ms"], g["ttfb_p50_ms"]),
-                     "maskgate adds %.2f ms" % (g["ttfb_p50_ms"] - d["ttfb_p50_ms"])))
+        rows.append(("streaming time to first byte p50: direct / mod_proxy / pass-through / maskgate",
+                     "%.2f / %.2f / %.2f / %.2f ms" % (d["ttfb_p50_ms"], p["ttfb_p50_ms"],
+                                                       f["ttfb_p50_ms"], g["ttfb_p50_ms"]),
+                     "maskgate adds %.2f ms (the pass-through %.2f ms)"
+                     % (g["ttfb_p50_ms"] - d["ttfb_p50_ms"], f["ttfb_p50_ms"] - d["ttfb_p50_ms"])))
         rows.append(("streaming whole response p50: direct / mod_proxy / maskgate",
                      "%.2f / %.2f / %.2f ms" % (d["p50_ms"], p["p50_ms"], g["p50_ms"]),
                      "maskgate adds %.2f ms" % (g["p50_ms"] - d["p50_ms"])))
@@ -271,8 +303,17 @@ def main():
                          % (med(idle_pss), med(pss), med(idle_uss), med(uss)),
                          "after load, of the RSS: median %d KB shared (library pages, "
                          "in memory once), %d KB private" % (med(shared), med(uss))))
+        prss = worker_rss(pt)
+        ppss, puss, _ = worker_mem(pt)
+        if prss and ppss and rss:
+            rows.append(("pass-through worker RSS / Pss / private after load (%d workers)" % len(prss),
+                         "median %d / %d / %d KB" % (prss[len(prss) // 2], ppss[len(ppss) // 2],
+                                                     puss[len(puss) // 2]),
+                         "the libraries alone (libcurl's and libfcgi's): maskgate's RSS is %.2fx"
+                         % (rss[len(rss) // 2] / prss[len(prss) // 2])))
     finally:
         gw.stop()
+        pt.stop()
         mp.stop()
         harness.stop_all()
     for r in rows:
