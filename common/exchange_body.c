@@ -74,25 +74,24 @@ drop_cached(struct exchange_body *b)
 static void
 take_cached(struct exchange *ex, struct exchange_body *b, const char **src, size_t *len)
 {
+	struct jwalk_known known = { mask_elems_known, NULL };
 	size_t i;
 
 	*src = b->raw;
 	*len = b->rawlen;
-	if (!jwalk_elems_find(b->raw, b->rawlen, ex->arena, &b->el))
-		return;
 	b->ms = mask_session_new(ex->arena, ex->env->rules, ex->env->store,
 	    ex->principal.tenant);
 	if (b->ms == NULL || mask_elems_begin(b->ms) != MG_OK) {
 		drop_cached(b);	/* the ordinary path meets and reports the error */
 		return;
 	}
-	for (i = 0; i < b->el.n; i++) {
-		struct jwalk_elem *e = &b->el.v[i];
-		e->out = mask_elems_find(b->ms, e->field, b->raw + e->start, e->end - e->start,
-		    &e->outlen);
-		e->cached = e->out != NULL;
-		b->hits += (size_t)e->cached;
+	known.ctx = b->ms;
+	if (!jwalk_elems_find(b->raw, b->rawlen, ex->arena, &b->el, &known)) {
+		drop_cached(b);
+		return;
 	}
+	for (i = 0; i < b->el.n; i++)
+		b->hits += (size_t)b->el.v[i].cached;
 	if (b->hits > 0) {
 		*src = jwalk_elems_reduce(b->raw, b->rawlen, &b->el, ex->arena, len);
 		if (*src == NULL) {

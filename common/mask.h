@@ -120,8 +120,10 @@ void mask_strings_stats(unsigned long *hits, unsigned long *misses, size_t *byte
  * element of system, tools or messages, its raw bytes as the client sent
  * them), in the memory of the masked-string cache. mask_elems_begin()
  * starts two-phase masking (mask_defer) and fixes the filter the lookups
- * use; mask_elems_find() gives an element's masked bytes (and the session
- * the values they stand for), or NULL; mask_elems_settled() says whether
+ * use; mask_elems_find() gives the masked bytes of the element raw[0..avail)
+ * begins with (its length in *inlen; the session gets the values they
+ * stand for), or NULL; mask_elems_known() is the same as a jwalk_known
+ * finder (ctx: the session); mask_elems_settled() says whether
  * the filter is still that one after masking: if not, and an element came
  * from the cache, the caller must mask the whole request again (in a new
  * session); mask_elems_store() keeps an element's masked bytes, only when
@@ -129,7 +131,9 @@ void mask_strings_stats(unsigned long *hits, unsigned long *misses, size_t *byte
  */
 enum mg_err mask_elems_begin(struct mask_session *m);
 const char *mask_elems_find(struct mask_session *m, const char *field, const char *raw,
-    size_t len, size_t *outlen);
+    size_t avail, size_t *inlen, size_t *outlen);
+struct jwalk_elem;
+size_t mask_elems_known(void *session, struct jwalk_elem *e, const char *s, size_t avail);
 int mask_elems_settled(const struct mask_session *m);
 void mask_elems_store(struct mask_session *m, const char *field, const char *raw, size_t len,
     const char *out, size_t outlen);

@@ -39,7 +39,8 @@
 struct mask_strings_entry {
 	struct mask_strings_entry *next;	/* bucket chain */
 	struct mask_strings_entry *older, *newer;	/* by last use */
-	uint64_t hash;
+	uint64_t hash;			/* of tenant, key and in, or in's first MASK_CACHE_PREFIX bytes */
+	int prefixed;			/* hashed by its first bytes: found by mask_strings_find_prefix */
 	const struct rules *rules;
 	unsigned long version;		/* of the tenant's filter when made */
 	time_t made;
@@ -147,41 +148,73 @@ fresh(const struct mask_session *m, const struct mask_strings_entry *e, time_t n
 	return now - e->made < life && now >= e->made;
 }
 
+/* e matched: usable, and then the youngest; else dropped (NULL). */
+static const struct mask_strings_entry *
+take(struct mask_session *m, struct mask_strings_entry *e, unsigned long version)
+{
+	if (e->rules != m->rules || e->version != version || !fresh(m, e, time(NULL))) {
+		entry_free(e);
+		return NULL;
+	}
+	hits++;
+	if (e != newest) {
+		/* used: to the young end, so the limit drops what is not resent */
+		if (e->older != NULL)
+			e->older->newer = e->newer;
+		else
+			oldest = e->newer;
+		e->newer->older = e->older;
+		e->older = newest;
+		e->newer = NULL;
+		newest->newer = e;
+		newest = e;
+	}
+	return e;
+}
+
 const struct mask_strings_entry *
 mask_strings_find(struct mask_session *m, const char *key, size_t keylen, const char *in,
     size_t len, unsigned long version)
 {
+	const struct mask_strings_entry *hit;
+	struct mask_strings_entry *e, *next;
 	uint64_t h;
-	struct mask_strings_entry *e;
-	time_t now;
 
 	if (limit == 0)
 		return NULL;
 	h = key_hash(m->tenant, key, keylen, in, len);
-	now = time(NULL);
-	for (e = buckets[h & (MASK_CACHE_BUCKETS - 1)]; e != NULL; e = e->next) {
-		if (e->hash != h || e->inlen != len || e->keylen != keylen ||
-		    strcmp(e->tenant, m->tenant) != 0 || memcmp(e->in, in, len) != 0 ||
-		    (keylen > 0 && memcmp(e->key, key, keylen) != 0))
-			continue;
-		if (e->rules != m->rules || e->version != version || !fresh(m, e, now)) {
-			entry_free(e);
-			break;
+	for (e = buckets[h & (MASK_CACHE_BUCKETS - 1)]; e != NULL; e = next) {
+		next = e->next;
+		if (e->hash == h && !e->prefixed && e->inlen == len && e->keylen == keylen &&
+		    strcmp(e->tenant, m->tenant) == 0 && memcmp(e->in, in, len) == 0 &&
+		    (keylen == 0 || memcmp(e->key, key, keylen) == 0) &&
+		    (hit = take(m, e, version)) != NULL)
+			return hit;
+	}
+	misses++;
+	return NULL;
+}
+
+const struct mask_strings_entry *
+mask_strings_find_prefix(struct mask_session *m, const char *key, size_t keylen,
+    const char *in, size_t avail, unsigned long version, size_t *inlen)
+{
+	const struct mask_strings_entry *hit;
+	struct mask_strings_entry *e, *next;
+	uint64_t h;
+
+	if (limit == 0 || avail < MASK_CACHE_PREFIX)
+		return NULL;
+	h = key_hash(m->tenant, key, keylen, in, MASK_CACHE_PREFIX);
+	for (e = buckets[h & (MASK_CACHE_BUCKETS - 1)]; e != NULL; e = next) {
+		next = e->next;
+		if (e->hash == h && e->prefixed && e->inlen <= avail && e->keylen == keylen &&
+		    strcmp(e->tenant, m->tenant) == 0 && memcmp(e->in, in, e->inlen) == 0 &&
+		    (keylen == 0 || memcmp(e->key, key, keylen) == 0) &&
+		    (hit = take(m, e, version)) != NULL) {
+			*inlen = hit->inlen;
+			return hit;
 		}
-		hits++;
-		if (e != newest) {
-			/* used: to the young end, so the limit drops what is not resent */
-			if (e->older != NULL)
-				e->older->newer = e->newer;
-			else
-				oldest = e->newer;
-			e->newer->older = e->older;
-			e->older = newest;
-			e->newer = NULL;
-			newest->newer = e;
-			newest = e;
-		}
-		return e;
 	}
 	misses++;
 	return NULL;
@@ -212,7 +245,7 @@ put(char **at, const void *p, size_t n)
 void
 mask_strings_store(struct mask_session *m, const char *key, size_t keylen, const char *in,
     size_t len, const char *out, size_t outlen, const struct mask_cache_val *vals, size_t nvals,
-    unsigned long version, int plain)
+    unsigned long version, int flags)
 {
 	size_t tlen = strlen(m->tenant), bytes, i, vbytes = 0;
 	struct mask_strings_entry *e, **b;
@@ -245,10 +278,11 @@ mask_strings_store(struct mask_session *m, const char *key, size_t keylen, const
 	e->keylen = keylen;
 	e->inlen = len;
 	e->outlen = outlen;
-	e->hash = key_hash(m->tenant, key, keylen, in, len);
+	e->prefixed = (flags & MASK_CACHE_BY_PREFIX) && len >= MASK_CACHE_PREFIX;
+	e->hash = key_hash(m->tenant, key, keylen, in, e->prefixed ? MASK_CACHE_PREFIX : len);
 	e->rules = m->rules;
 	e->version = version;
-	e->plain = plain;
+	e->plain = (flags & MASK_CACHE_PLAIN) != 0;
 	e->made = time(NULL);
 	e->bytes = bytes;
 	b = &buckets[e->hash & (MASK_CACHE_BUCKETS - 1)];

@@ -195,7 +195,7 @@ mask_all(struct mask_session *m, const char *key, size_t keylen, const char *in,
 		mask_strings_store(m, key, keylen, in0, len0, out->data + outstart,
 		    out->len - outstart, m->capture != NULL ? m->capture + capstart : NULL,
 		    m->ncapture - capstart,
-		    mask_recall_version(m), m->plain);
+		    mask_recall_version(m), m->plain ? MASK_CACHE_PLAIN : 0);
 	m->ncapture = capstart;
 	mask_mark_end(m, &mark);
 	return rc;

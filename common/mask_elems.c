@@ -4,7 +4,10 @@
  * elements of system, tools and messages that come back byte for byte
  * take their masked bytes from the per-worker cache and are neither parsed
  * nor masked again (jwalk_elems.c finds them in the raw body; the exchange
- * parses and masks only the rest).
+ * parses and masks only the rest). The scanner asks at each element's
+ * first byte (mask_elems_known): an entry is found by its first
+ * MASK_CACHE_PREFIX bytes and then compared in full, so a known element is
+ * neither scanned for its end nor hashed whole.
  *
  * The entries live in the masked-string cache (same memory limit, same
  * expiry, same rule set and tenant checks), under a key no JSON member can
@@ -26,6 +29,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "jwalk.h"
+#include "mask.h"
 #include "mask_int.h"
 
 #define ELEM_KEY_MAX 16
@@ -62,8 +67,8 @@ mask_elems_begin(struct mask_session *m)
 }
 
 const char *
-mask_elems_find(struct mask_session *m, const char *field, const char *raw, size_t len,
-    size_t *outlen)
+mask_elems_find(struct mask_session *m, const char *field, const char *raw, size_t avail,
+    size_t *inlen, size_t *outlen)
 {
 	const struct mask_strings_entry *hit;
 	const struct mask_cache_val *vals;
@@ -71,9 +76,8 @@ mask_elems_find(struct mask_session *m, const char *field, const char *raw, size
 	char key[ELEM_KEY_MAX];
 	size_t n;
 
-	if (len < MASK_ELEMS_MIN)
-		return NULL;
-	hit = mask_strings_find(m, key, elem_key(field, key), raw, len, m->elems_version);
+	hit = mask_strings_find_prefix(m, key, elem_key(field, key), raw, avail,
+	    m->elems_version, inlen);
 	if (hit == NULL)
 		return NULL;
 	out = mask_strings_out(hit, outlen, &vals, &n);
@@ -82,6 +86,16 @@ mask_elems_find(struct mask_session *m, const char *field, const char *raw, size
 		return NULL;
 	m->cache_hits++;
 	return out;
+}
+
+size_t
+mask_elems_known(void *session, struct jwalk_elem *e, const char *s, size_t avail)
+{
+	size_t inlen = 0;
+
+	e->out = mask_elems_find(session, e->field, s, avail, &inlen, &e->outlen);
+	e->cached = e->out != NULL;
+	return e->cached ? inlen : 0;
 }
 
 int
@@ -175,5 +189,5 @@ mask_elems_store(struct mask_session *m, const char *field, const char *raw, siz
 		p = ph.end;
 	}
 	mask_strings_store(m, key, elem_key(field, key), raw, len, out, outlen, ev.v, ev.n,
-	    m->elems_version, 0);
+	    m->elems_version, MASK_CACHE_BY_PREFIX);
 }

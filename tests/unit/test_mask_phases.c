@@ -147,6 +147,7 @@ request_elems(struct store *s, const char *body, size_t *hits, int *settled,
 	struct jwalk_xform xf = { xf_mask, m, xf_keyed };
 	struct jwalk_phases ph = { ph_provisional, ph_resolve, m };
 	struct json_object *root = NULL;
+	struct jwalk_known known = { mask_elems_known, m };
 	struct jwalk_elems el;
 	const char *src = body;
 	char err[256], *out = NULL, *merged;
@@ -156,13 +157,9 @@ request_elems(struct store *s, const char *body, size_t *hits, int *settled,
 	*ms = m;
 	if (m == NULL || mask_elems_begin(m) != MG_OK)
 		return NULL;
-	if (jwalk_elems_find(body, len, &A, &el))
-		for (i = 0; i < el.n; i++) {
-			el.v[i].out = mask_elems_find(m, el.v[i].field, body + el.v[i].start,
-			    el.v[i].end - el.v[i].start, &el.v[i].outlen);
-			el.v[i].cached = el.v[i].out != NULL;
+	if (jwalk_elems_find(body, len, &A, &el, &known))
+		for (i = 0; i < el.n; i++)
 			*hits += (size_t)el.v[i].cached;
-		}
 	if (*hits > 0)
 		src = jwalk_elems_reduce(body, len, &el, &A, &srclen);
 	reads = writes = 0;
