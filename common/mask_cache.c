@@ -35,6 +35,7 @@
 
 #define MASK_CACHE_BUCKETS 4096	/* power of two */
 #define MASK_CACHE_LIFETIME 1800	/* seconds */
+#define MASK_CACHE_PREFIX_TRIES 8	/* entries of one prefix compared at most */
 
 struct mask_strings_entry {
 	struct mask_strings_entry *next;	/* bucket chain */
@@ -201,6 +202,7 @@ mask_strings_find_prefix(struct mask_session *m, const char *key, size_t keylen,
 {
 	const struct mask_strings_entry *hit;
 	struct mask_strings_entry *e, *next;
+	unsigned tries = 0;
 	uint64_t h;
 
 	if (limit == 0 || avail < MASK_CACHE_PREFIX)
@@ -208,6 +210,13 @@ mask_strings_find_prefix(struct mask_session *m, const char *key, size_t keylen,
 	h = key_hash(m->tenant, key, keylen, in, MASK_CACHE_PREFIX);
 	for (e = buckets[h & (MASK_CACHE_BUCKETS - 1)]; e != NULL; e = next) {
 		next = e->next;
+		/*
+		 * Elements that begin alike share a hash: a client sending many
+		 * of them must not make each lookup compare them all. A miss
+		 * is only slower (the element is scanned and masked).
+		 */
+		if (e->hash == h && e->prefixed && ++tries > MASK_CACHE_PREFIX_TRIES)
+			break;
 		if (e->hash == h && e->prefixed && e->inlen <= avail && e->keylen == keylen &&
 		    strcmp(e->tenant, m->tenant) == 0 && memcmp(e->in, in, e->inlen) == 0 &&
 		    (keylen == 0 || memcmp(e->key, key, keylen) == 0) &&

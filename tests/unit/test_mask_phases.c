@@ -288,6 +288,54 @@ test_elems(void)
 	store_close(s);
 }
 
+/* Is the element of turn i found at the front of a body, and how long is it said to be? */
+static int
+elem_found(struct mask_session *m, int i, size_t *inlen)
+{
+	char body[512];
+	size_t outlen = 0;
+
+	snprintf(body, sizeof(body), "{\"role\":\"user\",\"content\":\"%0120d turn %02d\"},"
+	    "{\"role\":\"user\",\"content\":\"the next one\"}]}", 0, i);
+	*inlen = 0;
+	return mask_elems_find(m, "messages", body, strlen(body), inlen, &outlen) != NULL;
+}
+
+/*
+ * Elements are found by their first 128 bytes, then compared in full; of
+ * those that begin alike (a client can send any number) only the last 8
+ * made are compared, so that no lookup compares them all.
+ */
+static void
+test_elems_prefix(void)
+{
+	struct store *s = open_store("elems-prefix.db");
+	struct mask_session *m = s != NULL ? mask_session_new(&A, R, s, "p") : NULL;
+	char el[256];
+	size_t inlen, len = 0;
+	int i, ok = 1;
+
+	TH_OK(m != NULL && mask_elems_begin(m) == MG_OK, "prefix: session");
+	if (m == NULL)
+		return;
+	mask_strings_clear();
+	mask_strings_set_limit(2 * 1024 * 1024);
+	for (i = 0; i < 12; i++) {
+		snprintf(el, sizeof(el), "{\"role\":\"user\",\"content\":\"%0120d turn %02d\"}", 0, i);
+		len = strlen(el);
+		mask_elems_store(m, "messages", el, len, el, len);
+	}
+	for (i = 4; i < 12; i++)
+		ok &= elem_found(m, i, &inlen) && inlen == len;
+	TH_OK(ok, "prefix: the last 8 made are found, each with its own length (%zu)", len);
+	TH_OK(!elem_found(m, 3, &inlen) && !elem_found(m, 0, &inlen),
+	    "prefix: older ones that begin alike are not compared (a miss: scanned and masked)");
+	TH_OK(!elem_found(m, 12, &inlen), "prefix: an element that differs after its first 128 "
+	    "bytes is not found");
+	mask_strings_set_limit(0);
+	store_close(s);
+}
+
 /* Two turns and a follow-up, with the cache (store a) and without (store b). */
 static void
 test_cache(void)
@@ -452,6 +500,7 @@ main(void)
 	store_close(other);
 	test_cache();
 	test_elems();
+	test_elems_prefix();
 	test_cache_lru();
 	store_close(one);
 	store_close(two);
