@@ -196,6 +196,7 @@ whole_again(struct exchange *ex, struct exchange_body *b)
 	const char *model;
 	int redo = 0;
 
+	log_debug("rid=%s body: masked whole again", ex->request_id);
 	jwalk_free(b->root);
 	b->root = NULL;
 	drop_cached(b);
@@ -210,7 +211,28 @@ whole_again(struct exchange *ex, struct exchange_body *b)
 		return 0;
 	}
 	ex->out.mask = b->ms;
+	/* its elements, none from the cache: kept afterwards when settled */
+	if (mask_elems_begin(b->ms) != MG_OK ||
+	    !jwalk_elems_find(b->raw, b->rawlen, ex->arena, &b->el, NULL))
+		memset(&b->el, 0, sizeof(b->el));
 	return mask_root(ex, b, 0, &redo);
+}
+
+/* Do the elements taken from the cache read as masking them now would? */
+static int
+hits_hold(struct exchange_body *b)
+{
+	size_t i;
+
+	if (!mask_elems_settled(b->ms))
+		return 0;
+	for (i = 0; i < b->el.n; i++) {
+		const struct jwalk_elem *e = &b->el.v[i];
+		if (e->cached && !mask_elems_valid(b->ms, e->field, b->raw + e->start,
+		    e->end - e->start))
+			return 0;
+	}
+	return 1;
 }
 
 int
@@ -222,7 +244,7 @@ exchange_body_mask(struct exchange *ex, struct exchange_body *b, struct mask_ses
 	if (!mask_root(ex, b, b->hits > 0, &redo))
 		return redo ? whole_again(ex, b) : 0;
 	/* the filter changed: a cached element may now read otherwise */
-	if (b->hits > 0 && !mask_elems_settled(b->ms))
+	if (b->hits > 0 && !hits_hold(b))
 		return whole_again(ex, b);
 	return 1;
 }

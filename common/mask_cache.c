@@ -46,6 +46,7 @@ struct mask_strings_entry {
 	unsigned long version;		/* of the tenant's filter when made */
 	time_t made;
 	int plain;			/* scanned as written: the carry-over applies */
+	int json;			/* in is raw JSON (an element): see json_may_hide */
 	size_t bytes;			/* all of it, for the limit */
 	char *tenant, *key, *in, *out;
 	size_t keylen, inlen, outlen;
@@ -229,6 +230,12 @@ mask_strings_find_prefix(struct mask_session *m, const char *key, size_t keylen,
 	return NULL;
 }
 
+int
+mask_strings_plain(const struct mask_strings_entry *e)
+{
+	return e->plain;
+}
+
 const char *
 mask_strings_out(const struct mask_strings_entry *e, size_t *len,
     const struct mask_cache_val **vals, size_t *nvals)
@@ -292,6 +299,7 @@ mask_strings_store(struct mask_session *m, const char *key, size_t keylen, const
 	e->rules = m->rules;
 	e->version = version;
 	e->plain = (flags & MASK_CACHE_PLAIN) != 0;
+	e->json = (flags & MASK_CACHE_JSON) != 0;
 	e->made = time(NULL);
 	e->bytes = bytes;
 	b = &buckets[e->hash & (MASK_CACHE_BUCKETS - 1)];
@@ -306,6 +314,29 @@ mask_strings_store(struct mask_session *m, const char *key, size_t keylen, const
 	used += bytes;
 }
 
+/*
+ * Could value stand in a string of the raw JSON in[0..inlen) without its
+ * bytes standing there as they are? Only behind an escape: \u spells any
+ * character, \/ a slash; a quote, a backslash and a control character
+ * are always escaped.
+ */
+static int
+json_may_hide(const char *in, size_t inlen, const char *value, size_t len)
+{
+	size_t i;
+
+	if (memmem(in, inlen, "\\u", 2) != NULL)
+		return 1;
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)value[i];
+		if (c == '"' || c == '\\' || c < 0x20)
+			return 1;
+		if (c == '/' && memmem(in, inlen, "\\/", 2) != NULL)
+			return 1;
+	}
+	return 0;
+}
+
 void
 mask_strings_carry(const char *tenant, unsigned long from, unsigned long to, const char *value,
     size_t len)
@@ -316,7 +347,8 @@ mask_strings_carry(const char *tenant, unsigned long from, unsigned long to, con
 		next = e->newer;
 		if (e->version != from || strcmp(e->tenant, tenant) != 0)
 			continue;
-		if (e->plain && (len == 0 || memmem(e->in, e->inlen, value, len) == NULL))
+		if (e->plain && (len == 0 || memmem(e->in, e->inlen, value, len) == NULL) &&
+		    !(e->json && json_may_hide(e->in, e->inlen, value, len)))
 			e->version = to;
 		else
 			entry_free(e);

@@ -62,7 +62,7 @@ mask_elems_begin(struct mask_session *m)
 
 	mask_defer(m);
 	rc = mask_recall_begin(m);
-	m->elems_version = mask_recall_version(m);
+	m->elems_version = m->pass_version = mask_recall_version(m);
 	return rc;
 }
 
@@ -80,9 +80,14 @@ mask_elems_find(struct mask_session *m, const char *field, const char *raw, size
 	    m->elems_version, inlen);
 	if (hit == NULL)
 		return NULL;
+	/*
+	 * A copy: the entry may go before the request is done with its bytes
+	 * (the limit, a value learnt that is in it).
+	 */
 	out = mask_strings_out(hit, outlen, &vals, &n);
+	out = arena_strndup(m->arena, out, *outlen);
 	/* held under elems_version, the filter it was made with: every value is in it */
-	if (mask_replay(m, vals, n, 1) != MG_OK)
+	if (out == NULL || mask_replay(m, vals, n, 1) != MG_OK)
 		return NULL;
 	m->cache_hits++;
 	return out;
@@ -101,7 +106,20 @@ mask_elems_known(void *session, struct jwalk_elem *e, const char *s, size_t avai
 int
 mask_elems_settled(const struct mask_session *m)
 {
-	return mask_recall_version(m) == m->elems_version;
+	return mask_recall_version(m) == m->pass_version;
+}
+
+int
+mask_elems_valid(struct mask_session *m, const char *field, const char *raw, size_t len)
+{
+	char key[ELEM_KEY_MAX];
+	size_t inlen = 0;
+
+	if (mask_recall_version(m) == m->elems_version)
+		return 1;
+	/* carried over to the filter as it is now (mask_strings_carry): still the same bytes */
+	return mask_strings_find_prefix(m, key, elem_key(field, key), raw, len,
+	    mask_recall_version(m), &inlen) != NULL && inlen == len;
 }
 
 /* Is out[p..] preceded by a letter, digit or '_' (then no placeholder starts there)? */
@@ -188,6 +206,8 @@ mask_elems_store(struct mask_session *m, const char *field, const char *raw, siz
 			return;
 		p = ph.end;
 	}
+	/* plain: no text of the request opened a layer (carried over when a value is learnt) */
 	mask_strings_store(m, key, elem_key(field, key), raw, len, out, outlen, ev.v, ev.n,
-	    m->elems_version, MASK_CACHE_BY_PREFIX);
+	    mask_recall_version(m), MASK_CACHE_BY_PREFIX | MASK_CACHE_JSON |
+	    (m->nonplain == 0 ? MASK_CACHE_PLAIN : 0));
 }
