@@ -45,8 +45,9 @@ store_mint_charge(struct store *s, const char *tenant, long hour, long n, long *
 	step = db_step(st);
 	if (step == DB_ROW) {
 		*total = (long)db_column_int64(st, 0);
-		while ((step = db_step(st)) == DB_ROW)
-			;
+		do
+			step = db_step(st);
+		while (step == DB_ROW);
 	}
 	db_done(st);
 	if (step != DB_DONE)
