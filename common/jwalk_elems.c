@@ -12,6 +12,7 @@
  * strictly like any other; anything it does not understand makes it give
  * up, and the request takes the ordinary path.
  */
+#include <stdint.h>
 #include <string.h>
 
 #include "jwalk.h"
@@ -33,29 +34,45 @@ skip_ws(const struct scan *sc, size_t p)
 	return p;
 }
 
+/*
+ * The first '"' or '\\' in s[q..len), or len. Eight bytes at a time: the
+ * text of a tool result is long and full of escaped quotes, and a memchr
+ * for each kind of byte in turn paid a call per escape.
+ */
+static size_t
+quote_or_escape(const struct scan *sc, size_t q)
+{
+	const uint64_t ones = 0x0101010101010101ULL, high = ones << 7;
+
+	for (; q + 8 <= sc->len; q += 8) {
+		uint64_t w, a, b;
+		memcpy(&w, sc->s + q, 8);
+		a = w ^ (ones * '"');
+		b = w ^ (ones * '\\');
+		/* a byte of a or b is zero where w has the byte looked for: any? (exact) */
+		if ((((a - ones) & ~a) | ((b - ones) & ~b)) & high)
+			break;
+	}
+	for (; q < sc->len; q++)
+		if (sc->s[q] == '"' || sc->s[q] == '\\')
+			return q;
+	return sc->len;
+}
+
 /* s[p] is '"': the offset after the closing quote, or 0 (unterminated). */
 static size_t
 str_end(const struct scan *sc, size_t p)
 {
-	size_t q = p + 1, stop = p + 24 < sc->len ? p + 24 : sc->len;
+	size_t q = p + 1;
 
-	/* most strings of a request are short: byte by byte, then memchr */
-	while (q < stop) {
+	for (;;) {
+		q = quote_or_escape(sc, q);
+		if (q >= sc->len)
+			return 0;
 		if (sc->s[q] == '"')
 			return q + 1;
-		q += sc->s[q] == '\\' ? 2 : 1;
+		q += 2;	/* the escaped character is skipped */
 	}
-	while (q < sc->len) {
-		const char *hit = memchr(sc->s + q, '"', sc->len - q);
-		const char *bs;
-		if (hit == NULL)
-			return 0;
-		bs = memchr(sc->s + q, '\\', (size_t)(hit - sc->s) - q);
-		if (bs == NULL)
-			return (size_t)(hit - sc->s) + 1;
-		q = (size_t)(bs - sc->s) + 2;	/* the escaped character is skipped */
-	}
-	return 0;
 }
 
 /*

@@ -201,7 +201,8 @@ mask_capture(struct mask_session *m, const struct centry *e, int counted)
 }
 
 enum mg_err
-mask_replay(struct mask_session *m, const struct mask_cache_val *vals, size_t n)
+mask_replay(struct mask_session *m, const struct mask_cache_val *vals, size_t n,
+    int in_filter)
 {
 	enum mg_err rc = mask_cache_reserve(m, n);
 	size_t i;
@@ -216,7 +217,7 @@ mask_replay(struct mask_session *m, const struct mask_cache_val *vals, size_t n)
 			rc = mask_cache_rput(m, e->rule, e->num, e->value, e->len);
 		}
 		if (rc == MG_OK)
-			rc = mask_recall_note(m, e);
+			rc = in_filter ? mask_recall_know(m, e) : mask_recall_note(m, e);
 		for (k = 0; k < vals[i].counted && rc == MG_OK; k++)
 			rc = mask_count(m, vals[i].rule);
 	}

@@ -177,7 +177,7 @@ mask_all(struct mask_session *m, const char *key, size_t keylen, const char *in,
 		const char *cached = mask_strings_out(hit, &outlen, &vals, &n);
 		m->cache_hits++;
 		rc = buf_append(out, cached, outlen);
-		return rc == MG_OK ? mask_replay(m, vals, n) : rc;
+		return rc == MG_OK ? mask_replay(m, vals, n, 0) : rc;
 	}
 	mask_mark_begin(m, &mark);
 	outstart = out->len;

@@ -77,7 +77,8 @@ mask_elems_find(struct mask_session *m, const char *field, const char *raw, size
 	if (hit == NULL)
 		return NULL;
 	out = mask_strings_out(hit, outlen, &vals, &n);
-	if (mask_replay(m, vals, n) != MG_OK)
+	/* held under elems_version, the filter it was made with: every value is in it */
+	if (mask_replay(m, vals, n, 1) != MG_OK)
 		return NULL;
 	m->cache_hits++;
 	return out;

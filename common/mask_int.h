@@ -156,7 +156,13 @@ void mask_mark_end(struct mask_session *m, const struct mask_mark *mark);
 /* mask.c: records a value written in place of a span (the cache keeps them) */
 enum mg_err mask_capture(struct mask_session *m, const struct centry *e, int counted);
 /* mask.c: a cached output's values back into the session */
-enum mg_err mask_replay(struct mask_session *m, const struct mask_cache_val *vals, size_t n);
+/*
+ * A cache hit's values into the session, as masking them would have put
+ * them. in_filter: the hit holds under the filter version it was made
+ * with, so the filter has every one of them; only the session learns them.
+ */
+enum mg_err mask_replay(struct mask_session *m, const struct mask_cache_val *vals, size_t n,
+    int in_filter);
 
 /* mask_cache.c: the per-worker cache of masked strings */
 struct mask_strings_entry;
@@ -198,6 +204,8 @@ enum mg_err mask_recall_begin(struct mask_session *m);
 int mask_recall_active(const struct mask_session *m);
 /* Remembers a value this session mapped, for this request and later ones. */
 enum mg_err mask_recall_note(struct mask_session *m, const struct centry *e);
+/* The same for this request only: the tenant's filter has the value already. */
+enum mg_err mask_recall_know(struct mask_session *m, const struct centry *e);
 /*
  * The spans of in[0..len) outside the rules' chosen spans ms[0..n) and
  * outside placeholders that hold a value the tenant's mapping knows,

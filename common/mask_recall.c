@@ -126,29 +126,11 @@ kfind(struct mask_session *m, const char *v, size_t n, uint64_t h)
 }
 
 enum mg_err
-mask_recall_note(struct mask_session *m, const struct centry *e)
+mask_recall_know(struct mask_session *m, const struct centry *e)
 {
-	struct recall_filter *f;
 	struct kentry *k;
 	uint64_t h;
 
-	/* this worker knows it at once; the others through the store's seq */
-	f = m->recall_ready ? recall_filter_find(m->tenant) : NULL;
-	if (f != NULL) {
-		unsigned long before = f->version;
-		enum mg_err rc = recall_filter_add(f, crypto_siphash(m->recall_key, e->value, e->len));
-		if (rc != MG_OK)
-			return rc;
-		/*
-		 * A value too short to recall changes no recall outcome (every
-		 * candidate is recallable): cached strings hold. The tag is kept
-		 * all the same, so the store's rows hold nothing the filter lacks.
-		 */
-		if (!recallable(e->value, e->len))
-			f->version = before;
-		else if (f->version != before && m->carries++ < MASK_CARRY_MAX)
-			mask_strings_carry(m->tenant, before, f->version, e->value, e->len);
-	}
 	if (!recallable(e->value, e->len))
 		return MG_OK;
 	if ((m->kcount + 1) * 2 > m->kcap) {
@@ -173,6 +155,31 @@ mask_recall_note(struct mask_session *m, const struct centry *e)
 		m->kcount++;
 	}
 	return MG_OK;
+}
+
+enum mg_err
+mask_recall_note(struct mask_session *m, const struct centry *e)
+{
+	struct recall_filter *f;
+
+	/* this worker knows it at once; the others through the store's seq */
+	f = m->recall_ready ? recall_filter_find(m->tenant) : NULL;
+	if (f != NULL) {
+		unsigned long before = f->version;
+		enum mg_err rc = recall_filter_add(f, crypto_siphash(m->recall_key, e->value, e->len));
+		if (rc != MG_OK)
+			return rc;
+		/*
+		 * A value too short to recall changes no recall outcome (every
+		 * candidate is recallable): cached strings hold. The tag is kept
+		 * all the same, so the store's rows hold nothing the filter lacks.
+		 */
+		if (!recallable(e->value, e->len))
+			f->version = before;
+		else if (f->version != before && m->carries++ < MASK_CARRY_MAX)
+			mask_strings_carry(m->tenant, before, f->version, e->value, e->len);
+	}
+	return mask_recall_know(m, e);
 }
 
 unsigned long
