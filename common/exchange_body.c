@@ -74,25 +74,24 @@ drop_cached(struct exchange_body *b)
 static void
 take_cached(struct exchange *ex, struct exchange_body *b, const char **src, size_t *len)
 {
+	struct jwalk_known known = { mask_elems_known, NULL };
 	size_t i;
 
 	*src = b->raw;
 	*len = b->rawlen;
-	if (!jwalk_elems_find(b->raw, b->rawlen, ex->arena, &b->el))
-		return;
 	b->ms = mask_session_new(ex->arena, ex->env->rules, ex->env->store,
 	    ex->principal.tenant);
 	if (b->ms == NULL || mask_elems_begin(b->ms) != MG_OK) {
 		drop_cached(b);	/* the ordinary path meets and reports the error */
 		return;
 	}
-	for (i = 0; i < b->el.n; i++) {
-		struct jwalk_elem *e = &b->el.v[i];
-		e->out = mask_elems_find(b->ms, e->field, b->raw + e->start, e->end - e->start,
-		    &e->outlen);
-		e->cached = e->out != NULL;
-		b->hits += (size_t)e->cached;
+	known.ctx = b->ms;
+	if (!jwalk_elems_find(b->raw, b->rawlen, ex->arena, &b->el, &known)) {
+		drop_cached(b);
+		return;
 	}
+	for (i = 0; i < b->el.n; i++)
+		b->hits += (size_t)b->el.v[i].cached;
 	if (b->hits > 0) {
 		*src = jwalk_elems_reduce(b->raw, b->rawlen, &b->el, ex->arena, len);
 		if (*src == NULL) {
@@ -197,6 +196,7 @@ whole_again(struct exchange *ex, struct exchange_body *b)
 	const char *model;
 	int redo = 0;
 
+	log_debug("rid=%s body: masked whole again", ex->request_id);
 	jwalk_free(b->root);
 	b->root = NULL;
 	drop_cached(b);
@@ -211,7 +211,28 @@ whole_again(struct exchange *ex, struct exchange_body *b)
 		return 0;
 	}
 	ex->out.mask = b->ms;
+	/* its elements, none from the cache: kept afterwards when settled */
+	if (mask_elems_begin(b->ms) != MG_OK ||
+	    !jwalk_elems_find(b->raw, b->rawlen, ex->arena, &b->el, NULL))
+		memset(&b->el, 0, sizeof(b->el));
 	return mask_root(ex, b, 0, &redo);
+}
+
+/* Do the elements taken from the cache read as masking them now would? */
+static int
+hits_hold(struct exchange_body *b)
+{
+	size_t i;
+
+	if (!mask_elems_settled(b->ms))
+		return 0;
+	for (i = 0; i < b->el.n; i++) {
+		const struct jwalk_elem *e = &b->el.v[i];
+		if (e->cached && !mask_elems_valid(b->ms, e->field, b->raw + e->start,
+		    e->end - e->start))
+			return 0;
+	}
+	return 1;
 }
 
 int
@@ -223,7 +244,7 @@ exchange_body_mask(struct exchange *ex, struct exchange_body *b, struct mask_ses
 	if (!mask_root(ex, b, b->hits > 0, &redo))
 		return redo ? whole_again(ex, b) : 0;
 	/* the filter changed: a cached element may now read otherwise */
-	if (b->hits > 0 && !mask_elems_settled(b->ms))
+	if (b->hits > 0 && !hits_hold(b))
 		return whole_again(ex, b);
 	return 1;
 }

@@ -212,11 +212,26 @@ struct jwalk_elems {
 };
 
 /*
- * Finds the elements in body[0..len) (not parsed yet: this only finds
- * boundaries and proves nothing). Returns 1 when there are some; 0 when
- * there are none or the body is not shaped like a JSON object, el empty.
+ * What the caller already knows, asked at the first byte of each element:
+ * when body[start..start + avail) begins with an element it has seen
+ * before, byte for byte, it sets e->cached, e->out and e->outlen and
+ * returns that element's length; else 0, and the scanner finds the end
+ * itself. An element seen before was a whole JSON value, so it ends here
+ * where it ended then: its bytes are not scanned again.
  */
-int jwalk_elems_find(const char *body, size_t len, struct arena *a, struct jwalk_elems *el);
+struct jwalk_known {
+	size_t (*find)(void *ctx, struct jwalk_elem *e, const char *s, size_t avail);
+	void *ctx;
+};
+
+/*
+ * Finds the elements in body[0..len) (not parsed yet: this only finds
+ * boundaries and proves nothing). known may be NULL. Returns 1 when there
+ * are some; 0 when there are none or the body is not shaped like a JSON
+ * object, el empty.
+ */
+int jwalk_elems_find(const char *body, size_t len, struct arena *a, struct jwalk_elems *el,
+    const struct jwalk_known *known);
 
 /*
  * The body without its cached elements (each array keeps its other

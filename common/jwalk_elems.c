@@ -23,6 +23,7 @@ static const char *const fields[] = { "system", "tools", "messages" };
 struct scan {
 	const char *s;
 	size_t len;
+	const struct jwalk_known *known;
 };
 
 static size_t
@@ -147,9 +148,8 @@ scan_array(const struct scan *sc, size_t p, const char *field, struct arena *a,
 	if (p < sc->len && sc->s[p] == ']')
 		return arr->close = p + 1;
 	for (;;) {
-		size_t e = value_end(sc, p);
-		if (e == 0)
-			return 0;
+		struct jwalk_elem *v;
+		size_t e = 0;
 		if (el->n == el->cap) {
 			size_t ncap = el->cap ? el->cap * 2 : 32;
 			struct jwalk_elem *g = arena_alloc(a, ncap * sizeof(*g));
@@ -160,10 +160,18 @@ scan_array(const struct scan *sc, size_t p, const char *field, struct arena *a,
 			el->v = g;
 			el->cap = ncap;
 		}
-		memset(&el->v[el->n], 0, sizeof(el->v[0]));
-		el->v[el->n].field = field;
-		el->v[el->n].start = p;
-		el->v[el->n].end = e;
+		v = &el->v[el->n];
+		memset(v, 0, sizeof(*v));
+		v->field = field;
+		v->start = p;
+		if (sc->known != NULL && p < sc->len)
+			e = sc->known->find(sc->known->ctx, v, sc->s + p, sc->len - p);
+		if (e > sc->len - p)
+			return 0;
+		e = e > 0 ? p + e : value_end(sc, p);
+		if (e == 0)
+			return 0;
+		v->end = e;
 		el->n++;
 		arr->n++;
 		p = skip_ws(sc, e);
@@ -216,9 +224,10 @@ scan_body(const struct scan *sc, struct arena *a, struct jwalk_elems *el)
 }
 
 int
-jwalk_elems_find(const char *body, size_t len, struct arena *a, struct jwalk_elems *el)
+jwalk_elems_find(const char *body, size_t len, struct arena *a, struct jwalk_elems *el,
+    const struct jwalk_known *known)
 {
-	struct scan sc = { body, len };
+	struct scan sc = { body, len, known };
 
 	memset(el, 0, sizeof(*el));
 	if (!scan_body(&sc, a, el)) {
@@ -271,7 +280,7 @@ jwalk_elems_merge(const char *body, struct jwalk_elems *el, const char *reduced,
 	struct buf out;
 	size_t k, i, j, at = 0;
 
-	jwalk_elems_find(reduced, rlen, a, &r);
+	jwalk_elems_find(reduced, rlen, a, &r, NULL);
 	if (r.nkeys != el->nkeys || r.narr != el->narr)
 		return NULL;	/* policy changed the top level: the spans do not line up */
 	for (k = 0; k < el->narr; k++) {

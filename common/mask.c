@@ -312,13 +312,18 @@ mask_resolve(struct mask_session *m, int *again)
 	/*
 	 * A new value may also stand bare in a text the first phase already
 	 * masked without it (a question before the tool output that shows the
-	 * value in context): every text is masked again, now knowing it.
+	 * value in context): every text is masked again, now knowing it. New
+	 * to the store (fresh), or only to this worker: another worker minted
+	 * it, and the first phase noted it into the filter when it met it in
+	 * context, after the texts before had been scanned.
 	 */
-	if (rc == MG_OK && fresh > 0)
+	if (rc == MG_OK && (fresh > 0 || mask_recall_version(m) != m->scan_version))
 		*again = 1;
-	if (rc == MG_OK && *again)
+	if (rc == MG_OK && *again) {
 		for (i = 0; i < m->nslots; i++)	/* every text is masked, and counted, again */
 			m->counts[i].masked = 0;
+		m->pass_version = mask_recall_version(m);	/* ... under the filter as it is now */
+	}
 	if (rc == MG_OK && caught_up && m->cache_hits > 0) {
 		/* values a cached output brought may be gone: the session forgets all */
 		memset(m->vtab, 0, m->vcap * sizeof(*m->vtab));

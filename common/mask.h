@@ -118,19 +118,28 @@ void mask_strings_stats(unsigned long *hits, unsigned long *misses, size_t *byte
 /*
  * The per-worker cache of masked request elements (mask_elems.c; an
  * element of system, tools or messages, its raw bytes as the client sent
- * them), in the memory of the masked-string cache. mask_elems_begin()
- * starts two-phase masking (mask_defer) and fixes the filter the lookups
- * use; mask_elems_find() gives an element's masked bytes (and the session
- * the values they stand for), or NULL; mask_elems_settled() says whether
- * the filter is still that one after masking: if not, and an element came
- * from the cache, the caller must mask the whole request again (in a new
- * session); mask_elems_store() keeps an element's masked bytes, only when
- * settled.
+ * them), in the memory of the masked-string cache:
+ *  - mask_elems_begin() starts two-phase masking (mask_defer) and fixes
+ *    the filter the lookups use;
+ *  - mask_elems_find() gives the masked bytes of the element raw[0..avail)
+ *    begins with (its length in *inlen; the session gets the values they
+ *    stand for), or NULL; mask_elems_known() is the same as a jwalk_known
+ *    finder (ctx: the session);
+ *  - after masking, mask_elems_settled() says whether the last masking
+ *    pass ran under the filter as it is now (what was masked reads as it
+ *    would now), and mask_elems_valid() whether an element that came from
+ *    the cache still does: the filter is the one it was found under, or
+ *    the values learnt since were not in it and it was carried over. If
+ *    not both, the caller masks the whole request again (a new session);
+ *  - mask_elems_store() keeps an element's masked bytes, only when settled.
  */
 enum mg_err mask_elems_begin(struct mask_session *m);
 const char *mask_elems_find(struct mask_session *m, const char *field, const char *raw,
-    size_t len, size_t *outlen);
+    size_t avail, size_t *inlen, size_t *outlen);
+struct jwalk_elem;
+size_t mask_elems_known(void *session, struct jwalk_elem *e, const char *s, size_t avail);
 int mask_elems_settled(const struct mask_session *m);
+int mask_elems_valid(struct mask_session *m, const char *field, const char *raw, size_t len);
 void mask_elems_store(struct mask_session *m, const char *field, const char *raw, size_t len,
     const char *out, size_t outlen);
 

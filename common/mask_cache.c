@@ -35,15 +35,18 @@
 
 #define MASK_CACHE_BUCKETS 4096	/* power of two */
 #define MASK_CACHE_LIFETIME 1800	/* seconds */
+#define MASK_CACHE_PREFIX_TRIES 8	/* entries of one prefix compared at most */
 
 struct mask_strings_entry {
 	struct mask_strings_entry *next;	/* bucket chain */
 	struct mask_strings_entry *older, *newer;	/* by last use */
-	uint64_t hash;
+	uint64_t hash;			/* of tenant, key and in, or in's first MASK_CACHE_PREFIX bytes */
+	int prefixed;			/* hashed by its first bytes: found by mask_strings_find_prefix */
 	const struct rules *rules;
 	unsigned long version;		/* of the tenant's filter when made */
 	time_t made;
 	int plain;			/* scanned as written: the carry-over applies */
+	int json;			/* in is raw JSON (an element): see json_may_hide */
 	size_t bytes;			/* all of it, for the limit */
 	char *tenant, *key, *in, *out;
 	size_t keylen, inlen, outlen;
@@ -147,44 +150,90 @@ fresh(const struct mask_session *m, const struct mask_strings_entry *e, time_t n
 	return now - e->made < life && now >= e->made;
 }
 
+/* e matched: usable, and then the youngest; else dropped (NULL). */
+static const struct mask_strings_entry *
+take(struct mask_session *m, struct mask_strings_entry *e, unsigned long version)
+{
+	if (e->rules != m->rules || e->version != version || !fresh(m, e, time(NULL))) {
+		entry_free(e);
+		return NULL;
+	}
+	hits++;
+	if (e != newest) {
+		/* used: to the young end, so the limit drops what is not resent */
+		if (e->older != NULL)
+			e->older->newer = e->newer;
+		else
+			oldest = e->newer;
+		e->newer->older = e->older;
+		e->older = newest;
+		e->newer = NULL;
+		newest->newer = e;
+		newest = e;
+	}
+	return e;
+}
+
 const struct mask_strings_entry *
 mask_strings_find(struct mask_session *m, const char *key, size_t keylen, const char *in,
     size_t len, unsigned long version)
 {
+	const struct mask_strings_entry *hit;
+	struct mask_strings_entry *e, *next;
 	uint64_t h;
-	struct mask_strings_entry *e;
-	time_t now;
 
 	if (limit == 0)
 		return NULL;
 	h = key_hash(m->tenant, key, keylen, in, len);
-	now = time(NULL);
-	for (e = buckets[h & (MASK_CACHE_BUCKETS - 1)]; e != NULL; e = e->next) {
-		if (e->hash != h || e->inlen != len || e->keylen != keylen ||
-		    strcmp(e->tenant, m->tenant) != 0 || memcmp(e->in, in, len) != 0 ||
-		    (keylen > 0 && memcmp(e->key, key, keylen) != 0))
-			continue;
-		if (e->rules != m->rules || e->version != version || !fresh(m, e, now)) {
-			entry_free(e);
-			break;
-		}
-		hits++;
-		if (e != newest) {
-			/* used: to the young end, so the limit drops what is not resent */
-			if (e->older != NULL)
-				e->older->newer = e->newer;
-			else
-				oldest = e->newer;
-			e->newer->older = e->older;
-			e->older = newest;
-			e->newer = NULL;
-			newest->newer = e;
-			newest = e;
-		}
-		return e;
+	for (e = buckets[h & (MASK_CACHE_BUCKETS - 1)]; e != NULL; e = next) {
+		next = e->next;
+		if (e->hash == h && !e->prefixed && e->inlen == len && e->keylen == keylen &&
+		    strcmp(e->tenant, m->tenant) == 0 && memcmp(e->in, in, len) == 0 &&
+		    (keylen == 0 || memcmp(e->key, key, keylen) == 0) &&
+		    (hit = take(m, e, version)) != NULL)
+			return hit;
 	}
 	misses++;
 	return NULL;
+}
+
+const struct mask_strings_entry *
+mask_strings_find_prefix(struct mask_session *m, const char *key, size_t keylen,
+    const char *in, size_t avail, unsigned long version, size_t *inlen)
+{
+	const struct mask_strings_entry *hit;
+	struct mask_strings_entry *e, *next;
+	unsigned tries = 0;
+	uint64_t h;
+
+	if (limit == 0 || avail < MASK_CACHE_PREFIX)
+		return NULL;
+	h = key_hash(m->tenant, key, keylen, in, MASK_CACHE_PREFIX);
+	for (e = buckets[h & (MASK_CACHE_BUCKETS - 1)]; e != NULL; e = next) {
+		next = e->next;
+		/*
+		 * Elements that begin alike share a hash: a client sending many
+		 * of them must not make each lookup compare them all. A miss
+		 * is only slower (the element is scanned and masked).
+		 */
+		if (e->hash == h && e->prefixed && ++tries > MASK_CACHE_PREFIX_TRIES)
+			break;
+		if (e->hash == h && e->prefixed && e->inlen <= avail && e->keylen == keylen &&
+		    strcmp(e->tenant, m->tenant) == 0 && memcmp(e->in, in, e->inlen) == 0 &&
+		    (keylen == 0 || memcmp(e->key, key, keylen) == 0) &&
+		    (hit = take(m, e, version)) != NULL) {
+			*inlen = hit->inlen;
+			return hit;
+		}
+	}
+	misses++;
+	return NULL;
+}
+
+int
+mask_strings_plain(const struct mask_strings_entry *e)
+{
+	return e->plain;
 }
 
 const char *
@@ -212,7 +261,7 @@ put(char **at, const void *p, size_t n)
 void
 mask_strings_store(struct mask_session *m, const char *key, size_t keylen, const char *in,
     size_t len, const char *out, size_t outlen, const struct mask_cache_val *vals, size_t nvals,
-    unsigned long version, int plain)
+    unsigned long version, int flags)
 {
 	size_t tlen = strlen(m->tenant), bytes, i, vbytes = 0;
 	struct mask_strings_entry *e, **b;
@@ -245,10 +294,12 @@ mask_strings_store(struct mask_session *m, const char *key, size_t keylen, const
 	e->keylen = keylen;
 	e->inlen = len;
 	e->outlen = outlen;
-	e->hash = key_hash(m->tenant, key, keylen, in, len);
+	e->prefixed = (flags & MASK_CACHE_BY_PREFIX) && len >= MASK_CACHE_PREFIX;
+	e->hash = key_hash(m->tenant, key, keylen, in, e->prefixed ? MASK_CACHE_PREFIX : len);
 	e->rules = m->rules;
 	e->version = version;
-	e->plain = plain;
+	e->plain = (flags & MASK_CACHE_PLAIN) != 0;
+	e->json = (flags & MASK_CACHE_JSON) != 0;
 	e->made = time(NULL);
 	e->bytes = bytes;
 	b = &buckets[e->hash & (MASK_CACHE_BUCKETS - 1)];
@@ -263,6 +314,29 @@ mask_strings_store(struct mask_session *m, const char *key, size_t keylen, const
 	used += bytes;
 }
 
+/*
+ * Could value stand in a string of the raw JSON in[0..inlen) without its
+ * bytes standing there as they are? Only behind an escape: \u spells any
+ * character, \/ a slash; a quote, a backslash and a control character
+ * are always escaped.
+ */
+static int
+json_may_hide(const char *in, size_t inlen, const char *value, size_t len)
+{
+	size_t i;
+
+	if (memmem(in, inlen, "\\u", 2) != NULL)
+		return 1;
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)value[i];
+		if (c == '"' || c == '\\' || c < 0x20)
+			return 1;
+		if (c == '/' && memmem(in, inlen, "\\/", 2) != NULL)
+			return 1;
+	}
+	return 0;
+}
+
 void
 mask_strings_carry(const char *tenant, unsigned long from, unsigned long to, const char *value,
     size_t len)
@@ -273,7 +347,8 @@ mask_strings_carry(const char *tenant, unsigned long from, unsigned long to, con
 		next = e->newer;
 		if (e->version != from || strcmp(e->tenant, tenant) != 0)
 			continue;
-		if (e->plain && (len == 0 || memmem(e->in, e->inlen, value, len) == NULL))
+		if (e->plain && (len == 0 || memmem(e->in, e->inlen, value, len) == NULL) &&
+		    !(e->json && json_may_hide(e->in, e->inlen, value, len)))
 			e->version = to;
 		else
 			entry_free(e);

@@ -176,6 +176,7 @@ mask_all(struct mask_session *m, const char *key, size_t keylen, const char *in,
 		size_t n, outlen;
 		const char *cached = mask_strings_out(hit, &outlen, &vals, &n);
 		m->cache_hits++;
+		m->nonplain += !mask_strings_plain(hit);
 		rc = buf_append(out, cached, outlen);
 		return rc == MG_OK ? mask_replay(m, vals, n, 0) : rc;
 	}
@@ -191,11 +192,12 @@ mask_all(struct mask_session *m, const char *key, size_t keylen, const char *in,
 	}
 	if (rc == MG_OK)
 		rc = layers(m, key, keylen, in, len, out);
+	m->nonplain += !m->plain;
 	if (rc == MG_OK && len0 >= MASK_CACHE_MIN && m->provisional == mark.provisional)
 		mask_strings_store(m, key, keylen, in0, len0, out->data + outstart,
 		    out->len - outstart, m->capture != NULL ? m->capture + capstart : NULL,
 		    m->ncapture - capstart,
-		    mask_recall_version(m), m->plain);
+		    mask_recall_version(m), m->plain ? MASK_CACHE_PLAIN : 0);
 	m->ncapture = capstart;
 	mask_mark_end(m, &mark);
 	return rc;

@@ -4,7 +4,10 @@
  * elements of system, tools and messages that come back byte for byte
  * take their masked bytes from the per-worker cache and are neither parsed
  * nor masked again (jwalk_elems.c finds them in the raw body; the exchange
- * parses and masks only the rest).
+ * parses and masks only the rest). The scanner asks at each element's
+ * first byte (mask_elems_known): an entry is found by its first
+ * MASK_CACHE_PREFIX bytes and then compared in full, so a known element is
+ * neither scanned for its end nor hashed whole.
  *
  * The entries live in the masked-string cache (same memory limit, same
  * expiry, same rule set and tenant checks), under a key no JSON member can
@@ -26,6 +29,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "jwalk.h"
+#include "mask.h"
 #include "mask_int.h"
 
 #define ELEM_KEY_MAX 16
@@ -57,13 +62,13 @@ mask_elems_begin(struct mask_session *m)
 
 	mask_defer(m);
 	rc = mask_recall_begin(m);
-	m->elems_version = mask_recall_version(m);
+	m->elems_version = m->pass_version = mask_recall_version(m);
 	return rc;
 }
 
 const char *
-mask_elems_find(struct mask_session *m, const char *field, const char *raw, size_t len,
-    size_t *outlen)
+mask_elems_find(struct mask_session *m, const char *field, const char *raw, size_t avail,
+    size_t *inlen, size_t *outlen)
 {
 	const struct mask_strings_entry *hit;
 	const struct mask_cache_val *vals;
@@ -71,23 +76,50 @@ mask_elems_find(struct mask_session *m, const char *field, const char *raw, size
 	char key[ELEM_KEY_MAX];
 	size_t n;
 
-	if (len < MASK_ELEMS_MIN)
-		return NULL;
-	hit = mask_strings_find(m, key, elem_key(field, key), raw, len, m->elems_version);
+	hit = mask_strings_find_prefix(m, key, elem_key(field, key), raw, avail,
+	    m->elems_version, inlen);
 	if (hit == NULL)
 		return NULL;
+	/*
+	 * A copy: the entry may go before the request is done with its bytes
+	 * (the limit, a value learnt that is in it).
+	 */
 	out = mask_strings_out(hit, outlen, &vals, &n);
+	out = arena_strndup(m->arena, out, *outlen);
 	/* held under elems_version, the filter it was made with: every value is in it */
-	if (mask_replay(m, vals, n, 1) != MG_OK)
+	if (out == NULL || mask_replay(m, vals, n, 1) != MG_OK)
 		return NULL;
 	m->cache_hits++;
 	return out;
 }
 
+size_t
+mask_elems_known(void *session, struct jwalk_elem *e, const char *s, size_t avail)
+{
+	size_t inlen = 0;
+
+	e->out = mask_elems_find(session, e->field, s, avail, &inlen, &e->outlen);
+	e->cached = e->out != NULL;
+	return e->cached ? inlen : 0;
+}
+
 int
 mask_elems_settled(const struct mask_session *m)
 {
-	return mask_recall_version(m) == m->elems_version;
+	return mask_recall_version(m) == m->pass_version;
+}
+
+int
+mask_elems_valid(struct mask_session *m, const char *field, const char *raw, size_t len)
+{
+	char key[ELEM_KEY_MAX];
+	size_t inlen = 0;
+
+	if (mask_recall_version(m) == m->elems_version)
+		return 1;
+	/* carried over to the filter as it is now (mask_strings_carry): still the same bytes */
+	return mask_strings_find_prefix(m, key, elem_key(field, key), raw, len,
+	    mask_recall_version(m), &inlen) != NULL && inlen == len;
 }
 
 /* Is out[p..] preceded by a letter, digit or '_' (then no placeholder starts there)? */
@@ -174,6 +206,8 @@ mask_elems_store(struct mask_session *m, const char *field, const char *raw, siz
 			return;
 		p = ph.end;
 	}
+	/* plain: no text of the request opened a layer (carried over when a value is learnt) */
 	mask_strings_store(m, key, elem_key(field, key), raw, len, out, outlen, ev.v, ev.n,
-	    m->elems_version, 0);
+	    mask_recall_version(m), MASK_CACHE_BY_PREFIX | MASK_CACHE_JSON |
+	    (m->nonplain == 0 ? MASK_CACHE_PLAIN : 0));
 }

@@ -83,6 +83,9 @@ struct mask_session {
 	unsigned long cache_hits;	/* texts this session took from the cache */
 	unsigned carries;		/* cache carry-overs this request (mask_recall_note) */
 	unsigned long elems_version;	/* the filter the element lookups used (mask_elems.c) */
+	unsigned long scan_version;	/* the filter the first (deferred) phase began with */
+	unsigned long pass_version;	/* the filter the last masking pass ran under */
+	unsigned long nonplain;		/* texts not scanned as written (a value may hide in them) */
 	unsigned *clog;			/* rules of the spans counted while deferred */
 	size_t nclog, capclog;
 	struct mask_store_calls calls;
@@ -168,17 +171,32 @@ enum mg_err mask_replay(struct mask_session *m, const struct mask_cache_val *val
 struct mask_strings_entry;
 const struct mask_strings_entry *mask_strings_find(struct mask_session *m, const char *key,
     size_t keylen, const char *in, size_t len, unsigned long version);
+/*
+ * The entry stored MASK_CACHE_BY_PREFIX whose input (*inlen bytes) in[0..avail)
+ * begins with, or NULL: found by its first MASK_CACHE_PREFIX bytes, then
+ * compared in full (for an element, whose end the caller does not know yet).
+ */
+#define MASK_CACHE_PREFIX 128
+const struct mask_strings_entry *mask_strings_find_prefix(struct mask_session *m,
+    const char *key, size_t keylen, const char *in, size_t avail, unsigned long version,
+    size_t *inlen);
 const char *mask_strings_out(const struct mask_strings_entry *e, size_t *len,
     const struct mask_cache_val **vals, size_t *nvals);
+/* 1 if the entry's text was scanned as written (MASK_CACHE_PLAIN) */
+int mask_strings_plain(const struct mask_strings_entry *e);
+/* flags: MASK_CACHE_PLAIN, the text was scanned as written (carry-over applies) */
+#define MASK_CACHE_PLAIN 1
+#define MASK_CACHE_BY_PREFIX 2	/* found by mask_strings_find_prefix, not mask_strings_find */
+#define MASK_CACHE_JSON 4	/* the input is raw JSON: a value may hide behind its escapes */
 void mask_strings_store(struct mask_session *m, const char *key, size_t keylen, const char *in,
     size_t len, const char *out, size_t outlen, const struct mask_cache_val *vals, size_t nvals,
-    unsigned long version, int plain);
+    unsigned long version, int flags);
 /* The tenant's filter went from version from to to by learning value: carry entries over. */
 void mask_strings_carry(const char *tenant, unsigned long from, unsigned long to,
     const char *value, size_t len);
 
-/* mask_elems.c: elements shorter than this are not worth an entry */
-#define MASK_ELEMS_MIN 128
+/* mask_elems.c: elements shorter than this are not worth an entry (nor found by prefix) */
+#define MASK_ELEMS_MIN MASK_CACHE_PREFIX
 
 /* mask_recall.c */
 /* The version of the tenant's filter (changes whenever it learns or forgets). */

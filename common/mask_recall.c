@@ -60,10 +60,12 @@ mask_recall_begin(struct mask_session *m)
 	if (rc == MG_OK && m->deferred) {
 		/* two-phase: the filter as last seen; mask_recall_resolve catches up */
 		struct recall_filter *f = recall_filter_slot(m->tenant);
-		if (f == NULL)
+		if (f == NULL) {
 			rc = MG_ENOMEM;
-		else
+		} else {
 			recall_filter_touch(f);
+			m->scan_version = f->version;	/* the first phase scans with this one */
+		}
 	} else if (rc == MG_OK)
 		rc = recall_filter_refresh(m->store, m->tenant, &m->calls);
 	if (rc != MG_OK) {

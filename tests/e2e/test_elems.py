@@ -6,7 +6,8 @@ the worker's cache instead of being parsed and masked again.
 What the upstream receives must be exactly what a gateway without any cache
 (MASKGATE_MASK_CACHE=0) sends for the same body, on the same store: checked
 turn after turn of a growing conversation, with a turn that brings a new
-value (the filter changes: cached elements are not reused for that request),
+value (the filter changes: cached elements are carried over when the value
+is not in them, else the whole body is masked again),
 a turn that sends restored values back bare (recall), a pretty-printed body
 (other bytes: nothing is reused until it has been seen), and refusals that
 name a place in the body (the place is the whole body's, not the reduced
@@ -81,6 +82,58 @@ def standalone_turns_match_the_uncached_gateway(mock):
         pretty = json.dumps(conv, indent=2)
         _same_as_uncached(a, b, mock, pretty)
         assert _hits(a) > h3
+    finally:
+        a.stop()
+        b.stop()
+
+
+def _to_a_first(a, b, mock, text, times=2):
+    """As _same_as_uncached, but a masks first: the values it learns are its
+    own (its cached elements are carried over when the value is not in
+    them), not another worker's."""
+    got = [_upstream(a, mock, text) for _ in range(times)]
+    want = _upstream(b, mock, text)
+    for g in got:
+        at = next((i for i, (x, y) in enumerate(zip(g, want)) if x != y), min(len(g), len(want)))
+        assert g == want, (at, g[max(0, at - 200):at + 60], want[max(0, at - 200):at + 60])
+    return want
+
+
+def standalone_new_values_each_turn_keep_the_cache(mock):
+    """Claude Code's tool results bring new identifiers on most turns: the
+    elements taken from the cache stay in use when the new value is not in
+    them, and an element that holds it (a value asked about bare before its
+    context came) is masked again, with the whole body."""
+    a, b = _pair(mock)
+    try:
+        conv = claude_code_body(target_kb=16)
+        _to_a_first(a, b, mock, json.dumps(conv))
+        question = ("Something is odd with 334455667788: the exports stopped on Monday "
+                    "and nobody knows which team runs it. Can you find out who owns it?")
+        conv["messages"].append({"role": "user", "content": question})
+        _to_a_first(a, b, mock, json.dumps(conv))
+        sent = _to_a_first(a, b, mock, json.dumps(conv))
+        assert b"334455667788" in sent, "not known yet: forwarded as written"
+        log0 = a.read_log()
+        for turn in range(4):
+            conv["messages"] += [
+                {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_%02d" % turn,
+                                                   "name": "Bash", "input": {"command": "aws ec2 describe-instances"}}]},
+                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_%02d" % turn,
+                                              "content": "{\"InstanceId\": \"i-0%016x\"}" % (0xfeed00 + turn)}]}]
+            sent = _to_a_first(a, b, mock, json.dumps(conv))
+            assert ("i-0%016x" % (0xfeed00 + turn)).encode() not in sent
+        new = a.read_log()[len(log0):]
+        hit_turns = [int(m.group(1)) for m in HITS.finditer(new)]
+        assert hit_turns and max(hit_turns) >= 3, hit_turns
+        assert "masked whole again" not in new, "a turn with a new value gave up the cache"
+        # the context of the bare value arrives: the question is masked now
+        conv["messages"].append({"role": "user", "content": "$ aws sts get-caller-identity\n"
+                                 "{\"Account\": \"334455667788\"}"})
+        log1 = a.read_log()
+        sent = _to_a_first(a, b, mock, json.dumps(conv))
+        assert b"334455667788" not in sent
+        assert "masked whole again" in a.read_log()[len(log1):]
     finally:
         a.stop()
         b.stop()

@@ -29,7 +29,7 @@ test_find(void)
 	    "\"tools\":[]}";
 	struct jwalk_elems el;
 
-	TH_OK(jwalk_elems_find(body, strlen(body), &a, &el) == 1, "find: elements found");
+	TH_OK(jwalk_elems_find(body, strlen(body), &a, &el, NULL) == 1, "find: elements found");
 	TH_OK(el.n == 3 && el.narr == 3 && el.nkeys == 5, "find: 3 elements in 3 arrays, 5 members "
 	    "(%zu, %zu, %zu)", el.n, el.narr, el.nkeys);
 	TH_STREQ(span(body, &el, 0), "{\"type\":\"text\",\"text\":\"a]}\\\"[\"}",
@@ -54,9 +54,9 @@ test_give_up(void)
 	size_t i;
 
 	for (i = 0; i < MG_NELEM(bad); i++)
-		TH_OK(jwalk_elems_find(bad[i], strlen(bad[i]), &a, &el) == 0 && el.n == 0,
+		TH_OK(jwalk_elems_find(bad[i], strlen(bad[i]), &a, &el, NULL) == 0 && el.n == 0,
 		    "give up: %.30s", bad[i]);
-	TH_OK(jwalk_elems_find("{\"system\":\"text\"}", 17, &a, &el) == 0 && el.nkeys == 1,
+	TH_OK(jwalk_elems_find("{\"system\":\"text\"}", 17, &a, &el, NULL) == 0 && el.nkeys == 1,
 	    "a system string has no elements");
 }
 
@@ -71,7 +71,7 @@ round_trip(const char *body, unsigned mask)
 	const char *reduced, *merged;
 	size_t rlen, mlen, i;
 
-	if (!jwalk_elems_find(body, strlen(body), &a, &el))
+	if (!jwalk_elems_find(body, strlen(body), &a, &el, NULL))
 		return 0;
 	for (i = 0; i < el.n; i++) {
 		el.v[i].cached = (mask >> i) & 1;
@@ -118,7 +118,7 @@ test_escapes_everywhere(void)
 		snprintf(body, sizeof(body), "{\"messages\":[{\"c\":\"%.*s\\\"]}\\\\%.*s\"},"
 		    "{\"d\":1}]}", at, "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghij",
 		    60 - at, "ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFGHIJ");
-		found &= jwalk_elems_find(body, strlen(body), &a, &el) == 1 && el.n == 2 &&
+		found &= jwalk_elems_find(body, strlen(body), &a, &el, NULL) == 1 && el.n == 2 &&
 		    strcmp(span(body, &el, 1), "{\"d\":1}") == 0;
 		ok &= round_trip(body, 1) && round_trip(body, 2);
 	}
@@ -134,7 +134,7 @@ test_merge_refuses_a_changed_top_level(void)
 	struct jwalk_elems el;
 	size_t mlen;
 
-	TH_OK(jwalk_elems_find(body, strlen(body), &a, &el), "merge: found");
+	TH_OK(jwalk_elems_find(body, strlen(body), &a, &el, NULL), "merge: found");
 	el.v[0].cached = 1;
 	el.v[0].out = "{\"c\":\"x\"}";
 	el.v[0].outlen = 9;

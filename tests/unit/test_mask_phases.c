@@ -136,8 +136,9 @@ static const char BODY[] =
 /*
  * Masks body as exchange_body.c does with the cache of masked elements: the
  * elements found in the cache are put back, the rest is masked. *hits:
- * elements from the cache; *settled: the filter did not change (else the
- * exchange masks the whole body again); *ms: the session. NULL when refused.
+ * elements from the cache; *settled: what came from the cache and what was
+ * masked both read as masking them now would (else the exchange masks the
+ * whole body again); *ms: the session. NULL when refused.
  */
 static const char *
 request_elems(struct store *s, const char *body, size_t *hits, int *settled,
@@ -147,6 +148,7 @@ request_elems(struct store *s, const char *body, size_t *hits, int *settled,
 	struct jwalk_xform xf = { xf_mask, m, xf_keyed };
 	struct jwalk_phases ph = { ph_provisional, ph_resolve, m };
 	struct json_object *root = NULL;
+	struct jwalk_known known = { mask_elems_known, m };
 	struct jwalk_elems el;
 	const char *src = body;
 	char err[256], *out = NULL, *merged;
@@ -156,13 +158,9 @@ request_elems(struct store *s, const char *body, size_t *hits, int *settled,
 	*ms = m;
 	if (m == NULL || mask_elems_begin(m) != MG_OK)
 		return NULL;
-	if (jwalk_elems_find(body, len, &A, &el))
-		for (i = 0; i < el.n; i++) {
-			el.v[i].out = mask_elems_find(m, el.v[i].field, body + el.v[i].start,
-			    el.v[i].end - el.v[i].start, &el.v[i].outlen);
-			el.v[i].cached = el.v[i].out != NULL;
+	if (jwalk_elems_find(body, len, &A, &el, &known))
+		for (i = 0; i < el.n; i++)
 			*hits += (size_t)el.v[i].cached;
-		}
 	if (*hits > 0)
 		src = jwalk_elems_reduce(body, len, &el, &A, &srclen);
 	reads = writes = 0;
@@ -173,6 +171,10 @@ request_elems(struct store *s, const char *body, size_t *hits, int *settled,
 	sqlite3_trace_v2(db_handle(s->db), 0, NULL, NULL);
 	jwalk_free(root);
 	*settled = mask_elems_settled(m);
+	for (i = 0; *hits > 0 && i < el.n; i++)
+		if (el.v[i].cached && !mask_elems_valid(m, el.v[i].field, body + el.v[i].start,
+		    el.v[i].end - el.v[i].start))
+			*settled = 0;
 	if (out == NULL || el.n == 0)
 		return out;
 	merged = jwalk_elems_merge(body, &el, out, olen, &A, &mlen);
@@ -231,6 +233,132 @@ test_cache_lru(void)
 	store_close(s);
 }
 
+/* body with one more message (text, JSON-escaped) at the end of BODY's messages */
+static const char *
+with_message(const char *text)
+{
+	size_t n = strlen(BODY) - 2;	/* BODY ends with "]}" */
+
+	return arena_printf(&A, "%.*s,{\"role\":\"user\",\"content\":\"%s\"}]}", (int)n, BODY, text);
+}
+
+/* The body masked whole, element by element's strings (its values known by now: none new). */
+static const char *
+uncached(struct store *s, const char *body)
+{
+	return request(s, body, 1, NULL);
+}
+
+/*
+ * A turn that learns a value keeps the elements it took from the cache when
+ * the value is nowhere in them (carried over), and gives them up when it
+ * is: a bare account number the client sent before its context came.
+ */
+static void
+test_elems_carry(struct store *s)
+{
+	struct mask_session *m;
+	const char *b1, *b2, *b3, *t, *u;
+	size_t h;
+	int st;
+
+	b1 = with_message("the logs of 556677889900 have gone nowhere since Monday morning: which "
+	    "account is it, who owns it, and where should they go instead?");
+	request_elems(s, b1, &h, &st, &m);
+	t = request_elems(s, b1, &h, &st, &m);
+	TH_OK(t != NULL && h == 3 && st, "carry: the question is kept as an element (%zu)", h);
+	b2 = arena_printf(&A, "%.*s,{\"role\":\"user\",\"content\":\"instance i-0a1b2c3d4e5f69999 "
+	    "was stopped at noon and restarted later by the scheduler\"}]}",
+	    (int)strlen(b1) - 2, b1);
+	t = request_elems(s, b2, &h, &st, &m);
+	u = uncached(s, b2);
+	TH_OK(t != NULL && h == 3 && st && u != NULL && strcmp(t, u) == 0,
+	    "carry: a new instance in the last message keeps the three elements from the cache "
+	    "(%zu, %d), and the same bytes as the whole body masked", h, st);
+	b3 = arena_printf(&A, "%.*s,{\"role\":\"user\",\"content\":\"{\\\"Account\\\": "
+	    "\\\"556677889900\\\", \\\"Arn\\\": \\\"arn:aws:iam::556677889900:user/logs\\\"}\"}]}",
+	    (int)strlen(b2) - 2, b2);
+	t = request_elems(s, b3, &h, &st, &m);
+	TH_OK(t != NULL && h >= 3 && !st, "carry: learning the account the question names bare "
+	    "gives up the element that holds it: the whole body is masked again (%zu, %d)", h, st);
+	u = uncached(s, b3);
+	TH_OK(u != NULL && strstr(u, "556677889900") == NULL, "carry: masked whole, the bare "
+	    "account is masked in the question too");
+}
+
+/*
+ * A value another worker minted, named bare early in a request and in
+ * context further down: this worker learns it only at the one lookup, after
+ * the first phase scanned the early text without it. It must be masked
+ * there too (all text masked again), not forwarded as written.
+ */
+static void
+test_bare_value_minted_elsewhere(void)
+{
+	struct store *s = open_store("bare-elsewhere.db");
+	struct mask_session *w;
+	struct buf out;
+	const char *q, *t;
+	pid_t pid;
+	int status;
+
+	TH_OK(s != NULL, "elsewhere: store opens");
+	if (s == NULL)
+		return;
+	mask_recall_reset();
+	q = "{\"messages\":[{\"role\":\"user\",\"content\":\"why do the logs of 667788990011 stop?\"}]}";
+	t = request(s, q, 1, NULL);
+	TH_OK(t != NULL && strstr(t, "667788990011") != NULL, "elsewhere: unknown, it goes as written");
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		struct store *o = open_store("bare-elsewhere.db");
+		w = o != NULL ? mask_session_new(&A, R, o, "t") : NULL;
+		buf_init(&out, &A);
+		_exit(w != NULL && mask_text(w, "{\"Account\": \"667788990011\"}", 27, &out) == MG_OK &&
+		    strstr(out.data, "667788990011") == NULL ? 0 : 1);
+	}
+	TH_OK(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 0, "elsewhere: another worker mints the account");
+	t = request(s, "{\"messages\":[{\"role\":\"user\",\"content\":\"why do the logs of "
+	    "667788990011 stop?\"},{\"role\":\"user\",\"content\":\"{\\\"Account\\\": "
+	    "\\\"667788990011\\\"}\"}]}", 1, NULL);
+	TH_OK(t != NULL && strstr(t, "667788990011") == NULL, "elsewhere: named bare before its "
+	    "context, it is masked in the early text too (%s)", t != NULL ? t : "refused");
+	store_close(s);
+}
+
+/*
+ * The elements taken from the cache outlive their entries: masking the rest
+ * of a request can make the limit drop them (new strings go in), and the
+ * request still puts the elements' bytes back afterwards.
+ */
+static void
+test_elems_evicted(struct store *s)
+{
+	struct mask_session *m;
+	struct buf big;
+	const char *body, *t, *u;
+	size_t h;
+	int st, i;
+
+	buf_init(&big, &A);
+	buf_appends(&big, "{\"role\":\"user\",\"content\":[");
+	for (i = 0; i < 60; i++)
+		buf_printf(&big, "%s{\"type\":\"text\",\"text\":\"note %02d: the nightly export of the "
+		    "billing tables ran for %d minutes and wrote its files to the usual place\"}",
+		    i > 0 ? "," : "", i, 10 + i);
+	buf_appends(&big, "]}");
+	mask_strings_set_limit(16 * 1024);
+	request_elems(s, BODY, &h, &st, &m);
+	body = arena_printf(&A, "%.*s,%s]}", (int)strlen(BODY) - 2, BODY, big.data);
+	t = request_elems(s, body, &h, &st, &m);
+	u = uncached(s, body);
+	TH_OK(t != NULL && h == 2 && u != NULL && strcmp(t, u) == 0, "evicted: the elements from "
+	    "the cache (%zu) read the same after the limit dropped their entries", h);
+	mask_strings_set_limit(2 * 1024 * 1024);
+}
+
 /* The cache of masked elements (mask_elems.c) over turns, as the exchange uses it. */
 static void
 test_elems(void)
@@ -252,9 +380,10 @@ test_elems(void)
 	mask_strings_set_limit(2 * 1024 * 1024);
 	t1 = request_elems(s, BODY, &h1, &s1, &m);
 	t2 = request_elems(s, BODY, &h2, &s2, &m);
-	TH_OK(t1 != NULL && h1 == 0 && !s1, "elems: a first turn learns values: nothing kept");
-	TH_OK(t2 != NULL && h2 == 0 && s2 && strcmp(t1, t2) == 0,
-	    "elems: the next turn learns nothing: its elements are kept");
+	TH_OK(t1 != NULL && h1 == 0 && s1, "elems: a first turn learns values and masks everything "
+	    "again knowing them: its elements are kept, under the filter it ends with");
+	TH_OK(t2 != NULL && h2 == 2 && s2 && strcmp(t1, t2) == 0,
+	    "elems: the next turn takes them (%zu), the same bytes", h2);
 	t3 = request_elems(s, BODY, &h3, &s3, &m);
 	TH_OK(t3 != NULL && h3 == 2 && s3 && strcmp(t1, t3) == 0,
 	    "elems: turn 3 takes the elements of 128 bytes or more from the cache (%zu), the same bytes",
@@ -280,13 +409,63 @@ test_elems(void)
 	    WEXITSTATUS(status) == 0, "elems: another worker mints a bucket");
 	t4 = request_elems(s, BODY, &h4, &s4, &m);
 	TH_OK(t4 != NULL && h4 == 2 && !s4,
-	    "elems: a request that used cached elements and met new values is not settled: "
-	    "the exchange masks the whole body again (%zu, %d)", h4, s4);
+	    "elems: a request that used cached elements and met another worker's values is not "
+	    "settled: the exchange masks the whole body again (%zu, %d)", h4, s4);
 	t5 = request_elems(s, BODY, &h5, &s5, &m);
 	t6 = request_elems(s, BODY, &h6, &s6, &m);
 	TH_OK(t5 != NULL && h5 == 0 && s5 && t6 != NULL && h6 == 2 && strcmp(t5, t1) == 0 &&
 	    strcmp(t6, t1) == 0, "elems: entries made under the old filter are not used (%zu), "
 	    "new ones are (%zu)", h5, h6);
+	test_elems_carry(s);
+	test_elems_evicted(s);
+	mask_strings_set_limit(0);
+	store_close(s);
+}
+
+/* Is the element of turn i found at the front of a body, and how long is it said to be? */
+static int
+elem_found(struct mask_session *m, int i, size_t *inlen)
+{
+	char body[512];
+	size_t outlen = 0;
+
+	snprintf(body, sizeof(body), "{\"role\":\"user\",\"content\":\"%0120d turn %02d\"},"
+	    "{\"role\":\"user\",\"content\":\"the next one\"}]}", 0, i);
+	*inlen = 0;
+	return mask_elems_find(m, "messages", body, strlen(body), inlen, &outlen) != NULL;
+}
+
+/*
+ * Elements are found by their first 128 bytes, then compared in full; of
+ * those that begin alike (a client can send any number) only the last 8
+ * made are compared, so that no lookup compares them all.
+ */
+static void
+test_elems_prefix(void)
+{
+	struct store *s = open_store("elems-prefix.db");
+	struct mask_session *m = s != NULL ? mask_session_new(&A, R, s, "p") : NULL;
+	char el[256];
+	size_t inlen, len = 0;
+	int i, ok = 1;
+
+	TH_OK(m != NULL && mask_elems_begin(m) == MG_OK, "prefix: session");
+	if (m == NULL)
+		return;
+	mask_strings_clear();
+	mask_strings_set_limit(2 * 1024 * 1024);
+	for (i = 0; i < 12; i++) {
+		snprintf(el, sizeof(el), "{\"role\":\"user\",\"content\":\"%0120d turn %02d\"}", 0, i);
+		len = strlen(el);
+		mask_elems_store(m, "messages", el, len, el, len);
+	}
+	for (i = 4; i < 12; i++)
+		ok &= elem_found(m, i, &inlen) && inlen == len;
+	TH_OK(ok, "prefix: the last 8 made are found, each with its own length (%zu)", len);
+	TH_OK(!elem_found(m, 3, &inlen) && !elem_found(m, 0, &inlen),
+	    "prefix: older ones that begin alike are not compared (a miss: scanned and masked)");
+	TH_OK(!elem_found(m, 12, &inlen), "prefix: an element that differs after its first 128 "
+	    "bytes is not found");
 	mask_strings_set_limit(0);
 	store_close(s);
 }
@@ -454,7 +633,9 @@ main(void)
 	}
 	store_close(other);
 	test_cache();
+	test_bare_value_minted_elsewhere();
 	test_elems();
+	test_elems_prefix();
 	test_cache_lru();
 	store_close(one);
 	store_close(two);
