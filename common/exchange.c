@@ -215,9 +215,6 @@ exchange_mint_refused(struct exchange *ex)
 static struct mask_session *
 open_masking(struct exchange *ex, struct mask_session *ms)
 {
-	struct keys_refusal r;
-	enum mg_err rc;
-
 	if (ms == NULL)
 		ms = mask_session_new(ex->arena, ex->env->rules, ex->env->store,
 		    ex->principal.tenant);
@@ -227,16 +224,7 @@ open_masking(struct exchange *ex, struct mask_session *ms)
 		return NULL;
 	}
 	ex->out.mask = ms;
-	rc = limits_mint_begin(ex->env->cfg, ex->env->store, ex->principal.tenant,
-	    &ex->out.mint, &r);
-	if (rc == MG_EINVAL) {
-		refuse_limit(ex, &r);
-		return NULL;
-	}
-	if (rc != MG_OK) {
-		refuse_store(ex, rc);
-		return NULL;
-	}
+	limits_mint_begin(ex->env->cfg, ex->env->store, &ex->out.mint);
 	return ms;
 }
 

@@ -304,59 +304,52 @@ limits_spend_caps(struct store *s, const struct principal *p, int free, struct s
 	return blocked ? MG_EINVAL : MG_OK;
 }
 
-enum mg_err
-limits_mint_begin(const struct cfg *c, struct store *s, const char *tenant,
-    struct outcome_mint *mb, struct keys_refusal *r)
+void
+limits_mint_begin(const struct cfg *c, struct store *s, struct outcome_mint *mb)
 {
-	long now = (long)time(NULL), used = 0;
-	enum mg_err rc;
+	struct store_mint_caps caps;
 
 	memset(mb, 0, sizeof(*mb));
-	memset(r, 0, sizeof(*r));
-	mb->hour = now / 3600;
-	mb->quota = c->max_new_mappings;
-	mb->hourly = c->max_new_mappings_hour > 0;
-	if (mb->hourly) {
-		rc = store_mint_used(s, tenant, mb->hour, &used);
-		if (rc != MG_OK)
-			return rc;
-		if (used >= c->max_new_mappings_hour) {
-			r->reason = OUT_RATE;
-			r->retry_after = 3600 - now % 3600;
-			snprintf(r->message, sizeof(r->message), "this tenant added %ld new values "
-			    "to its mapping this hour, the most MASKGATE_MAX_NEW_MAPPINGS_PER_HOUR "
-			    "allows", used);
-			return MG_EINVAL;
-		}
-		if (mb->quota == 0 || c->max_new_mappings_hour - used < mb->quota) {
-			mb->quota = c->max_new_mappings_hour - used;
-			mb->hourly_bound = 1;
-		}
-	}
-	store_map_set_quota(s, mb->quota);
+	mb->quota = c->max_new_mappings > 0 ? c->max_new_mappings : 0;
+	mb->hour_cap = c->max_new_mappings_hour > 0 ? c->max_new_mappings_hour : 0;
+	mb->hour = (long)time(NULL) / 3600;
+	/* checked and counted where the values are minted, nothing read before */
+	caps.quota = mb->quota;
+	caps.hour_cap = mb->hour_cap;
+	caps.hour = mb->hour;
+	store_map_set_caps(s, &caps);
 	mb->active = 1;
-	return MG_OK;
 }
 
 int
 limits_mint_refused(struct store *s, const struct outcome_mint *mb, struct keys_refusal *r)
 {
-	int hit = 0;
+	struct store_mint_report m;
 
-	store_map_minted(s, &hit);
-	if (!mb->active || !hit)
+	store_map_mint_report(s, &m);
+	if (!mb->active || m.hit == STORE_MINT_NONE)
 		return 0;
 	memset(r, 0, sizeof(*r));
 	r->reason = OUT_RATE;
-	if (mb->hourly_bound) {
-		r->retry_after = 3600 - (long)time(NULL) % 3600;
-		snprintf(r->message, sizeof(r->message), "this request would take the tenant past "
-		    "MASKGATE_MAX_NEW_MAPPINGS_PER_HOUR new values to mask this hour");
-	} else {
+	if (m.hit == STORE_MINT_QUOTA) {
 		r->request_cap = 1;
 		snprintf(r->message, sizeof(r->message), "this request holds more than %ld values "
 		    "this gateway has not masked before (MASKGATE_MAX_NEW_MAPPINGS)", mb->quota);
+		return 1;
 	}
+	/* until the end of the hour the count is in */
+	r->retry_after = (mb->hour + 1) * 3600 - (long)time(NULL);
+	if (r->retry_after < 1)
+		r->retry_after = 1;
+	if (m.hour_used >= 0)
+		snprintf(r->message, sizeof(r->message), "this tenant added %ld new values to its "
+		    "mapping this hour; the %ld more of this request would pass the %ld "
+		    "MASKGATE_MAX_NEW_MAPPINGS_PER_HOUR allows", m.hour_used, m.refused,
+		    mb->hour_cap);
+	else
+		snprintf(r->message, sizeof(r->message), "this request holds more new values to "
+		    "mask than the %ld MASKGATE_MAX_NEW_MAPPINGS_PER_HOUR allows a tenant in an "
+		    "hour", mb->hour_cap);
 	return 1;
 }
 
@@ -365,7 +358,6 @@ limits_mint_end(struct store *s, struct outcome_mint *mb)
 {
 	if (!mb->active)
 		return;
-	mb->minted = store_map_minted(s, NULL);
 	mb->active = 0;
-	store_map_set_quota(s, 0);
+	store_map_set_caps(s, NULL);
 }

@@ -73,21 +73,18 @@ enum mg_err limits_spend_caps(struct store *s, const struct principal *p, int fr
 double limits_ticket_spend(const struct keys_ticket *t);
 
 /*
- * Opens the request's budget of new mappings: MASKGATE_MAX_NEW_MAPPINGS,
- * or less when the tenant's hour (MASKGATE_MAX_NEW_MAPPINGS_PER_HOUR) has
- * less left. Without it one request of 300k distinct IDs grew the database
- * by hundreds of MB. MG_EINVAL with r filled when the hour is used up;
- * other errors: the store failed.
+ * Opens the request's budget of new mappings: MASKGATE_MAX_NEW_MAPPINGS
+ * per request and MASKGATE_MAX_NEW_MAPPINGS_PER_HOUR per tenant, handed
+ * to the store, which checks and counts them in the transaction that
+ * mints (store_map_set_caps): nothing is read before masking, a request
+ * whose values are all known never touches the hour's count, and the
+ * hour holds exactly under concurrency. Without the caps one request of
+ * 300k distinct IDs grew the database by hundreds of MB.
  */
-enum mg_err limits_mint_begin(const struct cfg *c, struct store *s, const char *tenant,
-    struct outcome_mint *mb, struct keys_refusal *r);
-/* After a masking error: 1 with r filled (413 or 429) when the budget refused it. */
+void limits_mint_begin(const struct cfg *c, struct store *s, struct outcome_mint *mb);
+/* After a masking error: 1 with r filled (413 or 429) when a cap refused it. */
 int limits_mint_refused(struct store *s, const struct outcome_mint *mb, struct keys_refusal *r);
-/*
- * Lifts the cap and notes in mb->minted what the request minted; the
- * count goes into the tenant's hour with the request's other records,
- * after the response (spend_settle).
- */
+/* Lifts the caps: what the request minted is counted already. */
 void limits_mint_end(struct store *s, struct outcome_mint *mb);
 
 #endif

@@ -34,14 +34,12 @@ enum outcome_reason {
 /* 1 for the reasons that count as a rejection in the metrics. */
 #define OUTCOME_IS_REJECTION(r) ((r) > OUT_OK && (r) <= OUT_BLOCK_RULE)
 
-/* Settlement of an admitted request's mappings budget (limits.c). */
+/* An admitted request's budget of new mappings (limits.c). */
 struct outcome_mint {
 	int active;
-	int hourly;		/* MASKGATE_MAX_NEW_MAPPINGS_PER_HOUR is on: count minted */
-	int hourly_bound;	/* the tenant's hour, not the request cap, set the quota */
-	long hour;
-	long quota;
-	long minted;		/* new mappings this request made, counted after */
+	long quota;		/* MASKGATE_MAX_NEW_MAPPINGS, 0 = none */
+	long hour_cap;		/* MASKGATE_MAX_NEW_MAPPINGS_PER_HOUR, 0 = none */
+	long hour;		/* the clock hour it counts in (Unix seconds / 3600) */
 };
 
 struct outcome {

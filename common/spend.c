@@ -12,7 +12,6 @@
 #include "spend.h"
 #include "store.h"
 #include "store_keys.h"
-#include "store_map.h"
 
 double
 spend_cost(const struct models *mt, const char *model, const struct jwalk_usage *u)
@@ -79,8 +78,6 @@ settle_once(struct store *s, void *arg)
 	t->write_tx += store_write_tx_take(s);
 	if (o->ticket != NULL)
 		rc = settle_ticket(s, t->request_id, o);
-	if (rc == MG_OK && o->mint.hourly && o->mint.minted > 0)
-		rc = store_mint_add(s, o->tenant, o->mint.hour, o->mint.minted);
 	if (rc == MG_OK)
 		rc = metrics_add_request(s, o, t->write_tx);
 	if (rc == MG_OK && unsettled > 0)
@@ -114,5 +111,4 @@ spend_settle(struct store *s, const char *request_id, struct outcome *o)
 	if (o->ticket != NULL)
 		o->ticket->slot = 0;
 	o->ticket = NULL;
-	o->mint.minted = 0;
 }

@@ -18,8 +18,11 @@ struct store {
 	int have_keys;
 	long map_ttl;				/* seconds */
 	long mint_quota;			/* new mappings store_map_assign may add, 0 = any */
-	long minted;				/* added since store_map_set_quota */
-	int mint_quota_hit;			/* the quota refused one */
+	long mint_hour_cap;			/* the tenant's in mint_hour, 0 = any */
+	long mint_hour;
+	long minted;				/* added since store_map_set_caps */
+	int mint_hit;				/* enum store_mint_hit: the cap that refused one */
+	long mint_hour_used, mint_refused;	/* for STORE_MINT_HOUR (store_map.h) */
 	long write_tx;				/* write transactions begun, not yet taken */
 	int ready;				/* migrated and backfilled on this database */
 	long lease_slot;			/* parallel slot this worker holds, 0 = none */
@@ -35,6 +38,14 @@ struct store {
  * STORE_RETRIES, after a short random pause. Anything else is final.
  */
 int store_retry(struct store *s, enum mg_err rc, int attempt);
+
+/*
+ * store_mint.c: adds n to tenant's count of the hour inside the open
+ * transaction and reads the new total back; the first count of a
+ * tenant's hour also forgets hours older than a day.
+ */
+enum mg_err store_mint_charge(struct store *s, const char *tenant, long hour, long n,
+    long *total);
 
 /* store_map.c: aad binding a sealed value to its row ("tenant\0type\0num"),
  * 0 if it does not fit; whether a mapping last seen then is still live */

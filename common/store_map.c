@@ -225,6 +225,27 @@ touch_stale(struct store *s, const char *tenant, const struct store_map_item *it
 	db_done(touch);
 }
 
+/*
+ * The tenant's count of the hour, in the transaction that minted: past
+ * the cap, the transaction is refused whole (the caller rolls it back).
+ */
+static enum mg_err
+charge_hour(struct store *s, const char *tenant, long minted)
+{
+	long total = 0;
+	enum mg_err rc;
+
+	if (minted == 0 || s->mint_hour_cap <= 0)
+		return MG_OK;
+	rc = store_mint_charge(s, tenant, s->mint_hour, minted, &total);
+	if (rc != MG_OK || total <= s->mint_hour_cap)
+		return rc;
+	s->mint_hit = STORE_MINT_HOUR;
+	s->mint_hour_used = total - minted;
+	s->mint_refused = minted;
+	return MG_ETOOBIG;
+}
+
 static enum mg_err
 settle_once(struct store *s, const char *tenant, struct store_map_item *items, size_t n,
     const unsigned char *stale, time_t now)
@@ -308,9 +329,17 @@ settle_once(struct store *s, const char *tenant, struct store_map_item *items, s
 			goto out;
 		}
 		db_reset(sel);
-		/* a request (or tenant) over its budget of new mappings mints none */
+		/* a request over its budget of new mappings mints none */
 		if (s->mint_quota > 0 && s->minted + minted >= s->mint_quota) {
-			s->mint_quota_hit = 1;
+			s->mint_hit = STORE_MINT_QUOTA;
+			rc = MG_ETOOBIG;
+			goto out;
+		}
+		/* past the tenant's hour whatever it holds already: stop here */
+		if (s->mint_hour_cap > 0 && minted >= s->mint_hour_cap) {
+			s->mint_hit = STORE_MINT_HOUR;
+			s->mint_hour_used = -1;
+			s->mint_refused = minted + 1;
 			rc = MG_ETOOBIG;
 			goto out;
 		}
@@ -370,7 +399,9 @@ settle_once(struct store *s, const char *tenant, struct store_map_item *items, s
 	}
 	if (stale != NULL)
 		touch_stale(s, tenant, items, n, stale, fresh, now);
-	rc = store_commit(s);
+	rc = charge_hour(s, tenant, minted);
+	if (rc == MG_OK)
+		rc = store_commit(s);
 	if (rc == MG_OK)
 		s->minted += minted;
 out:
@@ -431,19 +462,24 @@ store_map_ttl(const struct store *s)
 }
 
 void
-store_map_set_quota(struct store *s, long quota)
+store_map_set_caps(struct store *s, const struct store_mint_caps *c)
 {
-	s->mint_quota = quota > 0 ? quota : 0;
+	s->mint_quota = c != NULL && c->quota > 0 ? c->quota : 0;
+	s->mint_hour_cap = c != NULL && c->hour_cap > 0 ? c->hour_cap : 0;
+	s->mint_hour = c != NULL ? c->hour : 0;
 	s->minted = 0;
-	s->mint_quota_hit = 0;
+	s->mint_hit = STORE_MINT_NONE;
+	s->mint_hour_used = -1;
+	s->mint_refused = 0;
 }
 
-long
-store_map_minted(const struct store *s, int *hit)
+void
+store_map_mint_report(const struct store *s, struct store_mint_report *r)
 {
-	if (hit != NULL)
-		*hit = s->mint_quota_hit;
-	return s->minted;
+	r->minted = s->minted;
+	r->hit = (enum store_mint_hit)s->mint_hit;
+	r->hour_used = s->mint_hour_used;
+	r->refused = s->mint_refused;
 }
 
 enum mg_err

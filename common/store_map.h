@@ -149,18 +149,36 @@ enum mg_err store_map_open(struct store *s, const char *tenant, const char *type
 enum mg_err store_map_backfill(struct store *s);
 
 /*
- * The cap on new mappings: store_map_assign refuses (MG_ETOOBIG, nothing
- * of that call kept) a value that would make more than quota new mappings
- * since this call; 0 lifts the cap. Restarts the count either way.
+ * The caps on new mappings a request's masking works under, set by its
+ * policy (limits.c) before masking. store_map_assign refuses (MG_ETOOBIG,
+ * nothing of that call kept) a value that would make more than quota new
+ * mappings since store_map_set_caps; and in the transaction that mints,
+ * adds what it minted to the tenant's count of the hour and reads the
+ * total back (the row lock serialises the tenant's minters on PostgreSQL,
+ * the write lock on SQLite), refusing the whole transaction the same way
+ * when the total passes hour_cap. A call that mints nothing never touches
+ * the count.
  */
-void store_map_set_quota(struct store *s, long quota);
-/* New mappings committed since store_map_set_quota; *hit: the cap refused one. */
-long store_map_minted(const struct store *s, int *hit);
+struct store_mint_caps {
+	long quota;		/* new mappings per request, 0 = any */
+	long hour_cap;		/* new mappings per tenant and clock hour, 0 = any */
+	long hour;		/* that hour: Unix seconds / 3600 */
+};
+/* NULL lifts both caps. Restarts the count of the request either way. */
+void store_map_set_caps(struct store *s, const struct store_mint_caps *c);
+
+/* What the request minted, and which cap refused a mint if one did. */
+enum store_mint_hit { STORE_MINT_NONE, STORE_MINT_QUOTA, STORE_MINT_HOUR };
+struct store_mint_report {
+	long minted;			/* committed since store_map_set_caps */
+	enum store_mint_hit hit;
+	long hour_used;			/* STORE_MINT_HOUR: the tenant's count before, -1 unread */
+	long refused;			/* STORE_MINT_HOUR: new values the refused call held */
+};
+void store_map_mint_report(const struct store *s, struct store_mint_report *r);
 
 /* New mappings tenant minted in the clock hour (Unix seconds / 3600). */
 enum mg_err store_mint_used(struct store *s, const char *tenant, long hour, long *used);
-/* Adds n to that count (and forgets hours older than a day); joins an open transaction. */
-enum mg_err store_mint_add(struct store *s, const char *tenant, long hour, long n);
 
 /* MASKGATE_MAP_TTL in seconds (0: mappings never expire). */
 long store_map_ttl(const struct store *s);

@@ -28,47 +28,38 @@ store_mint_used(struct store *s, const char *tenant, long hour, long *used)
 }
 
 enum mg_err
-store_mint_add(struct store *s, const char *tenant, long hour, long n)
+store_mint_charge(struct store *s, const char *tenant, long hour, long n, long *total)
 {
-	struct db_stmt *st = NULL;
-	/* inside the request's write after the response (spend.c), or its own */
-	int own = !db_in_transaction(s->db);
-	enum mg_err rc = own ? store_begin(s) : MG_OK;
+	/* one statement: the row is locked (PostgreSQL) from the add to the commit */
+	struct db_stmt *st = db_prepare(s->db, "INSERT INTO mint_rate(tenant, hour, minted) "
+	    "VALUES (?1, ?2, ?3) ON CONFLICT(tenant, hour) DO UPDATE "
+	    "SET minted = mint_rate.minted + ?3 RETURNING minted");
 	enum db_step step;
 
-	if (rc != MG_OK)
-		return rc;
-	st = db_prepare(s->db, "INSERT INTO mint_rate(tenant, hour, minted) VALUES (?1, ?2, ?3) "
-	    "ON CONFLICT(tenant, hour) DO UPDATE SET minted = mint_rate.minted + ?3");
-	if (st == NULL) {
-		rc = MG_ESTORE;
-		goto out;
-	}
+	*total = 0;
+	if (st == NULL)
+		return MG_ESTORE;
 	db_bind_text(st, 1, tenant);
 	db_bind_int64(st, 2, hour);
 	db_bind_int64(st, 3, n);
 	step = db_step(st);
+	if (step == DB_ROW) {
+		*total = (long)db_column_int64(st, 0);
+		do
+			step = db_step(st);
+		while (step == DB_ROW);
+	}
 	db_done(st);
-	if (step != DB_DONE) {
-		rc = db_rc(step) == MG_OK ? MG_ESTORE : db_rc(step);
-		goto out;
-	}
+	if (step != DB_DONE)
+		return store_map_step_err(s, step, "count of new mappings");
+	if (*total != n)
+		return MG_OK;
+	/* the tenant's first count of the hour: hours older than a day go */
 	st = db_prepare(s->db, "DELETE FROM mint_rate WHERE hour < ?1");
-	if (st == NULL) {
-		rc = MG_ESTORE;
-		goto out;
-	}
+	if (st == NULL)
+		return MG_ESTORE;
 	db_bind_int64(st, 1, hour - 24);
 	step = db_step(st);
 	db_done(st);
-	if (step != DB_DONE) {
-		rc = db_rc(step) == MG_OK ? MG_ESTORE : db_rc(step);
-		goto out;
-	}
-	if (own)
-		rc = store_commit(s);
-out:
-	if (rc != MG_OK && own)
-		store_rollback(s);
-	return rc;
+	return step == DB_DONE ? MG_OK : store_map_step_err(s, step, "count of new mappings");
 }

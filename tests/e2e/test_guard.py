@@ -4,6 +4,8 @@ type, loop marks across instances, BYOK credentials, request headers, model
 names, and a client that goes away during a non-streaming call."""
 import json
 import os
+import subprocess
+import threading
 import time
 
 import harness
@@ -263,12 +265,75 @@ def standalone_new_mapping_caps(mock):
             s, _, b = post(srv, "/v1/messages", body(instances(300, 40)), key=k1)
             assert s == 200, b            # exactly the 120 of the hour
             s, h, b = post(srv, "/v1/messages", body(instances(400, 1)), key=k1)
-            assert s == 429, (s, b)
+            assert s == 429 and 0 < int(h["retry-after"]) <= 3600, (s, h, b)
+            msg = assert_envelope(b, "rate_limit_error")["error"]["message"]
+            assert "MASKGATE_MAX_NEW_MAPPINGS_PER_HOUR" in msg and "120" in msg, msg
             assert len(mock.requests) == n + 2
+            # the hour is used up, but a request of known values adds nothing: served
+            s, _, b = post(srv, "/v1/messages", body(instances(300, 40) + " once more"), key=k1)
+            assert s == 200, (s, b)
+            sent = mock.last().body.decode()
+            assert "AWS_EC2_120" in sent and "AWS_EC2_121" not in sent, sent[:300]
+            s, _, b = post(srv, "/v1/messages", body(instances(0, 3) + " " + instances(500, 1)), key=k1)
+            assert s == 429, (s, b)
+            assert len(mock.requests) == n + 3
             s, _, b = post(srv, "/v1/messages", body(instances(400, 1)), key=k2)
             assert s == 200, "another tenant's hour is its own"
         finally:
             srv.stop()
+
+
+class _Pool6(harness.LighttpdPool):
+    workers = 6
+
+
+def _live_mappings(srv):
+    """Live mappings of every tenant (maskgate stats), summed."""
+    p = subprocess.run(srv.cli_argv() + ["stats"], env=dict(os.environ, **srv.env),
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    return sum(int(line.split()[2]) for line in p.stdout.splitlines()[1:] if line.strip())
+
+
+def standalone_new_mapping_hour_exact(mock):
+    """Six workers, 18 requests at once, each adding 10 new values under an
+    hourly cap of 60: the tenant ends with at most 60 new mappings (once the
+    count was read before masking and added after the response, so workers
+    in flight together each saw room and minted past the cap), the served
+    ones minted 10 each, the refused ones nothing."""
+    cap, k, n = 60, 10, 18
+    srv = _Pool6(mock, MASKGATE_MAX_NEW_MAPPINGS_PER_HOUR=cap).start()
+
+    def slow(rec):
+        r = mock.auto(rec)
+        r.delay = 0.4     # many requests in flight together
+        return r
+    try:
+        key = generate(srv, user_id="mint-race")["key"]
+        mock.default = slow
+        res = [None] * n
+
+        def one(i):
+            try:
+                res[i] = post(srv, "/v1/messages", body(instances(1000 + i * k, k)), key=key,
+                              timeout=60)[0]
+            except Exception as e:  # noqa: BLE001 - reported below
+                res[i] = e
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(90)
+        mock.default = None
+        ok, refused = res.count(200), res.count(429)
+        assert ok + refused == n, res
+        live = _live_mappings(srv)
+        assert live <= cap, "%d new mappings under a cap of %d (%d served)" % (live, cap, ok)
+        assert live == ok * k, "%d served requests of %d new values, %d minted" % (ok, k, live)
+        assert ok == cap // k, (ok, refused)
+    finally:
+        mock.default = None
+        srv.stop()
 
 
 # ------------------------------------------------------------- client gone
