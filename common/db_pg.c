@@ -54,6 +54,7 @@ struct pg_stmt {
 	int row, nrows, ran;
 	unsigned char *dec[PG_MAXC];
 	size_t declen[PG_MAXC];
+	int decrow[PG_MAXC];	/* the row dec[i] was decoded from */
 	struct pg_stmt *next;
 };
 
@@ -594,7 +595,12 @@ pg_column_text(struct db_stmt *s, int i)
 	return PQgetvalue(st->res, st->row, i);
 }
 
-/* The bytes of a bytea column (decoded from its hex text once per row). */
+/*
+ * The bytes of a bytea column, decoded from its hex text once per row:
+ * the length and the bytes of one row are asked for in either order (the
+ * arguments of one call), and a decode kept from the row before must not
+ * answer for this one.
+ */
 static const unsigned char *
 blob(struct pg_stmt *st, int i, size_t *len)
 {
@@ -605,10 +611,13 @@ blob(struct pg_stmt *st, int i, size_t *len)
 		*len = (size_t)PQgetlength(st->res, st->row, i);
 		return (const unsigned char *)PQgetvalue(st->res, st->row, i);
 	}
-	if (st->dec[i] != NULL)
-		PQfreemem(st->dec[i]);
-	st->dec[i] = PQunescapeBytea((const unsigned char *)PQgetvalue(st->res, st->row, i),
-	    &st->declen[i]);
+	if (st->dec[i] == NULL || st->decrow[i] != st->row) {
+		if (st->dec[i] != NULL)
+			PQfreemem(st->dec[i]);
+		st->dec[i] = PQunescapeBytea((const unsigned char *)PQgetvalue(st->res, st->row, i),
+		    &st->declen[i]);
+		st->decrow[i] = st->row;
+	}
 	*len = st->dec[i] != NULL ? st->declen[i] : 0;
 	return st->dec[i];
 }
@@ -627,12 +636,6 @@ pg_column_bytes(struct db_stmt *s, int i)
 	struct pg_stmt *st = ST(s);
 	size_t len;
 
-	if (!valid(st, i) || PQgetisnull(st->res, st->row, i))
-		return 0;
-	if (PQftype(st->res, i) != OID_BYTEA)
-		return (size_t)PQgetlength(st->res, st->row, i);
-	if (i < PG_MAXC && st->dec[i] != NULL)
-		return st->declen[i];
 	blob(st, i, &len);
 	return len;
 }

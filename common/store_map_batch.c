@@ -121,9 +121,10 @@ recall_chunk(struct store *s, struct db_stmt *st, const char *tenant,
 				buf_init(&val, a);
 				if (store_map_open(s, tenant, type, num, db_column_blob(st, 3),
 				    db_column_bytes(st, 3), &val) != MG_OK) {
+					/* it may be this very value: refuse, never forward it */
 					log_error("store: mapping %s #%lu of tenant %s fails "
 					    "authentication", type, num, tenant);
-					break;
+					return MG_ESTORE;
 				}
 				opened = 1;
 			}

@@ -143,9 +143,11 @@ store_map_recall_find(struct store *s, const char *tenant, struct store_map_reca
 			buf_init(&val, &a);
 			if (store_map_open(s, tenant, type, num, db_column_blob(st, 2),
 			    (size_t)db_column_bytes(st, 2), &val) != MG_OK) {
+				/* it may be this very value: refuse, never forward it */
 				log_error("store: mapping %s #%lu of tenant %s fails authentication",
 				    type, num, tenant);
-				continue;
+				rc = MG_ESTORE;
+				break;
 			}
 			if (val.len == it->len && (it->len == 0 ||
 			    crypto_equal(val.data, it->value, it->len))) {

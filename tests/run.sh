@@ -78,7 +78,7 @@ if [ "${MG_SKIP_E2E:-0}" != 1 ]; then
 	# private cluster the run starts and stops; MG_E2E_PG=0 leaves it out)
 	if [ "${MG_E2E_PG:-1}" != 0 ]; then
 		echo "# end-to-end on PostgreSQL"
-		pgset=test_foundation,test_proxy,test_keys,test_leak,test_faults,test_claude_code_endpoint
+		pgset=test_foundation,test_proxy,test_keys,test_leak,test_faults,test_claude_code_endpoint,test_recall,test_elems,test_guard
 		# the sanitizer build repeats only the store-heavy part (CI time)
 		[ "$OUT" = build/san ] && pgset=test_foundation,test_keys
 		MG_E2E_DB=pg MG_E2E_FILTER=${MG_E2E_PG_FILTER:-$pgset} \

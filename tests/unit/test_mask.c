@@ -373,6 +373,16 @@ test_tamper(struct store *s)
 		const char *o = run(s, "tam", "AWS_EC2_001", 1, &rc);
 		TH_OK(o == NULL && rc == MG_ESTORE, "a moved sealed value fails authentication, not a wrong value");
 	}
+	/* recall: a bare value whose mapping cannot be opened is refused, never forwarded */
+	M(s, "tamr", "s3://acme-tamper-bucket-1/a and s3://acme-tamper-bucket-22/b");
+	sqlite3_exec(SQDB(s), "UPDATE mask_map SET value_sealed = (SELECT value_sealed FROM mask_map "
+	    "WHERE tenant='tamr' AND num=2) WHERE tenant='tamr' AND num=1", NULL, NULL, NULL);
+	{
+		enum mg_err rc = MG_OK;
+		const char *o = run(s, "tamr", "the bucket acme-tamper-bucket-1 is full", 0, &rc);
+		TH_OK(o == NULL && rc == MG_ESTORE, "a recalled value whose mapping fails authentication "
+		    "is refused, not forwarded (%s)", o != NULL ? o : mg_strerror(rc));
+	}
 }
 
 static int stmt_count;
