@@ -23,6 +23,7 @@
 #include "jwalk.h"
 #include "log.h"
 #include "mask.h"
+#include "mask_int.h"
 #include "rules.h"
 #include "store.h"
 #include "store_int.h"
@@ -284,6 +285,18 @@ test_elems_carry(struct store *s)
 	u = uncached(s, b3);
 	TH_OK(u != NULL && strstr(u, "556677889900") == NULL, "carry: masked whole, the bare "
 	    "account is masked in the question too");
+	/* the same with the value spelled behind a \u escape: its bytes are not in the element */
+	b1 = with_message("the logs of \\u0034455667788 have gone nowhere since Monday morning: "
+	    "which team runs them, who owns them, and where should they go instead?");
+	request_elems(s, b1, &h, &st, &m);
+	t = request_elems(s, b1, &h, &st, &m);
+	TH_OK(t != NULL && h == 3 && st && strstr(t, "445566778") != NULL, "carry: the escaped "
+	    "question is kept as an element (%zu), the value not known yet", h);
+	b3 = arena_printf(&A, "%.*s,{\"role\":\"user\",\"content\":\"{\\\"Account\\\": "
+	    "\\\"445566778899\\\"}\"}]}", (int)strlen(b1) - 2, b1);
+	t = request_elems(s, b3, &h, &st, &m);
+	TH_OK(t != NULL && h == 3 && !st, "carry: learning it gives up the element where a \\u "
+	    "escape spells it (%zu, %d)", h, st);
 }
 
 /*
@@ -357,6 +370,133 @@ test_elems_evicted(struct store *s)
 	TH_OK(t != NULL && h == 2 && u != NULL && strcmp(t, u) == 0, "evicted: the elements from "
 	    "the cache (%zu) read the same after the limit dropped their entries", h);
 	mask_strings_set_limit(2 * 1024 * 1024);
+}
+
+/* body masked whole without any cache, in a child process (this one's cache stays as it is) */
+static char *
+uncached_fork(struct store *s, const char *body)
+{
+	int fds[2];
+	pid_t pid;
+	struct buf got;
+	char chunk[4096];
+	ssize_t n;
+
+	if (pipe(fds) != 0)
+		return NULL;
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		const char *out;
+		close(fds[0]);
+		mask_strings_set_limit(0);
+		out = request(s, body, 1, NULL);
+		if (out != NULL && write(fds[1], out, strlen(out)) < 0)
+			_exit(1);
+		_exit(out != NULL ? 0 : 1);
+	}
+	close(fds[1]);
+	buf_init(&got, &A);
+	while ((n = read(fds[0], chunk, sizeof(chunk))) > 0)
+		buf_append(&got, chunk, (size_t)n);
+	close(fds[0]);
+	if (pid < 0 || waitpid(pid, NULL, 0) != pid || buf_appendc(&got, '\0') != MG_OK)
+		return NULL;
+	return got.data;
+}
+
+/* One message of a conversation made at random: see test_elems_random. */
+static const char *
+random_message(const char accts[4][16], unsigned r)
+{
+	const char *v = accts[(r >> 4) % 4];
+
+	switch (r % 8) {
+	case 0:	/* the value bare, before or after its context came */
+		return arena_printf(&A, "{\"role\":\"user\",\"content\":\"Something about %s: the "
+		    "exports stopped on Monday and nobody knows which team runs it. Who owns it?\"}",
+		    v);
+	case 1:	/* its context, in a tool result's JSON */
+		return arena_printf(&A, "{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\","
+		    "\"tool_use_id\":\"toolu_%u\",\"content\":\"{\\\"Account\\\": \\\"%s\\\", "
+		    "\\\"Arn\\\": \\\"arn:aws:iam::%s:user/logs\\\"}\"}]}", r, v, v);
+	case 2:	/* spelled with a \u escape: the raw bytes do not hold it */
+		return arena_printf(&A, "{\"role\":\"user\",\"content\":\"the logs of \\u00%02x%s stopped "
+		    "again: the exports stopped on Monday and nobody knows which team runs them\"}",
+		    (unsigned)v[0], v + 1);
+	case 3:	/* a slash escaped as \/ in an ARN */
+		return arena_printf(&A, "{\"role\":\"assistant\",\"content\":\"The role is "
+		    "arn:aws:iam::%s:role\\/Exports and it writes the exports every night at two\"}", v);
+	case 4:	/* a text that opens an encoding */
+		return arena_printf(&A, "{\"role\":\"user\",\"content\":\"the query was "
+		    "account%%3D%s%%26region%%3Dus-east-1 and it failed at two in the morning again\"}",
+		    v);
+	case 5:	/* a new instance */
+		return arena_printf(&A, "{\"role\":\"user\",\"content\":\"instance i-0%016x was "
+		    "stopped and restarted by the scheduler at noon; check it and tell me why\"}", r);
+	case 6:	/* short: never an element of the cache */
+		return arena_printf(&A, "{\"role\":\"assistant\",\"content\":\"ok %u\"}", r);
+	default:	/* nothing to mask */
+		return "{\"role\":\"assistant\",\"content\":\"Nothing there to worry about: the "
+		    "exports run as planned and the files arrive where they should every night.\"}";
+	}
+}
+
+/*
+ * Conversations made at random (seeded): turns that bring new values,
+ * values named bare before and after their context, spelled behind a \u
+ * or \/ escape, or inside a text that opens an encoding. Every turn the
+ * exchange would not mask again whole (elements from the cache held)
+ * must give the bytes masking the whole body without any cache gives.
+ */
+static void
+test_elems_random(void)
+{
+	unsigned seed = 20261207, conv, turn, held = 0, carried = 0, bad = 0;
+
+	mask_strings_set_limit(2 * 1024 * 1024);
+	for (conv = 0; conv < 16; conv++) {
+		char name[32], accts[4][16];
+		struct store *s;
+		struct mask_session *m;
+		const char *body = "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":100,\"messages\":["
+		    "{\"role\":\"user\",\"content\":\"Please look at our AWS exports and tell me what "
+		    "is wrong with them this week; they have been failing since Monday.\"}]}";
+		int i;
+
+		snprintf(name, sizeof(name), "elems-random-%u.db", conv);
+		s = open_store(name);
+		if (s == NULL)
+			break;
+		mask_recall_reset();
+		mask_strings_clear();
+		for (i = 0; i < 4; i++)
+			snprintf(accts[i], sizeof(accts[i]), "%09u%03u",
+			    (unsigned)rand_r(&seed) % 100000000u + 200000000u, (unsigned)i + 100);
+		for (turn = 0; turn < 12; turn++) {
+			const char *t, *u;
+			size_t h;
+			int st;
+			body = arena_printf(&A, "%.*s,%s]}", (int)strlen(body) - 2, body,
+			    random_message((const char (*)[16])accts, (unsigned)rand_r(&seed)));
+			t = request_elems(s, body, &h, &st, &m);
+			if (h > 0 && !st)
+				continue;	/* the exchange masks the whole body again */
+			u = uncached_fork(s, body);
+			held += h > 0;
+			carried += h > 0 && m->pass_version != m->elems_version;
+			if (t == NULL || u == NULL || strcmp(t, u) != 0) {
+				bad++;
+				printf("# conversation %u turn %u differs:\n# %s\n# %s\n", conv, turn,
+				    t != NULL ? t : "(refused)", u != NULL ? u : "(refused)");
+			}
+		}
+		store_close(s);
+	}
+	mask_strings_set_limit(0);
+	TH_OK(bad == 0 && held > 10 && carried > 0, "random: %u turns used the cache (%u of them "
+	    "after learning a value), each the bytes of the whole body masked without it", held,
+	    carried);
 }
 
 /* The cache of masked elements (mask_elems.c) over turns, as the exchange uses it. */
@@ -636,6 +776,7 @@ main(void)
 	test_bare_value_minted_elsewhere();
 	test_elems();
 	test_elems_prefix();
+	test_elems_random();
 	test_cache_lru();
 	store_close(one);
 	store_close(two);
