@@ -13,8 +13,10 @@
  *    on a purge, and when the filter is reloaded): a value learnt since
  *    could be recalled in the string. When this worker itself learns a
  *    value, entries whose text was scanned as written (no escapes decoded,
- *    no base64 opened) and does not contain the value are carried over to
- *    the new version;
+ *    no base64 opened) and does not contain the value still hold under the
+ *    new version: the last MASK_LEARNT_MAX values learnt are kept, and an
+ *    entry made under an older version is checked against those learnt
+ *    since when it is used (still_holds), not when each value is learnt;
  *  - entries live at most MASK_CACHE_LIFETIME seconds (or a quarter of the
  *    mapping TTL), so a value served from here is looked up, and its
  *    last_seen refreshed, well before its mapping could expire;
@@ -111,11 +113,40 @@ entry_free(struct mask_strings_entry *e)
 	free(e);
 }
 
+/*
+ * The values this worker learnt last, each with the versions it took its
+ * tenant's filter from and to (versions never repeat): an entry made under
+ * an older version still holds when every value learnt since is absent
+ * from it. Checked when the entry is used, not when the value is learnt:
+ * a request that learns values does not scan the whole cache.
+ */
+#define MASK_LEARNT_MAX 64
+static struct learnt {
+	char *tenant, *value;
+	size_t len;
+	unsigned long from, to;
+} learnt[MASK_LEARNT_MAX];
+static size_t learnt_next;
+
+static void
+learnt_free(struct learnt *l)
+{
+	if (l->value != NULL)
+		explicit_bzero(l->value, l->len);
+	free(l->value);
+	free(l->tenant);
+	memset(l, 0, sizeof(*l));
+}
+
 void
 mask_strings_clear(void)
 {
+	size_t i;
+
 	while (oldest != NULL)
 		entry_free(oldest);
+	for (i = 0; i < MASK_LEARNT_MAX; i++)
+		learnt_free(&learnt[i]);
 	hits = misses = 0;
 }
 
@@ -150,11 +181,72 @@ fresh(const struct mask_session *m, const struct mask_strings_entry *e, time_t n
 	return now - e->made < life && now >= e->made;
 }
 
+static const struct learnt *
+learnt_from(const char *tenant, unsigned long from)
+{
+	size_t i;
+
+	for (i = 0; i < MASK_LEARNT_MAX; i++)
+		if (learnt[i].tenant != NULL && learnt[i].from == from &&
+		    strcmp(learnt[i].tenant, tenant) == 0)
+			return &learnt[i];
+	return NULL;
+}
+
+/*
+ * Could value stand in a string of the raw JSON in[0..inlen) without its
+ * bytes standing there as they are? Only behind an escape: \u spells any
+ * character, \/ a slash; a quote, a backslash and a control character
+ * are always escaped.
+ */
+static int
+json_may_hide(const char *in, size_t inlen, const char *value, size_t len)
+{
+	size_t i;
+
+	if (memmem(in, inlen, "\\u", 2) != NULL)
+		return 1;
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)value[i];
+		if (c == '"' || c == '\\' || c < 0x20)
+			return 1;
+		if (c == '/' && memmem(in, inlen, "\\/", 2) != NULL)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Does e, made under an older version of its tenant's filter, read the
+ * same under version? Only if the filter got there by this worker learning
+ * values (another worker's values, a purge or a reload leave no record)
+ * and none of them could stand in e's text: scanned as written (plain),
+ * not in its bytes, and for raw JSON not behind an escape either.
+ */
+static int
+still_holds(struct mask_strings_entry *e, unsigned long version)
+{
+	unsigned long v = e->version;
+	size_t steps = 0;
+
+	while (v != version) {
+		const struct learnt *l = learnt_from(e->tenant, v);
+		if (l == NULL || ++steps > MASK_LEARNT_MAX || !e->plain ||
+		    (l->len > 0 && memmem(e->in, e->inlen, l->value, l->len) != NULL) ||
+		    (e->json && json_may_hide(e->in, e->inlen, l->value, l->len)))
+			return 0;
+		v = l->to;
+	}
+	e->version = version;
+	return 1;
+}
+
 /* e matched: usable, and then the youngest; else dropped (NULL). */
 static const struct mask_strings_entry *
 take(struct mask_session *m, struct mask_strings_entry *e, unsigned long version)
 {
-	if (e->rules != m->rules || e->version != version || !fresh(m, e, time(NULL))) {
+	if (e->rules != m->rules || !fresh(m, e, time(NULL)) ||
+	    (e->version != version && !still_holds(e, version))) {
 		entry_free(e);
 		return NULL;
 	}
@@ -314,43 +406,23 @@ mask_strings_store(struct mask_session *m, const char *key, size_t keylen, const
 	used += bytes;
 }
 
-/*
- * Could value stand in a string of the raw JSON in[0..inlen) without its
- * bytes standing there as they are? Only behind an escape: \u spells any
- * character, \/ a slash; a quote, a backslash and a control character
- * are always escaped.
- */
-static int
-json_may_hide(const char *in, size_t inlen, const char *value, size_t len)
-{
-	size_t i;
-
-	if (memmem(in, inlen, "\\u", 2) != NULL)
-		return 1;
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)value[i];
-		if (c == '"' || c == '\\' || c < 0x20)
-			return 1;
-		if (c == '/' && memmem(in, inlen, "\\/", 2) != NULL)
-			return 1;
-	}
-	return 0;
-}
-
 void
-mask_strings_carry(const char *tenant, unsigned long from, unsigned long to, const char *value,
+mask_strings_learnt(const char *tenant, unsigned long from, unsigned long to, const char *value,
     size_t len)
 {
-	struct mask_strings_entry *e, *next;
+	struct learnt *l = &learnt[learnt_next];
 
-	for (e = oldest; e != NULL; e = next) {
-		next = e->newer;
-		if (e->version != from || strcmp(e->tenant, tenant) != 0)
-			continue;
-		if (e->plain && (len == 0 || memmem(e->in, e->inlen, value, len) == NULL) &&
-		    !(e->json && json_may_hide(e->in, e->inlen, value, len)))
-			e->version = to;
-		else
-			entry_free(e);
+	learnt_free(l);
+	l->tenant = strdup(tenant);
+	l->value = malloc(len + 1);
+	if (l->tenant == NULL || l->value == NULL) {
+		learnt_free(l);	/* no record: entries under from do not reach to */
+		return;
 	}
+	memcpy(l->value, value, len);
+	l->value[len] = '\0';
+	l->len = len;
+	l->from = from;
+	l->to = to;
+	learnt_next = (learnt_next + 1) % MASK_LEARNT_MAX;
 }

@@ -117,7 +117,7 @@ mask_elems_valid(struct mask_session *m, const char *field, const char *raw, siz
 
 	if (mask_recall_version(m) == m->elems_version)
 		return 1;
-	/* carried over to the filter as it is now (mask_strings_carry): still the same bytes */
+	/* still holding under the filter as it is now (mask_strings_learnt): the same bytes */
 	return mask_strings_find_prefix(m, key, elem_key(field, key), raw, len,
 	    mask_recall_version(m), &inlen) != NULL && inlen == len;
 }

@@ -81,7 +81,6 @@ struct mask_session {
 	size_t ncapture, capcapture;
 	int plain;			/* the text being masked was scanned as written */
 	unsigned long cache_hits;	/* texts this session took from the cache */
-	unsigned carries;		/* cache carry-overs this request (mask_recall_note) */
 	unsigned long elems_version;	/* the filter the element lookups used (mask_elems.c) */
 	unsigned long scan_version;	/* the filter the first (deferred) phase began with */
 	unsigned long pass_version;	/* the filter the last masking pass ran under */
@@ -191,10 +190,13 @@ int mask_strings_plain(const struct mask_strings_entry *e);
 void mask_strings_store(struct mask_session *m, const char *key, size_t keylen, const char *in,
     size_t len, const char *out, size_t outlen, const struct mask_cache_val *vals, size_t nvals,
     unsigned long version, int flags);
-/* The tenant's filter went from version from to to by learning value: carry entries over. */
-void mask_strings_carry(const char *tenant, unsigned long from, unsigned long to,
+/*
+ * The tenant's filter went from version from to to by this worker learning
+ * value: entries made under from still hold under to when the value cannot
+ * stand in them (checked when they are used, mask_cache.c).
+ */
+void mask_strings_learnt(const char *tenant, unsigned long from, unsigned long to,
     const char *value, size_t len);
-
 /* mask_elems.c: elements shorter than this are not worth an entry (nor found by prefix) */
 #define MASK_ELEMS_MIN MASK_CACHE_PREFIX
 

@@ -40,13 +40,6 @@
 #define RECALL_MIN 8		/* shortest value recalled */
 #define RECALL_MAX 2048		/* longest span tried as a value */
 #define RECALL_ENDS 48		/* sub-token ends tried per start */
-/*
- * New values per request for which cached strings are checked and carried
- * over (each check reads the cache); past it they lapse instead, so a
- * request of 20000 new values costs no more than a cold cache.
- */
-#define MASK_CARRY_MAX 16
-
 /* ---- the session side ------------------------------------------------- */
 
 enum mg_err
@@ -178,8 +171,8 @@ mask_recall_note(struct mask_session *m, const struct centry *e)
 		 */
 		if (!recallable(e->value, e->len))
 			f->version = before;
-		else if (f->version != before && m->carries++ < MASK_CARRY_MAX)
-			mask_strings_carry(m->tenant, before, f->version, e->value, e->len);
+		else if (f->version != before)
+			mask_strings_learnt(m->tenant, before, f->version, e->value, e->len);
 	}
 	return mask_recall_know(m, e);
 }

@@ -666,6 +666,24 @@ test_cache(void)
 		TH_OK(on2 != NULL && on1 != NULL && strcmp(on2, on1) == 0 && h2 > hits,
 		    "cache: entries without the new value are carried over (%lu more hits)", h2 - hits);
 	}
+	/* one request that learns many values: each entry is checked when used, none lapse */
+	{
+		struct buf many;
+		unsigned long h2, m2;
+		int i;
+		buf_init(&many, &A);
+		buf_appends(&many, "{\"messages\":[{\"role\":\"user\",\"content\":\"");
+		for (i = 0; i < 40; i++)
+			buf_printf(&many, "i-0%016x ", 0xabcdef00u + (unsigned)i);
+		buf_appends(&many, "\"}]}");
+		request(a, many.data, 1, NULL);
+		mask_strings_stats(&hits, &misses, &bytes);
+		on2 = request(a, BODY, 1, NULL);
+		mask_strings_stats(&h2, &m2, &bytes);
+		TH_OK(on2 != NULL && strcmp(on2, on1) == 0 && h2 > hits && m2 == misses,
+		    "cache: after a request that learnt 40 values every entry still holds "
+		    "(%lu more hits, %lu misses)", h2 - hits, m2 - misses);
+	}
 	/* a purge (or any rows deleted) makes every entry of the tenant stale */
 	{
 		long deleted = 0;
