@@ -101,14 +101,14 @@ entry_free(struct mask_strings_entry *e)
 		p = &(*p)->next;
 	if (*p == e)
 		*p = e->next;
-	if (e->older != NULL)
-		e->older->newer = e->newer;
-	else
+	if (e == oldest)
 		oldest = e->newer;
-	if (e->newer != NULL)
-		e->newer->older = e->older;
 	else
+		e->older->newer = e->newer;
+	if (e == newest)
 		newest = e->older;
+	else
+		e->newer->older = e->older;
 	used -= e->bytes;
 	free(e);
 }
