@@ -153,9 +153,13 @@ mask_strings_clear(void)
 void
 mask_strings_set_limit(size_t bytes)
 {
+	size_t i;
+
 	limit = bytes;
 	while (oldest != NULL && used > limit)
 		entry_free(oldest);
+	for (i = 0; limit == 0 && i < MASK_LEARNT_MAX; i++)
+		learnt_free(&learnt[i]);
 }
 
 void
@@ -412,6 +416,8 @@ mask_strings_learnt(const char *tenant, unsigned long from, unsigned long to, co
 {
 	struct learnt *l = &learnt[learnt_next];
 
+	if (limit == 0)
+		return;	/* no cache: nothing to hold */
 	learnt_free(l);
 	l->tenant = strdup(tenant);
 	l->value = malloc(len + 1);
