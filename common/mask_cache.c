@@ -43,12 +43,11 @@ struct mask_strings_entry {
 	struct mask_strings_entry *next;	/* bucket chain */
 	struct mask_strings_entry *older, *newer;	/* by last use */
 	uint64_t hash;			/* of tenant, key and in, or in's first MASK_CACHE_PREFIX bytes */
-	int prefixed;			/* hashed by its first bytes: found by mask_strings_find_prefix */
+	int element;			/* in is an element's raw JSON, hashed by its first bytes */
 	const struct rules *rules;
 	unsigned long version;		/* of the tenant's filter when made */
 	time_t made;
 	int plain;			/* scanned as written: the carry-over applies */
-	int json;			/* in is raw JSON (an element): see json_may_hide */
 	size_t bytes;			/* all of it, for the limit */
 	char *tenant, *key, *in, *out;
 	size_t keylen, inlen, outlen;
@@ -237,7 +236,7 @@ still_holds(struct mask_strings_entry *e, unsigned long version)
 		const struct learnt *l = learnt_from(e->tenant, v);
 		if (l == NULL || ++steps > MASK_LEARNT_MAX || !e->plain ||
 		    (l->len > 0 && memmem(e->in, e->inlen, l->value, l->len) != NULL) ||
-		    (e->json && json_may_hide(e->in, e->inlen, l->value, l->len)))
+		    (e->element && json_may_hide(e->in, e->inlen, l->value, l->len)))
 			return 0;
 		v = l->to;
 	}
@@ -283,7 +282,7 @@ mask_strings_find(struct mask_session *m, const char *key, size_t keylen, const 
 	h = key_hash(m->tenant, key, keylen, in, len);
 	for (e = buckets[h & (MASK_CACHE_BUCKETS - 1)]; e != NULL; e = next) {
 		next = e->next;
-		if (e->hash == h && !e->prefixed && e->inlen == len && e->keylen == keylen &&
+		if (e->hash == h && !e->element && e->inlen == len && e->keylen == keylen &&
 		    strcmp(e->tenant, m->tenant) == 0 && memcmp(e->in, in, len) == 0 &&
 		    (keylen == 0 || memcmp(e->key, key, keylen) == 0) &&
 		    (hit = take(m, e, version)) != NULL)
@@ -312,9 +311,9 @@ mask_strings_find_prefix(struct mask_session *m, const char *key, size_t keylen,
 		 * of them must not make each lookup compare them all. A miss
 		 * is only slower (the element is scanned and masked).
 		 */
-		if (e->hash == h && e->prefixed && ++tries > MASK_CACHE_PREFIX_TRIES)
+		if (e->hash == h && e->element && ++tries > MASK_CACHE_PREFIX_TRIES)
 			break;
-		if (e->hash == h && e->prefixed && e->inlen <= avail && e->keylen == keylen &&
+		if (e->hash == h && e->element && e->inlen <= avail && e->keylen == keylen &&
 		    strcmp(e->tenant, m->tenant) == 0 && memcmp(e->in, in, e->inlen) == 0 &&
 		    (keylen == 0 || memcmp(e->key, key, keylen) == 0) &&
 		    (hit = take(m, e, version)) != NULL) {
@@ -390,12 +389,11 @@ mask_strings_store(struct mask_session *m, const char *key, size_t keylen, const
 	e->keylen = keylen;
 	e->inlen = len;
 	e->outlen = outlen;
-	e->prefixed = (flags & MASK_CACHE_BY_PREFIX) && len >= MASK_CACHE_PREFIX;
-	e->hash = key_hash(m->tenant, key, keylen, in, e->prefixed ? MASK_CACHE_PREFIX : len);
+	e->element = (flags & MASK_CACHE_ELEMENT) && len >= MASK_CACHE_PREFIX;
+	e->hash = key_hash(m->tenant, key, keylen, in, e->element ? MASK_CACHE_PREFIX : len);
 	e->rules = m->rules;
 	e->version = version;
 	e->plain = (flags & MASK_CACHE_PLAIN) != 0;
-	e->json = (flags & MASK_CACHE_JSON) != 0;
 	e->made = time(NULL);
 	e->bytes = bytes;
 	b = &buckets[e->hash & (MASK_CACHE_BUCKETS - 1)];

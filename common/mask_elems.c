@@ -208,6 +208,6 @@ mask_elems_store(struct mask_session *m, const char *field, const char *raw, siz
 	}
 	/* plain: no text of the request opened a layer (carried over when a value is learnt) */
 	mask_strings_store(m, key, elem_key(field, key), raw, len, out, outlen, ev.v, ev.n,
-	    mask_recall_version(m), MASK_CACHE_BY_PREFIX | MASK_CACHE_JSON |
+	    mask_recall_version(m), MASK_CACHE_ELEMENT |
 	    (m->nonplain == 0 ? MASK_CACHE_PLAIN : 0));
 }

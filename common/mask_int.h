@@ -171,7 +171,7 @@ struct mask_strings_entry;
 const struct mask_strings_entry *mask_strings_find(struct mask_session *m, const char *key,
     size_t keylen, const char *in, size_t len, unsigned long version);
 /*
- * The entry stored MASK_CACHE_BY_PREFIX whose input (*inlen bytes) in[0..avail)
+ * The entry stored MASK_CACHE_ELEMENT whose input (*inlen bytes) in[0..avail)
  * begins with, or NULL: found by its first MASK_CACHE_PREFIX bytes, then
  * compared in full (for an element, whose end the caller does not know yet).
  */
@@ -185,8 +185,12 @@ const char *mask_strings_out(const struct mask_strings_entry *e, size_t *len,
 int mask_strings_plain(const struct mask_strings_entry *e);
 /* flags: MASK_CACHE_PLAIN, the text was scanned as written (carry-over applies) */
 #define MASK_CACHE_PLAIN 1
-#define MASK_CACHE_BY_PREFIX 2	/* found by mask_strings_find_prefix, not mask_strings_find */
-#define MASK_CACHE_JSON 4	/* the input is raw JSON: a value may hide behind its escapes */
+/*
+ * MASK_CACHE_ELEMENT: the input is an element's raw JSON (MASK_CACHE_PREFIX
+ * bytes or more): found by mask_strings_find_prefix, not mask_strings_find,
+ * and a value may hide behind its escapes
+ */
+#define MASK_CACHE_ELEMENT 2
 void mask_strings_store(struct mask_session *m, const char *key, size_t keylen, const char *in,
     size_t len, const char *out, size_t outlen, const struct mask_cache_val *vals, size_t nvals,
     unsigned long version, int flags);
